@@ -1,0 +1,472 @@
+"""Translate the body of ``forward`` (and helper methods/functions) statement by statement.
+
+This is an abstract interpretation over the user's code: every expression is
+rewritten and given a :class:`Fact` (plain PyTorch layout, or channels-last
+with a known rank).  Rules decide which layout they need; this module inserts
+the transposes, threads the ``train`` flag, and turns anything it does not
+understand into a diagnostic and a TODO at that line.
+
+Control flow keeps facts consistent: at the end of each branch of an ``if`` and
+of each loop body, values whose layout differs from the other path are brought
+back to a common layout, so a variable never means two layouts at once.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+
+import libcst as cst
+import libcst.matchers as m
+
+from translator.rewrite.context import (
+    FileContext,
+    RuleContext,
+    UnbindableCall,
+    bind_arguments,
+    code_of,
+    parse_expr,
+    transpose,
+)
+from translator.rewrite.model import ClassInfo, FileInfo, LayerAttr
+from translator.rewrite.names import is_torch_name, library_name
+from translator.rules.base import (
+    PLAIN,
+    SCALAR,
+    Emitted,
+    Fact,
+    Rule,
+    channels_last,
+    to_channels_first_perm,
+    to_channels_last_perm,
+)
+from translator.rules.registry import rule_for_method, rule_for_qualified_name
+
+#: builtins that take and return plain Python/array values
+PLAIN_BUILTINS = frozenset(
+    "builtins." + name
+    for name in (
+        "abs all any bool dict divmod enumerate float getattr hasattr int isinstance len list "
+        "max min pow print range reversed round sorted str sum tuple zip"
+    ).split()
+)
+#: standard-library modules whose functions act on Python numbers only
+PLAIN_MODULES = ("math.", "operator.", "functools.", "itertools.", "typing.")
+
+UNSUPPORTED = "X001"  # a construct with no rule
+UNKNOWN_CALL = "X002"  # a call into a library the translator does not know
+MODULE_STATE = "X003"  # mutation of module state inside forward
+LAYOUT = "S004"  # the layout rule (translator.rules.structure.layout)
+
+
+@dataclass
+class BodyTranslator:
+    """Translates one function body; ``cls`` is None for module-level helper functions."""
+
+    file: FileContext
+    info: FileInfo
+    cls: ClassInfo | None
+    env: dict[str, Fact] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ layout conversion
+    def as_plain(self, value: Emitted) -> cst.BaseExpression:
+        if value.fact.channels_last:
+            self.file.note(LAYOUT, "NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op")
+            return transpose(value.expr, to_channels_first_perm(value.fact.rank))
+        return value.expr
+
+    def as_channels_last(self, value: Emitted, rank: int) -> cst.BaseExpression:
+        if value.fact.channels_last and value.fact.rank == rank:
+            return value.expr
+        expr = self.as_plain(value)
+        self.file.note(LAYOUT, "NCHW -> NHWC: Flax convolutions and pools are channels-last")
+        return transpose(expr, to_channels_last_perm(rank))
+
+    def unsupported(self, code: str, message: str, node: cst.CSTNode) -> None:
+        self.file.report(code, message, node)
+
+    # ------------------------------------------------------------------ expressions
+    def expr(self, node: cst.BaseExpression) -> Emitted:
+        if isinstance(node, cst.Name):
+            return Emitted(node, self.env.get(node.value, PLAIN))
+        if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary)):
+            return Emitted(node, SCALAR)
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Ellipsis)):
+            return Emitted(node, PLAIN)
+        if isinstance(node, cst.Attribute):
+            return self.attribute(node)
+        if isinstance(node, cst.Call):
+            return self.call(node)
+        if isinstance(node, cst.BinaryOperation):
+            return self.binary(node)
+        if isinstance(node, cst.UnaryOperation):
+            operand = self.expr(node.expression)
+            return Emitted(node.with_changes(expression=operand.expr), operand.fact)
+        if isinstance(node, cst.BooleanOperation):
+            return Emitted(node.with_changes(left=self.plain(node.left), right=self.plain(node.right)))
+        if isinstance(node, cst.Comparison):
+            targets = [c.with_changes(comparator=self.plain(c.comparator)) for c in node.comparisons]
+            return Emitted(node.with_changes(left=self.plain(node.left), comparisons=targets))
+        if isinstance(node, (cst.Tuple, cst.List)):
+            elements = [self.element(e) for e in node.elements]
+            return Emitted(node.with_changes(elements=elements))
+        if isinstance(node, cst.Subscript):
+            return self.subscript(node)
+        if isinstance(node, cst.IfExp):
+            return Emitted(
+                node.with_changes(test=self.plain(node.test), body=self.plain(node.body), orelse=self.plain(node.orelse))
+            )
+        self.unsupported(UNSUPPORTED, f"expression form {type(node).__name__} is not translated yet", node)
+        return Emitted(node)
+
+    def plain(self, node: cst.BaseExpression) -> cst.BaseExpression:
+        return self.as_plain(self.expr(node))
+
+    def element(self, element: cst.BaseElement) -> cst.BaseElement:
+        return element.with_changes(value=self.plain(element.value))
+
+    def attribute(self, node: cst.Attribute) -> Emitted:
+        if m.matches(node, m.Attribute(value=m.Name("self"), attr=m.Name("training"))):
+            return self.train_flag(node)
+        if m.matches(node.value, m.Name("self")):
+            return Emitted(node)
+        qualified = library_name(self.file.resolved, node)
+        if qualified is not None:
+            if is_torch_name(qualified):
+                rule = rule_for_qualified_name(qualified)
+                if rule is not None and rule.call_signature is None:
+                    return rule.emit_call(RuleContext(rule, self.file, node, None, {}))  # a constant
+                self.unsupported(UNSUPPORTED, f"no rule translates `{qualified}`", node)
+            return Emitted(node)
+        value = self.expr(node.value)
+        attr = node.attr.value
+        if attr in ("dtype", "ndim", "device", "is_cuda", "requires_grad"):
+            return Emitted(node.with_changes(value=value.expr), SCALAR if attr == "ndim" else PLAIN)
+        if attr == "shape":
+            return Emitted(node.with_changes(value=self.as_plain(value)))
+        rule = rule_for_method(attr)
+        if rule is not None:
+            return self.rule_call(rule, node, cst.Call(func=node, args=[]), receiver=node.value, as_property=True)
+        self.unsupported(UNSUPPORTED, f"no rule translates the tensor attribute `.{attr}`", node)
+        return Emitted(node.with_changes(value=value.expr))
+
+    def train_flag(self, node: cst.CSTNode) -> Emitted:
+        if self.cls is None:
+            self.unsupported(UNSUPPORTED, "`self.training` outside a module", node)
+            return Emitted(node)
+        self.cls.needs_train = True
+        self.file.note("S003", "`self.training` becomes the `train` argument: Flax modules hold no mode state")
+        return Emitted(cst.Name("train"))
+
+    def binary(self, node: cst.BinaryOperation) -> Emitted:
+        left, right = self.expr(node.left), self.expr(node.right)
+        if isinstance(node.operator, cst.MatrixMultiply):
+            return Emitted(node.with_changes(left=self.as_plain(left), right=self.as_plain(right)))
+        lf, rf = left.fact, right.fact
+        if lf.channels_last or rf.channels_last:
+            same = lf.channels_last and rf.channels_last and lf.rank == rf.rank
+            with_scalar = (lf.channels_last and rf.scalar) or (rf.channels_last and lf.scalar)
+            if same or with_scalar:
+                fact = lf if lf.channels_last else rf
+                return Emitted(node.with_changes(left=left.expr, right=right.expr), fact)
+        fact = SCALAR if lf.scalar and rf.scalar else PLAIN
+        return Emitted(node.with_changes(left=self.as_plain(left), right=self.as_plain(right)), fact)
+
+    def subscript(self, node: cst.Subscript) -> Emitted:
+        if m.matches(node.value, m.Attribute(attr=m.Name("shape"))):
+            shape_of = node.value.value
+            value = self.expr(shape_of)
+            index = node.slice[0].slice if len(node.slice) == 1 else None
+            if value.fact.channels_last and isinstance(index, cst.Index) and isinstance(index.value, cst.Integer):
+                from translator.rules.base import torch_dim_to_channels_last_axis
+
+                axis = torch_dim_to_channels_last_axis(int(index.value.value), value.fact.rank)
+                return Emitted(parse_expr(f"{{x}}.shape[{axis}]", x=value.expr), SCALAR)
+            translated = self.as_plain(value)
+            return Emitted(node.with_changes(value=node.value.with_changes(value=translated)), SCALAR)
+        value = self.expr(node.value)
+        slices = []
+        for element in node.slice:
+            inner = element.slice
+            if isinstance(inner, cst.Index):
+                inner = inner.with_changes(value=self.plain(inner.value))
+            elif isinstance(inner, cst.Slice):
+                inner = inner.with_changes(
+                    lower=inner.lower and self.plain(inner.lower),
+                    upper=inner.upper and self.plain(inner.upper),
+                    step=inner.step and self.plain(inner.step),
+                )
+            slices.append(element.with_changes(slice=inner))
+        return Emitted(node.with_changes(value=self.as_plain(value), slice=slices))
+
+    # ------------------------------------------------------------------ calls
+    def call(self, node: cst.Call) -> Emitted:
+        func = node.func
+        if self.cls is not None and m.matches(func, m.Attribute(value=m.Name("self"), attr=m.Name())):
+            attr = func.attr.value
+            if attr in self.cls.layers:
+                return self.layer_call(node, self.cls.layers[attr])
+            if attr in self.cls.submodules:
+                return self.submodule_call(node, self.info.classes[self.cls.submodules[attr]])
+            return Emitted(node.with_changes(args=self.plain_args(node)))
+        qualified = library_name(self.file.resolved, func)
+        if qualified is not None:
+            rule = rule_for_qualified_name(qualified)
+            if rule is not None and rule.call_signature is not None:
+                return self.rule_call(rule, node, node)
+            if qualified in PLAIN_BUILTINS or qualified.startswith(PLAIN_MODULES):
+                return Emitted(node.with_changes(args=self.plain_args(node)))
+            if is_torch_name(qualified):
+                self.unsupported(UNSUPPORTED, f"no rule translates `{qualified}`", node)
+            elif qualified.startswith("builtins."):
+                self.unsupported(UNSUPPORTED, f"builtin `{qualified[9:]}` is not known to be array-safe", node)
+            else:
+                self.unsupported(UNKNOWN_CALL, f"call into `{qualified}`, which the translator does not know", node)
+            return Emitted(node)
+        if isinstance(func, cst.Name) and func.value in self.info.functions:
+            return Emitted(node.with_changes(args=self.plain_args(node)))
+        if isinstance(func, cst.Name) and func.value in self.env:
+            return Emitted(node.with_changes(args=self.plain_args(node)))
+        if isinstance(func, cst.Attribute):
+            rule = rule_for_method(func.attr.value)
+            if rule is not None:
+                return self.rule_call(rule, node, node, receiver=func.value)
+            self.unsupported(UNSUPPORTED, f"no rule translates the tensor method `.{func.attr.value}()`", node)
+            return Emitted(node)
+        self.unsupported(UNKNOWN_CALL, f"call of `{code_of(func)}`, which the translator cannot resolve", node)
+        return Emitted(node)
+
+    def plain_args(self, node: cst.Call) -> list[cst.Arg]:
+        return [arg.with_changes(value=self.plain(arg.value)) for arg in node.args]
+
+    def rule_call(
+        self,
+        rule: Rule,
+        node: cst.CSTNode,
+        call: cst.Call,
+        receiver: cst.BaseExpression | None = None,
+        as_property: bool = False,
+    ) -> Emitted:
+        try:
+            provided = bind_arguments(call, rule.call_signature, receiver)
+        except UnbindableCall as error:
+            self.unsupported(rule.code, f"cannot read the arguments of `{code_of(node)}`: {error}", node)
+            return Emitted(node)
+        translated: dict[str, cst.BaseExpression] = {}
+        facts: dict[str, Fact] = {}
+        for name, value in provided.items():
+            emitted = self.expr(value)
+            translated[name], facts[name] = emitted.expr, emitted.fact
+        target = receiver is not None and (call.func.attr.value if isinstance(call.func, cst.Attribute) else None)
+        if receiver is None:
+            import pydoc
+
+            target = pydoc.locate(library_name(self.file.resolved, call.func) or "")
+        context = RuleContext(rule, self.file, node, rule.call_signature, translated, facts, body=self, target=target)
+        result = rule.emit_call(context)
+        if context.failed:
+            return Emitted(node)
+        return result
+
+    def layer_call(self, node: cst.Call, layer: LayerAttr) -> Emitted:
+        spec = layer.call
+        if not node.args or node.args[0].keyword is not None or node.args[0].star:
+            self.unsupported(layer.rule.code, "layer called without a positional input", node)
+            return Emitted(node)
+        first = self.expr(node.args[0].value)
+        if layer.inline is not None:
+            if len(node.args) != 1:
+                self.unsupported(layer.rule.code, "this layer takes exactly one input", node)
+                return Emitted(node)
+            signature = inspect.Signature([inspect.Parameter("input", inspect.Parameter.POSITIONAL_ONLY)])
+            context = RuleContext(
+                layer.rule, self.file, node, signature, {"input": first.expr}, {"input": first.fact}, body=self
+            )
+            result = layer.inline(context)
+            return Emitted(node) if context.failed else result
+        if spec.accepts == "channels_last":
+            converted = self.as_channels_last(first, spec.rank)
+        elif spec.accepts == "plain":
+            converted = self.as_plain(first)
+        else:
+            converted = first.expr
+        args = [node.args[0].with_changes(value=converted), *self.plain_args(node.with_changes(args=node.args[1:]))]
+        if spec.train_kwarg is not None:
+            keyword, negate = spec.train_kwarg
+            self.cls.needs_train = True
+            flag = "not train" if negate else "train"
+            args.append(cst.Arg(value=cst.parse_expression(flag), keyword=cst.Name(keyword)))
+        if spec.produces == "channels_last":
+            fact = channels_last(spec.rank)
+        elif spec.produces == "same":
+            fact = first.fact
+        else:
+            fact = PLAIN
+        return Emitted(node.with_changes(args=args), fact)
+
+    def submodule_call(self, node: cst.Call, target: ClassInfo) -> Emitted:
+        args = self.plain_args(node)
+        if target.needs_train:
+            self.cls.needs_train = True
+            args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
+        return Emitted(node.with_changes(args=args))
+
+    # ------------------------------------------------------------------ statements
+    def block(self, statements) -> list[cst.BaseStatement]:
+        out: list[cst.BaseStatement] = []
+        for statement in statements:
+            out.extend(self.statement(statement))
+        return out
+
+    def statement(self, node: cst.BaseStatement) -> list[cst.BaseStatement]:
+        before = len(self.file.diagnostics)
+        self.file.take_notes()
+        if isinstance(node, cst.SimpleStatementLine):
+            body = []
+            for small in node.body:
+                body.extend(self.small_statement(small))
+            translated: list[cst.BaseStatement] = [node.with_changes(body=body)] if body else []
+        elif isinstance(node, cst.If):
+            translated = [self.if_statement(node)]
+        elif isinstance(node, (cst.For, cst.While)):
+            translated = self.loop(node)
+        else:
+            self.unsupported(UNSUPPORTED, f"`{type(node).__name__}` statements in forward are not translated yet", node)
+            translated = [node]
+        return self.annotate(translated, before, node)
+
+    def annotate(self, statements: list[cst.BaseStatement], before: int, original: cst.CSTNode) -> list[cst.BaseStatement]:
+        """Put the notes and TODOs gathered while translating ``original`` above its first line."""
+        comments = [f"# {note}" for note in self.file.take_notes()]
+        for diagnostic in self.file.diagnostics[before:]:
+            comments.append(f"# TODO(torch2flax): {diagnostic.code} {diagnostic.message}")
+        if not statements:
+            return statements
+        if not comments:
+            return statements
+        first = statements[0]
+        lines = [cst.EmptyLine(comment=cst.Comment(c)) for c in comments]
+        return [first.with_changes(leading_lines=[*first.leading_lines, *lines]), *statements[1:]]
+
+    def small_statement(self, node: cst.BaseSmallStatement) -> list[cst.BaseSmallStatement]:
+        if isinstance(node, cst.Assign):
+            value = self.expr(node.value)
+            targets = []
+            for target in node.targets:
+                targets.append(target.with_changes(target=self.bind_target(target.target, value)))
+            if any(not isinstance(t.target, cst.Name) for t in node.targets):
+                value = Emitted(self.as_plain(value))
+            return [node.with_changes(targets=targets, value=value.expr)]
+        if isinstance(node, cst.AnnAssign) and node.value is not None:
+            value = self.expr(node.value)
+            target = self.bind_target(node.target, value)
+            return [node.with_changes(target=target, value=value.expr)]
+        if isinstance(node, cst.AugAssign):
+            operator = {
+                cst.AddAssign: cst.Add, cst.SubtractAssign: cst.Subtract, cst.MultiplyAssign: cst.Multiply,
+                cst.DivideAssign: cst.Divide, cst.FloorDivideAssign: cst.FloorDivide, cst.PowerAssign: cst.Power,
+                cst.MatrixMultiplyAssign: cst.MatrixMultiply, cst.ModuloAssign: cst.Modulo,
+            }.get(type(node.operator))
+            if operator is None or not isinstance(node.target, cst.Name):
+                self.unsupported(UNSUPPORTED, "in-place update of this form is not translated yet", node)
+                return [node]
+            self.file.note("T900", "in-place `op=` becomes a new binding: JAX arrays are immutable")
+            binary = cst.BinaryOperation(left=node.target, operator=operator(), right=node.value)
+            value = self.expr(binary)
+            self.env[node.target.value] = value.fact
+            return [cst.Assign(targets=[cst.AssignTarget(node.target)], value=value.expr)]
+        if isinstance(node, cst.Return):
+            if node.value is None:
+                return [node]
+            return [node.with_changes(value=self.plain(node.value))]
+        if isinstance(node, cst.Expr):
+            if isinstance(node.value, cst.Call) and library_name(self.file.resolved, node.value.func) != "builtins.print":
+                self.unsupported(
+                    "X004",
+                    "a call whose result is discarded: in PyTorch it can only matter by mutating a tensor in place, "
+                    "which JAX arrays cannot do; assign its result instead",
+                    node,
+                )
+                return [node]
+            return [node.with_changes(value=self.plain(node.value))]
+        if isinstance(node, (cst.Pass, cst.Break, cst.Continue)):
+            return [node]
+        if isinstance(node, cst.Assert):
+            return [node.with_changes(test=self.plain(node.test))]
+        if isinstance(node, cst.Raise):
+            return [node]
+        self.unsupported(UNSUPPORTED, f"`{type(node).__name__}` is not translated yet", node)
+        return [node]
+
+    def bind_target(self, target: cst.BaseAssignTargetExpression, value: Emitted) -> cst.BaseAssignTargetExpression:
+        if isinstance(target, cst.Name):
+            self.env[target.value] = value.fact
+            return target
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self.bind_target(element.value, Emitted(value.expr))
+            return target
+        if m.matches(target, m.Attribute(value=m.Name("self"))):
+            self.unsupported(
+                MODULE_STATE,
+                "assigning module state in forward: Flax modules are immutable (use a `self.variable` collection)",
+                target,
+            )
+            return target
+        self.unsupported(UNSUPPORTED, f"assignment to `{code_of(target)}` (in-place indexing) is not translated yet", target)
+        return target
+
+    def if_statement(self, node: cst.If) -> cst.If:
+        test = self.plain(node.test)
+        entry = dict(self.env)
+        body = self.block(node.body.body)
+        after_body = self.env
+        self.env = dict(entry)
+        orelse = node.orelse
+        if isinstance(orelse, cst.If):
+            orelse = self.if_statement(orelse)
+        elif isinstance(orelse, cst.Else):
+            orelse = orelse.with_changes(body=orelse.body.with_changes(body=self.block(orelse.body.body)))
+        after_else = self.env
+        merged: dict[str, Fact] = {}
+        body_fix, else_fix = [], []
+        for name in set(after_body) | set(after_else):
+            a, b = after_body.get(name, PLAIN), after_else.get(name, PLAIN)
+            if a == b:
+                merged[name] = a
+                continue
+            merged[name] = PLAIN
+            if a.channels_last:
+                body_fix.append(self.rebind_plain(name, a))
+            if b.channels_last:
+                else_fix.append(self.rebind_plain(name, b))
+        self.env = merged
+        body_block = node.body.with_changes(body=[*body, *body_fix])
+        if else_fix:
+            if orelse is None:
+                orelse = cst.Else(body=cst.IndentedBlock(body=else_fix))
+            elif isinstance(orelse, cst.Else):
+                orelse = orelse.with_changes(body=orelse.body.with_changes(body=[*orelse.body.body, *else_fix]))
+            else:
+                self.unsupported(UNSUPPORTED, "layouts differ across an elif chain; rewrite as nested if", node)
+        return node.with_changes(test=test, body=body_block, orelse=orelse)
+
+    def rebind_plain(self, name: str, fact: Fact) -> cst.SimpleStatementLine:
+        value = transpose(cst.Name(name), to_channels_first_perm(fact.rank))
+        return cst.SimpleStatementLine(body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=value)])
+
+    def loop(self, node: cst.For | cst.While) -> list[cst.BaseStatement]:
+        """Loops start and end every iteration with plain layouts, so each pass sees the same facts."""
+        before = [self.rebind_plain(name, fact) for name, fact in sorted(self.env.items()) if fact.channels_last]
+        self.env = {name: (PLAIN if fact.channels_last else fact) for name, fact in self.env.items()}
+        if isinstance(node, cst.For):
+            header = {"iter": self.plain(node.iter)}
+            self.bind_target(node.target, Emitted(node.target))
+        else:
+            header = {"test": self.plain(node.test)}
+        body = self.block(node.body.body)
+        fixes = [self.rebind_plain(name, fact) for name, fact in sorted(self.env.items()) if fact.channels_last]
+        self.env = {name: (PLAIN if fact.channels_last else fact) for name, fact in self.env.items()}
+        if node.orelse is not None:
+            self.unsupported(UNSUPPORTED, "`else` on a loop is not translated yet", node)
+        return [*before, node.with_changes(body=node.body.with_changes(body=[*body, *fixes]), **header)]

@@ -1,0 +1,170 @@
+"""The state of one file's translation, and the context handed to rules.
+
+:class:`FileContext` collects diagnostics and notes for a file.
+:class:`RuleContext` implements the protocol rules see (``translator.rules.base``):
+bound arguments of the call being translated, their layout facts, and the
+conversions between PyTorch's and the channels-last layout.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+
+from translator.diagnostics import Diagnostic, Severity
+from translator.rewrite.names import ResolvedModule
+from translator.rules.base import CallContext, Emitted, Fact, NotLiteral, Rule
+
+
+def code_of(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def parse_expr(template: str, **parts: cst.BaseExpression) -> cst.BaseExpression:
+    """An expression from source text, with ``{name}`` holes filled by CST nodes."""
+    if parts:
+        return cst.helpers.parse_template_expression(template, **parts)
+    return cst.parse_expression(template)
+
+
+def transpose(expr: cst.BaseExpression, perm: tuple[int, ...]) -> cst.BaseExpression:
+    return parse_expr(f"jnp.transpose({{x}}, {perm!r})", x=expr)
+
+
+@dataclass
+class FileContext:
+    """Diagnostics and notes for one translated file."""
+
+    resolved: ResolvedModule
+    path: str
+    notes_enabled: bool = True
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    #: notes for the statement being translated; the statement translator drains it
+    pending_notes: list[str] = field(default_factory=list)
+    #: notes already shown: each lesson is taught once per file, at its first use
+    shown_notes: set[str] = field(default_factory=set)
+
+    def report(self, code: str, message: str, node: cst.CSTNode, severity: Severity = Severity.ERROR) -> None:
+        line, column = self.resolved.position(node)
+        diagnostic = Diagnostic(code, message, self.path, line, column, severity)
+        if diagnostic not in self.diagnostics:
+            self.diagnostics.append(diagnostic)
+
+    def note(self, code: str, text: str) -> None:
+        entry = f"{code}: {text}"
+        if entry not in self.shown_notes:
+            self.shown_notes.add(entry)
+            self.pending_notes.append(entry)
+
+    def take_notes(self) -> list[str]:
+        notes, self.pending_notes = self.pending_notes, []
+        return notes if self.notes_enabled else []
+
+
+class UnbindableCall(Exception):
+    """A call whose arguments cannot be matched to the signature (``*args``, unknown keyword)."""
+
+
+def bind_arguments(call: cst.Call, signature: inspect.Signature, receiver: cst.BaseExpression | None = None) -> dict[str, cst.BaseExpression]:
+    """Match a call's arguments to ``signature``'s parameter names (receiver first for methods)."""
+    args: list[cst.BaseExpression] = [] if receiver is None else [receiver]
+    kwargs: dict[str, cst.BaseExpression] = {}
+    for arg in call.args:
+        if arg.star:
+            raise UnbindableCall("star-arguments cannot be matched to parameters")
+        if arg.keyword is None:
+            args.append(arg.value)
+        else:
+            kwargs[arg.keyword.value] = arg.value
+    try:
+        bound = signature.bind_partial(*args, **kwargs)
+    except TypeError as error:
+        raise UnbindableCall(str(error)) from None
+    provided: dict[str, cst.BaseExpression] = {}
+    for name, value in bound.arguments.items():
+        kind = signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            raise UnbindableCall(f"cannot match variadic parameter {name!r}")
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            value = cst.Tuple([cst.Element(v) for v in value])  # the rule reads it as one tuple
+        provided[name] = value
+    missing = [
+        p.name
+        for p in signature.parameters.values()
+        if p.default is inspect.Parameter.empty
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        and p.name not in provided
+    ]
+    if missing:
+        raise UnbindableCall(f"missing argument(s): {', '.join(missing)}")
+    return provided
+
+
+class RuleContext(CallContext):
+    """The :class:`CallContext` a rule sees for one call, backed by the file context."""
+
+    def __init__(
+        self,
+        rule: Rule,
+        file: FileContext,
+        node: cst.CSTNode,
+        signature: inspect.Signature,
+        provided: dict[str, cst.BaseExpression],
+        facts: dict[str, Fact] | None = None,
+        body=None,
+        target: object = None,
+    ):
+        self.rule = rule
+        self.file = file
+        self.node = node
+        self.signature = signature
+        self.provided = provided
+        self.facts = facts or {}
+        self.body = body
+        #: what was matched: the torch class/function object, or the method name
+        self.target = target
+        self.failed = False
+
+    # -- arguments
+    def is_default(self, name: str) -> bool:
+        return name not in self.provided
+
+    def literal(self, name: str) -> Any:
+        if name not in self.provided:
+            if self.signature is None:
+                raise NotLiteral(name)
+            default = self.signature.parameters[name].default
+            if default is inspect.Parameter.empty:
+                raise NotLiteral(name)
+            return default
+        try:
+            return ast.literal_eval(code_of(self.provided[name]).strip())
+        except (ValueError, SyntaxError):
+            raise NotLiteral(name) from None
+
+    def expr(self, name: str) -> cst.BaseExpression:
+        if name in self.provided:
+            return self.provided[name]
+        default = self.signature.parameters[name].default
+        return cst.parse_expression(repr(default))
+
+    def unsupported(self, message: str) -> None:
+        self.failed = True
+        self.file.report(self.rule.code, message, self.node)
+
+    # -- layout (conversions live in the body translator, so every transpose is made one way)
+    def fact(self, name: str) -> Fact:
+        return self.facts.get(name, Fact())
+
+    def plain(self, name: str) -> cst.BaseExpression:
+        return self.body.as_plain(Emitted(self.expr(name), self.fact(name)))
+
+    def channels_last(self, name: str, rank: int) -> cst.BaseExpression:
+        return self.body.as_channels_last(Emitted(self.expr(name), self.fact(name)), rank)
+
+    def note(self, text: str) -> None:
+        self.file.note(self.rule.code, text)

@@ -1,0 +1,42 @@
+"""What the rewriter knows about the user's classes while translating them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from collections.abc import Callable
+
+from translator.rules.base import CallContext, CallSpec, Emitted, Rule
+
+
+@dataclass
+class LayerAttr:
+    """A ``self.<name>`` attribute built from a torch layer by ``rule``."""
+
+    rule: Rule
+    call: CallSpec
+    inline: Callable[[CallContext], Emitted] | None = None  # stateless layers with no Flax object
+
+
+@dataclass
+class ClassInfo:
+    """One user ``nn.Module`` subclass being translated."""
+
+    name: str
+    fields: list[str] = field(default_factory=list)
+    layers: dict[str, LayerAttr] = field(default_factory=dict)
+    #: attribute name -> user class name, for submodules defined in this file
+    submodules: dict[str, str] = field(default_factory=dict)
+    #: attributes holding tensors (parameters, buffers), plain layout
+    tensors: set[str] = field(default_factory=set)
+    methods: set[str] = field(default_factory=set)
+    #: whether ``__call__`` takes a ``train`` flag (dropout, batch norm, or a submodule that does)
+    needs_train: bool = False
+
+
+@dataclass
+class FileInfo:
+    """The user classes and helper functions of the file being translated."""
+
+    classes: dict[str, ClassInfo] = field(default_factory=dict)
+    functions: set[str] = field(default_factory=set)

@@ -1,0 +1,269 @@
+"""Turn one ``torch.nn.Module`` subclass into a ``flax.linen.Module``.
+
+Constructor parameters become dataclass fields (same names, defaults kept), the
+``__init__`` body becomes ``setup()``, ``forward`` becomes ``__call__``.  We use
+``setup`` rather than ``@nn.compact`` deliberately: it keeps PyTorch's attribute
+names as Flax submodule names (so ``fc1.weight`` ports to ``params/fc1/kernel``
+with no renaming), it keeps the constructor code where the user wrote it, and it
+lets helper methods share layers exactly as they did in PyTorch.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import libcst as cst
+import libcst.matchers as m
+
+from translator.rewrite.body import UNSUPPORTED, BodyTranslator
+from translator.rewrite.context import FileContext, RuleContext, UnbindableCall, bind_arguments, code_of
+from translator.rewrite.model import ClassInfo, FileInfo, LayerAttr
+from translator.rewrite.names import is_torch_name, library_name
+from translator.rules.base import PLAIN
+from translator.rules.registry import rule_for_qualified_name
+
+MODULE_CLASS = "S001"
+FORWARD = "S002"
+
+SUPER_INIT = m.OneOf(
+    m.Call(func=m.Attribute(value=m.Call(func=m.Name("super")), attr=m.Name("__init__"))),
+    m.Call(func=m.Attribute(attr=m.Name("__init__"), value=m.Attribute(attr=m.Name("Module")))),
+    m.Call(func=m.Attribute(attr=m.Name("__init__"), value=m.Name("Module"))),
+)
+INLINE_PLACEHOLDER = "__inlined_at_call_sites__"
+SELF_ATTR = m.Attribute(value=m.Name("self"), attr=m.Name())
+PRIMITIVE_ANNOTATIONS = {int: "int", float: "float", bool: "bool", str: "str"}
+
+
+def is_torch_module_base(file: FileContext, base: cst.BaseExpression) -> bool:
+    qualified = library_name(file.resolved, base)
+    return qualified in ("torch.nn.Module", "torch.nn.modules.module.Module")
+
+
+class ParamsToFields(cst.CSTTransformer):
+    """Rewrite references to ``__init__`` parameters as ``self.<field>`` in ``setup``."""
+
+    def __init__(self, fields: set[str]):
+        self.fields = fields
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
+        if updated_node.value in self.fields:
+            return cst.Attribute(value=cst.Name("self"), attr=updated_node)
+        return updated_node
+
+    # names in these positions are not references
+    def leave_Attribute(self, original_node, updated_node):
+        return updated_node.with_changes(attr=original_node.attr)
+
+    def leave_Arg(self, original_node, updated_node):
+        return updated_node.with_changes(keyword=original_node.keyword)
+
+    def leave_Param(self, original_node, updated_node):
+        return updated_node.with_changes(name=original_node.name)
+
+
+class SetupExpressions(cst.CSTTransformer):
+    """Inside ``__init__`` expressions: build Flax layers from torch layer constructors."""
+
+    def __init__(self, file: FileContext, info: FileInfo, cls: ClassInfo, hints: dict[str, str]):
+        self.file, self.info, self.cls, self.hints = file, info, cls, hints
+        self.built: dict[int, LayerAttr] = {}  # id(updated call) -> layer
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        qualified = library_name(self.file.resolved, original_node.func)
+        if qualified is None:
+            return updated_node
+        rule = rule_for_qualified_name(qualified)
+        if rule is None or not rule.torch_classes:
+            if is_torch_name(qualified):
+                self.file.report(UNSUPPORTED, f"no rule translates `{qualified}`", original_node)
+            return updated_node
+        import pydoc
+
+        signature = inspect.signature(pydoc.locate(qualified))
+        try:
+            provided = bind_arguments(updated_node, signature)
+            original_provided = bind_arguments(original_node, signature)
+        except UnbindableCall as error:
+            self.file.report(rule.code, f"cannot read the arguments of `{code_of(original_node)}`: {error}", original_node)
+            return updated_node
+        for name, value in original_provided.items():
+            if isinstance(value, cst.Name) and value.value in self.cls.fields:
+                annotation = signature.parameters[name].annotation
+                if annotation in PRIMITIVE_ANNOTATIONS:
+                    self.hints.setdefault(value.value, PRIMITIVE_ANNOTATIONS[annotation])
+        context = RuleContext(rule, self.file, original_node, signature, provided, target=pydoc.locate(qualified))
+        build = rule.build_layer(context)
+        if context.failed:
+            return updated_node
+        for note in build.notes:
+            context.note(note)
+        expr = build.flax_expr if build.flax_expr is not None else cst.Name(INLINE_PLACEHOLDER)
+        self.built[id(expr)] = LayerAttr(rule, build.call, build.inline)
+        return expr
+
+
+def constructor_fields(init: cst.FunctionDef | None, file: FileContext) -> list[cst.Param]:
+    if init is None:
+        return []
+    params = init.params
+    if params.star_arg not in (None, cst.MaybeSentinel.DEFAULT) or params.star_kwarg is not None:
+        file.report(MODULE_CLASS, "`*args`/`**kwargs` in `__init__` cannot become dataclass fields; name them", init)
+    return [*params.params[1:], *params.kwonly_params]
+
+
+def field_statement(param: cst.Param, hint: str | None) -> cst.SimpleStatementLine:
+    if param.annotation is not None:
+        annotation = param.annotation.annotation
+    else:
+        annotation = cst.parse_expression(hint or default_annotation(param.default))
+    statement = cst.AnnAssign(
+        target=param.name,
+        annotation=cst.Annotation(annotation),
+        value=param.default,
+    )
+    return cst.SimpleStatementLine(body=[statement])
+
+
+def default_annotation(default: cst.BaseExpression | None) -> str:
+    if isinstance(default, cst.Integer):
+        return "int"
+    if isinstance(default, cst.Float):
+        return "float"
+    if m.matches(default, m.Name("True") | m.Name("False")):
+        return "bool"
+    if isinstance(default, (cst.SimpleString, cst.ConcatenatedString)):
+        return "str"
+    return "Any"
+
+
+def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cst.ClassDef:
+    """The Flax class for one user ``nn.Module`` subclass (``info.classes[node.name]``)."""
+    cls = info.classes[node.name.value]
+    methods = [s for s in node.body.body if isinstance(s, cst.FunctionDef)]
+    init = next((f for f in methods if f.name.value == "__init__"), None)
+    params = constructor_fields(init, file)
+    cls.fields = [p.name.value for p in params]
+    cls.methods = {f.name.value for f in methods} - {"__init__", "forward"}
+    hints: dict[str, str] = {}
+    setup = translate_init(init, file, info, cls, hints) if init is not None else None
+
+    body: list[cst.BaseStatement] = []
+    for statement in node.body.body:
+        if isinstance(statement, cst.FunctionDef):
+            continue
+        body.append(statement)  # docstring and class attributes stay as they are
+    body.extend(field_statement(p, hints.get(p.name.value)) for p in params)
+    if setup is not None:
+        body.append(setup)
+    for method in methods:
+        if method.name.value == "__init__":
+            continue
+        body.append(translate_method(method, file, info, cls))
+    if not any(f.name.value == "forward" for f in methods):
+        file.report(FORWARD, f"`{cls.name}` has no `forward` method", node)
+
+    bases = [b.with_changes(value=cst.parse_expression("nn.Module")) for b in node.bases]
+    file.note(MODULE_CLASS, "nn.Module -> flax.linen.Module: constructor arguments are dataclass fields, layers are built in setup()")
+    notes = [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in file.take_notes()]
+    return node.with_changes(
+        bases=bases,
+        body=node.body.with_changes(body=body),
+        leading_lines=[*node.leading_lines, *notes],
+    )
+
+
+def translate_init(
+    init: cst.FunctionDef, file: FileContext, info: FileInfo, cls: ClassInfo, hints: dict[str, str]
+) -> cst.FunctionDef:
+    """``__init__`` -> ``setup``: layers by their rules, parameters read as fields."""
+    reassigned = {
+        target.value
+        for target in m.findall(init.body, m.AssignTarget(target=m.Name()) | m.For(target=m.Name()))
+        for target in [getattr(target, "target", None)]
+        if isinstance(target, cst.Name)
+    } & set(cls.fields)
+    renamer = ParamsToFields(set(cls.fields) - reassigned)
+    builder = SetupExpressions(file, info, cls, hints)
+    statements: list[cst.BaseStatement] = []
+    for name in sorted(reassigned):
+        statements.append(cst.parse_statement(f"{name} = self.{name}"))
+    for statement in init.body.body:
+        file.take_notes()
+        before = len(file.diagnostics)
+        if m.matches(statement, m.SimpleStatementLine(body=[m.Expr(value=SUPER_INIT)])):
+            continue
+        if m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(SELF_ATTR)], value=m.Name())])):
+            assign = statement.body[0]
+            if assign.targets[0].target.attr.value == assign.value.value and assign.value.value in cls.fields:
+                continue  # `self.dim = dim`: the field already holds it
+        translated = statement.visit(builder)
+        record_attributes(statement, translated, builder, info, cls, file)
+        if m.findall(translated, m.Name(INLINE_PLACEHOLDER)):
+            if not m.matches(translated, m.SimpleStatementLine(body=[m.Assign(value=m.Name(INLINE_PLACEHOLDER))])):
+                file.report(UNSUPPORTED, "this layer has no Flax object and can only be called directly", statement)
+            else:
+                file.take_notes()
+                continue  # a stateless layer: its calls are written out where they happen
+        translated = translated.visit(renamer)
+        comments = [f"# {n}" for n in file.take_notes()]
+        comments += [f"# TODO(torch2flax): {d.code} {d.message}" for d in file.diagnostics[before:]]
+        if comments:
+            translated = translated.with_changes(
+                leading_lines=[*translated.leading_lines, *(cst.EmptyLine(comment=cst.Comment(c)) for c in comments)]
+            )
+        statements.append(translated)
+    if not statements:
+        statements = [cst.SimpleStatementLine(body=[cst.Pass()])]
+    return init.with_changes(
+        name=cst.Name("setup"),
+        params=cst.Parameters(params=[cst.Param(cst.Name("self"))]),
+        body=init.body.with_changes(body=statements),
+    )
+
+
+def record_attributes(original, translated, builder: SetupExpressions, info: FileInfo, cls: ClassInfo, file: FileContext) -> None:
+    """Remember what each ``self.<name> = ...`` in ``__init__`` holds, for translating calls."""
+    if not m.matches(original, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(SELF_ATTR)])])):
+        return
+    name = original.body[0].targets[0].target.attr.value
+    value = translated.body[0].value
+    original_value = original.body[0].value
+    if id(value) in builder.built:
+        cls.layers[name] = builder.built[id(value)]
+    elif m.matches(original_value, m.Call(func=m.Name())) and original_value.func.value in info.classes:
+        cls.submodules[name] = original_value.func.value
+
+
+def translate_method(method: cst.FunctionDef, file: FileContext, info: FileInfo, cls: ClassInfo) -> cst.FunctionDef:
+    """``forward`` -> ``__call__`` (with a ``train`` flag where needed); other methods keep their names."""
+    translator = BodyTranslator(file, info, cls)
+    for param in [*method.params.params, *method.params.kwonly_params]:
+        translator.env[param.name.value] = PLAIN
+    is_forward = method.name.value == "forward"
+    body = translator.block(method.body.body)
+    params = method.params
+    if is_forward and cls.needs_train:
+        if not any(p.name.value == "train" for p in params.params):
+            params = params.with_changes(
+                params=[
+                    *params.params,
+                    cst.Param(
+                        cst.Name("train"),
+                        annotation=cst.Annotation(cst.Name("bool")),
+                        default=cst.Name("False"),
+                    ),
+                ]
+            )
+    leading = list(method.leading_lines)
+    if is_forward:
+        file.note(FORWARD, "forward -> __call__" + (
+            "; `train` selects dropout/batch-norm behaviour (PyTorch's model.train()/eval())" if cls.needs_train else ""
+        ))
+        leading += [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in file.take_notes()]
+    return method.with_changes(
+        name=cst.Name("__call__") if is_forward else method.name,
+        params=params,
+        body=method.body.with_changes(body=body),
+        leading_lines=leading,
+    )

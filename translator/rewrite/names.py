@@ -1,0 +1,86 @@
+"""Resolve what a name in the user's file is bound to, by meaning rather than spelling.
+
+``import torch.nn as nn``, ``from torch import nn`` and ``from torch.nn import
+Linear`` all make ``nn.Linear`` / ``Linear`` resolve to ``torch.nn.Linear``.
+Resolution uses libcst's :class:`QualifiedNameProvider` over the whole module;
+a name bound to more than one thing (reassigned conditionally) is ambiguous and
+resolves to nothing, so the caller reports it instead of guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst._metadata_dependent import LazyValue
+from libcst.metadata import (
+    MetadataWrapper,
+    PositionProvider,
+    QualifiedName,
+    QualifiedNameProvider,
+    QualifiedNameSource,
+)
+
+
+@dataclass(frozen=True)
+class ResolvedModule:
+    """A parsed file with the metadata every stage needs, computed once."""
+
+    wrapper: MetadataWrapper
+    qualified_names: Mapping[cst.CSTNode, set[QualifiedName]]
+    positions: Mapping[cst.CSTNode, object]
+
+    @property
+    def module(self) -> cst.Module:
+        return self.wrapper.module
+
+    def qualified_name(self, node: cst.CSTNode) -> str | None:
+        """The one imported/builtin name ``node`` denotes, or None (local, unknown or ambiguous)."""
+        names = self.names_of(node)
+        if len(names) != 1:
+            return None
+        (name,) = names
+        return name.name
+
+    def names_of(self, node: cst.CSTNode) -> set[QualifiedName]:
+        value = self.qualified_names.get(node, set())
+        return value() if isinstance(value, LazyValue) else value
+
+    def is_import(self, node: cst.CSTNode) -> bool:
+        names = self.names_of(node)
+        return len(names) == 1 and next(iter(names)).source is QualifiedNameSource.IMPORT
+
+    def is_local(self, node: cst.CSTNode) -> bool:
+        names = self.names_of(node)
+        return len(names) == 1 and next(iter(names)).source is QualifiedNameSource.LOCAL
+
+    def position(self, node: cst.CSTNode) -> tuple[int, int]:
+        """1-based line and column of ``node`` in the original source."""
+        pos = self.positions.get(node)
+        if pos is None:
+            return (1, 1)
+        return (pos.start.line, pos.start.column + 1)
+
+
+def resolve(source: str) -> ResolvedModule:
+    """Parse ``source`` and resolve qualified names and positions (raises ParserSyntaxError)."""
+    wrapper = MetadataWrapper(cst.parse_module(source))
+    qualified = wrapper.resolve(QualifiedNameProvider)
+    positions = wrapper.resolve(PositionProvider)
+    return ResolvedModule(wrapper, qualified, positions)
+
+
+def is_torch_name(qualified_name: str | None) -> bool:
+    return qualified_name is not None and (qualified_name == "torch" or qualified_name.startswith("torch."))
+
+
+def library_name(resolved: ResolvedModule, node: cst.CSTNode) -> str | None:
+    """The qualified name of an imported or builtin object ``node`` denotes (not a local)."""
+    names = resolved.names_of(node)
+    if len(names) != 1:
+        return None
+    (name,) = names
+    if name.source in (QualifiedNameSource.IMPORT, QualifiedNameSource.BUILTIN):
+        return name.name
+    return None

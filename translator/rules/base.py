@@ -1,0 +1,298 @@
+"""What a translation rule is.
+
+A rule owns one PyTorch construct: the qualified names it matches, the Flax code
+it emits, the weight layout it implies, the explanation it teaches, its
+before/after examples, and the hyperparameter space its equivalence test draws
+from.  Rules know nothing about the CLI or the checker; they talk to the
+rewriter through the small context protocols defined here.
+
+Three hooks, each optional:
+
+* :meth:`Rule.build_layer` -- the rule matches a ``torch.nn`` module class and
+  turns its constructor call (in ``__init__``) into a Flax constructor, plus a
+  :class:`CallSpec` saying how a call of that layer handles tensor layout.
+* :meth:`Rule.emit_call` -- the rule matches a function (``torch.relu``,
+  ``F.max_pool2d``) or a tensor method (``x.view``) used in ``forward``.
+* :meth:`Rule.weight_layout` -- the rule says how each tensor of the torch
+  layer it translated maps to a Flax variable.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    import torch
+
+    from translator.weights.layouts import LayoutTransform
+
+
+# --------------------------------------------------------------------------- layout facts
+
+
+@dataclass(frozen=True)
+class Fact:
+    """What the rewriter knows about a value in ``forward``.
+
+    ``channels_last`` values hold the same data as the PyTorch tensor with the
+    channel axis moved last (NCHW -> NHWC).  Everything else is *plain*: laid
+    out exactly as in PyTorch.  Only rules produce channels-last values, and any
+    construct not known to be layout-agnostic gets a plain value, so a missing
+    rule can cost a transpose but never a silently wrong axis.
+    """
+
+    channels_last: bool = False
+    rank: int | None = None
+    scalar: bool = False  # a Python number (literal or shape entry): broadcasts with any layout
+
+
+PLAIN = Fact()
+SCALAR = Fact(scalar=True)
+
+
+def channels_last(rank: int) -> Fact:
+    return Fact(channels_last=True, rank=rank)
+
+
+def to_channels_last_perm(rank: int) -> tuple[int, ...]:
+    """``(0, 2, 3, 1)`` for rank 4: N C *S -> N *S C."""
+    return (0, *range(2, rank), 1)
+
+
+def to_channels_first_perm(rank: int) -> tuple[int, ...]:
+    """``(0, 3, 1, 2)`` for rank 4: N *S C -> N C *S."""
+    return (0, rank - 1, *range(1, rank - 1))
+
+
+def torch_dim_to_channels_last_axis(dim: int, rank: int) -> int:
+    """Where PyTorch's axis ``dim`` lives in the channels-last array."""
+    dim = dim % rank
+    return to_channels_last_perm(rank).index(dim)
+
+
+# --------------------------------------------------------------------------- layer call sites
+
+LayoutNeed = Literal["plain", "channels_last", "any"]
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    """How a call of a translated layer treats layout and mode.
+
+    ``accepts``: the layout its input must have (``any`` for elementwise layers).
+    ``rank``: the input rank the layer is defined for (needed to transpose).
+    ``produces``: the layout of its output; ``same`` keeps the input's.
+    ``train_kwarg``: for layers whose behaviour depends on ``train``, the Flax
+    keyword and whether it is ``train`` or ``not train`` (``deterministic``).
+    """
+
+    accepts: LayoutNeed = "plain"
+    rank: int | None = None
+    produces: Literal["plain", "channels_last", "same"] = "plain"
+    train_kwarg: tuple[str, bool] | None = None  # (keyword, negate)
+
+
+@dataclass(frozen=True)
+class LayerBuild:
+    """The Flax side of one layer: its constructor expression and call behaviour.
+
+    A stateless layer with no Flax object (``nn.Flatten``) has ``flax_expr=None``
+    and an ``inline`` function: its ``setup`` line disappears and each call
+    ``self.flatten(x)`` becomes ``inline(ctx)`` where ``ctx`` binds ``input``.
+    """
+
+    flax_expr: cst.BaseExpression | None
+    call: CallSpec
+    notes: tuple[str, ...] = ()
+    inline: Callable[[CallContext], Emitted] | None = None
+
+
+# --------------------------------------------------------------------------- documentation
+
+
+@dataclass(frozen=True)
+class Example:
+    """A before/after pair: the PyTorch line(s) and the Flax line(s) a rule turns them into."""
+
+    torch: str
+    flax: str
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    """The explanation a rule teaches, in ruff's sections (adapted)."""
+
+    what: str
+    why: str
+    example: Example
+    fidelity: str
+
+    def render(self, code: str, name: str, summary: str) -> str:
+        return "\n".join(
+            [
+                f"{code} {name}: {summary}",
+                "",
+                "What it translates",
+                textwrap.indent(self.what.strip(), "  "),
+                "",
+                "Why JAX differs",
+                textwrap.indent(self.why.strip(), "  "),
+                "",
+                "Example",
+                "  PyTorch:",
+                textwrap.indent(self.example.torch.strip(), "    "),
+                "  Flax:",
+                textwrap.indent(self.example.flax.strip(), "    "),
+                "",
+                "Fidelity",
+                textwrap.indent(self.fidelity.strip(), "  "),
+            ]
+        )
+
+
+# --------------------------------------------------------------------------- equivalence cases
+
+
+@dataclass(frozen=True)
+class RuleCase:
+    """One configuration of a rule's construct, for the generated equivalence test.
+
+    ``init`` is the layer's constructor expression (``nn.Linear(4, 3)``) or None
+    for a function rule; ``forward`` is the body of ``forward(self, x)`` as an
+    expression where ``self.layer`` is the layer and ``x`` the input.
+    """
+
+    init: str | None
+    forward: str
+    input_shape: tuple[int, ...]
+    input_dtype: str = "float32"
+    input_range: tuple[float, float] | None = None
+    train: bool = False
+
+
+# --------------------------------------------------------------------------- contexts (implemented by the rewriter)
+
+
+class BuildContext:
+    """What a rule may ask while translating a layer constructor."""
+
+    def literal(self, name: str) -> Any:  # pragma: no cover - protocol
+        """The Python value of a bound argument, or raise :class:`NotLiteral`."""
+        raise NotImplementedError
+
+    def expr(self, name: str) -> cst.BaseExpression:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def is_default(self, name: str) -> bool:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def unsupported(self, message: str) -> None:  # pragma: no cover - protocol
+        """Report an argument value the rule cannot translate (exit code 1, TODO in output)."""
+        raise NotImplementedError
+
+
+class CallContext(BuildContext):
+    """What a rule may ask while translating a call in ``forward``."""
+
+    def fact(self, name: str) -> Fact:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def plain(self, name: str) -> cst.BaseExpression:  # pragma: no cover - protocol
+        """The bound argument converted to PyTorch's layout (a transpose if needed)."""
+        raise NotImplementedError
+
+    def channels_last(self, name: str, rank: int) -> cst.BaseExpression:  # pragma: no cover
+        """The bound argument converted to channels-last layout of the given rank."""
+        raise NotImplementedError
+
+    def note(self, text: str) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+class NotLiteral(Exception):
+    """A bound argument is an expression, not a constant the rule can read."""
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """A translated expression and what is known about its value."""
+
+    expr: cst.BaseExpression
+    fact: Fact = PLAIN
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+class Rule:
+    """Base class of every translation rule; subclasses fill the class variables and hooks."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    doc: ClassVar[RuleDoc]
+
+    #: qualified names of ``torch.nn`` module classes this rule translates
+    torch_classes: ClassVar[tuple[str, ...]] = ()
+    #: qualified names of functions this rule translates in ``forward``
+    torch_functions: ClassVar[tuple[str, ...]] = ()
+    #: tensor method names this rule translates (``view`` in ``x.view(...)``)
+    tensor_methods: ClassVar[tuple[str, ...]] = ()
+    #: the PyTorch signature used to bind function/method arguments (receiver first)
+    call_signature: ClassVar[inspect.Signature | None] = None
+
+    #: examples that must translate to themselves-unchanged or be left alone
+    no_op_examples: ClassVar[tuple[str, ...]] = ()
+
+    def build_layer(self, ctx: BuildContext) -> LayerBuild:  # pragma: no cover - hook
+        raise NotImplementedError(f"{self.code} translates no layer")
+
+    def emit_call(self, ctx: CallContext) -> Emitted:  # pragma: no cover - hook
+        raise NotImplementedError(f"{self.code} translates no call")
+
+    def weight_layout(self, module: torch.nn.Module) -> list[TensorMapping]:
+        """How each tensor of ``module`` (a layer this rule translated) ports; none by default."""
+        return []
+
+    def cases(self):  # pragma: no cover - hook
+        """A Hypothesis strategy of :class:`RuleCase` for this rule's equivalence test."""
+        raise NotImplementedError
+
+    def explain(self) -> str:
+        return self.doc.render(self.code, self.name, self.summary)
+
+
+@dataclass(frozen=True)
+class TensorMapping:
+    """One tensor of a torch layer and the Flax variable it becomes.
+
+    ``torch_name`` is relative to the layer (``weight``); ``flax_path`` is the
+    (collection, *names) relative to the Flax layer (``("params", "kernel")``).
+    """
+
+    torch_name: str
+    flax_path: tuple[str, ...]
+    transform: LayoutTransform
+    persistent: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def signature_of(stub) -> inspect.Signature:
+    """The signature of a stub function, for binding a call's arguments by name."""
+    return inspect.signature(stub)
+
+
+class DiagnosticRule(Rule):
+    """A rule whose job is to *flag* a construct: it owns a diagnostic code and no translation.
+
+    ``flagged_examples`` are PyTorch sources that must produce this code; the
+    generated test checks each one.
+    """
+
+    flagged_examples: ClassVar[tuple[str, ...]] = ()

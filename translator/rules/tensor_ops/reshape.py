@@ -1,0 +1,53 @@
+"""T002 TorchReshape: ``x.view(...)``, ``x.reshape(...)``, ``torch.reshape`` -> ``reshape`` in PyTorch's order."""
+
+from __future__ import annotations
+
+import libcst as cst
+from hypothesis import strategies as st
+
+from translator.rules.base import Emitted, Example, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.registry import register
+
+
+def _reshape(input, *shape): ...
+
+
+@register
+class TorchReshape(Rule):
+    code = "T002"
+    name = "TorchReshape"
+    summary = "x.view / x.reshape / torch.reshape -> reshape (views become copies; order kept)"
+    torch_functions = ("torch.reshape",)
+    tensor_methods = ("view", "reshape")
+    call_signature = signature_of(_reshape)
+    doc = RuleDoc(
+        what="`x.view(n, -1)`, `x.reshape(shape)`, `torch.reshape(x, shape)`.",
+        why=(
+            "JAX has no views: `reshape` returns a new array (XLA elides the copy). A reshape reads the\n"
+            "data in row-major order, so it must see PyTorch's layout: channels-last values are\n"
+            "transposed back first. (`x.view(dtype)` reinterprets bits; it is reported, not translated.)"
+        ),
+        example=Example(torch="x = x.view(x.size(0), -1)", flax="x = x.reshape(x.shape[0], -1)"),
+        fidelity="Exact: values move without arithmetic.",
+    )
+
+    def emit_call(self, ctx):
+        x = ctx.plain("input")
+        shape = ctx.expr("shape")
+        elements = [e.value for e in shape.elements] if isinstance(shape, cst.Tuple) else [shape]
+        if not isinstance(x, (cst.Name, cst.Attribute, cst.Subscript, cst.Call)):
+            x = cst.parse_expression(f"({cst.Module([]).code_for_node(x)})")
+        return Emitted(cst.Call(func=cst.Attribute(value=x, attr=cst.Name("reshape")), args=[cst.Arg(e) for e in elements]))
+
+    def cases(self):
+        @st.composite
+        def reshape_case(draw):
+            shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=4)))
+            size = 1
+            for s in shape:
+                size *= s
+            form = draw(st.sampled_from(["x.view({})", "x.reshape({})", "torch.reshape(x, ({},))"]))
+            target = draw(st.sampled_from([f"{size}", "-1", f"x.size(0), -1" if len(shape) > 1 else "-1"]))
+            return RuleCase(None, form.format(target), shape)
+
+        return reshape_case()

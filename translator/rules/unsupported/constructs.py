@@ -1,0 +1,72 @@
+"""X001-X004: constructs the translator reports instead of guessing."""
+
+from __future__ import annotations
+
+from translator.rules.base import DiagnosticRule, Example, RuleDoc
+from translator.rules.registry import register
+
+HEADER = "import torch\nimport torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n"
+
+
+@register
+class TorchUnsupported(DiagnosticRule):
+    code = "X001"
+    name = "TorchUnsupported"
+    summary = "a PyTorch construct no rule translates: reported at its line, marked TODO, exit code 1"
+    doc = RuleDoc(
+        what="Any `torch` function, layer, tensor method or statement form without a rule.",
+        why=(
+            "A translation that is silently wrong is worse than none. The output keeps the original\n"
+            "code at that spot under a `# TODO(torch2flax)` comment, so the file shows what is left."
+        ),
+        example=Example(torch="y = torch.special.i0(x)", flax="# TODO(torch2flax): X001 no rule translates `torch.special.i0`"),
+        fidelity="Not translated.",
+    )
+    flagged_examples = (HEADER + "        return torch.special.i0(x)\n", HEADER + "        return x.frobnicate()\n")
+
+
+@register
+class UnknownLibraryCall(DiagnosticRule):
+    code = "X002"
+    name = "UnknownLibraryCall"
+    summary = "a call into a library the translator does not know (it may hide torch code)"
+    doc = RuleDoc(
+        what="A call to a function imported from a third-party module, or to a name that cannot be resolved.",
+        why="The callee may run PyTorch code on the tensor; the translator cannot see inside it.",
+        example=Example(torch="from kornia import filters\ny = filters.sobel(x)", flax="# TODO(torch2flax): X002 call into `kornia.filters.sobel`"),
+        fidelity="Not translated.",
+    )
+    flagged_examples = (
+        "import torch.nn as nn\nfrom kornia import filters\n\nclass M(nn.Module):\n    def forward(self, x):\n        return filters.sobel(x)\n",
+    )
+
+
+@register
+class ModuleStateInForward(DiagnosticRule):
+    code = "X003"
+    name = "ModuleStateInForward"
+    summary = "assigning to self.<attr> inside forward (Flax modules are immutable)"
+    doc = RuleDoc(
+        what="`self.cache = x` or similar in `forward`.",
+        why=(
+            "Flax modules are frozen dataclasses; state that changes across calls lives in a variable\n"
+            "collection (`self.variable('cache', ...)`) that `apply(..., mutable=[...])` returns."
+        ),
+        example=Example(torch="self.last = x", flax="# TODO(torch2flax): X003 assigning module state in forward"),
+        fidelity="Not translated.",
+    )
+    flagged_examples = (HEADER + "        self.last = x\n        return x\n",)
+
+
+@register
+class DiscardedResult(DiagnosticRule):
+    code = "X004"
+    name = "DiscardedResult"
+    summary = "a call whose result is discarded (in-place mutation in PyTorch)"
+    doc = RuleDoc(
+        what="A statement that is a bare call, like `x.add_(1)` or `F.relu(x, inplace=True)`.",
+        why="It can only have an effect by mutating a tensor in place; JAX arrays are immutable.",
+        example=Example(torch="x.add_(1)", flax="x = x + 1  # assign the result"),
+        fidelity="Not translated.",
+    )
+    flagged_examples = (HEADER + "        torch.relu(x)\n        return x\n",)
