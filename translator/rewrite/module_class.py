@@ -16,7 +16,13 @@ import libcst as cst
 import libcst.matchers as m
 
 from translator.rewrite.body import UNSUPPORTED, BodyTranslator
-from translator.rewrite.context import FileContext, RuleContext, UnbindableCall, bind_arguments, code_of
+from translator.rewrite.context import (
+    FileContext,
+    RuleContext,
+    UnbindableCall,
+    bind_arguments,
+    code_of,
+)
 from translator.rewrite.model import ClassInfo, FileInfo, LayerAttr
 from translator.rewrite.names import is_torch_name, library_name
 from translator.rules.base import PLAIN

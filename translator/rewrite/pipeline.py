@@ -7,6 +7,7 @@ known before its callers) -> imports scheduled -> formatted code.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from translator.rewrite.body import BodyTranslator
 from translator.rewrite.context import FileContext, code_of
 from translator.rewrite.model import ClassInfo, FileInfo
 from translator.rewrite.module_class import is_torch_module_base, translate_class
-from translator.rewrite.names import library_name, resolve
+from translator.rewrite.names import resolve
 from translator.rules.base import PLAIN
 
 SCRIPT_CODE = "S010"
@@ -174,12 +175,17 @@ def imports_torch(statement: cst.SimpleStatementLine) -> bool:
 
 
 def is_constant(statement: cst.BaseStatement, file: FileContext) -> bool:
-    """A module-level assignment of a value that involves no calls (a config constant)."""
+    """A module-level assignment of a Python literal (``EPS = 1e-5``, ``SIZES = (64, 128)``)."""
     if not m.matches(statement, m.SimpleStatementLine(body=[m.Assign() | m.AnnAssign()])):
         return False
-    return not m.findall(statement, m.Call()) and not any(
-        (library_name(file.resolved, n) or "").startswith("torch") for n in m.findall(statement, m.Name())
-    )
+    value = statement.body[0].value
+    if value is None or isinstance(value, cst.Ellipsis):
+        return False
+    try:
+        ast.literal_eval(code_of(value).strip())
+    except (ValueError, SyntaxError):
+        return False
+    return True
 
 
 def schedule_imports(module: cst.Module) -> cst.Module:

@@ -7,7 +7,16 @@ import torch
 from hypothesis import strategies as st
 
 from translator.rules._emit import call, is_one, literal_or_none, ntuple
-from translator.rules.base import CallSpec, Example, LayerBuild, NotLiteral, Rule, RuleCase, RuleDoc, TensorMapping
+from translator.rules.base import (
+    CallSpec,
+    Example,
+    LayerBuild,
+    NotLiteral,
+    Rule,
+    RuleCase,
+    RuleDoc,
+    TensorMapping,
+)
 from translator.rules.registry import register
 from translator.weights.layouts import IDENTITY, conv_weight_to_kernel
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from translator.rules._emit import call, literal_or_none
-from translator.rules.base import CallSpec, Example, LayerBuild, Rule, RuleCase, RuleDoc, TensorMapping
+from translator.rules.base import (
+    CallSpec,
+    Example,
+    LayerBuild,
+    Rule,
+    RuleCase,
+    RuleDoc,
+    TensorMapping,
+)
 from translator.rules.registry import register
 from translator.weights.layouts import IDENTITY, LINEAR_WEIGHT_TO_KERNEL
 

@@ -7,7 +7,17 @@ import torch
 from hypothesis import strategies as st
 
 from translator.rules._emit import call, literal_or_none, ntuple
-from translator.rules.base import CallSpec, Emitted, Example, LayerBuild, Rule, RuleCase, RuleDoc, channels_last, signature_of
+from translator.rules.base import (
+    CallSpec,
+    Emitted,
+    Example,
+    LayerBuild,
+    Rule,
+    RuleCase,
+    RuleDoc,
+    channels_last,
+    signature_of,
+)
 from translator.rules.registry import register
 
 SPATIAL_DIMS = {

@@ -47,7 +47,7 @@ class TorchReshape(Rule):
             for s in shape:
                 size *= s
             form = draw(st.sampled_from(["x.view({})", "x.reshape({})", "torch.reshape(x, ({},))"]))
-            target = draw(st.sampled_from([f"{size}", "-1", f"x.size(0), -1" if len(shape) > 1 else "-1"]))
+            target = draw(st.sampled_from([f"{size}", "-1", "x.size(0), -1" if len(shape) > 1 else "-1"]))
             return RuleCase(None, form.format(target), shape)
 
         return reshape_case()

@@ -1,0 +1,203 @@
+"""The ``torch2flax`` command line: translate, port, check, rules, demo.
+
+Exit codes: 0 success; 1 the work was done but found a problem (untranslatable
+constructs, a check outside tolerance); 2 bad usage or input (nothing written).
+Machine-readable output (``check --json``) goes to stdout alone; diagnostics
+and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from translator.diagnostics import Severity, TranslationFailed, UsageError
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+# --------------------------------------------------------------------------- translate
+def cmd_translate(args) -> int:
+    from translator.rewrite.pipeline import translate_source
+    from translator.weights.checkpoint import write_atomically
+
+    source = read_source(args.source)
+    translation = translate_source(source, args.source, notes=not args.no_notes)
+    for diagnostic in translation.diagnostics:
+        stderr.print(diagnostic.format(), markup=False, style="red" if diagnostic.severity is Severity.ERROR else "yellow")
+    if args.output:
+        write_atomically(Path(args.output), lambda tmp: tmp.write_text(translation.code))
+        stderr.print(f"wrote {args.output} ({', '.join(translation.classes)})", markup=False)
+    else:
+        sys.stdout.write(translation.code)
+    return 1 if translation.errors else 0
+
+
+def read_source(path: str) -> str:
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"{path}: no such file")
+    try:
+        return file.read_text()
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a UTF-8 text file") from None
+
+
+# --------------------------------------------------------------------------- port
+def cmd_port(args) -> int:
+    from translator.loading import parse_kwargs
+    from translator.weights.port import port_checkpoint
+
+    read_source(args.source)
+    result = port_checkpoint(args.source, args.class_name, args.weights, args.output, parse_kwargs(args.kwargs), args.force)
+    table = Table(title=f"{args.class_name}: {len(result.plan.tensors)} tensors, {result.parameter_count:,} values")
+    for column in ("PyTorch key", "shape", "Flax variable", "shape", "layout", "rule"):
+        table.add_column(column)
+    for t in result.plan.tensors:
+        table.add_row(t.torch_key, str(t.torch_shape), t.flax_key, str(t.flax_shape), t.transform.describe(), t.rule)
+    stdout.print(table)
+    stdout.print(f"wrote {args.output}", markup=False)
+    return 0
+
+
+# --------------------------------------------------------------------------- check
+def cmd_check(args) -> int:
+    from translator.equivalence.check import check
+    from translator.equivalence.specs import parse_spec
+    from translator.equivalence.tolerance import Tolerance
+    from translator.loading import parse_kwargs
+
+    read_source(args.source)
+    specs = [parse_spec(s) for s in args.input or []]
+    kwargs = parse_kwargs(args.kwargs)
+    tolerance = Tolerance(rtol=args.rtol) if args.rtol is not None else Tolerance()
+    try:
+        report = check(args.source, args.class_name, specs, kwargs, args.flax, args.examples, args.seed, tolerance)
+    except TranslationFailed as error:
+        for diagnostic in error.diagnostics:
+            stderr.print(diagnostic.format(), markup=False, style="red")
+        if args.json:
+            print(json.dumps({"ok": False, "class": args.class_name, "examples": 0, "failure": str(error),
+                              "diagnostics": [d.format() for d in error.diagnostics]}))
+        return 1
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        print_check_table(report)
+    return 0 if report.ok else 1
+
+
+def print_check_table(report) -> None:
+    table = Table(title=f"{report.class_name}: {report.examples} examples (seed {report.seed})")
+    for column in ("quantity", "max abs error", "max rel error", "tolerance", "pass"):
+        table.add_column(column, justify="right" if column != "quantity" else "left")
+    for quantity, error in report.errors.items():
+        passed = error.within(report.tolerance)
+        table.add_row(
+            quantity,
+            f"{error.max_abs:.3e}",
+            f"{error.max_rel:.3e}",
+            f"{report.tolerance.rtol:.0e} rel",
+            "[green]yes[/green]" if passed else "[red]NO[/red]",
+        )
+    stdout.print(table)
+    if report.worst_parameter:
+        stdout.print(f"largest parameter-gradient error: {report.worst_parameter}", markup=False)
+    if report.failure:
+        stdout.print(f"[red]FAILED at the {report.stage} stage:[/red]")
+        stdout.print(report.failure, markup=False)
+    else:
+        stdout.print("[green]PASS[/green]: outputs and gradients agree within tolerance")
+
+
+# --------------------------------------------------------------------------- rules
+def cmd_rules(args) -> int:
+    from translator.rules.registry import all_rules, rule_by_code
+
+    if args.code:
+        rule = rule_by_code(args.code)
+        if rule is None:
+            raise UsageError(f"no rule {args.code!r}; `torch2flax rules` lists them")
+        stdout.print(rule.explain(), markup=False)
+        return 0
+    table = Table(title="torch2flax rules")
+    table.add_column("code")
+    table.add_column("rule")
+    table.add_column("translates")
+    for rule in all_rules():
+        table.add_row(rule.code, rule.name, rule.summary)
+    stdout.print(table)
+    return 0
+
+
+# --------------------------------------------------------------------------- demo
+def cmd_demo(args) -> int:
+    from translator.demo import run_demo
+
+    return run_demo(stdout)
+
+
+# --------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="torch2flax",
+        description="Translate PyTorch models to Flax (linen), port their weights, check equivalence.",
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = verbs.add_parser("translate", help="translate a PyTorch model file to Flax")
+    p.add_argument("source", metavar="SRC.py")
+    p.add_argument("-o", "--output", metavar="OUT.py", help="write here instead of stdout")
+    p.add_argument("--no-notes", action="store_true", help="leave out the teaching notes")
+    p.set_defaults(run=cmd_translate)
+
+    p = verbs.add_parser("port", help="port a PyTorch checkpoint to Flax variables")
+    p.add_argument("source", metavar="SRC.py")
+    p.add_argument("--class", dest="class_name", required=True, metavar="NAME")
+    p.add_argument("--kwargs", metavar="JSON", help="constructor arguments (JSON object or Python dict literal)")
+    p.add_argument("--weights", required=True, metavar="CKPT", help=".pt/.pth/.bin or .safetensors")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help=".msgpack or .safetensors")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p.set_defaults(run=cmd_port)
+
+    p = verbs.add_parser("check", help="check a translation's outputs and gradients against PyTorch")
+    p.add_argument("source", metavar="SRC.py")
+    p.add_argument("--class", dest="class_name", required=True, metavar="NAME")
+    p.add_argument("--kwargs", metavar="JSON")
+    p.add_argument("--input", action="append", metavar="SPEC", help="DTYPE[DIMS] or DTYPE[DIMS]:LOW..HIGH; once per input")
+    p.add_argument("--flax", metavar="FLAX.py", help="use this translation instead of translating SRC")
+    p.add_argument("--examples", type=int, default=10, metavar="N")
+    p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--rtol", type=float, default=None, help="norm-wise relative tolerance (default 1e-4)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(run=cmd_check)
+
+    p = verbs.add_parser("rules", help="list the rule catalogue, or explain one rule")
+    p.add_argument("code", nargs="?", metavar="CODE")
+    p.set_defaults(run=cmd_rules)
+
+    p = verbs.add_parser("demo", help="translate, port and check the bundled seed models")
+    p.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except UsageError as error:
+        stderr.print(f"torch2flax {args.verb}: error: {error}", markup=False)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

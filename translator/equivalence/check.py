@@ -1,0 +1,169 @@
+"""``check``: translate (or load) a model, port its weights, and let Hypothesis look for a difference.
+
+The report carries the worst error over all examples for each quantity, the
+tolerance, and -- on failure -- the example Hypothesis shrank to and a command
+line that reproduces it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from hypothesis import HealthCheck, Phase, given, reporting, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+from translator.diagnostics import Diagnostic, TranslationFailed, UsageError
+from translator.equivalence.pair import ModelPair, SpecMismatch
+from translator.equivalence.specs import InputSpec
+from translator.equivalence.strategies import model_inputs
+from translator.equivalence.tolerance import Error, Tolerance, worst
+from translator.loading import class_from, import_source, instantiate, module_from_code
+from translator.rewrite.pipeline import translate_source
+from translator.weights.plan import plan_port
+
+QUANTITIES = ("output", "grad_input", "grad_params")
+
+
+@dataclass
+class CheckReport:
+    """What ``check`` found: per-quantity worst errors over all examples, and the verdict."""
+
+    class_name: str
+    examples: int
+    seed: int
+    tolerance: Tolerance
+    errors: dict[str, Error] = field(default_factory=lambda: {q: Error() for q in QUANTITIES})
+    worst_parameter: str | None = None
+    failure: str | None = None
+    stage: str = "numeric"
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and all(e.within(self.tolerance) for e in self.errors.values())
+
+    def record(self, comparison) -> None:
+        self.examples += 1
+        for quantity in QUANTITIES:
+            self.errors[quantity] = worst([self.errors[quantity], getattr(comparison, quantity)], self.tolerance)
+        if comparison.per_parameter:
+            name, _ = max(comparison.per_parameter.items(), key=lambda kv: kv[1].max_rel)
+            if self.errors["grad_params"] is comparison.grad_params:
+                self.worst_parameter = name
+
+    def to_json(self) -> dict:
+        return {
+            "ok": self.ok,
+            "class": self.class_name,
+            "examples": self.examples,
+            "seed": self.seed,
+            "stage": self.stage,
+            "max_abs_err": {q: self.errors[q].max_abs for q in QUANTITIES},
+            "max_rel_err": {q: self.errors[q].max_rel for q in QUANTITIES},
+            "tolerance": {"rtol": self.tolerance.rtol, "atol": self.tolerance.atol, "norm": "max|a-b| <= rtol*max|ref| + atol"},
+            "worst_parameter": self.worst_parameter,
+            "failure": self.failure,
+        }
+
+
+def build_pair(
+    source: str | os.PathLike,
+    class_name: str,
+    specs: list[InputSpec],
+    kwargs: dict | None = None,
+    flax_source: str | os.PathLike | None = None,
+    seed: int = 0,
+    train: bool = False,
+    tolerance: Tolerance | None = None,
+) -> tuple[ModelPair, tuple[Diagnostic, ...]]:
+    """Both models with ported weights; raises :class:`TranslationFailed` if the translation has errors."""
+    kwargs = kwargs or {}
+    torch_cls = class_from(import_source(source), class_name, str(source))
+    diagnostics: tuple[Diagnostic, ...] = ()
+    if flax_source is None:
+        translation = translate_source(Path(source).read_text(), str(source))
+        diagnostics = translation.diagnostics
+        if translation.errors:
+            raise TranslationFailed(list(translation.errors))
+        flax_module = module_from_code(translation.code, f"{Path(source).stem}_flax")
+    else:
+        flax_module = import_source(flax_source)
+    flax_cls = class_from(flax_module, class_name, str(flax_source or "the translation"))
+    torch.manual_seed(seed)
+    torch_model = instantiate(torch_cls, kwargs, str(source)).float()
+    flax_model = instantiate(flax_cls, kwargs, str(flax_source or "the translation"))
+    plan = plan_port(torch_model)
+    state = {k: v.detach().numpy() for k, v in torch_model.state_dict().items()}
+    variables = plan.to_flax(state)
+    pair = ModelPair(torch_model, flax_model, variables, plan, specs, train=train, tolerance=tolerance or Tolerance())
+    return pair, diagnostics
+
+
+def check(
+    source: str | os.PathLike,
+    class_name: str,
+    specs: list[InputSpec],
+    kwargs: dict | None = None,
+    flax_source: str | os.PathLike | None = None,
+    examples: int = 10,
+    seed: int = 0,
+    tolerance: Tolerance | None = None,
+) -> CheckReport:
+    """Check a translation: structure first, then outputs and gradients over Hypothesis examples."""
+    if not specs:
+        raise UsageError("check needs at least one --input SPEC, e.g. --input 'float32[4,1,28,28]'")
+    if examples < 1:
+        raise UsageError("--examples must be at least 1")
+    tolerance = tolerance or Tolerance()
+    report = CheckReport(class_name, 0, seed, tolerance)
+    pair, report.diagnostics = build_pair(source, class_name, specs, kwargs, flax_source, seed, tolerance=tolerance)
+
+    first = tuple(np.zeros(s.shape, dtype=np.float32 if s.is_float else s.dtype) for s in specs)
+    try:
+        pair.check_structure(first)
+    except SpecMismatch as error:
+        report.stage, report.failure = "spec", str(error)
+        return report
+    run_examples(pair, specs, report, examples, seed)
+    return report
+
+
+def run_examples(pair: ModelPair, specs: list[InputSpec], report: CheckReport, examples: int, seed: int) -> None:
+    """Let Hypothesis draw inputs; on a difference, keep the shrunk example in the report."""
+    messages: list[str] = []
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.generate, Phase.shrink),
+        print_blob=False,
+        report_multiple_bugs=False,
+    )
+    @hypothesis_seed(seed)
+    @given(inputs=model_inputs(specs), cotangent_seed=st.integers(0, 2**31 - 1))
+    def equivalent(inputs, cotangent_seed):
+        comparison = pair.compare(inputs, cotangent_seed)
+        report.record(comparison)
+        failing = [q for q in QUANTITIES if not getattr(comparison, q).within(report.tolerance)]
+        if failing:
+            details = ", ".join(f"{q} {getattr(comparison, q).max_rel:.3g} rel" for q in failing)
+            raise AssertionError(f"outside tolerance: {details}")
+
+    with reporting.with_reporter(messages.append):
+        try:
+            equivalent()
+        except SpecMismatch as error:
+            report.stage, report.failure = "spec", str(error)
+        except AssertionError as error:
+            example = "\n".join(m for m in messages if "Falsifying" in m or "inputs=" in m)
+            report.failure = f"{error}\n{example}".strip()
+        except Exception as error:  # an exception inside either model is a finding, not a crash
+            report.failure = f"{type(error).__name__}: {error}"

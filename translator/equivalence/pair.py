@@ -1,0 +1,149 @@
+"""A PyTorch model and its Flax translation, with ported weights, run side by side.
+
+:class:`ModelPair` computes, for one batch of inputs and one random cotangent
+``g``, the outputs of both models and the gradients of ``sum(out * g)`` with
+respect to every floating-point input and every parameter (Flax gradients are
+mapped back to PyTorch's layout through the port plan, so each gradient is
+compared under its PyTorch name).  The Flax side is jitted once per input shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+
+from translator.equivalence.specs import InputSpec
+from translator.equivalence.tolerance import Error, Tolerance, error_of, worst
+from translator.weights.plan import PortPlan, Variables, flatten_variables
+
+jax.config.update("jax_enable_x64", False)
+
+
+class SpecMismatch(Exception):
+    """The translation's structure differs from PyTorch's (variables, output shapes or dtypes)."""
+
+
+@dataclass
+class Comparison:
+    """Errors of one example: outputs, input gradients, parameter gradients (per tensor too)."""
+
+    output: Error
+    grad_input: Error
+    grad_params: Error
+    per_parameter: dict[str, Error] = field(default_factory=dict)
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    return getattr(torch, name)
+
+
+@dataclass
+class ModelPair:
+    torch_model: torch.nn.Module
+    flax_model: object  # flax.linen.Module
+    variables: Variables
+    plan: PortPlan
+    specs: list[InputSpec]
+    train: bool = False
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    _grad_fn: object = None
+
+    def __post_init__(self):
+        self.torch_model.train(self.train)
+        self.float_positions = [i for i, s in enumerate(self.specs) if s.is_float]
+
+    # ----------------------------------------------------------------- structure (the Spec stage)
+    def check_structure(self, inputs: tuple[np.ndarray, ...]) -> None:
+        """Raise :class:`SpecMismatch` unless variables and outputs have PyTorch's shapes."""
+        key = jax.random.PRNGKey(0)
+        try:
+            expected = jax.eval_shape(self.flax_model.init, key, *[jnp.asarray(x) for x in inputs])
+        except Exception as error:
+            raise SpecMismatch(f"the Flax module does not initialise on these inputs: {type(error).__name__}: {error}") from None
+        flax_shapes = {k: tuple(v.shape) for k, v in flatten_variables(expected).items()}
+        ported = {k: tuple(np.shape(v)) for k, v in flatten_variables(self.variables).items()}
+        problems = []
+        for k in sorted(set(flax_shapes) | set(ported)):
+            if k not in ported:
+                problems.append(f"{k}: created by the Flax module, not ported from PyTorch")
+            elif k not in flax_shapes:
+                problems.append(f"{k}: ported from {self.plan.by_flax_key()[k].torch_key}, not used by the Flax module")
+            elif flax_shapes[k] != ported[k]:
+                problems.append(f"{k}: Flax expects {flax_shapes[k]}, port gives {ported[k]}")
+        if problems:
+            raise SpecMismatch("variables differ:\n  " + "\n  ".join(problems))
+
+    # ----------------------------------------------------------------- running both sides
+    def _flax_grad_fn(self):
+        if self._grad_fn is None:
+            model, floats = self.flax_model, self.float_positions
+            rest = {k: v for k, v in self.variables.items() if k != "params"}
+            mutable = ["batch_stats"] if self.train and "batch_stats" in rest else False
+
+            def loss(params, float_inputs, other_inputs, cotangent):
+                args = list(other_inputs)
+                for position, value in zip(floats, float_inputs):
+                    args[position] = value
+                kwargs = {"train": True} if self.train else {}
+                result = model.apply({"params": params, **rest}, *args, mutable=mutable, **kwargs)
+                out = result[0] if mutable else result
+                leaves = jax.tree_util.tree_leaves(out)
+                total = sum(jnp.vdot(leaf.astype(jnp.float32), g) for leaf, g in zip(leaves, cotangent))
+                return total, out
+
+            self._grad_fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
+        return self._grad_fn
+
+    def run_torch(self, inputs, cotangent_seed: int):
+        tensors = [torch.from_numpy(np.array(x)) for x in inputs]
+        for position in self.float_positions:
+            tensors[position].requires_grad_(True)
+        self.torch_model.zero_grad(set_to_none=True)
+        out = self.torch_model(*tensors)
+        leaves = [leaf for leaf in jax.tree_util.tree_leaves(out) if isinstance(leaf, torch.Tensor)]
+        rng = np.random.default_rng(cotangent_seed)
+        cotangent = [rng.standard_normal(tuple(leaf.shape)).astype(np.float32) for leaf in leaves]
+        total = sum((leaf.float() * torch.from_numpy(g)).sum() for leaf, g in zip(leaves, cotangent))
+        total.backward()
+        grads_in = [tensors[p].grad.numpy() if tensors[p].grad is not None else np.zeros(inputs[p].shape, np.float32) for p in self.float_positions]
+        grads_params = {
+            name: (p.grad.numpy() if p.grad is not None else np.zeros(tuple(p.shape), np.float32))
+            for name, p in self.torch_model.named_parameters()
+        }
+        return [leaf.detach().numpy() for leaf in leaves], cotangent, grads_in, grads_params
+
+    def run_flax(self, inputs, cotangent):
+        floats = [jnp.asarray(inputs[p]) for p in self.float_positions]
+        others = [jnp.asarray(x) if i not in self.float_positions else None for i, x in enumerate(inputs)]
+        (_, out), (grad_params, grad_inputs) = self._flax_grad_fn()(
+            self.variables["params"], floats, others, [jnp.asarray(g) for g in cotangent]
+        )
+        leaves = [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(out)]
+        torch_grads = self.plan.to_torch({"params": jax.tree_util.tree_map(np.asarray, grad_params), **self._non_params()})
+        return leaves, [np.asarray(g) for g in grad_inputs], torch_grads
+
+    def _non_params(self):
+        return {k: v for k, v in self.variables.items() if k != "params"}
+
+    # ----------------------------------------------------------------- one example
+    def compare(self, inputs: tuple[np.ndarray, ...], cotangent_seed: int = 0) -> Comparison:
+        torch_out, cotangent, torch_grad_in, torch_grad_params = self.run_torch(inputs, cotangent_seed)
+        flax_out, flax_grad_in, flax_grad_params = self.run_flax(inputs, cotangent)
+        if len(torch_out) != len(flax_out):
+            raise SpecMismatch(f"PyTorch returns {len(torch_out)} tensor(s), Flax {len(flax_out)}")
+        for i, (a, b) in enumerate(zip(flax_out, torch_out)):
+            if a.shape != b.shape:
+                raise SpecMismatch(f"output {i}: Flax shape {a.shape}, PyTorch shape {b.shape}")
+        output = worst((error_of(a, b) for a, b in zip(flax_out, torch_out)), self.tolerance)
+        grad_input = worst((error_of(a, b) for a, b in zip(flax_grad_in, torch_grad_in)), self.tolerance)
+        scale = max((float(np.abs(g).max()) for g in torch_grad_params.values() if g.size), default=0.0)
+        per_parameter = {
+            name: error_of(flax_grad_params[name], grad, scale=scale)
+            for name, grad in torch_grad_params.items()
+            if name in flax_grad_params
+        }
+        return Comparison(output, grad_input, worst(per_parameter.values(), self.tolerance), per_parameter)

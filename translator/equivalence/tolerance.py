@@ -1,0 +1,79 @@
+"""Error measures and the tolerance policy (measured in ``../shared/PITFALLS.md`` section 3).
+
+Errors are norm-wise: ``max|a - b|`` against ``max|reference|``.  Elementwise
+relative error is meaningless near zero; norm-wise error is what the float32
+floor is measured in.  Parameter gradients are scaled by the largest gradient
+of the whole model, since some gradients are mathematically zero and both
+frameworks return rounding noise there (PITFALLS.md section 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: whole-model float32 policy: measured floor of jax-vs-torch models is r <= 1.75e-6; 1e-4 leaves
+#: ~50x headroom for depth while every trap in PITFALLS.md exceeds it in the regime that exposes it
+MODEL_RTOL = {"float32": 1e-4, "float64": 1e-10, "float16": 1e-2, "bfloat16": 5e-2}
+#: single layer/op policy: 1e-5 norm-wise, ~8-10x above the measured worst case
+LAYER_RTOL = {"float32": 1e-5, "float64": 1e-12, "float16": 5e-3, "bfloat16": 3e-2}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """``max|a - b| <= rtol * scale + atol`` where scale is ``max|reference|`` of the quantity."""
+
+    rtol: float = MODEL_RTOL["float32"]
+    atol: float = 1e-7
+
+    def bound(self, scale: float) -> float:
+        return self.rtol * scale + self.atol
+
+
+@dataclass(frozen=True)
+class Error:
+    """The error of one quantity (possibly many tensors) against its reference."""
+
+    max_abs: float = 0.0
+    scale: float = 0.0  # the max |reference| the error is measured against
+
+    @property
+    def max_rel(self) -> float:
+        return self.max_abs / self.scale if self.scale > 0 else (0.0 if self.max_abs == 0 else float("inf"))
+
+    def within(self, tolerance: Tolerance) -> bool:
+        return bool(np.isfinite(self.max_abs)) and self.max_abs <= tolerance.bound(self.scale)
+
+
+def error_of(actual, reference, scale: float | None = None) -> Error:
+    """Norm-wise error of ``actual`` against ``reference``; NaN/inf mismatches count as infinite."""
+    actual = np.asarray(actual, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    if actual.shape != reference.shape:
+        return Error(float("inf"), 0.0)
+    if actual.size == 0:
+        return Error(0.0, 0.0)
+    same_nonfinite = (~np.isfinite(actual) & ~np.isfinite(reference)) & (np.isnan(actual) == np.isnan(reference))
+    diff = np.where(same_nonfinite, 0.0, np.abs(actual - reference))
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    if scale is None:
+        finite = np.abs(reference[np.isfinite(reference)])
+        scale = float(finite.max()) if finite.size else 0.0
+    return Error(float(diff.max()), scale)
+
+
+def worst(errors, tolerance: Tolerance | None = None) -> Error:
+    """The measurement closest to (or furthest past) its tolerance bound, for reporting.
+
+    Ranking by ``max_abs / bound`` rather than by relative error keeps a tensor
+    of pure rounding noise (a gradient that is mathematically ~0, where ``atol``
+    decides) from hiding the figures that matter.
+    """
+    tolerance = tolerance or Tolerance()
+    result, result_ratio = Error(), -1.0
+    for error in errors:
+        ratio = error.max_abs / tolerance.bound(error.scale)
+        if ratio > result_ratio:
+            result, result_ratio = error, ratio
+    return result

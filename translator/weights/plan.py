@@ -1,0 +1,183 @@
+"""The port plan: which Flax variable each PyTorch tensor becomes, and by which named transform.
+
+The plan is derived from the PyTorch model's module tree: every layer is looked
+up in the rule catalogue by its class (the same rule that translated its
+constructor), and the rule states its tensors' layouts.  Nothing is guessed from
+key suffixes or tensor ranks.  User modules map attribute names to Flax
+submodule names one to one, as the ``setup()`` translation keeps them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from translator.diagnostics import PortError
+from translator.rules.registry import rule_for_object
+from translator.weights.layouts import IDENTITY, LayoutTransform
+
+Variables = dict[str, dict]  # {"params": {...nested...}, "batch_stats": {...}}
+
+
+@dataclass(frozen=True)
+class PlannedTensor:
+    """One PyTorch tensor and the Flax variable it becomes."""
+
+    torch_key: str  # "features.0.weight"
+    flax_path: tuple[str, ...]  # ("params", "features_0", "kernel")
+    transform: LayoutTransform
+    torch_shape: tuple[int, ...]
+    rule: str  # code of the rule that owns the layout
+
+    @property
+    def flax_key(self) -> str:
+        return "/".join(self.flax_path)
+
+    @property
+    def flax_shape(self) -> tuple[int, ...]:
+        return self.transform.flax_shape(self.torch_shape)
+
+
+@dataclass(frozen=True)
+class PortPlan:
+    """All tensors of a model, in state-dict order, plus keys dropped on purpose (with why)."""
+
+    tensors: tuple[PlannedTensor, ...]
+    dropped: tuple[tuple[str, str], ...] = ()
+
+    def by_torch_key(self) -> dict[str, PlannedTensor]:
+        return {t.torch_key: t for t in self.tensors}
+
+    def by_flax_key(self) -> dict[str, PlannedTensor]:
+        return {t.flax_key: t for t in self.tensors}
+
+    def validate(self, shapes: Mapping[str, tuple[int, ...]]) -> None:
+        """Raise :class:`PortError` listing every missing, unexpected and wrongly shaped key."""
+        expected = self.by_torch_key()
+        dropped = {key for key, _ in self.dropped}
+        missing = [k for k in expected if k not in shapes]
+        unexpected = [k for k in shapes if k not in expected and k not in dropped]
+        wrong = [
+            f"{k}: checkpoint {tuple(shapes[k])}, model {expected[k].torch_shape} (-> {expected[k].flax_key})"
+            for k in expected
+            if k in shapes and tuple(shapes[k]) != expected[k].torch_shape
+        ]
+        problems = []
+        if missing:
+            problems.append("missing keys: " + ", ".join(f"{k} (-> {expected[k].flax_key})" for k in missing))
+        if unexpected:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        if wrong:
+            problems.append("wrong shapes: " + "; ".join(wrong))
+        if problems:
+            raise PortError("the checkpoint does not fit the model:\n  " + "\n  ".join(problems))
+
+    def to_flax(self, state: Mapping[str, np.ndarray]) -> Variables:
+        """Flax variables from a PyTorch state dict (validated first)."""
+        self.validate({k: tuple(v.shape) for k, v in state.items()})
+        variables: Variables = {}
+        for tensor in self.tensors:
+            set_path(variables, tensor.flax_path, tensor.transform.to_flax(np.asarray(state[tensor.torch_key])))
+        return variables
+
+    def to_torch(self, variables: Mapping) -> dict[str, np.ndarray]:
+        """A PyTorch state dict (numpy arrays) from Flax variables; the inverse of :meth:`to_flax`."""
+        flat = flatten_variables(variables)
+        expected = self.by_flax_key()
+        missing = [k for k in expected if k not in flat]
+        unexpected = [k for k in flat if k not in expected]
+        wrong = [
+            f"{k}: {tuple(flat[k].shape)} vs {t.flax_shape}" for k, t in expected.items() if k in flat and tuple(flat[k].shape) != t.flax_shape
+        ]
+        if missing or unexpected or wrong:
+            parts = []
+            if missing:
+                parts.append("missing variables: " + ", ".join(f"{k} (<- {expected[k].torch_key})" for k in missing))
+            if unexpected:
+                parts.append("unexpected variables: " + ", ".join(unexpected))
+            if wrong:
+                parts.append("wrong shapes: " + "; ".join(wrong))
+            raise PortError("the Flax variables do not fit the model:\n  " + "\n  ".join(parts))
+        return {t.torch_key: t.transform.to_torch(np.asarray(flat[t.flax_key])) for t in self.tensors}
+
+
+def set_path(tree: dict, path: Iterable[str], value) -> None:
+    *parents, leaf = path
+    for name in parents:
+        tree = tree.setdefault(name, {})
+    tree[leaf] = value
+
+
+def flatten_variables(variables: Mapping, prefix: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """``{"params": {"fc": {"kernel": a}}}`` -> ``{"params/fc/kernel": a}``."""
+    flat: dict[str, np.ndarray] = {}
+    for name, value in variables.items():
+        path = (*prefix, str(name))
+        if isinstance(value, Mapping):
+            flat.update(flatten_variables(value, path))
+        else:
+            flat["/".join(path)] = value
+    return flat
+
+
+def unflatten_variables(flat: Mapping[str, np.ndarray]) -> Variables:
+    variables: Variables = {}
+    for key, value in flat.items():
+        set_path(variables, key.split("/"), value)
+    return variables
+
+
+class UnportableModule(PortError):
+    pass
+
+
+def plan_port(model: torch.nn.Module) -> PortPlan:
+    """The port plan of a PyTorch model (a real or ``meta``-device instance)."""
+    tensors: list[PlannedTensor] = []
+    walk(model, "", (), tensors)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    covered = {t.torch_key for t in tensors}
+    uncovered = [k for k in expected if k not in covered]
+    if uncovered:
+        raise UnportableModule("no rule ports these tensors: " + ", ".join(uncovered))
+    order = {k: i for i, k in enumerate(expected)}
+    tensors.sort(key=lambda t: order[t.torch_key])
+    return PortPlan(tuple(tensors))
+
+
+def walk(module: torch.nn.Module, torch_prefix: str, flax_prefix: tuple[str, ...], out: list[PlannedTensor]) -> None:
+    rule = rule_for_object(type(module))
+    if rule is not None and rule.torch_classes:
+        for mapping in rule.weight_layout(module):
+            tensor = module.get_parameter(mapping.torch_name) if _is_parameter(module, mapping.torch_name) else module.get_buffer(mapping.torch_name)
+            collection, *names = mapping.flax_path
+            out.append(
+                PlannedTensor(
+                    torch_prefix + mapping.torch_name,
+                    (collection, *flax_prefix, *names),
+                    mapping.transform,
+                    tuple(tensor.shape),
+                    rule.code,
+                )
+            )
+        return
+    if type(module).__module__.startswith("torch."):
+        raise UnportableModule(
+            f"no rule ports the layer `{type(module).__name__}` at `{torch_prefix.rstrip('.') or '<root>'}`"
+        )
+    # A user module: its own parameters keep their names; submodules keep their attribute names.
+    for name, parameter in module.named_parameters(recurse=False):
+        out.append(PlannedTensor(torch_prefix + name, ("params", *flax_prefix, name), IDENTITY, tuple(parameter.shape), "S001"))
+    for name, child in module.named_children():
+        walk(child, f"{torch_prefix}{name}.", (*flax_prefix, name), out)
+
+
+def _is_parameter(module: torch.nn.Module, dotted: str) -> bool:
+    try:
+        module.get_parameter(dotted)
+        return True
+    except AttributeError:
+        return False
