@@ -71,7 +71,7 @@ class ModelPair:
             if k not in ported:
                 problems.append(f"{k}: created by the Flax module, not ported from PyTorch")
             elif k not in flax_shapes:
-                problems.append(f"{k}: ported from {self.plan.by_flax_key()[k].torch_key}, not used by the Flax module")
+                continue  # a layer this mode does not call (Flax creates variables lazily); apply ignores it
             elif flax_shapes[k] != ported[k]:
                 problems.append(f"{k}: Flax expects {flax_shapes[k]}, port gives {ported[k]}")
         if problems:
@@ -120,7 +120,7 @@ class ModelPair:
         floats = [jnp.asarray(inputs[p]) for p in self.float_positions]
         others = [jnp.asarray(x) if i not in self.float_positions else None for i, x in enumerate(inputs)]
         (_, out), (grad_params, grad_inputs) = self._flax_grad_fn()(
-            self.variables["params"], floats, others, [jnp.asarray(g) for g in cotangent]
+            self.variables.get("params", {}), floats, others, [jnp.asarray(g) for g in cotangent]
         )
         leaves = [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(out)]
         torch_grads = self.plan.to_torch({"params": jax.tree_util.tree_map(np.asarray, grad_params), **self._non_params()})

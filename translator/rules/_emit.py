@@ -7,6 +7,10 @@ import libcst as cst
 from translator.rules.base import BuildContext, NotLiteral
 
 
+def code_of(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
 def ntuple(ctx: BuildContext, name: str, n: int) -> cst.BaseExpression:
     """PyTorch's ``int | tuple`` size argument as an explicit ``n``-tuple expression."""
     try:

@@ -37,7 +37,7 @@ class TorchModuleClass(Rule):
         @st.composite
         def two_layer_case(draw):
             width = draw(st.integers(1, 8))
-            return RuleCase("nn.Linear(%d, %d)" % (width, width), "self.layer(self.layer(x))", (2, width))
+            return RuleCase(f"nn.Linear({width}, {width})", "self.layer(self.layer(x))", (2, width))
 
         return two_layer_case()
 
@@ -90,6 +90,7 @@ class TorchTrainingFlag(Rule):
         @st.composite
         def training_case(draw):
             width = draw(st.integers(1, 6))
-            return RuleCase(f"nn.Linear({width}, {width})", "self.layer(x) if self.training else x", (2, width))
+            train = draw(st.booleans())
+            return RuleCase(f"nn.Linear({width}, {width})", "self.layer(x) if self.training else x", (2, width), train=train)
 
         return training_case()

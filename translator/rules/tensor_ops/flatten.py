@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 from hypothesis import strategies as st
 
-from translator.rules._emit import literal_or_none
+from translator.rules._emit import code_of, literal_or_none
 from translator.rules.base import (
     CallSpec,
     Emitted,
@@ -18,10 +18,6 @@ from translator.rules.base import (
     signature_of,
     torch_dim_to_channels_last_axis,
 )
-
-
-def code_of(node) -> str:
-    return cst.Module([]).code_for_node(node)
 from translator.rules.registry import register
 
 
