@@ -10,7 +10,7 @@ import torch.nn as nn
 
 class SimpleCNN(nn.Module):
     def __init__(self, num_classes):
-        super(SimpleCNN, self).__init__()
+        super().__init__()
         self.conv1 = nn.Conv2d(1, 32, kernel_size=3, padding=1)
         self.conv2 = nn.Conv2d(32, 64, kernel_size=3, padding=1)
         self.fc1 = nn.Linear(64 * 8 * 8, 128)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from translator.diagnostics import Severity, TranslationFailed, UsageError
@@ -60,7 +61,7 @@ def cmd_port(args) -> int:
     for column in ("PyTorch key", "shape", "Flax variable", "shape", "layout", "rule"):
         table.add_column(column)
     for t in result.plan.tensors:
-        table.add_row(t.torch_key, str(t.torch_shape), t.flax_key, str(t.flax_shape), t.transform.describe(), t.rule)
+        table.add_row(t.torch_key, str(t.torch_shape), t.flax_key, str(t.flax_shape), escape(t.transform.describe()), t.rule)
     stdout.print(table)
     stdout.print(f"wrote {args.output}", markup=False)
     return 0

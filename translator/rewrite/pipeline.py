@@ -60,6 +60,10 @@ class Translation:
 def translate_source(source: str, path: str = "<source>", notes: bool = True) -> Translation:
     """Translate a PyTorch model file's source to Flax (raises :class:`UsageError` on bad input)."""
     try:
+        ast.parse(source, path)  # CPython's own message and position are the clearest
+    except SyntaxError as error:
+        raise UsageError(f"{path}:{error.lineno}:{error.offset or 1}: syntax error: {error.msg}") from None
+    try:
         resolved = resolve(source)
     except cst.ParserSyntaxError as error:
         raise UsageError(f"{path}:{error.raw_line}:{error.raw_column + 1}: syntax error: {error.message}") from None
