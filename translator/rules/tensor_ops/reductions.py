@@ -1,0 +1,109 @@
+"""T007 TorchReduction: ``x.sum(dim, keepdim)``, mean, prod, amax, amin, logsumexp, cumsum -> ``jnp`` with ``axis``."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from translator.rules._emit import code_of, literal_or_none
+from translator.rules.base import Example, NotLiteral, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.registry import register
+from translator.rules.tensor_ops._common import axes_for, emit, op_name, shapes, unsupported
+
+
+def _reduce(input, dim=None, keepdim=False, *, dtype=None, out=None): ...
+
+
+REDUCTIONS = {
+    "sum": "jnp.sum",
+    "nansum": "jnp.nansum",
+    "mean": "jnp.mean",
+    "nanmean": "jnp.nanmean",
+    "prod": "jnp.prod",
+    "amax": "jnp.amax",
+    "amin": "jnp.amin",
+    "logsumexp": "jax.nn.logsumexp",
+    "cumsum": "jnp.cumsum",
+}
+
+
+@register
+class TorchReduction(Rule):
+    code = "T007"
+    name = "TorchReduction"
+    summary = "sum / mean / prod / amax / amin / logsumexp / cumsum with dim, keepdim -> jnp with axis, keepdims"
+    torch_functions = tuple(f"torch.{n}" for n in REDUCTIONS)
+    tensor_methods = tuple(REDUCTIONS)
+    call_signature = signature_of(_reduce)
+    doc = RuleDoc(
+        what=(
+            "Reductions over all axes or over `dim` (an int or a tuple), with `keepdim` and `dtype=`:\n"
+            "sum, nansum, mean, nanmean, prod, amax, amin, logsumexp; and the scan cumsum(dim)."
+        ),
+        why=(
+            "NumPy spells PyTorch's `dim`/`keepdim` as `axis`/`keepdims`. After a channels-last conv the\n"
+            "PyTorch axis is not the JAX axis: `x.mean((2, 3))` on NCHW is `jnp.mean(x, axis=(1, 2))`\n"
+            "on NHWC. The translation remaps the axes when the result's axis order is PyTorch's (and\n"
+            "otherwise transposes back first), so a dim is never applied to the wrong axis.\n"
+            "amax/amin split the gradient evenly between tied maxima in both frameworks."
+        ),
+        example=Example(
+            torch="y = self.conv(x).mean(dim=(2, 3))",
+            flax="y = jnp.mean(self.conv(x), axis=(1, 2))  # NHWC: H, W are axes 1, 2",
+        ),
+        fidelity="Same sums in a possibly different order: outputs within float32 rounding (~1e-7 relative).",
+    )
+
+    def emit_call(self, ctx):
+        op = op_name(ctx)
+        if not ctx.is_default("out"):
+            return unsupported(ctx, "`out=` writes into an existing tensor; JAX arrays are immutable: assign the result")
+        dims = literal_or_none(ctx, "dim")
+        dims = tuple(dims) if isinstance(dims, list) else dims
+        keepdim = literal_or_none(ctx, "keepdim")
+        if keepdim is NotLiteral:
+            return unsupported(ctx, "`keepdim` must be a constant: it decides the result's shape")
+        if op in ("logsumexp", "cumsum") and dims is None:
+            return unsupported(ctx, f"`{op}` needs `dim`")
+        if op in ("cumsum",):
+            keepdim = True  # a scan keeps every axis: the layout can stay
+        x, axis, fact = axes_for(ctx, dims, keepdim)
+        args = [x]
+        if axis is not None:
+            args.append(f"axis={axis}")
+        if keepdim and op != "cumsum":
+            args.append("keepdims=True")
+        if not ctx.is_default("dtype"):
+            if op in ("logsumexp", "amax", "amin"):
+                return unsupported(ctx, f"`dtype=` is not an argument of `{op}`")
+            args.append(f"dtype={code_of(ctx.expr('dtype'))}")
+        return emit(f"{REDUCTIONS[op]}({', '.join(args)})", fact)
+
+    def cases(self):
+        @st.composite
+        def reduce_case(draw):
+            op = draw(st.sampled_from(sorted(REDUCTIONS)))
+            shape = shapes(draw)
+            rank = len(shape)
+            if op in ("logsumexp", "cumsum") or draw(st.booleans()):
+                if op in ("prod", "cumsum", "logsumexp") or draw(st.booleans()):
+                    dim = draw(st.integers(-rank, rank - 1))
+                else:
+                    dim = tuple(draw(st.lists(st.integers(0, rank - 1), min_size=1, max_size=rank, unique=True)))
+                args = [f"dim={dim!r}"] if draw(st.booleans()) else [repr(dim)]
+                if op != "cumsum" and draw(st.booleans()):
+                    args.append("keepdim=True")
+            else:
+                args = []
+            if op in ("sum", "mean") and draw(st.booleans()):
+                args.append("dtype=torch.float32")
+            if draw(st.booleans()):  # layout: a reduction right after a conv
+                conv_dim = draw(st.sampled_from([1, -1, (2, 3), (1, 2), (1, 2, 3), 2]))
+                conv_dim = conv_dim if op not in ("prod", "cumsum", "logsumexp") or isinstance(conv_dim, int) else 1
+                keep = ", keepdim=True" if op != "cumsum" and draw(st.booleans()) else ""
+                forward = f"torch.{op}(self.layer(x), dim={conv_dim!r}{keep})" if draw(st.booleans()) else f"self.layer(x).{op}({conv_dim!r}{keep})"
+                return RuleCase("nn.Conv2d(2, 3, 1)", forward, (2, 2, 3, 4))
+            if draw(st.booleans()):
+                return RuleCase(None, f"torch.{op}({', '.join(['x', *args])})", shape)
+            return RuleCase(None, f"x.{op}({', '.join(args)})", shape)
+
+        return reduce_case()
