@@ -28,7 +28,7 @@ class LeNet5(nn.Module):
 
     # S002: forward -> __call__
     def __call__(self, x):
-        # S004: NCHW -> NHWC: Flax convolutions and pools are channels-last
+        # S004: NCHW -> NHWC: Flax convolutions, pools and norms are channels-last
         x = self.pool1(nn.sigmoid(self.conv1(jnp.transpose(x, (0, 2, 3, 1)))))
         x = self.pool2(nn.sigmoid(self.conv2(x)))
         # S004: NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op

@@ -22,7 +22,7 @@ class SimpleCNN(nn.Module):
 
     # S002: forward -> __call__
     def __call__(self, x):
-        # S004: NCHW -> NHWC: Flax convolutions and pools are channels-last
+        # S004: NCHW -> NHWC: Flax convolutions, pools and norms are channels-last
         x = nn.relu(self.conv1(jnp.transpose(x, (0, 2, 3, 1))))
         x = nn.relu(self.conv2(x))
         # S004: NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op

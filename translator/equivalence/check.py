@@ -152,7 +152,7 @@ def run_examples(pair: ModelPair, specs: list[InputSpec], report: CheckReport, e
     def equivalent(inputs, cotangent_seed):
         comparison = pair.compare(inputs, cotangent_seed)
         report.record(comparison)
-        failing = [q for q in QUANTITIES if not getattr(comparison, q).within(report.tolerance)]
+        failing = [q for q in (*QUANTITIES, "state") if not getattr(comparison, q).within(report.tolerance)]
         if failing:
             details = ", ".join(f"{q} {getattr(comparison, q).max_rel:.3g} rel" for q in failing)
             raise AssertionError(f"outside tolerance: {details}")

@@ -9,6 +9,7 @@ compared under its PyTorch name).  The Flax side is jitted once per input shape.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import jax
@@ -35,6 +36,8 @@ class Comparison:
     grad_input: Error
     grad_params: Error
     per_parameter: dict[str, Error] = field(default_factory=dict)
+    #: train mode: the updated running statistics (batch_stats vs PyTorch's buffers)
+    state: Error = field(default_factory=Error)
 
 
 def torch_dtype(name: str) -> torch.dtype:
@@ -83,22 +86,31 @@ class ModelPair:
             model, floats = self.flax_model, self.float_positions
             rest = {k: v for k, v in self.variables.items() if k != "params"}
             mutable = ["batch_stats"] if self.train and "batch_stats" in rest else False
+            takes_train = "train" in inspect.signature(type(model).__call__).parameters
 
             def loss(params, float_inputs, other_inputs, cotangent):
                 args = list(other_inputs)
                 for position, value in zip(floats, float_inputs):
                     args[position] = value
-                kwargs = {"train": True} if self.train else {}
+                kwargs = {"train": True} if self.train and takes_train else {}
                 result = model.apply({"params": params, **rest}, *args, mutable=mutable, **kwargs)
-                out = result[0] if mutable else result
+                out, state = result if mutable else (result, {})
                 leaves = jax.tree_util.tree_leaves(out)
                 total = sum(jnp.vdot(leaf.astype(jnp.float32), g) for leaf, g in zip(leaves, cotangent))
-                return total, out
+                return total, (out, state)
 
             self._grad_fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
         return self._grad_fn
 
     def run_torch(self, inputs, cotangent_seed: int):
+        # a training-mode forward updates buffers in place: restore them so every example starts equal
+        saved = {k: v.detach().clone() for k, v in self.torch_model.state_dict().items()}
+        try:
+            return self._run_torch(inputs, cotangent_seed)
+        finally:
+            self.torch_model.load_state_dict(saved)
+
+    def _run_torch(self, inputs, cotangent_seed: int):
         tensors = [torch.from_numpy(np.array(x)) for x in inputs]
         for position in self.float_positions:
             tensors[position].requires_grad_(True)
@@ -114,25 +126,30 @@ class ModelPair:
             name: (p.grad.numpy() if p.grad is not None else np.zeros(tuple(p.shape), np.float32))
             for name, p in self.torch_model.named_parameters()
         }
-        return [leaf.detach().numpy() for leaf in leaves], cotangent, grads_in, grads_params
+        state = {k: v.detach().numpy().copy() for k, v in self.torch_model.state_dict().items()}
+        return [leaf.detach().numpy() for leaf in leaves], cotangent, grads_in, grads_params, state
 
     def run_flax(self, inputs, cotangent):
         floats = [jnp.asarray(inputs[p]) for p in self.float_positions]
         others = [jnp.asarray(x) if i not in self.float_positions else None for i, x in enumerate(inputs)]
-        (_, out), (grad_params, grad_inputs) = self._flax_grad_fn()(
+        (_, (out, state)), (grad_params, grad_inputs) = self._flax_grad_fn()(
             self.variables.get("params", {}), floats, others, [jnp.asarray(g) for g in cotangent]
         )
         leaves = [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(out)]
         torch_grads = self.plan.to_torch({"params": jax.tree_util.tree_map(np.asarray, grad_params), **self._non_params()})
-        return leaves, [np.asarray(g) for g in grad_inputs], torch_grads
+        new_state = {}
+        if state:
+            updated = {**self.variables, **jax.tree_util.tree_map(np.asarray, state)}
+            new_state = self.plan.to_torch(updated)
+        return leaves, [np.asarray(g) for g in grad_inputs], torch_grads, new_state
 
     def _non_params(self):
         return {k: v for k, v in self.variables.items() if k != "params"}
 
     # ----------------------------------------------------------------- one example
     def compare(self, inputs: tuple[np.ndarray, ...], cotangent_seed: int = 0) -> Comparison:
-        torch_out, cotangent, torch_grad_in, torch_grad_params = self.run_torch(inputs, cotangent_seed)
-        flax_out, flax_grad_in, flax_grad_params = self.run_flax(inputs, cotangent)
+        torch_out, cotangent, torch_grad_in, torch_grad_params, torch_state = self.run_torch(inputs, cotangent_seed)
+        flax_out, flax_grad_in, flax_grad_params, flax_state = self.run_flax(inputs, cotangent)
         if len(torch_out) != len(flax_out):
             raise SpecMismatch(f"PyTorch returns {len(torch_out)} tensor(s), Flax {len(flax_out)}")
         for i, (a, b) in enumerate(zip(flax_out, torch_out)):
@@ -146,4 +163,9 @@ class ModelPair:
             for name, grad in torch_grad_params.items()
             if name in flax_grad_params
         }
-        return Comparison(output, grad_input, worst(per_parameter.values(), self.tolerance), per_parameter)
+        buffers = {name for name, _ in self.torch_model.named_buffers()}
+        state = worst(
+            (error_of(flax_state[k], torch_state[k]) for k in flax_state if k in buffers and k in torch_state),
+            self.tolerance,
+        )
+        return Comparison(output, grad_input, worst(per_parameter.values(), self.tolerance), per_parameter, state)

@@ -70,7 +70,7 @@ def compare_case(case: RuleCase, seed: int = 0, tolerance: Tolerance = LAYER_TOL
         x = case_input(case, seed)
         pair.check_structure((x,))
         comparison = pair.compare((x,), cotangent_seed=seed)
-    failing = [q for q in ("output", "grad_input", "grad_params") if not getattr(comparison, q).within(tolerance)]
+    failing = [q for q in ("output", "grad_input", "grad_params", "state") if not getattr(comparison, q).within(tolerance)]
     if failing:
         details = "; ".join(f"{q}: abs {getattr(comparison, q).max_abs:.3g}, rel {getattr(comparison, q).max_rel:.3g}" for q in failing)
         raise AssertionError(f"{details}\nPyTorch source:\n{source}")

@@ -36,7 +36,6 @@ from translator.rules.base import (
     Emitted,
     Fact,
     Rule,
-    channels_last,
     to_channels_first_perm,
     to_channels_last_perm,
 )
@@ -72,15 +71,17 @@ class BodyTranslator:
     def as_plain(self, value: Emitted) -> cst.BaseExpression:
         if value.fact.channels_last:
             self.file.note(LAYOUT, "NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op")
-            return transpose(value.expr, to_channels_first_perm(value.fact.rank))
+            rank = value.fact.rank
+            return transpose(value.expr, "to_first" if rank is None else to_channels_first_perm(rank))
         return value.expr
 
-    def as_channels_last(self, value: Emitted, rank: int) -> cst.BaseExpression:
-        if value.fact.channels_last and value.fact.rank == rank:
+    def as_channels_last(self, value: Emitted, rank: int | None) -> cst.BaseExpression:
+        """``rank=None``: the layer accepts any rank (channel axis 1 moved last)."""
+        if value.fact.channels_last and (value.fact.rank == rank or rank is None):
             return value.expr
         expr = self.as_plain(value)
-        self.file.note(LAYOUT, "NCHW -> NHWC: Flax convolutions and pools are channels-last")
-        return transpose(expr, to_channels_last_perm(rank))
+        self.file.note(LAYOUT, "NCHW -> NHWC: Flax convolutions, pools and norms are channels-last")
+        return transpose(expr, "to_last" if rank is None else to_channels_last_perm(rank))
 
     def unsupported(self, code: str, message: str, node: cst.CSTNode) -> None:
         self.file.report(code, message, node)
@@ -177,7 +178,7 @@ class BodyTranslator:
             shape_of = node.value.value
             value = self.expr(shape_of)
             index = node.slice[0].slice if len(node.slice) == 1 else None
-            if value.fact.channels_last and isinstance(index, cst.Index) and isinstance(index.value, cst.Integer):
+            if value.fact.channels_last and value.fact.rank is not None and isinstance(index, cst.Index) and isinstance(index.value, cst.Integer):
                 from translator.rules.base import torch_dim_to_channels_last_axis
 
                 axis = torch_dim_to_channels_last_axis(int(index.value.value), value.fact.rank)
@@ -296,13 +297,19 @@ class BodyTranslator:
             self.cls.needs_train = True
             flag = "not train" if negate else "train"
             args.append(cst.Arg(value=cst.parse_expression(flag), keyword=cst.Name(keyword)))
+        call = node.with_changes(args=args)
         if spec.produces == "channels_last":
-            fact = channels_last(spec.rank)
+            fact = Fact(channels_last=True, rank=spec.rank if spec.rank is not None else first.fact.rank)
         elif spec.produces == "same":
             fact = first.fact
         else:
             fact = PLAIN
-        return Emitted(node.with_changes(args=args), fact)
+        if layer.wrap_call is not None:
+            signature = inspect.Signature([inspect.Parameter("input", inspect.Parameter.POSITIONAL_ONLY)])
+            context = RuleContext(layer.rule, self.file, node, signature, {"input": converted}, {"input": fact}, body=self)
+            wrapped = layer.wrap_call(context, call)
+            return Emitted(node) if context.failed else wrapped
+        return Emitted(call, fact)
 
     def submodule_call(self, node: cst.Call, target: ClassInfo) -> Emitted:
         args = self.plain_args(node)

@@ -31,7 +31,12 @@ def parse_expr(template: str, **parts: cst.BaseExpression) -> cst.BaseExpression
     return cst.parse_expression(template)
 
 
-def transpose(expr: cst.BaseExpression, perm: tuple[int, ...]) -> cst.BaseExpression:
+def transpose(expr: cst.BaseExpression, perm: tuple[int, ...] | str) -> cst.BaseExpression:
+    """``jnp.transpose(x, perm)``; perm ``"to_last"``/``"to_first"`` moves axis 1 for any rank."""
+    if perm == "to_last":
+        return parse_expr("jnp.moveaxis({x}, 1, -1)", x=expr)
+    if perm == "to_first":
+        return parse_expr("jnp.moveaxis({x}, -1, 1)", x=expr)
     return parse_expr(f"jnp.transpose({{x}}, {perm!r})", x=expr)
 
 
@@ -47,6 +52,8 @@ class FileContext:
     pending_notes: list[str] = field(default_factory=list)
     #: notes already shown: each lesson is taught once per file, at its first use
     shown_notes: set[str] = field(default_factory=set)
+    #: support definitions rules asked for (name -> source), emitted once at the end of the file
+    support: dict[str, str] = field(default_factory=dict)
 
     def report(self, code: str, message: str, node: cst.CSTNode, severity: Severity = Severity.ERROR) -> None:
         line, column = self.resolved.position(node)
@@ -168,3 +175,6 @@ class RuleContext(CallContext):
 
     def note(self, text: str) -> None:
         self.file.note(self.rule.code, text)
+
+    def support(self, name: str, source: str) -> None:
+        self.file.support.setdefault(name, source)

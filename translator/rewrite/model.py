@@ -15,6 +15,7 @@ class LayerAttr:
     rule: Rule
     call: CallSpec
     inline: Callable[[CallContext], Emitted] | None = None  # stateless layers with no Flax object
+    wrap_call: Callable | None = None  # code around each call (e.g. a padding mask)
 
 
 @dataclass

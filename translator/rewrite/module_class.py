@@ -104,8 +104,10 @@ class SetupExpressions(cst.CSTTransformer):
             return updated_node
         for note in build.notes:
             context.note(note)
+        for name, source in build.support:
+            context.support(name, source)
         expr = build.flax_expr if build.flax_expr is not None else cst.Name(INLINE_PLACEHOLDER)
-        self.built[id(expr)] = LayerAttr(rule, build.call, build.inline)
+        self.built[id(expr)] = LayerAttr(rule, build.call, build.inline, build.wrap_call)
         return expr
 
 

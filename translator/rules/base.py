@@ -61,6 +61,7 @@ def channels_last(rank: int) -> Fact:
 
 
 def to_channels_last_perm(rank: int) -> tuple[int, ...]:
+    """Rank ``None`` (unknown) is handled by the caller with ``jnp.moveaxis(x, 1, -1)``."""
     """``(0, 2, 3, 1)`` for rank 4: N C *S -> N *S C."""
     return (0, *range(2, rank), 1)
 
@@ -71,7 +72,7 @@ def to_channels_first_perm(rank: int) -> tuple[int, ...]:
 
 
 def torch_dim_to_channels_last_axis(dim: int, rank: int) -> int:
-    """Where PyTorch's axis ``dim`` lives in the channels-last array."""
+    """Where PyTorch's axis ``dim`` lives in the channels-last array (rank must be known)."""
     dim = dim % rank
     return to_channels_last_perm(rank).index(dim)
 
@@ -111,6 +112,10 @@ class LayerBuild:
     call: CallSpec
     notes: tuple[str, ...] = ()
     inline: Callable[[CallContext], Emitted] | None = None
+    #: wraps each call ``self.<attr>(x)``: receives the context (``input`` bound) and the call expression
+    wrap_call: Callable[[CallContext, cst.BaseExpression], Emitted] | None = None
+    #: definitions the emitted code needs (name -> source), written once at the end of the file
+    support: tuple[tuple[str, str], ...] = ()
 
 
 # --------------------------------------------------------------------------- documentation
@@ -212,6 +217,10 @@ class CallContext(BuildContext):
         raise NotImplementedError
 
     def note(self, text: str) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def support(self, name: str, source: str) -> None:  # pragma: no cover - protocol
+        """Ask for a definition (a support module or function) to be emitted once in the file."""
         raise NotImplementedError
 
 

@@ -137,21 +137,31 @@ class UnportableModule(PortError):
 def plan_port(model: torch.nn.Module) -> PortPlan:
     """The port plan of a PyTorch model (a real or ``meta``-device instance)."""
     tensors: list[PlannedTensor] = []
-    walk(model, "", (), tensors)
+    dropped: list[tuple[str, str]] = []
+    walk(model, "", (), tensors, dropped)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    covered = {t.torch_key for t in tensors}
+    covered = {t.torch_key for t in tensors} | {key for key, _ in dropped}
     uncovered = [k for k in expected if k not in covered]
     if uncovered:
         raise UnportableModule("no rule ports these tensors: " + ", ".join(uncovered))
     order = {k: i for i, k in enumerate(expected)}
     tensors.sort(key=lambda t: order[t.torch_key])
-    return PortPlan(tuple(tensors))
+    return PortPlan(tuple(tensors), tuple(dropped))
 
 
-def walk(module: torch.nn.Module, torch_prefix: str, flax_prefix: tuple[str, ...], out: list[PlannedTensor]) -> None:
+def walk(
+    module: torch.nn.Module,
+    torch_prefix: str,
+    flax_prefix: tuple[str, ...],
+    out: list[PlannedTensor],
+    dropped: list[tuple[str, str]],
+) -> None:
     rule = rule_for_object(type(module))
     if rule is not None and rule.torch_classes:
         for mapping in rule.weight_layout(module):
+            if not mapping.flax_path:  # dropped on purpose; the rule says why
+                dropped.append((torch_prefix + mapping.torch_name, mapping.extra.get("reason", f"not used by {rule.code}")))
+                continue
             tensor = module.get_parameter(mapping.torch_name) if _is_parameter(module, mapping.torch_name) else module.get_buffer(mapping.torch_name)
             collection, *names = mapping.flax_path
             out.append(
@@ -172,7 +182,7 @@ def walk(module: torch.nn.Module, torch_prefix: str, flax_prefix: tuple[str, ...
     for name, parameter in module.named_parameters(recurse=False):
         out.append(PlannedTensor(torch_prefix + name, ("params", *flax_prefix, name), IDENTITY, tuple(parameter.shape), "S001"))
     for name, child in module.named_children():
-        walk(child, f"{torch_prefix}{name}.", (*flax_prefix, name), out)
+        walk(child, f"{torch_prefix}{name}.", (*flax_prefix, name), out, dropped)
 
 
 def _is_parameter(module: torch.nn.Module, dotted: str) -> bool:
