@@ -130,6 +130,9 @@ class KinkCases:
         init, template = draw(st.sampled_from(forms))
         return init, template, self.kinks
 
+    def case_shapes(self):
+        return shapes()
+
     def cases(self):
         from translator.rules.base import RuleCase
 
@@ -139,7 +142,7 @@ class KinkCases:
             x = shifted("x", draw(st.sampled_from(kinks)))
             if template.startswith("{x}."):
                 x = method_receiver(x)
-            return RuleCase(init, template.format(x=x), draw(shapes()), input_range=self.input_range)
+            return RuleCase(init, template.format(x=x), draw(self.case_shapes()), input_range=self.input_range)
 
         return kink_case()
 
