@@ -22,6 +22,7 @@ from translator.rules.base import RuleCase
 
 CASE_TEMPLATE = """\
 import math
+from collections import OrderedDict
 
 import torch
 import torch.nn as nn

@@ -19,6 +19,12 @@ from dataclasses import dataclass, field
 import libcst as cst
 import libcst.matchers as m
 
+from translator.rewrite.containers import (
+    CONTAINER_CODE,
+    plain_compatible,
+    sequential_body,
+    sequential_method_name,
+)
 from translator.rewrite.context import (
     FileContext,
     RuleContext,
@@ -28,7 +34,7 @@ from translator.rewrite.context import (
     parse_expr,
     transpose,
 )
-from translator.rewrite.model import ClassInfo, FileInfo, LayerAttr
+from translator.rewrite.model import ClassInfo, ContainerAttr, FileInfo, LayerAttr, UserModuleRef
 from translator.rewrite.names import is_torch_name, library_name
 from translator.rules.base import (
     PLAIN,
@@ -66,6 +72,10 @@ class BodyTranslator:
     info: FileInfo
     cls: ClassInfo | None
     env: dict[str, Fact] = field(default_factory=dict)
+    #: loop variables bound to container elements: name -> the kinds of element it may be
+    elements: dict[str, tuple] = field(default_factory=dict)
+    #: whether the translated body refers to `train` (the method then takes it)
+    uses_train: bool = False
 
     # ------------------------------------------------------------------ layout conversion
     def as_plain(self, value: Emitted) -> cst.BaseExpression:
@@ -155,7 +165,7 @@ class BodyTranslator:
         if self.cls is None:
             self.unsupported(UNSUPPORTED, "`self.training` outside a module", node)
             return Emitted(node)
-        self.cls.needs_train = True
+        self.cls.needs_train = self.uses_train = True
         self.file.note("S003", "`self.training` becomes the `train` argument: Flax modules hold no mode state")
         return Emitted(cst.Name("train"))
 
@@ -203,13 +213,14 @@ class BodyTranslator:
     # ------------------------------------------------------------------ calls
     def call(self, node: cst.Call) -> Emitted:
         func = node.func
-        if self.cls is not None and m.matches(func, m.Attribute(value=m.Name("self"), attr=m.Name())):
-            attr = func.attr.value
-            if attr in self.cls.layers:
-                return self.layer_call(node, self.cls.layers[attr])
-            if attr in self.cls.submodules:
-                return self.submodule_call(node, self.info.classes[self.cls.submodules[attr]])
-            return Emitted(node.with_changes(args=self.plain_args(node)))
+        if self.cls is not None:
+            resolved = self.module_element(func)
+            if resolved is not None:
+                return self.element_call(node, *resolved)
+            if m.matches(func, m.Attribute(value=m.Name("self"), attr=m.Name())):
+                return Emitted(node.with_changes(args=self.plain_args(node)))  # a method or a stored function
+        if isinstance(func, cst.Name) and func.value in self.elements:
+            return self.element_call(node, AnyElement(self.elements[func.value]), None)
         qualified = library_name(self.file.resolved, func)
         if qualified is not None:
             rule = rule_for_qualified_name(qualified)
@@ -236,6 +247,89 @@ class BodyTranslator:
             return Emitted(node)
         self.unsupported(UNKNOWN_CALL, f"call of `{code_of(func)}`, which the translator cannot resolve", node)
         return Emitted(node)
+
+    # ------------------------------------------------------------------ submodules and containers
+    def module_element(self, expr: cst.BaseExpression):
+        """``(element, path)`` for ``self.a``, ``self.a[0]``, ``self.a["k"][1]``..., or None."""
+        if m.matches(expr, m.Attribute(value=m.Name("self"), attr=m.Name())):
+            attr = expr.attr.value
+            if attr in self.cls.layers:
+                return self.cls.layers[attr], (attr,)
+            if attr in self.cls.submodules:
+                return UserModuleRef(self.cls.submodules[attr]), (attr,)
+            if attr in self.cls.containers:
+                return self.cls.containers[attr], (attr,)
+            return None
+        if isinstance(expr, cst.Subscript) and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index):
+            inner = self.module_element(expr.value)
+            if inner is None or not isinstance(inner[0], ContainerAttr):
+                return None
+            container, path = inner
+            index = expr.slice[0].slice.value
+            if not isinstance(index, (cst.Integer, cst.SimpleString)):
+                return AnyElement(container_kinds(container)), None
+            key = int(index.value) if isinstance(index, cst.Integer) else index.evaluated_value
+            if container.elements is None or key not in container.elements:
+                return AnyElement(container_kinds(container)), None
+            return container.elements[key], (*path, key)
+        return None
+
+    def element_call(self, node: cst.Call, element, path) -> Emitted:
+        if isinstance(element, LayerAttr):
+            return self.layer_call(node, element)
+        if isinstance(element, UserModuleRef):
+            return self.submodule_call(node, self.info.classes[element.class_name])
+        if isinstance(element, ContainerAttr):
+            if element.kind != "sequential":
+                self.unsupported(CONTAINER_CODE, f"calling a {element.kind} container; call its elements", node)
+                return Emitted(node)
+            return self.sequential_call(node, element, path)
+        if isinstance(element, AnyElement):
+            kinds = element.kinds
+            if not kinds or not all(plain_compatible(k, self.info) for k in kinds):
+                self.unsupported(
+                    CONTAINER_CODE,
+                    "calling a container element whose kind is only known at run time: every element it may "
+                    "hold must take PyTorch's layout and no train flag (build the container from explicit layers)",
+                    node,
+                )
+                return Emitted(node)
+            args = self.plain_args(node)
+            needs = {self.info.classes[k.class_name].needs_train for k in kinds if isinstance(k, UserModuleRef)}
+            if needs == {True} and all(isinstance(k, UserModuleRef) for k in kinds):
+                self.cls.needs_train = self.uses_train = True
+                args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
+            elif True in needs:
+                self.unsupported(CONTAINER_CODE, "container elements differ in whether they take `train`", node)
+            return Emitted(node.with_changes(args=args))
+        self.unsupported(CONTAINER_CODE, "cannot tell what this container element is", node)
+        return Emitted(node)
+
+    def sequential_call(self, node: cst.Call, container: ContainerAttr, path: tuple) -> Emitted:
+        """Call the method that runs a Sequential's layers in order (generated on first use)."""
+        name = sequential_method_name(path)
+        if name not in self.cls.generated:
+            method = cst.parse_statement(sequential_body(container, path))
+            translator = BodyTranslator(self.file, self.info, self.cls, {"x": PLAIN})
+            outer_origin, self.file.origin = self.file.origin, node
+            pending = self.file.take_notes()
+            body = translator.block(method.body.body)
+            self.file.pending_notes = pending
+            self.file.origin = outer_origin
+            params = method.params
+            if translator.uses_train:
+                params = params.with_changes(params=[*params.params, train_param()])
+            doc = cst.SimpleStatementLine([cst.Expr(cst.SimpleString(
+                f'"""Runs `self.{path[0]}` like PyTorch\'s nn.Sequential: each layer in order (rule {CONTAINER_CODE})."""'
+            ))])
+            self.cls.generated[name] = (method.with_changes(params=params, body=method.body.with_changes(body=[doc, *body])), translator.uses_train)
+        _, uses_train = self.cls.generated[name]
+        args = self.plain_args(node)
+        if uses_train:
+            self.cls.needs_train = self.uses_train = True
+            args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
+        self.file.note(CONTAINER_CODE, "nn.Sequential -> a list of layers in setup and a method that calls them in order")
+        return Emitted(cst.Call(func=cst.parse_expression(f"self.{name}"), args=args))
 
     def plain_args(self, node: cst.Call) -> list[cst.Arg]:
         return [arg.with_changes(value=self.plain(arg.value)) for arg in node.args]
@@ -294,7 +388,7 @@ class BodyTranslator:
         args = [node.args[0].with_changes(value=converted), *self.plain_args(node.with_changes(args=node.args[1:]))]
         if spec.train_kwarg is not None:
             keyword, negate = spec.train_kwarg
-            self.cls.needs_train = True
+            self.cls.needs_train = self.uses_train = True
             flag = "not train" if negate else "train"
             args.append(cst.Arg(value=cst.parse_expression(flag), keyword=cst.Name(keyword)))
         call = node.with_changes(args=args)
@@ -314,7 +408,7 @@ class BodyTranslator:
     def submodule_call(self, node: cst.Call, target: ClassInfo) -> Emitted:
         args = self.plain_args(node)
         if target.needs_train:
-            self.cls.needs_train = True
+            self.cls.needs_train = self.uses_train = True
             args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
         return Emitted(node.with_changes(args=args))
 
@@ -458,6 +552,28 @@ class BodyTranslator:
                 self.unsupported(UNSUPPORTED, "layouts differ across an elif chain; rewrite as nested if", node)
         return node.with_changes(test=test, body=body_block, orelse=orelse)
 
+    def iterates_container(self, iterable: cst.BaseExpression) -> bool:
+        if self.cls is None:
+            return False
+        if m.matches(iterable, m.Call(func=m.Name("enumerate"))) and iterable.args:
+            iterable = iterable.args[0].value
+        element = self.module_element(iterable)
+        return element is not None and isinstance(element[0], ContainerAttr)
+
+    def bind_loop_elements(self, node: cst.For) -> None:
+        """``for layer in self.layers`` / ``for i, layer in enumerate(self.layers)``: ``layer`` is an element."""
+        if not self.iterates_container(node.iter):
+            return
+        iterable, target = node.iter, node.target
+        if m.matches(iterable, m.Call(func=m.Name("enumerate"))):
+            iterable = iterable.args[0].value
+            if not m.matches(target, m.Tuple(elements=[m.Element(), m.Element(value=m.Name())])):
+                return
+            target = target.elements[1].value
+        if isinstance(target, cst.Name):
+            container = self.module_element(iterable)[0]
+            self.elements[target.value] = container_kinds(container)
+
     def rebind_plain(self, name: str, fact: Fact) -> cst.SimpleStatementLine:
         value = transpose(cst.Name(name), to_channels_first_perm(fact.rank))
         return cst.SimpleStatementLine(body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=value)])
@@ -467,7 +583,8 @@ class BodyTranslator:
         before = [self.rebind_plain(name, fact) for name, fact in sorted(self.env.items()) if fact.channels_last]
         self.env = {name: (PLAIN if fact.channels_last else fact) for name, fact in self.env.items()}
         if isinstance(node, cst.For):
-            header = {"iter": self.plain(node.iter)}
+            self.bind_loop_elements(node)
+            header = {"iter": node.iter if self.iterates_container(node.iter) else self.plain(node.iter)}
             self.bind_target(node.target, Emitted(node.target))
         else:
             header = {"test": self.plain(node.test)}
@@ -477,3 +594,20 @@ class BodyTranslator:
         if node.orelse is not None:
             self.unsupported(UNSUPPORTED, "`else` on a loop is not translated yet", node)
         return [*before, node.with_changes(body=node.body.with_changes(body=[*body, *fixes]), **header)]
+
+
+@dataclass(frozen=True)
+class AnyElement:
+    """An element of a container that may be any of ``kinds`` (index or loop only known at run time)."""
+
+    kinds: tuple
+
+
+def container_kinds(container: ContainerAttr) -> tuple:
+    if container.elements is not None:
+        return tuple(container.elements.values())
+    return tuple(container.kinds)
+
+
+def train_param() -> cst.Param:
+    return cst.Param(cst.Name("train"), annotation=cst.Annotation(cst.Name("bool")), default=cst.Name("False"))

@@ -55,7 +55,12 @@ class FileContext:
     #: support definitions rules asked for (name -> source), emitted once at the end of the file
     support: dict[str, str] = field(default_factory=dict)
 
+    #: the user's node that generated code stands for (diagnostics inside it point there)
+    origin: cst.CSTNode | None = None
+
     def report(self, code: str, message: str, node: cst.CSTNode, severity: Severity = Severity.ERROR) -> None:
+        if node not in self.resolved.positions and self.origin is not None:
+            node = self.origin
         line, column = self.resolved.position(node)
         diagnostic = Diagnostic(code, message, self.path, line, column, severity)
         if diagnostic not in self.diagnostics:

@@ -18,6 +18,27 @@ class LayerAttr:
     wrap_call: Callable | None = None  # code around each call (e.g. a padding mask)
 
 
+@dataclass(frozen=True)
+class UserModuleRef:
+    """An element that is an instance of a user class translated from the same file."""
+
+    class_name: str
+
+
+@dataclass
+class ContainerAttr:
+    """An ``nn.Sequential`` / ``nn.ModuleList`` / ``nn.ModuleDict`` attribute.
+
+    ``elements`` maps each index (or key) to what it holds; it is None when the
+    container is built at run time (``nn.Sequential(*layers)``), and then
+    ``kinds`` lists what its elements may be.
+    """
+
+    kind: str  # "sequential" | "list" | "dict"
+    elements: dict[object, object] | None
+    kinds: tuple = ()
+
+
 @dataclass
 class ClassInfo:
     """One user ``nn.Module`` subclass being translated."""
@@ -27,6 +48,10 @@ class ClassInfo:
     layers: dict[str, LayerAttr] = field(default_factory=dict)
     #: attribute name -> user class name, for submodules defined in this file
     submodules: dict[str, str] = field(default_factory=dict)
+    #: attribute name -> container (Sequential, ModuleList, ModuleDict)
+    containers: dict[str, ContainerAttr] = field(default_factory=dict)
+    #: methods the translation adds (a Sequential's chain of calls), by name
+    generated: dict[str, object] = field(default_factory=dict)
     #: attributes holding tensors (parameters, buffers), plain layout
     tensors: set[str] = field(default_factory=set)
     methods: set[str] = field(default_factory=set)

@@ -16,6 +16,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from translator.rewrite.body import UNSUPPORTED, BodyTranslator
+from translator.rewrite.containers import CONTAINER_CODE, container_kind
 from translator.rewrite.context import (
     FileContext,
     RuleContext,
@@ -23,7 +24,7 @@ from translator.rewrite.context import (
     bind_arguments,
     code_of,
 )
-from translator.rewrite.model import ClassInfo, FileInfo, LayerAttr
+from translator.rewrite.model import ClassInfo, ContainerAttr, FileInfo, LayerAttr, UserModuleRef
 from translator.rewrite.names import is_torch_name, library_name
 from translator.rules.base import PLAIN
 from translator.rules.registry import rule_for_qualified_name
@@ -73,12 +74,33 @@ class SetupExpressions(cst.CSTTransformer):
 
     def __init__(self, file: FileContext, info: FileInfo, cls: ClassInfo, hints: dict[str, str]):
         self.file, self.info, self.cls, self.hints = file, info, cls, hints
-        self.built: dict[int, LayerAttr] = {}  # id(updated call) -> layer
+        #: id(emitted expression) -> what it builds (LayerAttr, UserModuleRef, ContainerAttr)
+        self.built: dict[int, object] = {}
+        #: local list variables in __init__ -> the kinds of module appended to them
+        self.local_lists: dict[str, list] = {}
+
+    def kind_of(self, expr: cst.BaseExpression):
+        return self.built.get(id(expr))
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        if m.matches(original_node.func, m.Name()) and original_node.func.value in self.info.classes:
+            self.built[id(updated_node)] = UserModuleRef(original_node.func.value)
+            return updated_node
+        if m.matches(updated_node.func, m.Attribute(value=m.Name(), attr=m.Name("append") | m.Name("extend"))):
+            name = updated_node.func.value.value
+            if name in self.local_lists and updated_node.args:
+                value = updated_node.args[0].value
+                if updated_node.func.attr.value == "append":
+                    self.local_lists[name].append(self.kind_of(value))
+                else:
+                    self.local_lists[name].extend(self.list_kinds(value))
+            return updated_node
         qualified = library_name(self.file.resolved, original_node.func)
         if qualified is None:
             return updated_node
+        kind = container_kind(qualified)
+        if kind is not None:
+            return self.build_container(kind, original_node, updated_node)
         rule = rule_for_qualified_name(qualified)
         if rule is None or not rule.torch_classes:
             if is_torch_name(qualified):
@@ -109,6 +131,64 @@ class SetupExpressions(cst.CSTTransformer):
         expr = build.flax_expr if build.flax_expr is not None else cst.Name(INLINE_PLACEHOLDER)
         self.built[id(expr)] = LayerAttr(rule, build.call, build.inline, build.wrap_call)
         return expr
+
+
+    def list_kinds(self, value: cst.BaseExpression) -> list:
+        """The kinds of module in a list expression (literal, comprehension or tracked local list)."""
+        if isinstance(value, (cst.List, cst.Tuple)):
+            return [self.kind_of(e.value) for e in value.elements]
+        if isinstance(value, cst.ListComp):
+            return [self.kind_of(value.elt)]
+        if isinstance(value, cst.Name) and value.value in self.local_lists:
+            return list(self.local_lists[value.value])
+        return [None]
+
+    def build_container(self, kind: str, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        """A container in setup: a list (or dict) of the translated layers, with what each one is."""
+        self.file.note(CONTAINER_CODE, f"nn.{ {'sequential': 'Sequential', 'list': 'ModuleList', 'dict': 'ModuleDict'}[kind]} -> a "
+                       "plain list/dict in setup; Flax names its layers <attr>_<index> (or <attr>_<key>)")
+        args = updated.args
+        if kind == "dict" or (len(args) == 1 and m.matches(args[0].value, m.Call(func=m.Name("OrderedDict") | m.Attribute(attr=m.Name("OrderedDict"))))):
+            source = args[0].value if args else cst.Dict([])
+            if isinstance(source, cst.Call):  # OrderedDict([("name", layer), ...])
+                source = source.args[0].value if source.args else cst.List([])
+            pairs = []
+            if isinstance(source, cst.Dict):
+                pairs = [(e.key, e.value) for e in source.elements if isinstance(e, cst.DictElement)]
+            elif isinstance(source, (cst.List, cst.Tuple)):
+                pairs = [(e.value.elements[0].value, e.value.elements[1].value) for e in source.elements if isinstance(e.value, cst.Tuple)]
+            if not pairs or not all(isinstance(k, cst.SimpleString) for k, _ in pairs):
+                self.file.report(CONTAINER_CODE, "a container with keys that are not string constants is not translated yet", original)
+                return updated
+            elements = {k.evaluated_value: self.kind_of(v) for k, v in pairs}
+            expr = cst.Dict([cst.DictElement(k, self.placeholder_free(v)) for k, v in pairs])
+            self.built[id(expr)] = ContainerAttr(kind, elements)
+            return expr
+        if len(args) == 1 and args[0].star == "*" or (kind == "list" and len(args) == 1 and not isinstance(args[0].value, (cst.List, cst.Tuple))):
+            value = args[0].value
+            kinds = self.list_kinds(value)
+            expr = cst.Call(func=cst.Name("list"), args=[cst.Arg(value)]) if args[0].star else value
+            if isinstance(value, cst.ListComp):
+                expr = value
+            self.built[id(expr)] = ContainerAttr(kind, None, tuple(kinds))
+            return expr
+        if any(a.star or a.keyword for a in args):
+            self.file.report(CONTAINER_CODE, "container arguments of this form are not translated yet", original)
+            return updated
+        values = [a.value for a in args]
+        if kind == "list" and len(values) == 1:
+            values = [e.value for e in values[0].elements]
+        elif kind == "list" and not values:
+            values = []
+        elements = {i: self.kind_of(v) for i, v in enumerate(values)}
+        expr = cst.List([cst.Element(self.placeholder_free(v)) for v in values])
+        self.built[id(expr)] = ContainerAttr(kind, elements)
+        return expr
+
+    @staticmethod
+    def placeholder_free(value: cst.BaseExpression) -> cst.BaseExpression:
+        """Stateless layers with no Flax object sit in a container as ``None`` (their calls are inlined)."""
+        return cst.Name("None") if m.matches(value, m.Name(INLINE_PLACEHOLDER)) else value
 
 
 def constructor_fields(init: cst.FunctionDef | None, file: FileContext) -> list[cst.Param]:
@@ -168,6 +248,7 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
         if method.name.value == "__init__":
             continue
         body.append(translate_method(method, file, info, cls))
+    body.extend(method for method, _ in cls.generated.values())
     if not any(f.name.value == "forward" for f in methods):
         file.report(FORWARD, f"`{cls.name}` has no `forward` method", node)
 
@@ -231,16 +312,23 @@ def translate_init(
 
 
 def record_attributes(original, translated, builder: SetupExpressions, info: FileInfo, cls: ClassInfo, file: FileContext) -> None:
-    """Remember what each ``self.<name> = ...`` in ``__init__`` holds, for translating calls."""
+    """Remember what each ``self.<name> = ...`` (and each local list) in ``__init__`` holds."""
+    if m.matches(translated, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(m.Name())])])):
+        name = translated.body[0].targets[0].target.value
+        value = translated.body[0].value
+        if isinstance(value, (cst.List, cst.ListComp)):
+            builder.local_lists[name] = builder.list_kinds(value)
+        return
     if not m.matches(original, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(SELF_ATTR)])])):
         return
     name = original.body[0].targets[0].target.attr.value
-    value = translated.body[0].value
-    original_value = original.body[0].value
-    if id(value) in builder.built:
-        cls.layers[name] = builder.built[id(value)]
-    elif m.matches(original_value, m.Call(func=m.Name())) and original_value.func.value in info.classes:
-        cls.submodules[name] = original_value.func.value
+    kind = builder.kind_of(translated.body[0].value)
+    if isinstance(kind, LayerAttr):
+        cls.layers[name] = kind
+    elif isinstance(kind, UserModuleRef):
+        cls.submodules[name] = kind.class_name
+    elif isinstance(kind, ContainerAttr):
+        cls.containers[name] = kind
 
 
 def translate_method(method: cst.FunctionDef, file: FileContext, info: FileInfo, cls: ClassInfo) -> cst.FunctionDef:
@@ -251,7 +339,7 @@ def translate_method(method: cst.FunctionDef, file: FileContext, info: FileInfo,
     is_forward = method.name.value == "forward"
     body = translator.block(method.body.body)
     params = method.params
-    if is_forward and cls.needs_train:
+    if (is_forward and cls.needs_train) or translator.uses_train:
         if not any(p.name.value == "train" for p in params.params):
             params = params.with_changes(
                 params=[

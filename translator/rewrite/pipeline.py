@@ -198,14 +198,15 @@ def is_constant(statement: cst.BaseStatement, file: FileContext) -> bool:
 
 
 def schedule_imports(module: cst.Module) -> cst.Module:
-    """Add the Flax/JAX imports the emitted code may use, then drop those it does not use."""
+    """Add the Flax/JAX imports the emitted code may use, then drop every import it does not use."""
     context = CodemodContext()
     for module_name, obj, alias in FLAX_IMPORTS:
         AddImportsVisitor.add_needed_import(context, module_name, obj, alias)
     module = AddImportsVisitor(context).transform_module(module)
     context = CodemodContext(wrapper=cst.MetadataWrapper(module))
-    for module_name, obj, alias in FLAX_IMPORTS:
-        RemoveImportsVisitor.remove_unused_import(context, module_name, obj, alias)
+    for statement in module.body:
+        if m.matches(statement, m.SimpleStatementLine(body=[m.Import() | m.ImportFrom()])):
+            RemoveImportsVisitor.remove_unused_import_by_node(context, statement.body[0])
     return context.wrapper.visit(RemoveImportsVisitor(context))
 
 

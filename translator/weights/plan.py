@@ -157,6 +157,10 @@ def walk(
     dropped: list[tuple[str, str]],
 ) -> None:
     rule = rule_for_object(type(module))
+    if rule is not None and hasattr(rule, "child_path"):  # a container: its children, Flax-named
+        for name, child in module.named_children():
+            walk(child, f"{torch_prefix}{name}.", rule.child_path(flax_prefix, name), out, dropped)
+        return
     if rule is not None and rule.torch_classes:
         for mapping in rule.weight_layout(module):
             if not mapping.flax_path:  # dropped on purpose; the rule says why

@@ -1,0 +1,60 @@
+"""S005 TorchContainers: ``nn.Sequential``, ``nn.ModuleList``, ``nn.ModuleDict``.
+
+The rewriting lives in ``translator.rewrite.containers`` (containers hold other
+rules' layers); this entry holds what it teaches and how their weights are named.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from translator.rules.base import Example, Rule, RuleCase, RuleDoc
+from translator.rules.registry import register
+
+
+@register
+class TorchContainers(Rule):
+    code = "S005"
+    name = "TorchContainers"
+    summary = "nn.Sequential / ModuleList / ModuleDict -> lists and dicts of layers in setup(); Sequential calls written out"
+    torch_classes = ("torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict")
+    doc = RuleDoc(
+        what="`nn.Sequential(...)` (also from an OrderedDict or `*layers`), `nn.ModuleList([...])`, `nn.ModuleDict({...})`.",
+        why=(
+            "In Flax's `setup()`, a list or dict of modules assigned to an attribute registers each one\n"
+            "under `<attr>_<index>` (`<attr>_<key>`): `features.0.weight` ports to\n"
+            "`params/features_0/kernel`. Flax's own `nn.Sequential` cannot pass `train` to dropout or\n"
+            "batch norm, nor change layout between a convolution and a Linear, so calling a Sequential\n"
+            "becomes a small method that calls each layer in order. Loops over a ModuleList stay loops."
+        ),
+        example=Example(
+            torch="self.features = nn.Sequential(nn.Linear(4, 8), nn.ReLU())\ny = self.features(x)",
+            flax=(
+                "self.features = [nn.Dense(8), nn.relu]\n"
+                "y = self._run_features(x)\n\n"
+                "def _run_features(self, x):\n    x = self.features[0](x)\n    x = self.features[1](x)\n    return x"
+            ),
+        ),
+        fidelity="Exact (structure only); each layer is as exact as its own rule.",
+    )
+
+    def child_path(self, flax_prefix: tuple[str, ...], child: str) -> tuple[str, ...]:
+        """Flax's name for a container's child: ``features`` + ``0`` -> ``features_0``."""
+        return (*flax_prefix[:-1], f"{flax_prefix[-1]}_{child}")
+
+    def cases(self):
+        @st.composite
+        def container_case(draw):
+            width = draw(st.integers(1, 6))
+            form = draw(st.sampled_from(["sequential", "ordered", "list", "conv_sequential"]))
+            if form == "sequential":
+                return RuleCase(f"nn.Sequential(nn.Linear({width}, 5), nn.ReLU(), nn.Linear(5, 3))", "self.layer(x)", (2, width))
+            if form == "ordered":
+                init = f"nn.Sequential(OrderedDict([('fc', nn.Linear({width}, 4)), ('act', nn.Tanh())]))"
+                return RuleCase(init, "self.layer(x)", (2, width))
+            if form == "list":
+                return RuleCase(f"nn.ModuleList([nn.Linear({width}, {width}) for _ in range(3)])", "self.layer[2](self.layer[0](x))", (2, width))
+            init = f"nn.Sequential(nn.Conv2d({width}, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16, 2))"
+            return RuleCase(init, "self.layer(x)", (2, width, 4, 4))
+
+        return container_case()
