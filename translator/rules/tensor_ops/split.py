@@ -1,0 +1,101 @@
+"""T018 TorchSplit: ``split``/``chunk`` (PyTorch's piece sizes), ``unbind``, ``narrow`` -> ``jnp.split``/``unstack``/slices."""
+
+from __future__ import annotations
+
+import libcst as cst
+from hypothesis import strategies as st
+
+from translator.rules._emit import code_of, literal_or_none
+from translator.rules.base import Example, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.registry import register
+from translator.rules.tensor_ops._common import bind, code, emit, op_name, shapes, unsupported
+
+
+def _split(input, size=None, dim=0, length=None, *, split_size_or_sections=None, chunks=None, start=None): ...
+
+
+@register
+class TorchSplit(Rule):
+    code = "T018"
+    name = "TorchSplit"
+    summary = "split(size) / split([sizes]) / chunk(n) / unbind / narrow -> jnp.split at PyTorch's boundaries"
+    torch_functions = ("torch.split", "torch.chunk", "torch.unbind", "torch.narrow", "torch.tensor_split")
+    tensor_methods = ("split", "chunk", "unbind", "narrow")
+    call_signature = signature_of(_split)
+    doc = RuleDoc(
+        what="`x.split(2, dim=1)`, `x.split([1, 3], 1)`, `x.chunk(3, dim=-1)`, `x.unbind(1)`, `x.narrow(1, start, length)`.",
+        why=(
+            "`jnp.split(x, n)` wants n equal pieces (an error otherwise) and `jnp.array_split` sizes them\n"
+            "differently from PyTorch. PyTorch's `split(x, s)` makes pieces of size s (the last\n"
+            "smaller); `chunk(n)` makes pieces of size ceil(len / n), so it can return fewer than n.\n"
+            "The translation computes those boundaries from the static shape: `jnp.split(x,\n"
+            "[s, 2s, ...])`. A list of sizes becomes its running sums. Results are tuples, as in PyTorch."
+        ),
+        example=Example(torch="a, b = x.chunk(2, dim=1)", flax="a, b = tuple(jnp.split(x, list(range(-(-x.shape[1] // 2), x.shape[1], -(-x.shape[1] // 2))), axis=1))"),
+        fidelity="Exact: values move without arithmetic.",
+    )
+
+    def emit_call(self, ctx):
+        op = op_name(ctx)
+        x = code(ctx, "input")
+        if op == "unbind":
+            dim = code_of(ctx.expr("size")) if not ctx.is_default("size") else "0"
+            return emit(f"tuple(jnp.unstack({x}, axis={dim}))")
+        if op == "narrow":  # narrow(dim, start, length): bound as size=dim, dim=start
+            if ctx.is_default("length"):
+                return unsupported(ctx, "`narrow` needs dim, start and length")
+            if not ctx.is_default("start"):  # keywords: narrow(dim=, start=, length=)
+                dim, start, length = code_of(ctx.expr("dim")), code_of(ctx.expr("start")), code_of(ctx.expr("length"))
+            else:
+                dim, start, length = code_of(ctx.expr("size")), code_of(ctx.expr("dim")), code_of(ctx.expr("length"))
+            if start.isdigit():
+                return emit(f"jax.lax.slice_in_dim({x}, {start}, {int(start)} + {length}, axis={dim})")
+            return emit(bind(x, lambda v: f"jax.lax.slice_in_dim({v}, {start} % {v}.shape[{dim}], {start} % {v}.shape[{dim}] + {length}, axis={dim})"))
+        if op == "tensor_split":
+            return unsupported(ctx, "`tensor_split` is not translated yet (numpy's array_split sizes)")
+        name = next((n for n in ("split_size_or_sections", "chunks") if not ctx.is_default(n)), "size")
+        if ctx.is_default(name):
+            return unsupported(ctx, f"`{op}` needs a size")
+        if not ctx.is_default("length"):
+            return unsupported(ctx, f"too many arguments for `{op}`")
+        dim = code_of(ctx.expr("dim"))
+        size = ctx.expr(name)
+        if isinstance(size, (cst.List, cst.Tuple)):  # section sizes: split at their running sums
+            if op != "split":
+                return unsupported(ctx, "`chunk` takes a number of chunks")
+            parts = [code_of(e.value) for e in size.elements]
+            values = literal_or_none(ctx, name)
+            if isinstance(values, (list, tuple)):
+                cuts = [str(sum(values[: i + 1])) for i in range(len(values) - 1)]
+            else:
+                cuts = [" + ".join(parts[: i + 1]) for i in range(len(parts) - 1)]
+            return emit(f"tuple(jnp.split({x}, [{', '.join(cuts)}], axis={dim}))")
+        n = code_of(size)
+        if op == "chunk":
+            return emit(bind(x, lambda v: f"tuple(jnp.split({v}, list(range(-(-{v}.shape[{dim}] // {n}), {v}.shape[{dim}], -(-{v}.shape[{dim}] // {n}))), axis={dim}))"))
+        return emit(bind(x, lambda v: f"tuple(jnp.split({v}, list(range({n}, {v}.shape[{dim}], {n})), axis={dim}))"))
+
+    def cases(self):
+        @st.composite
+        def split_case(draw):
+            shape = shapes(draw)
+            rank = len(shape)
+            d = draw(st.integers(-rank, rank - 1))
+            length = shape[d]
+            s = draw(st.integers(1, 4))
+            n = draw(st.integers(1, 4))
+            first = draw(st.integers(0, length))
+            start = draw(st.integers(-length, length - 1))
+            take = draw(st.integers(0, length - start % length))
+            forms = [f"x.split({s}, dim={d})", f"torch.split(x, {s}, {d})", f"x.chunk({n}, {d})", f"torch.chunk(x, {n}, dim={d})",
+                     f"x.split([{first}, {length - first}], {d})", f"x.unbind({d})", f"torch.unbind(x, dim={d})",
+                     f"x.narrow({d}, {start}, {take})", f"torch.narrow(x, {d}, {start}, {take})",
+                     f"x.narrow(dim={d}, start={start % length}, length={take if start >= 0 else 0})"]
+            forward = draw(st.sampled_from(forms))
+            if draw(st.booleans()):  # layout: splitting a conv output into channel groups
+                return RuleCase("nn.Conv2d(2, 4, 1)", draw(st.sampled_from([
+                    "self.layer(x).chunk(2, dim=1)", "self.layer(x).split([1, 3], 1)", "self.layer(x).unbind(1)",
+                    "self.layer(x).narrow(1, 1, 2)"])), (2, 2, 3, 3))
+            return RuleCase(None, forward, shape)
+
+        return split_case()
