@@ -26,6 +26,7 @@ from translator.rewrite.context import (
 )
 from translator.rewrite.model import ClassInfo, ContainerAttr, FileInfo, LayerAttr, UserModuleRef
 from translator.rewrite.names import is_torch_name, library_name
+from translator.rewrite.state import buffer_statement, is_parameter_call, parameter_statement
 from translator.rules.base import PLAIN
 from translator.rules.registry import rule_for_qualified_name
 
@@ -286,8 +287,10 @@ def translate_init(
             assign = statement.body[0]
             if assign.targets[0].target.attr.value == assign.value.value and assign.value.value in cls.fields:
                 continue  # `self.dim = dim`: the field already holds it
-        translated = statement.visit(builder)
-        record_attributes(statement, translated, builder, info, cls, file)
+        translated = translate_state(statement, file, info, cls)
+        if translated is None:
+            translated = statement.visit(builder)
+            record_attributes(statement, translated, builder, info, cls, file)
         if m.findall(translated, m.Name(INLINE_PLACEHOLDER)):
             if not m.matches(translated, m.SimpleStatementLine(body=[m.Assign(value=m.Name(INLINE_PLACEHOLDER))])):
                 file.report(UNSUPPORTED, "this layer has no Flax object and can only be called directly", statement)
@@ -309,6 +312,19 @@ def translate_init(
         params=cst.Parameters(params=[cst.Param(cst.Name("self"))]),
         body=init.body.with_changes(body=statements),
     )
+
+
+def translate_state(statement, file: FileContext, info: FileInfo, cls: ClassInfo):
+    """``self.w = nn.Parameter(...)`` and ``self.register_buffer(...)``, or None for other statements."""
+    if m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(SELF_ATTR)], value=m.Call())])):
+        assign = statement.body[0]
+        if is_parameter_call(file, assign.value):
+            new = parameter_statement(assign.targets[0].target.attr.value, assign.value, file, info, cls)
+            return statement.with_changes(body=[new])
+    if m.matches(statement, m.SimpleStatementLine(body=[m.Expr(value=m.Call(func=m.Attribute(value=m.Name("self"), attr=m.Name("register_buffer"))))])):
+        new = buffer_statement(statement.body[0].value, file, info, cls)
+        return statement if new is None else statement.with_changes(body=[new])
+    return None
 
 
 def record_attributes(original, translated, builder: SetupExpressions, info: FileInfo, cls: ClassInfo, file: FileContext) -> None:

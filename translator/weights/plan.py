@@ -184,7 +184,11 @@ def walk(
         )
     # A user module: its own parameters keep their names; submodules keep their attribute names.
     for name, parameter in module.named_parameters(recurse=False):
-        out.append(PlannedTensor(torch_prefix + name, ("params", *flax_prefix, name), IDENTITY, tuple(parameter.shape), "S001"))
+        out.append(PlannedTensor(torch_prefix + name, ("params", *flax_prefix, name), IDENTITY, tuple(parameter.shape), "S008"))
+    for name, buffer in module.named_buffers(recurse=False):
+        if name in module._non_persistent_buffers_set:
+            continue  # not in the state dict: the translation recomputes it in setup
+        out.append(PlannedTensor(torch_prefix + name, ("buffers", *flax_prefix, name), IDENTITY, tuple(buffer.shape), "S009"))
     for name, child in module.named_children():
         walk(child, f"{torch_prefix}{name}.", (*flax_prefix, name), out, dropped)
 

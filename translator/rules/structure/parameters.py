@@ -1,0 +1,72 @@
+"""S008 TorchParameter and S009 TorchBuffer: module state declared in ``__init__``.
+
+The rewriting lives in ``translator.rewrite.state``; these entries hold what it teaches.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from translator.rules.base import Example, Rule, RuleCase, RuleDoc
+from translator.rules.registry import register
+
+
+@register
+class TorchParameter(Rule):
+    code = "S008"
+    name = "TorchParameter"
+    summary = "self.w = nn.Parameter(value) -> self.w = self.param('w', lambda key: value)"
+    doc = RuleDoc(
+        what="`nn.Parameter(tensor)` assigned to a module attribute (class tokens, positional embeddings, scales).",
+        why=(
+            "A Flax module holds no arrays: `self.param(name, init_fn)` declares a parameter that `init`\n"
+            "creates from a random key and `apply` reads from the variables you pass. Random initial\n"
+            "values (`torch.randn`) draw from that key (`jax.random.normal(key, shape)`); ported\n"
+            "checkpoints overwrite them anyway. The name is the attribute name, so the port is 1:1."
+        ),
+        example=Example(
+            torch="self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))",
+            flax='self.cls_token = self.param("cls_token", lambda key: jnp.zeros((1, 1, self.dim)))',
+        ),
+        fidelity="Exact: the ported value is used as is.",
+    )
+
+    def cases(self):
+        @st.composite
+        def parameter_case(draw):
+            width = draw(st.integers(1, 5))
+            init = draw(st.sampled_from([f"torch.randn({width}) * 0.5", f"torch.ones(1, {width})", f"torch.zeros({width})"]))
+            return RuleCase(f"nn.Parameter({init})", "x * self.layer + self.layer", (2, width))
+
+        return parameter_case()
+
+
+@register
+class TorchBuffer(Rule):
+    code = "S009"
+    name = "TorchBuffer"
+    summary = "register_buffer(name, t) -> a 'buffers' variable (persistent) or a setup constant (not persistent)"
+    doc = RuleDoc(
+        what="`self.register_buffer(name, tensor, persistent=True)`: masks, scales, fixed tables.",
+        why=(
+            "A persistent buffer is part of PyTorch's state dict but not trained. In Flax it is a variable\n"
+            "in its own collection, `self.variable('buffers', name, init)`, so it is ported with the\n"
+            "weights and excluded from `params` (and so from the optimiser). A non-persistent buffer is\n"
+            "not saved: the translation recomputes it as a constant in `setup()`."
+        ),
+        example=Example(
+            torch='self.register_buffer("mask", torch.tril(torch.ones(n, n)))',
+            flax='self.mask = self.variable("buffers", "mask", lambda: jnp.tril(jnp.ones((self.n, self.n)))).value',
+        ),
+        fidelity="Exact: the ported value is used as is.",
+    )
+
+    def cases(self):
+        @st.composite
+        def buffer_case(draw):
+            width = draw(st.integers(1, 5))
+            persistent = draw(st.booleans())
+            init = f"nn.Linear({width}, {width})\nself.register_buffer('scale', torch.ones({width}) * 2.0, persistent={persistent})"
+            return RuleCase(init, "self.layer(x) * self.scale", (2, width))
+
+        return buffer_case()
