@@ -1,0 +1,63 @@
+"""What the tensor-op rules emit for constructs whose trap is in the code shape, not only in values."""
+
+import pytest
+
+from translator.rewrite.pipeline import translate_source
+
+HEADER = (
+    "import torch\nimport torch.nn as nn\n\n\nclass M(nn.Module):\n    def __init__(self):\n"
+    "        super().__init__()\n        self.conv = nn.Conv2d(2, 3, 1)\n\n    def forward(self, x, y):\n"
+)
+
+
+def translate(body: str):
+    return translate_source(HEADER + "".join(f"        {line}\n" for line in body.splitlines()), "m.py")
+
+
+def codes(translation):
+    return {d.code for d in translation.diagnostics}
+
+
+def test_abs_keeps_pytorch_gradient_at_zero():
+    assert "jnp.where(x == 0, 0, jnp.abs(x))" in translate("return x.abs()").code
+
+
+def test_clamp_selects_instead_of_clip_alone():
+    code = translate("return torch.clamp(x, 0.0, 6.0)").code
+    assert "jnp.where((x >= 0.0) & (x <= 6.0), x" in code
+
+
+def test_var_writes_pytorch_ddof():
+    assert "ddof=1" in translate("return x.var(1)").code
+    assert "ddof=0" in translate("return x.var(1, unbiased=False)").code
+
+
+def test_mean_over_pixels_of_conv_output_needs_no_transpose_back():
+    code = translate("return self.conv(x).mean(dim=(2, 3))").code
+    assert "axis=(1, 2)" in code
+    assert "(0, 3, 1, 2)" not in code
+
+
+def test_permute_to_nhwc_after_conv_is_free():
+    code = translate("return self.conv(x).permute(0, 2, 3, 1)").code
+    assert "(0, 3, 1, 2)" not in code
+
+
+def test_cat_after_conv_goes_back_to_nchw():
+    code = translate("return torch.cat([self.conv(x), x], dim=1)").code
+    assert "(0, 3, 1, 2)" in code and "axis=1" in code
+
+
+def test_device_moves_disappear():
+    t = translate("return x.to('cuda').cpu() + x.to(x.device)")
+    assert t.ok and "cuda" not in t.code.split("def __call__")[1]
+
+
+@pytest.mark.parametrize("body", ["return torch.max(x, self.d)", "return x.to(y)", "return torch.where(x > 0)"])
+def test_ambiguous_or_untraceable_calls_are_reported(body):
+    assert not translate(body).ok
+
+
+def test_random_and_host_sync_are_reported():
+    assert "T023" in codes(translate("return torch.randn(3)"))
+    assert "T022" in codes(translate("return x.item()"))
