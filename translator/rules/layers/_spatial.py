@@ -47,16 +47,18 @@ def ceil_overhang(n: str, kernel: int, stride: int, padding: int) -> str:
 
     PyTorch adds a last, partial window when the size does not divide, unless that
     window would start in the right padding: ``o = ceil((n + 2p - K) / s) + 1``,
-    minus 1 if ``(o - 1) s >= n + p``.  The partial window needs ``-(n + 2p - K) % s``
-    more cells; when it is dropped the overhang is that minus ``s`` (negative: the
-    tail is cut, as in floor mode).  ``kernel`` is the dilated extent ``d (k - 1) + 1``.
+    minus 1 if ``(o - 1) s >= n + p``.  The partial window needs ``r = -(n + 2p - K) % s``
+    more cells; it starts in the right padding exactly when ``p + r >= K``, and then
+    the ceil and floor sizes agree, so the overhang is 0.  ``kernel`` is the dilated
+    extent ``d (k - 1) + 1``.  Never negative: a negative pad has no gradient in
+    ``reduce_window``.
     """
     offset = 2 * padding - kernel
     span = f"{n} + {offset}" if offset > 0 else f"{n} - {-offset}" if offset < 0 else n
     partial = f"-({span}) % {stride}"
-    if stride <= kernel - padding:  # the last window always starts inside the input
+    if stride <= kernel - padding:  # r < s <= K - p: the last window always starts inside the input
         return partial
-    return f"{partial} - {stride} * ({padding} + -({span}) % {stride} >= {kernel})"
+    return f"{partial} * ({padding} + -({span}) % {stride} < {kernel})"
 
 
 def lax_pad(x: str, value: str, lows: tuple[int, ...], highs: list[str]) -> str:

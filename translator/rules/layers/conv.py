@@ -6,7 +6,7 @@ import libcst as cst
 import torch
 from hypothesis import strategies as st
 
-from translator.rules._emit import call, is_one, literal_or_none, ntuple
+from translator.rules._emit import call, code_of, is_one, literal_or_none, ntuple
 from translator.rules.base import (
     CallSpec,
     Example,
@@ -43,6 +43,32 @@ def flax_padding(ctx, n: int) -> cst.BaseExpression:
     return cst.parse_expression(repr(tuple(value)))
 
 
+#: PyTorch padding_mode -> jnp.pad mode, and the Flax padding string that pads the same way when one exists
+PAD_MODES = {"reflect": ("reflect", "REFLECT"), "replicate": ("edge", None), "circular": ("wrap", "CIRCULAR")}
+
+
+def padding_plan(mode, padding, kernel, dilation, n: int):
+    """How a non-zero ``padding_mode`` is written: None (zeros), a Flax string, or (low, high) pairs for jnp.pad.
+
+    Flax's 'REFLECT'/'CIRCULAR' always pad ((K-1)//2, K//2) with K the dilated kernel and ignore the
+    padding amount (PITFALLS 1 Conv padding_mode): they are used only when that equals PyTorch's
+    padding; otherwise the input is padded with jnp.pad before a 'VALID' convolution (PITFALLS 2.3).
+    """
+    if mode == "zeros" or padding == "valid":
+        return None
+    extent = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    if padding == "same":  # PyTorch pads total K-1, the extra cell on the right: Flax's split
+        pairs = tuple(((e - 1) // 2, e // 2) for e in extent)
+    else:
+        pairs = tuple((p, p) for p in ((padding,) * n if isinstance(padding, int) else padding))
+    if not any(lo or hi for lo, hi in pairs):
+        return None
+    native = PAD_MODES[mode][1]
+    if native and pairs == tuple(((e - 1) // 2, e // 2) for e in extent):
+        return native
+    return pairs
+
+
 @register
 class TorchConv(Rule):
     code = "L002"
@@ -51,15 +77,19 @@ class TorchConv(Rule):
     torch_classes = ("torch.nn.Conv1d", "torch.nn.Conv2d", "torch.nn.Conv3d")
     doc = RuleDoc(
         what=(
-            "`nn.Conv1d/2d/3d(in, out, kernel_size, stride, padding, dilation, groups, bias)` with zero\n"
-            "padding (`padding_mode='zeros'`), including 'same'/'valid' padding and depthwise groups."
+            "`nn.Conv1d/2d/3d(in, out, kernel_size, stride, padding, dilation, groups, bias, padding_mode)`,\n"
+            "including 'same'/'valid' padding, depthwise groups and reflect/replicate/circular padding modes."
         ),
         why=(
             "Flax convolutions are channels-last (N, *spatial, C): the translated module transposes its\n"
             "NCHW input once before the first convolution and back before any axis-sensitive operation.\n"
             "The kernel is stored [*k, in/groups, out] instead of [out, in/groups, *k]. Flax's padding\n"
             "default is 'SAME' where PyTorch's is 0, so padding is always written out; `groups` is\n"
-            "`feature_group_count` and `dilation` is `kernel_dilation`."
+            "`feature_group_count` and `dilation` is `kernel_dilation`. Flax's 'REFLECT'/'CIRCULAR' pad\n"
+            "((K-1)//2, K//2) whatever PyTorch's padding is (reflect k3 p2: 10 vs 12 rows), so they are used\n"
+            "only when that matches; otherwise (and for replicate) the layer is\n"
+            "`nn.Sequential([partial(jnp.pad, ..., mode='reflect'|'edge'|'wrap'), nn.Conv(..., 'VALID')])`\n"
+            "(PITFALLS 1 Conv padding_mode, 2.3)."
         ),
         example=Example(
             torch="self.conv1 = nn.Conv2d(1, 32, kernel_size=3, padding=1)",
@@ -83,10 +113,33 @@ class TorchConv(Rule):
             keywords["feature_group_count"] = ctx.expr("groups")
         if literal_or_none(ctx, "bias") is not True:
             keywords["use_bias"] = ctx.expr("bias")
-        if literal_or_none(ctx, "padding_mode") != "zeros":
-            ctx.unsupported("`padding_mode` other than 'zeros' is not translated yet")
         if not ctx.is_default("dtype"):
             ctx.unsupported("`dtype=` is not translated yet (Flax uses `param_dtype`)")
+        mode = literal_or_none(ctx, "padding_mode")
+        plan = None
+        if mode != "zeros":
+            kernel, dilation = (literal_or_none(ctx, name) for name in ("kernel_size", "dilation"))
+            padding = literal_or_none(ctx, "padding")
+            if NotLiteral in (mode, kernel, dilation, padding) or mode not in PAD_MODES:
+                ctx.unsupported("`padding_mode`, `padding`, `kernel_size` and `dilation` must be constants")
+            else:
+                kernel = (kernel,) * n if isinstance(kernel, int) else tuple(kernel)
+                dilation = (dilation,) * n if isinstance(dilation, int) else tuple(dilation)
+                plan = padding_plan(mode, padding, kernel, dilation, n)
+        if isinstance(plan, str):
+            keywords["padding"] = cst.SimpleString(repr(plan))
+        elif plan is not None:
+            keywords["padding"] = cst.SimpleString("'VALID'")
+            conv = code_of(call("nn.Conv", [ctx.expr("out_channels")], keywords))
+            widths = ((0, 0), *plan, (0, 0))
+            return LayerBuild(
+                cst.parse_expression(f"nn.Sequential([partial(jnp.pad, pad_width={widths!r}, mode={PAD_MODES[mode][0]!r}), {conv}])"),
+                CallSpec(accepts="channels_last", rank=n + 2, produces="channels_last"),
+                notes=(
+                    f"Conv{n}d padding_mode={mode!r} -> jnp.pad then a 'VALID' nn.Conv (Flax's padding strings ignore "
+                    "the padding amount); the kernel is the Sequential's layers_1",
+                ),
+            )
         return LayerBuild(
             call("nn.Conv", [ctx.expr("out_channels")], keywords),
             CallSpec(accepts="channels_last", rank=n + 2, produces="channels_last"),
@@ -95,9 +148,11 @@ class TorchConv(Rule):
 
     def weight_layout(self, module):
         n = SPATIAL_DIMS[type(module)]
-        mappings = [TensorMapping("weight", ("params", "kernel"), conv_weight_to_kernel(n))]
+        plan = padding_plan(module.padding_mode, module.padding, module.kernel_size, module.dilation, n)
+        prefix = ("params", "layers_1") if isinstance(plan, tuple) else ("params",)  # inside nn.Sequential
+        mappings = [TensorMapping("weight", (*prefix, "kernel"), conv_weight_to_kernel(n))]
         if module.bias is not None:
-            mappings.append(TensorMapping("bias", ("params", "bias"), IDENTITY))
+            mappings.append(TensorMapping("bias", (*prefix, "bias"), IDENTITY))
         return mappings
 
     def cases(self):
@@ -112,12 +167,16 @@ class TorchConv(Rule):
             padding = draw(st.sampled_from([0, 1, 2, "'same'", "'valid'"]))
             stride = 1 if padding == "'same'" else draw(st.integers(1, 2))
             bias = draw(st.booleans())
+            # padding modes: reflect/circular with p != (K-1)/2 must not use Flax's 'REFLECT'/'CIRCULAR'
+            mode = draw(st.sampled_from(["zeros", "zeros", "reflect", "replicate", "circular"]))
             size = dilation * (kernel - 1) + 1 + draw(st.integers(0, 5))
+            if mode != "zeros":
+                size = max(size, 3)  # reflect needs padding < size
             spatial = (size,) * n if n < 3 else (min(size, 6),) * 3
             return RuleCase(
                 init=(
                     f"nn.Conv{n}d({channels_in}, {channels_out}, {kernel}, stride={stride}, padding={padding}, "
-                    f"dilation={dilation}, groups={groups}, bias={bias})"
+                    f"dilation={dilation}, groups={groups}, bias={bias}, padding_mode={mode!r})"
                 ),
                 forward="self.layer(x)",
                 input_shape=(draw(st.integers(1, 2)), channels_in, *spatial),

@@ -12,12 +12,14 @@ from translator.rules.base import (
     Emitted,
     Example,
     LayerBuild,
+    NotLiteral,
     Rule,
     RuleCase,
     RuleDoc,
     channels_last,
     signature_of,
 )
+from translator.rules.layers._spatial import bind, ceil_overhang, lax_pad, sizes
 from translator.rules.registry import register
 
 SPATIAL_DIMS = {
@@ -31,12 +33,6 @@ def _max_pool(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=
 
 def pool_keywords(ctx, n: int) -> dict[str, cst.BaseExpression] | None:
     """``window_shape``/``strides``/``padding`` for nn.max_pool; None (and a diagnostic) if untranslatable."""
-    if literal_or_none(ctx, "dilation") not in (1, (1,) * n):
-        ctx.unsupported("`dilation` is not translated yet (lax.reduce_window's gradient does not support it)")
-        return None
-    if literal_or_none(ctx, "ceil_mode") is not False:
-        ctx.unsupported("`ceil_mode=True` is not translated yet")
-        return None
     if literal_or_none(ctx, "return_indices") is not False:
         ctx.unsupported("`return_indices=True` has no Flax equivalent")
         return None
@@ -55,6 +51,53 @@ def pool_keywords(ctx, n: int) -> dict[str, cst.BaseExpression] | None:
     return keywords
 
 
+def is_plain(ctx, n: int) -> bool:
+    """No dilation and no ceil mode: ``nn.max_pool`` as it is."""
+    return literal_or_none(ctx, "dilation") in (1, (1,) * n) and literal_or_none(ctx, "ceil_mode") is False
+
+
+def general_body(ctx, n: int):
+    """Ceil mode and/or dilation (PITFALLS 1 MaxPool rows, 2.4), as a function of the input's name."""
+    if literal_or_none(ctx, "return_indices") is not False:
+        ctx.unsupported("`return_indices=True` has no Flax equivalent")
+        return None
+    kernel = sizes(ctx, "kernel_size", n)
+    stride = sizes(ctx, "stride", n, default=kernel)
+    padding = sizes(ctx, "padding", n)
+    dilation = sizes(ctx, "dilation", n)
+    ceil_mode = literal_or_none(ctx, "ceil_mode")
+    if ceil_mode is NotLiteral or None in (kernel, stride, padding, dilation):
+        ctx.unsupported("`ceil_mode` must be a constant")
+        return None
+    extent = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+
+    def highs(x: str) -> list[str]:
+        if not ceil_mode:
+            return [str(p) for p in padding]
+        overhangs = [ceil_overhang(f"{x}.shape[{i + 1}]", e, s, p) for i, (e, s, p) in enumerate(zip(extent, stride, padding))]
+        return [f"{p} + {o}" if p else o for p, o in zip(padding, overhangs)]
+
+    if all(d == 1 for d in dilation):  # ceil mode only: nn.max_pool with the overhang as extra high padding
+        def body(x: str) -> str:
+            pads = ", ".join(f"({p}, {h})" for p, h in zip(padding, highs(x)))
+            return f"nn.max_pool({x}, {kernel!r}, {stride!r}, padding=({pads},))"
+
+        return body
+
+    def dilated(x: str) -> str:
+        # reduce_window with window_dilation has no VJP: take every dilated, strided slice of the
+        # -inf padded input and gather the first maximum, which routes tie gradients as PyTorch does
+        ranges = " ".join(f"for {v} in range(0, {e}, {d})" for v, e, d in zip("ijl", extent, dilation))
+        slices = ", ".join(
+            f"{v}:{v} + xp.shape[{a + 1}] - {e - 1}:{s}" for a, (v, e, s) in enumerate(zip("ijl", extent, stride))
+        )
+        windows = f"jnp.stack([xp[:, {slices}] {ranges}], -1)"
+        first_max = "jnp.take_along_axis(w, w.argmax(-1, keepdims=True), -1)[..., 0]"
+        return f"(lambda xp: (lambda w: {first_max})({windows}))({lax_pad(x, '-jnp.inf', padding, highs(x))})"
+
+    return dilated
+
+
 @register
 class TorchMaxPool(Rule):
     code = "L010"
@@ -66,21 +109,48 @@ class TorchMaxPool(Rule):
     )
     call_signature = signature_of(_max_pool)
     doc = RuleDoc(
-        what="`nn.MaxPool2d(kernel_size, stride=None, padding=0)` and `F.max_pool2d`, 1-D/3-D alike.",
+        what=(
+            "`nn.MaxPool1d/2d/3d(kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False)` and\n"
+            "`F.max_pool1d/2d/3d`."
+        ),
         why=(
             "Flax pools are functions on channels-last input, not layers. PyTorch's stride defaults to\n"
             "the kernel size, Flax's to 1: leaving it out gives a 15x15 output instead of 8x8. Both pad\n"
-            "with -inf, so explicit padding carries over as (p, p) pairs."
+            "with -inf, so explicit padding carries over as (p, p) pairs (PITFALLS 1, MaxPool2d).\n"
+            "`ceil_mode=True` adds a last partial window unless it would start in the right padding;\n"
+            "'SAME' only matches by coincidence (H14 k3 s2 p1: 7 vs 8 rows) and 'VALID' floors, so the\n"
+            "overhang is written as extra high padding computed from the input size (PITFALLS 1, MaxPool\n"
+            "ceil_mode). `dilation` has no nn.max_pool field and `lax.reduce_window`'s gradient raises\n"
+            "NotImplementedError with window dilation; a max over stacked slices would split tie gradients\n"
+            "(dx 2.83), so the dilated slices are stacked and the first maximum gathered with argmax, as\n"
+            "PyTorch routes the gradient to one element (PITFALLS 1, MaxPool dilation; 2.4)."
         ),
         example=Example(
             torch="self.pool = nn.MaxPool2d(2)\nx = self.pool(x)",
             flax="self.pool = partial(nn.max_pool, window_shape=(2, 2), strides=(2, 2))\nx = self.pool(x)",
         ),
-        fidelity="Exact: outputs and gradients identical, including ties (measured 0 / 0).",
+        fidelity=(
+            "Exact: outputs and gradients identical, including ties (measured 0 / 0; ceil_mode and dilated\n"
+            "first-max gather also 0 / 0 in PITFALLS, re-checked by this rule's cases)."
+        ),
     )
 
     def build_layer(self, ctx):
         n = SPATIAL_DIMS[ctx.target]
+        if not is_plain(ctx, n):
+            body = general_body(ctx, n)
+            if body is None:
+                return LayerBuild(cst.Name("None"), CallSpec())
+
+            def inline(call_ctx):
+                return Emitted(bind(call_ctx.channels_last("input", n + 2), body), channels_last(n + 2))
+
+            return LayerBuild(
+                None,
+                CallSpec(accepts="channels_last", rank=n + 2, produces="channels_last"),
+                notes=("MaxPool with ceil_mode/dilation -> padded max pool / first-max gather on channels-last input",),
+                inline=inline,
+            )
         keywords = pool_keywords(ctx, n)
         if keywords is None:
             return LayerBuild(cst.Name("None"), CallSpec())
@@ -92,6 +162,12 @@ class TorchMaxPool(Rule):
 
     def emit_call(self, ctx):
         n = SPATIAL_DIMS[ctx.target]
+        if not is_plain(ctx, n):
+            body = general_body(ctx, n)
+            if body is None:
+                return Emitted(cst.Name("None"))
+            ctx.note("F.max_pool with ceil_mode/dilation -> padded max pool / first-max gather on channels-last input")
+            return Emitted(bind(ctx.channels_last("input", n + 2), body), channels_last(n + 2))
         keywords = pool_keywords(ctx, n)
         if keywords is None:
             return Emitted(cst.Name("None"))
@@ -101,15 +177,24 @@ class TorchMaxPool(Rule):
     def cases(self):
         @st.composite
         def pool_case(draw):
-            n = draw(st.sampled_from([1, 2]))
-            kernel = draw(st.integers(1, 3))
-            stride = draw(st.sampled_from([None, 1, 2]))
-            padding = draw(st.integers(0, kernel // 2))
-            size = kernel + draw(st.integers(0, 6))
+            # the first value of each choice is its trap: the smallest example (tried first) has a
+            # dilated window, a ceil-mode overhang on an even size with stride 2, and ties
+            n = draw(st.sampled_from([2, 1]))
+            kernel = draw(st.sampled_from([3, 2, 1]))
+            stride = draw(st.sampled_from([2, None, 1, 3]))
+            padding = min(draw(st.sampled_from([1, 0])), kernel // 2)
+            dilation = draw(st.sampled_from([2, 1, 1]))
+            ceil_mode = draw(st.sampled_from([True, False]))
+            size = max(dilation * (kernel - 1) + 1, draw(st.sampled_from([8, 7, 5, 4, 6, 9, 10])))
             functional = draw(st.booleans())
-            args = f"{kernel}, stride={stride}, padding={padding}"
+            args = f"{kernel}, stride={stride}, padding={padding}, dilation={dilation}, ceil_mode={ceil_mode}"
+            # negative inputs with exact zeros mixed in make ties for the maximum common: the gradient
+            # must go to the first maximum, as in PyTorch
+            ties = draw(st.sampled_from([True, False]))
+            shape = (2, 3, *(size,) * n)
+            extra = {"input_range": (-1.0, 0.0)} if ties else {}
             if functional:
-                return RuleCase(None, f"F.max_pool{n}d(x, {args})", (2, 3, *(size,) * n))
-            return RuleCase(f"nn.MaxPool{n}d({args})", "self.layer(x)", (2, 3, *(size,) * n))
+                return RuleCase(None, f"F.max_pool{n}d(x, {args})", shape, **extra)
+            return RuleCase(f"nn.MaxPool{n}d({args})", "self.layer(x)", shape, **extra)
 
         return pool_case()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import libcst as cst
 import torch
 from hypothesis import strategies as st
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import libcst as cst
 import torch
 from hypothesis import strategies as st
 
@@ -98,7 +97,7 @@ def interpolate(ctx, size, scale, mode, align, recompute, antialias) -> Emitted:
         letters = "dhw"[3 - k:]
         inputs = f"n{letters}c" if nhwc else f"nc{letters}"
         outputs = inputs.replace(letters, letters.upper())
-        matrices = ",".join(f"{u}{l}" for u, l in zip(letters.upper(), letters))
+        matrices = ",".join(f"{big}{small}" for big, small in zip(letters.upper(), letters))
         return f"jnp.einsum('{inputs},{matrices}->{outputs}', {x}, *[{weights} {loop}])"
 
     return Emitted(bind(x_expr, body), channels_last(fact.rank) if nhwc else fact)

@@ -1,0 +1,54 @@
+"""Fixed trap configurations of the spatial layer rules (PITFALLS sections 1-2), checked against PyTorch.
+
+The generated catalogue test draws only a few examples per rule in CI; these cases pin the
+configurations where a naive mapping is measurably wrong, so each trap is checked on every run.
+"""
+
+import pytest
+
+from translator.equivalence.rule_cases import compare_case
+from translator.rules.base import RuleCase
+
+TRAPS = [
+    # L002 padding_mode: Flax's 'REFLECT'/'CIRCULAR' ignore p; replicate has no Flax string
+    RuleCase("nn.Conv2d(2, 3, 3, padding=2, padding_mode='reflect')", "self.layer(x)", (1, 2, 6, 6)),
+    RuleCase("nn.Conv2d(2, 3, 3, padding=1, padding_mode='replicate')", "self.layer(x)", (1, 2, 5, 6)),
+    RuleCase("nn.Conv1d(2, 3, 3, padding=1, padding_mode='circular')", "self.layer(x)", (2, 2, 7)),
+    RuleCase("nn.Conv2d(2, 3, 4, padding='same', padding_mode='reflect', bias=False)", "self.layer(x)", (1, 2, 6, 6)),
+    # L010 MaxPool: ceil-mode overhang on an even size, dilation with ties (negative inputs, exact zeros)
+    RuleCase("nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)", "self.layer(x)", (2, 2, 8, 8)),
+    RuleCase(None, "F.max_pool2d(x, 2, stride=2, dilation=2, ceil_mode=True)", (2, 2, 9, 8), input_range=(-1.0, 0.0)),
+    RuleCase("nn.MaxPool1d(1, stride=2, ceil_mode=True)", "self.layer(x)", (2, 3, 2)),
+    # L011 AvgPool: the ceil overhang is not counted, explicit padding is (count_include_pad=True)
+    RuleCase("nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True)", "self.layer(x)", (2, 2, 8, 8)),
+    RuleCase(None, "F.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)", (1, 2, 8, 7)),
+    RuleCase("nn.AvgPool2d(2, divisor_override=3)", "self.layer(x)", (1, 2, 6, 6)),
+    # L012 adaptive pools: overlapping bins, None entries, ties in max bins
+    RuleCase("nn.AdaptiveAvgPool2d((3, 5))", "self.layer(x)", (2, 2, 10, 13)),
+    RuleCase(None, "F.adaptive_max_pool2d(x, (7, None))", (1, 2, 10, 4), input_range=(-1.0, 0.0)),
+    RuleCase("nn.AdaptiveAvgPool2d(1)", "self.layer(x)", (2, 3, 5, 4)),
+    # L013 pixel shuffle on channels-last input: PyTorch's (c, i, j) channel order
+    RuleCase("nn.Conv2d(8, 8, 1)", "F.pixel_shuffle(self.layer(x), 2)", (1, 8, 3, 2)),
+    RuleCase(None, "F.pixel_unshuffle(x, 2)", (1, 2, 4, 6)),
+    # L014 F.pad: the tuple starts at the last axis; reflect is not 'symmetric'
+    RuleCase(None, "F.pad(x, (1, 2, 0, 1), mode='reflect')", (1, 2, 5, 6)),
+    RuleCase("nn.Conv2d(2, 2, 1)", "F.pad(self.layer(x), (2, 0, 1, 1), mode='replicate')", (1, 2, 4, 5)),
+    RuleCase(None, "F.pad(x, (-1, 2), value=1.5)", (2, 3, 5)),
+    # L015 ConvTranspose: a = d(k-1) - p, output_padding on the high side, flipped kernel
+    RuleCase("nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1)", "self.layer(x)", (1, 3, 4, 4)),
+    RuleCase("nn.ConvTranspose1d(2, 3, 5, stride=3, padding=1, output_padding=2)", "self.layer(x)", (2, 2, 5)),
+    RuleCase("nn.ConvTranspose2d(2, 2, 3, stride=2, padding=1, dilation=2, bias=False)", "self.layer(x)", (1, 2, 4, 3)),
+    # L016 interpolate: non-integer nearest ratios, align_corners both ways, non-integer scale_factor
+    RuleCase(None, "F.interpolate(x, size=7)", (1, 2, 10)),
+    RuleCase(None, "F.interpolate(x, scale_factor=1.5)", (1, 2, 7, 5)),
+    RuleCase(None, "F.interpolate(x, size=(4, 7), mode='bilinear')", (1, 2, 10, 5)),
+    RuleCase(None, "F.interpolate(x, scale_factor=1.5, mode='bilinear')", (1, 2, 7, 5)),
+    RuleCase("nn.UpsamplingBilinear2d(scale_factor=2)", "self.layer(x)", (1, 2, 4, 5)),
+    RuleCase("nn.Conv2d(2, 2, 1)", "F.interpolate(self.layer(x), size=(3, 8), mode='bilinear', align_corners=True)", (1, 2, 5, 5)),
+    RuleCase(None, "F.interpolate(x, scale_factor=0.7, mode='nearest-exact')", (1, 2, 10, 9)),
+]
+
+
+@pytest.mark.parametrize("case", TRAPS, ids=lambda c: c.init or c.forward)
+def test_trap(case):
+    compare_case(case, seed=1)
