@@ -28,6 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+{prelude}
 
 class Case(nn.Module):
     def __init__(self):
@@ -43,7 +44,7 @@ LAYER_TOLERANCE = Tolerance(rtol=LAYER_RTOL["float32"], atol=1e-7)
 
 def case_source(case: RuleCase) -> str:
     init = f"self.layer = {case.init}" if case.init else "pass"
-    return CASE_TEMPLATE.format(init=textwrap.indent(init, " " * 8), forward=case.forward)
+    return CASE_TEMPLATE.format(init=textwrap.indent(init, " " * 8), forward=case.forward, prelude=case.prelude)
 
 
 def case_input(case: RuleCase, seed: int) -> np.ndarray:

@@ -31,6 +31,7 @@ from translator.rewrite.context import (
     UnbindableCall,
     bind_arguments,
     code_of,
+    parenthesize,
     parse_expr,
     transpose,
 )
@@ -76,6 +77,8 @@ class BodyTranslator:
     elements: dict[str, tuple] = field(default_factory=dict)
     #: whether the translated body refers to `train` (the method then takes it)
     uses_train: bool = False
+    #: attribute -> container to use instead of the class's (one variant of a branch-built Sequential)
+    overrides: dict[str, ContainerAttr] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ layout conversion
     def as_plain(self, value: Emitted) -> cst.BaseExpression:
@@ -112,12 +115,12 @@ class BodyTranslator:
             return self.binary(node)
         if isinstance(node, cst.UnaryOperation):
             operand = self.expr(node.expression)
-            return Emitted(node.with_changes(expression=operand.expr), operand.fact)
+            return Emitted(node.with_changes(expression=parenthesize(operand.expr)), operand.fact)
         if isinstance(node, cst.BooleanOperation):
-            return Emitted(node.with_changes(left=self.plain(node.left), right=self.plain(node.right)))
+            return Emitted(node.with_changes(left=parenthesize(self.plain(node.left)), right=parenthesize(self.plain(node.right))))
         if isinstance(node, cst.Comparison):
-            targets = [c.with_changes(comparator=self.plain(c.comparator)) for c in node.comparisons]
-            return Emitted(node.with_changes(left=self.plain(node.left), comparisons=targets))
+            targets = [c.with_changes(comparator=parenthesize(self.plain(c.comparator))) for c in node.comparisons]
+            return Emitted(node.with_changes(left=parenthesize(self.plain(node.left)), comparisons=targets))
         if isinstance(node, (cst.Tuple, cst.List)):
             elements = [self.element(e) for e in node.elements]
             return Emitted(node.with_changes(elements=elements))
@@ -125,7 +128,11 @@ class BodyTranslator:
             return self.subscript(node)
         if isinstance(node, cst.IfExp):
             return Emitted(
-                node.with_changes(test=self.plain(node.test), body=self.plain(node.body), orelse=self.plain(node.orelse))
+                node.with_changes(
+                    test=parenthesize(self.plain(node.test)),
+                    body=parenthesize(self.plain(node.body)),
+                    orelse=parenthesize(self.plain(node.orelse)),
+                )
             )
         self.unsupported(UNSUPPORTED, f"expression form {type(node).__name__} is not translated yet", node)
         return Emitted(node)
@@ -152,9 +159,9 @@ class BodyTranslator:
         value = self.expr(node.value)
         attr = node.attr.value
         if attr in ("dtype", "ndim", "device", "is_cuda", "requires_grad"):
-            return Emitted(node.with_changes(value=value.expr), SCALAR if attr == "ndim" else PLAIN)
+            return Emitted(node.with_changes(value=parenthesize(value.expr)), SCALAR if attr == "ndim" else PLAIN)
         if attr == "shape":
-            return Emitted(node.with_changes(value=self.as_plain(value)))
+            return Emitted(node.with_changes(value=parenthesize(self.as_plain(value))))
         rule = rule_for_method(attr)
         if rule is not None:
             return self.rule_call(rule, node, cst.Call(func=node, args=[]), receiver=node.value, as_property=True)
@@ -172,16 +179,18 @@ class BodyTranslator:
     def binary(self, node: cst.BinaryOperation) -> Emitted:
         left, right = self.expr(node.left), self.expr(node.right)
         if isinstance(node.operator, cst.MatrixMultiply):
-            return Emitted(node.with_changes(left=self.as_plain(left), right=self.as_plain(right)))
+            return Emitted(node.with_changes(left=parenthesize(self.as_plain(left)), right=parenthesize(self.as_plain(right))))
         lf, rf = left.fact, right.fact
         if lf.channels_last or rf.channels_last:
             same = lf.channels_last and rf.channels_last and lf.rank == rf.rank
             with_scalar = (lf.channels_last and rf.scalar) or (rf.channels_last and lf.scalar)
             if same or with_scalar:
                 fact = lf if lf.channels_last else rf
-                return Emitted(node.with_changes(left=left.expr, right=right.expr), fact)
+                return Emitted(node.with_changes(left=parenthesize(left.expr), right=parenthesize(right.expr)), fact)
         fact = SCALAR if lf.scalar and rf.scalar else PLAIN
-        return Emitted(node.with_changes(left=self.as_plain(left), right=self.as_plain(right)), fact)
+        return Emitted(
+            node.with_changes(left=parenthesize(self.as_plain(left)), right=parenthesize(self.as_plain(right))), fact
+        )
 
     def subscript(self, node: cst.Subscript) -> Emitted:
         if m.matches(node.value, m.Attribute(attr=m.Name("shape"))):
@@ -194,7 +203,7 @@ class BodyTranslator:
                 axis = torch_dim_to_channels_last_axis(int(index.value.value), value.fact.rank)
                 return Emitted(parse_expr(f"{{x}}.shape[{axis}]", x=value.expr), SCALAR)
             translated = self.as_plain(value)
-            return Emitted(node.with_changes(value=node.value.with_changes(value=translated)), SCALAR)
+            return Emitted(node.with_changes(value=node.value.with_changes(value=parenthesize(translated))), SCALAR)
         value = self.expr(node.value)
         slices = []
         for element in node.slice:
@@ -208,7 +217,7 @@ class BodyTranslator:
                     step=inner.step and self.plain(inner.step),
                 )
             slices.append(element.with_changes(slice=inner))
-        return Emitted(node.with_changes(value=self.as_plain(value), slice=slices))
+        return Emitted(node.with_changes(value=parenthesize(self.as_plain(value)), slice=slices))
 
     # ------------------------------------------------------------------ calls
     def call(self, node: cst.Call) -> Emitted:
@@ -218,7 +227,17 @@ class BodyTranslator:
             if resolved is not None:
                 return self.element_call(node, *resolved)
             if m.matches(func, m.Attribute(value=m.Name("self"), attr=m.Name())):
-                return Emitted(node.with_changes(args=self.plain_args(node)))  # a method or a stored function
+                attr = func.attr.value
+                if attr in self.cls.methods:
+                    return Emitted(node.with_changes(args=self.plain_args(node)))
+                holder = "a constructor argument" if attr in self.cls.fields else "something the translator cannot name"
+                self.unsupported(
+                    "X005",
+                    f"cannot tell what `self.{attr}` holds ({holder}), so its layout and flags are unknown; "
+                    "build it in __init__ from a layer or a class in this file",
+                    node,
+                )
+                return Emitted(node)
         if isinstance(func, cst.Name) and func.value in self.elements:
             return self.element_call(node, AnyElement(self.elements[func.value]), None)
         qualified = library_name(self.file.resolved, func)
@@ -253,6 +272,8 @@ class BodyTranslator:
         """``(element, path)`` for ``self.a``, ``self.a[0]``, ``self.a["k"][1]``..., or None."""
         if m.matches(expr, m.Attribute(value=m.Name("self"), attr=m.Name())):
             attr = expr.attr.value
+            if attr in self.overrides:
+                return self.overrides[attr], (attr,)
             if attr in self.cls.layers:
                 return self.cls.layers[attr], (attr,)
             if attr in self.cls.submodules:
@@ -307,10 +328,13 @@ class BodyTranslator:
 
     def sequential_call(self, node: cst.Call, container: ContainerAttr, path: tuple) -> Emitted:
         """Call the method that runs a Sequential's layers in order (generated on first use)."""
+        if container.variants:
+            return self.variant_sequential_call(node, container, path)
         name = sequential_method_name(path)
         if name not in self.cls.generated:
-            method = cst.parse_statement(sequential_body(container, path))
-            translator = BodyTranslator(self.file, self.info, self.cls, {"x": PLAIN})
+            target_path = path[:-1] if str(path[-1]).startswith("len") else path  # a variant: same attribute
+            method = cst.parse_statement(sequential_body(container, target_path, name))
+            translator = BodyTranslator(self.file, self.info, self.cls, {"x": PLAIN}, overrides=dict(self.overrides))
             outer_origin, self.file.origin = self.file.origin, node
             pending = self.file.take_notes()
             body = translator.block(method.body.body)
@@ -330,6 +354,35 @@ class BodyTranslator:
             args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
         self.file.note(CONTAINER_CODE, "nn.Sequential -> a list of layers in setup and a method that calls them in order")
         return Emitted(cst.Call(func=cst.parse_expression(f"self.{name}"), args=args))
+
+    def variant_sequential_call(self, node: cst.Call, container: ContainerAttr, path: tuple) -> Emitted:
+        """A Sequential built differently in branches of __init__: choose by its length at trace time."""
+        if len(path) != 1 or len(node.args) != 1:
+            self.unsupported(CONTAINER_CODE, "a branch-built Sequential is only translated as a direct attribute with one input", node)
+            return Emitted(node)
+        attr = path[0]
+        x = self.plain(node.args[0].value)
+        result = None
+        for variant in sorted(container.variants, key=lambda v: len(v.elements)):
+            if not variant.elements:
+                branch = x
+            else:
+                saved = self.overrides.get(attr)
+                self.overrides[attr] = variant
+                branch = self.sequential_call(node, variant, (attr, f"len{len(variant.elements)}")).expr
+                if saved is None:
+                    del self.overrides[attr]
+                else:
+                    self.overrides[attr] = saved
+            if result is None:
+                result = branch
+            else:
+                test = cst.parse_expression(f"len(self.{attr}) == {len(variant.elements)}")
+                result = cst.IfExp(test=test, body=parenthesize(branch), orelse=parenthesize(result))
+        if isinstance(result, cst.IfExp):
+            result = parenthesize(result)
+        self.file.note(CONTAINER_CODE, "a Sequential built in branches of __init__: the branch is chosen by its length")
+        return Emitted(result)
 
     def plain_args(self, node: cst.Call) -> list[cst.Arg]:
         return [arg.with_changes(value=self.plain(arg.value)) for arg in node.args]
@@ -351,7 +404,7 @@ class BodyTranslator:
         facts: dict[str, Fact] = {}
         for name, value in provided.items():
             emitted = self.expr(value)
-            translated[name], facts[name] = emitted.expr, emitted.fact
+            translated[name], facts[name] = parenthesize(emitted.expr), emitted.fact
         target = receiver is not None and (call.func.attr.value if isinstance(call.func, cst.Attribute) else None)
         if receiver is None:
             import pydoc

@@ -63,12 +63,12 @@ def sequential_method_name(path: tuple[str | int, ...]) -> str:
     return "_run_" + "_".join(str(p) for p in path)
 
 
-def sequential_body(container: ContainerAttr, path: tuple) -> str:
+def sequential_body(container: ContainerAttr, target_path: tuple, method_name: str) -> str:
     """PyTorch-like source of the chain a Sequential runs (translated by the body translator)."""
-    target = "self." + path[0] + "".join(f"[{p!r}]" for p in path[1:])
+    target = "self." + target_path[0] + "".join(f"[{p!r}]" for p in target_path[1:])
     if container.elements is None:
-        return f"def {sequential_method_name(path)}(self, x):\n    for layer in {target}:\n        x = layer(x)\n    return x\n"
-    lines = [f"def {sequential_method_name(path)}(self, x):"]
+        return f"def {method_name}(self, x):\n    for layer in {target}:\n        x = layer(x)\n    return x\n"
+    lines = [f"def {method_name}(self, x):"]
     for key in container.elements:
         lines.append(f"    x = {target}[{key!r}](x)")
     lines.append("    return x")

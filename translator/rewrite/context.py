@@ -31,13 +31,40 @@ def parse_expr(template: str, **parts: cst.BaseExpression) -> cst.BaseExpression
     return cst.parse_expression(template)
 
 
+COMPOUND = (
+    cst.BinaryOperation, cst.BooleanOperation, cst.Comparison, cst.UnaryOperation,
+    cst.IfExp, cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield,
+)
+
+
+def parenthesize(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """``expr`` in parentheses if it is an operation: safe to embed under any operator or attribute.
+
+    Rules and the rewriter splice translated expressions into new ones; without
+    this, ``torch.add(a, b) * c`` would become ``a + b * c``.
+    """
+    if isinstance(expr, COMPOUND) and not expr.lpar:
+        return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return expr
+
+
+class RedundantArgumentParens(cst.CSTTransformer):
+    """Drop the parentheses :func:`parenthesize` put around a call argument, where commas bind looser."""
+
+    def leave_Arg(self, original_node: cst.Arg, updated_node: cst.Arg) -> cst.Arg:
+        value = updated_node.value
+        if isinstance(value, COMPOUND) and not isinstance(value, (cst.Lambda, cst.NamedExpr, cst.Yield)) and len(value.lpar) == 1:
+            return updated_node.with_changes(value=value.with_changes(lpar=[], rpar=[]))
+        return updated_node
+
+
 def transpose(expr: cst.BaseExpression, perm: tuple[int, ...] | str) -> cst.BaseExpression:
     """``jnp.transpose(x, perm)``; perm ``"to_last"``/``"to_first"`` moves axis 1 for any rank."""
     if perm == "to_last":
         return parse_expr("jnp.moveaxis({x}, 1, -1)", x=expr)
     if perm == "to_first":
         return parse_expr("jnp.moveaxis({x}, -1, 1)", x=expr)
-    return parse_expr(f"jnp.transpose({{x}}, {perm!r})", x=expr)
+    return parse_expr(f"jnp.transpose({{x}}, {perm!r})", x=expr)  # x is a call argument: no parentheses needed
 
 
 @dataclass

@@ -37,6 +37,8 @@ class ContainerAttr:
     kind: str  # "sequential" | "list" | "dict"
     elements: dict[object, object] | None
     kinds: tuple = ()
+    #: Sequentials assigned in different branches of __init__, told apart at run time by length
+    variants: tuple = ()
 
 
 @dataclass
@@ -52,6 +54,10 @@ class ClassInfo:
     containers: dict[str, ContainerAttr] = field(default_factory=dict)
     #: methods the translation adds (a Sequential's chain of calls), by name
     generated: dict[str, object] = field(default_factory=dict)
+    #: every assignment of each attribute in __init__ (branches included): name -> what each assigned
+    assignments: dict[str, list] = field(default_factory=dict)
+    #: attributes assigned in __init__ that hold no module we can name (values, or unknown objects)
+    opaque: set[str] = field(default_factory=set)
     #: attributes holding tensors (parameters, buffers), plain layout
     tensors: set[str] = field(default_factory=set)
     methods: set[str] = field(default_factory=set)
@@ -65,3 +71,5 @@ class FileInfo:
 
     classes: dict[str, ClassInfo] = field(default_factory=dict)
     functions: set[str] = field(default_factory=set)
+    #: module-level functions that build and return a layer (``conv3x3``): name -> what they return
+    factories: dict[str, object] = field(default_factory=dict)

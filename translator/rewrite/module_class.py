@@ -84,6 +84,9 @@ class SetupExpressions(cst.CSTTransformer):
         return self.built.get(id(expr))
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        if m.matches(original_node.func, m.Name()) and original_node.func.value in self.info.factories:
+            self.built[id(updated_node)] = self.info.factories[original_node.func.value]
+            return updated_node
         if m.matches(original_node.func, m.Name()) and original_node.func.value in self.info.classes:
             self.built[id(updated_node)] = UserModuleRef(original_node.func.value)
             return updated_node
@@ -305,6 +308,7 @@ def translate_init(
                 leading_lines=[*translated.leading_lines, *(cst.EmptyLine(comment=cst.Comment(c)) for c in comments)]
             )
         statements.append(translated)
+    settle_attributes(cls, file, init)
     if not statements:
         statements = [cst.SimpleStatementLine(body=[cst.Pass()])]
     return init.with_changes(
@@ -327,24 +331,50 @@ def translate_state(statement, file: FileContext, info: FileInfo, cls: ClassInfo
     return None
 
 
+NONE_VALUE = object()  # `self.x = None`: an optional submodule that is absent
+
+
 def record_attributes(original, translated, builder: SetupExpressions, info: FileInfo, cls: ClassInfo, file: FileContext) -> None:
-    """Remember what each ``self.<name> = ...`` (and each local list) in ``__init__`` holds."""
-    if m.matches(translated, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(m.Name())])])):
-        name = translated.body[0].targets[0].target.value
-        value = translated.body[0].value
+    """Remember what each ``self.<name> = ...`` (and each local list) in ``__init__`` holds, in any branch."""
+    for assign in m.findall(translated, m.Assign(targets=[m.AssignTarget(m.Name())])):
+        value = assign.value
         if isinstance(value, (cst.List, cst.ListComp)):
-            builder.local_lists[name] = builder.list_kinds(value)
-        return
-    if not m.matches(original, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(SELF_ATTR)])])):
-        return
-    name = original.body[0].targets[0].target.attr.value
-    kind = builder.kind_of(translated.body[0].value)
-    if isinstance(kind, LayerAttr):
-        cls.layers[name] = kind
-    elif isinstance(kind, UserModuleRef):
-        cls.submodules[name] = kind.class_name
-    elif isinstance(kind, ContainerAttr):
-        cls.containers[name] = kind
+            builder.local_lists[assign.targets[0].target.value] = builder.list_kinds(value)
+    for assign in m.findall(translated, m.Assign(targets=[m.AssignTarget(SELF_ATTR)])):
+        name = assign.targets[0].target.attr.value
+        kind = NONE_VALUE if m.matches(assign.value, m.Name("None")) else builder.kind_of(assign.value)
+        cls.assignments.setdefault(name, []).append(kind)
+
+
+def settle_attributes(cls: ClassInfo, file: FileContext, node: cst.CSTNode) -> None:
+    """Decide what each attribute holds from all its assignments (branches of __init__ included)."""
+    for name, kinds in cls.assignments.items():
+        present = [k for k in kinds if k is not NONE_VALUE]
+        unique = []
+        for kind in present:
+            if all(kind is not u and kind != u for u in unique):
+                unique.append(kind)
+        if not unique:
+            continue
+        if len(unique) == 1 or all(isinstance(k, UserModuleRef) and k == unique[0] for k in unique):
+            kind = unique[0]
+        elif all(isinstance(k, ContainerAttr) and k.kind == "sequential" and k.elements is not None for k in unique) and len(
+            {len(k.elements) for k in unique}
+        ) == len(unique):
+            kind = ContainerAttr("sequential", None, (), variants=tuple(unique))
+        elif all(isinstance(k, LayerAttr) and k.rule is unique[0].rule and k.call == unique[0].call for k in unique):
+            kind = unique[0]
+        else:
+            cls.opaque.add(name)
+            continue
+        if isinstance(kind, LayerAttr):
+            cls.layers[name] = kind
+        elif isinstance(kind, UserModuleRef):
+            cls.submodules[name] = kind.class_name
+        elif isinstance(kind, ContainerAttr):
+            cls.containers[name] = kind
+        else:
+            cls.opaque.add(name)
 
 
 def translate_method(method: cst.FunctionDef, file: FileContext, info: FileInfo, cls: ClassInfo) -> cst.FunctionDef:

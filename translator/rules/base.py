@@ -179,6 +179,8 @@ class RuleCase:
     input_dtype: str = "float32"
     input_range: tuple[float, float] | None = None
     train: bool = False
+    #: module-level code placed before the model class (helper functions the case uses)
+    prelude: str = ""
 
 
 # --------------------------------------------------------------------------- contexts (implemented by the rewriter)
