@@ -53,6 +53,8 @@ class TorchSplit(Rule):
             return emit(bind(x, lambda v: f"jax.lax.slice_in_dim({v}, {start} % {v}.shape[{dim}], {start} % {v}.shape[{dim}] + {length}, axis={dim})"))
         if op == "tensor_split":
             return unsupported(ctx, "`tensor_split` is not translated yet (numpy's array_split sizes)")
+        if op == "split" and isinstance(ctx.target, str) and (ctx.is_default("size") or isinstance(ctx.expr("size"), cst.SimpleString)):
+            return emit(code_of(getattr(ctx, "node", ctx.expr("input"))))  # str.split: not a tensor
         name = next((n for n in ("split_size_or_sections", "chunks") if not ctx.is_default(n)), "size")
         if ctx.is_default(name):
             return unsupported(ctx, f"`{op}` needs a size")
