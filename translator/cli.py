@@ -1,4 +1,4 @@
-"""The ``torch2flax`` command line: translate, port, check, rules, demo.
+"""The ``torch2flax`` command line: translate, port, export, check, rules, demo.
 
 Exit codes: 0 success; 1 the work was done but found a problem (untranslatable
 constructs, a check outside tolerance); 2 bad usage or input (nothing written).
@@ -50,13 +50,21 @@ def read_source(path: str) -> str:
         raise UsageError(f"{path}: not a UTF-8 text file") from None
 
 
-# --------------------------------------------------------------------------- port
+# --------------------------------------------------------------------------- port and export
+PROGRESS_MIN_TENSORS = 32  # smaller ports finish before a bar is worth drawing
+
+
 def cmd_port(args) -> int:
     from translator.loading import parse_kwargs
     from translator.weights.port import port_checkpoint
 
     read_source(args.source)
-    result = port_checkpoint(args.source, args.class_name, args.weights, args.output, parse_kwargs(args.kwargs), args.force)
+    with progress_bar("porting") as progress:
+        result = port_checkpoint(
+            args.source, args.class_name, args.weights, args.output, parse_kwargs(args.kwargs), args.force,
+            key=args.key, strip_prefix=args.strip_prefix, dtype=args.dtype, progress=progress,
+        )
+    print_notes(result.notes)
     table = Table(title=f"{args.class_name}: {len(result.plan.tensors)} tensors, {result.parameter_count:,} values")
     for column in ("PyTorch key", "shape", "Flax variable", "shape", "layout", "rule"):
         table.add_column(column)
@@ -65,6 +73,69 @@ def cmd_port(args) -> int:
     stdout.print(table)
     stdout.print(f"wrote {args.output}", markup=False)
     return 0
+
+
+def cmd_export(args) -> int:
+    from translator.loading import parse_kwargs
+    from translator.weights.port import export_checkpoint
+
+    read_source(args.source)
+    with progress_bar("exporting") as progress:
+        result = export_checkpoint(
+            args.source, args.class_name, args.weights, args.output, parse_kwargs(args.kwargs), args.force,
+            dtype=args.dtype, progress=progress,
+        )
+    print_notes(result.notes)
+    table = Table(title=f"{args.class_name}: {len(result.plan.tensors)} tensors, {result.parameter_count:,} values")
+    for column in ("Flax variable", "shape", "PyTorch key", "shape", "layout", "rule"):
+        table.add_column(column)
+    for t in result.plan.tensors:
+        table.add_row(t.flax_key, str(t.flax_shape), t.torch_key, str(t.torch_shape), escape(t.transform.describe()), t.rule)
+    stdout.print(table)
+    stdout.print(f"wrote {args.output}", markup=False)
+    return 0
+
+
+def print_notes(notes) -> None:
+    for note in notes:
+        stderr.print(f"note: {note}", markup=False)
+
+
+class progress_bar:
+    """A rich progress bar on stderr for ports with many tensors, only when stderr is a terminal.
+
+    Used as ``with progress_bar("porting") as progress: port_checkpoint(..., progress=progress)``:
+    the port calls ``progress(plan)`` once it knows how many tensors there are.
+    """
+
+    def __init__(self, label: str):
+        self.label = label
+        self.bar = None
+
+    def __enter__(self):
+        return self.start
+
+    def start(self, plan):
+        if len(plan.tensors) < PROGRESS_MIN_TENSORS or not sys.stderr.isatty():
+            return None
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=stderr, transient=True)
+        self.bar.start()
+        task = self.bar.add_task(self.label, total=len(plan.tensors))
+        return lambda tensor: self.bar.advance(task)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False
 
 
 # --------------------------------------------------------------------------- check
@@ -162,10 +233,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", metavar="SRC.py")
     p.add_argument("--class", dest="class_name", required=True, metavar="NAME")
     p.add_argument("--kwargs", metavar="JSON", help="constructor arguments (JSON object or Python dict literal)")
-    p.add_argument("--weights", required=True, metavar="CKPT", help=".pt/.pth/.bin or .safetensors")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help=".msgpack or .safetensors")
+    p.add_argument("--weights", required=True, metavar="CKPT",
+                   help=".pt/.pth/.bin, .safetensors, or a sharded checkpoint's *.index.json")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help=".msgpack, .safetensors, or a directory (no suffix, or a trailing /) for Orbax")
+    p.add_argument("--key", metavar="KEY", help="the entry holding the state dict in a wrapping checkpoint (default: recognised)")
+    p.add_argument("--strip-prefix", metavar="PREFIX", help="remove this prefix from every key (default: module./model. recognised)")
+    p.add_argument("--dtype", metavar="DTYPE", help="float32, float16 or bfloat16: cast floating tensors (default: keep each one's)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
     p.set_defaults(run=cmd_port)
+
+    p = verbs.add_parser("export", help="export Flax variables back to a PyTorch state dict")
+    p.add_argument("source", metavar="SRC.py")
+    p.add_argument("--class", dest="class_name", required=True, metavar="NAME")
+    p.add_argument("--kwargs", metavar="JSON", help="constructor arguments (JSON object or Python dict literal)")
+    p.add_argument("--weights", required=True, metavar="VARS", help=".msgpack, .safetensors, or an Orbax directory")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help=".pt/.pth/.bin (torch.save) or .safetensors")
+    p.add_argument("--dtype", metavar="DTYPE", help="float32, float16 or bfloat16: cast floating tensors (default: keep each one's)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p.set_defaults(run=cmd_export)
 
     p = verbs.add_parser("check", help="check a translation's outputs and gradients against PyTorch")
     p.add_argument("source", metavar="SRC.py")

@@ -9,7 +9,7 @@ submodule names one to one, as the ``setup()`` translation keeps them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,16 +75,41 @@ class PortPlan:
         if problems:
             raise PortError("the checkpoint does not fit the model:\n  " + "\n  ".join(problems))
 
-    def to_flax(self, state: Mapping[str, np.ndarray]) -> Variables:
-        """Flax variables from a PyTorch state dict (validated first)."""
-        self.validate({k: tuple(v.shape) for k, v in state.items()})
+    def to_flax(
+        self,
+        state: Mapping[str, np.ndarray],
+        convert: Callable[[np.ndarray], np.ndarray] | None = None,
+        on_tensor: Callable[[PlannedTensor], None] | None = None,
+    ) -> Variables:
+        """Flax variables from a PyTorch state dict (validated first), converted one tensor at a time.
+
+        ``state`` is a mapping or a lazy :class:`~translator.weights.checkpoint.TensorSource`
+        (anything with ``get(key)``; ``shapes()`` when reading a tensor just for its shape would
+        be costly).  ``convert`` is applied to each tensor as read (a dtype cast);
+        ``on_tensor`` is called after each (a progress bar).
+        """
+        shapes = state.shapes() if hasattr(state, "shapes") else {k: tuple(np.shape(v)) for k, v in state.items()}
+        self.validate(shapes)
         variables: Variables = {}
         for tensor in self.tensors:
-            set_path(variables, tensor.flax_path, tensor.transform.to_flax(np.asarray(state[tensor.torch_key])))
+            array = np.asarray(state.get(tensor.torch_key))
+            if convert is not None:
+                array = convert(array)
+            set_path(variables, tensor.flax_path, tensor.transform.to_flax(array))
+            if on_tensor is not None:
+                on_tensor(tensor)
         return variables
 
-    def to_torch(self, variables: Mapping) -> dict[str, np.ndarray]:
-        """A PyTorch state dict (numpy arrays) from Flax variables; the inverse of :meth:`to_flax`."""
+    def to_torch(
+        self,
+        variables: Mapping,
+        convert: Callable[[np.ndarray], np.ndarray] | None = None,
+        on_tensor: Callable[[PlannedTensor], None] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """A PyTorch state dict (numpy arrays) from Flax variables; the inverse of :meth:`to_flax`.
+
+        Keys the plan dropped (``self.dropped``) are not in the result: the caller restores them.
+        """
         flat = flatten_variables(variables)
         expected = self.by_flax_key()
         missing = [k for k in expected if k not in flat]
@@ -101,7 +126,15 @@ class PortPlan:
             if wrong:
                 parts.append("wrong shapes: " + "; ".join(wrong))
             raise PortError("the Flax variables do not fit the model:\n  " + "\n  ".join(parts))
-        return {t.torch_key: t.transform.to_torch(np.asarray(flat[t.flax_key])) for t in self.tensors}
+        state = {}
+        for t in self.tensors:
+            array = np.asarray(flat[t.flax_key])
+            if convert is not None:
+                array = convert(array)
+            state[t.torch_key] = t.transform.to_torch(array)
+            if on_tensor is not None:
+                on_tensor(t)
+        return state
 
 
 def set_path(tree: dict, path: Iterable[str], value) -> None:

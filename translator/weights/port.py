@@ -1,17 +1,38 @@
-"""Port a checkpoint: build the PyTorch model's structure, plan, read, transform, write."""
+"""Port a checkpoint both ways: build the PyTorch model's structure, plan, read, transform, write.
+
+``port_checkpoint``: PyTorch state dict -> Flax variables.  ``export_checkpoint``: Flax
+variables -> PyTorch state dict, ready for ``model.load_state_dict(..., strict=True)``.
+Both plan from the model built on the ``meta`` device (no memory for its weights), read
+tensors lazily and convert them one at a time.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from translator.loading import class_from, import_source, instantiate
-from translator.weights.checkpoint import load_state_dict, save_variables
-from translator.weights.plan import PortPlan, Variables, plan_port
+from translator.weights.checkpoint import (
+    cast,
+    load_variables,
+    open_checkpoint,
+    parse_dtype,
+    refuse_overwrite,
+    save_state_dict,
+    save_variables,
+    tensor_to_numpy,
+    torch_format,
+    variables_format,
+)
+from translator.weights.plan import PlannedTensor, PortPlan, Variables, plan_port
+
+#: called once per converted tensor (a progress bar); the port's plan is passed first via ``start``
+Progress = Callable[[PlannedTensor], None]
 
 
 def build_structure(source: str | os.PathLike, class_name: str, kwargs: dict) -> torch.nn.Module:
@@ -29,6 +50,19 @@ class PortResult:
     plan: PortPlan
     variables: Variables
     output: Path | None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(int(np.prod(t.torch_shape)) for t in self.plan.tensors)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    plan: PortPlan
+    state_dict: dict[str, np.ndarray]  # in the model's state-dict order, dropped tensors restored
+    output: Path | None
+    notes: tuple[str, ...] = field(default=())
 
     @property
     def parameter_count(self) -> int:
@@ -48,14 +82,87 @@ def port_checkpoint(
     output: str | os.PathLike | None = None,
     kwargs: dict | None = None,
     force: bool = False,
+    *,
+    key: str | None = None,
+    strip_prefix: str | None = None,
+    dtype: str | None = None,
+    progress: Callable[[PortPlan], Progress | None] | None = None,
 ) -> PortResult:
-    """Read ``weights``, port them to the translation of ``class_name``, write ``output`` if given."""
-    if output is not None and Path(output).exists() and not force:
-        from translator.diagnostics import UsageError
+    """Read ``weights``, port them to the translation of ``class_name``, write ``output`` if given.
 
-        raise UsageError(f"{output}: exists; pass --force to overwrite")
+    ``output``: ``.msgpack``, ``.safetensors``, or an Orbax directory (no suffix, or a trailing
+    ``/``).  ``key``/``strip_prefix`` pick the state dict inside a wrapping checkpoint and
+    remove a key prefix (both recognised automatically otherwise; see ``result.notes``).
+    ``dtype`` (``float32``, ``float16``, ``bfloat16``) casts floating tensors; by default each
+    keeps its own.  ``progress(plan)`` may return a per-tensor callback.
+    """
+    target = None
+    if output is not None:
+        variables_format(output)
+        target = Path(output)
+        refuse_overwrite(target, force)
+    dtype_target = parse_dtype(dtype)
     model = build_structure(source, class_name, kwargs or {})
-    plan, variables = port_state_dict(model, load_state_dict(weights))
+    plan = plan_port(model)
+    tensors = open_checkpoint(weights, key, strip_prefix, expected=[t.torch_key for t in plan.tensors])
+    on_tensor = progress(plan) if progress is not None else None
+    variables = plan.to_flax(tensors, convert=lambda a: cast(a, dtype_target), on_tensor=on_tensor)
     if output is not None:
         save_variables(variables, output, force=force)
-    return PortResult(plan, variables, Path(output) if output is not None else None)
+    return PortResult(plan, variables, target, tuple(tensors.notes))
+
+
+def export_checkpoint(
+    source: str | os.PathLike,
+    class_name: str,
+    weights: str | os.PathLike,
+    output: str | os.PathLike | None = None,
+    kwargs: dict | None = None,
+    force: bool = False,
+    *,
+    dtype: str | None = None,
+    progress: Callable[[PortPlan], Progress | None] | None = None,
+) -> ExportResult:
+    """Flax variables (``.msgpack``, ``.safetensors`` or an Orbax directory) -> a PyTorch state dict.
+
+    Writes ``output`` (``.pt``/``.pth``/``.bin`` via ``torch.save``, or ``.safetensors``) if
+    given.  Tensors the port drops on purpose (BatchNorm's ``num_batches_tracked``) are
+    restored with the model's defaults, so ``load_state_dict(strict=True)`` accepts the result.
+    """
+    target = None
+    if output is not None:
+        torch_format(output)
+        target = Path(output)
+        refuse_overwrite(target, force)
+    dtype_target = parse_dtype(dtype)
+    model = build_structure(source, class_name, kwargs or {})
+    plan = plan_port(model)
+    variables = load_variables(weights)
+    on_tensor = progress(plan) if progress is not None else None
+    converted = plan.to_torch(variables, convert=lambda a: cast(a, dtype_target), on_tensor=on_tensor)
+    defaults = model.state_dict()
+    notes = []
+    restored = []
+    for torch_key, reason in plan.dropped:
+        converted[torch_key] = default_tensor(defaults[torch_key])
+        restored.append(f"{torch_key} ({reason})")
+    if restored:
+        notes.append(
+            f"restored {len(restored)} tensor(s) the port drops, with the model's initial values "
+            f"(zeros when it was built on the meta device): {', '.join(restored)}"
+        )
+    order = {k: i for i, k in enumerate(defaults)}
+    state = dict(sorted(converted.items(), key=lambda item: order.get(item[0], len(order))))
+    if output is not None:
+        save_state_dict(state, output, force=force)
+    return ExportResult(plan, state, target, tuple(notes))
+
+
+def default_tensor(tensor: torch.Tensor) -> np.ndarray:
+    """A dropped tensor's value for export: its initial value, or zeros of its dtype when the model
+    was built on the meta device (which holds no values).  The only tensor the rules drop is
+    BatchNorm's ``num_batches_tracked``, whose initial value is 0."""
+    if tensor.is_meta:
+        return tensor_to_numpy(torch.zeros(tensor.shape, dtype=tensor.dtype))
+    return tensor_to_numpy(tensor.clone())
+
