@@ -26,4 +26,13 @@ CATALOGUE = (
     ReferenceModel("mlp", "MLP", ("float32[8,784]",), {"input_dim": 784, "hidden_dim": 128, "output_dim": 10}),
     ReferenceModel("simple_cnn", "SimpleCNN", ("float32[4,1,8,8]",), {"num_classes": 10}),
     ReferenceModel("lenet5", "LeNet5", ("float32[4,1,28,28]",), {"num_classes": 10}),
+    # Issue 3's architectures; widths are reduced (a constructor argument) so the suite stays fast
+    # on 2 CPU cores: the translated code is the same for any width.
+    ReferenceModel("resnet", "ResNet18", ("float32[2,3,32,32]",), {"num_classes": 10, "width": 8}),
+    ReferenceModel("resnet", "BottleneckResNet", ("float32[2,3,32,32]",), {"num_blocks": (1, 1, 1, 1), "width": 4}),
+    ReferenceModel("vgg", "VGG11BN", ("float32[2,3,32,32]",), {"width": 4, "hidden": 32}),
+    ReferenceModel("mobilenet_v2", "MobileNetV2", ("float32[2,3,32,32]",), {"width_mult": 0.25}),
+    ReferenceModel("unet", "UNet", ("float32[2,1,16,16]",), {"width": 4}),
+    ReferenceModel("dcgan", "Generator", ("float32[2,16,1,1]",), {"nz": 16, "ngf": 4}),
+    ReferenceModel("dcgan", "Discriminator", ("float32[2,3,64,64]",), {"ndf": 4}),
 )

@@ -148,6 +148,8 @@ class BodyTranslator:
             return self.train_flag(node)
         if m.matches(node.value, m.Name("self")):
             return Emitted(node)
+        if isinstance(node.value, cst.Name) and (node.value.value in self.info.classes or node.value.value in self.info.functions):
+            return Emitted(node)  # a class attribute of a model in this file (`Block.expansion`)
         qualified = library_name(self.file.resolved, node)
         if qualified is not None:
             if is_torch_name(qualified):

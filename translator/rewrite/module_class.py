@@ -79,11 +79,18 @@ class SetupExpressions(cst.CSTTransformer):
         self.built: dict[int, object] = {}
         #: local list variables in __init__ -> the kinds of module appended to them
         self.local_lists: dict[str, list] = {}
+        #: methods called from __init__ that return a module -> what they return
+        self.helper_kinds: dict[str, object] = {}
 
     def kind_of(self, expr: cst.BaseExpression):
         return self.built.get(id(expr))
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        if m.matches(original_node.func, m.Attribute(value=m.Name("self"), attr=m.Name())):
+            helper = self.helper_kinds.get(original_node.func.attr.value)
+            if helper is not None:
+                self.built[id(updated_node)] = helper
+            return updated_node
         if m.matches(original_node.func, m.Name()) and original_node.func.value in self.info.factories:
             self.built[id(updated_node)] = self.info.factories[original_node.func.value]
             return updated_node
@@ -136,6 +143,12 @@ class SetupExpressions(cst.CSTTransformer):
         self.built[id(expr)] = LayerAttr(rule, build.call, build.inline, build.wrap_call)
         return expr
 
+
+    def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
+        """``layers = [...]``: start tracking what the local list holds (``append`` adds to it)."""
+        if m.matches(updated_node, m.Assign(targets=[m.AssignTarget(m.Name())], value=m.List() | m.ListComp())):
+            self.local_lists[updated_node.targets[0].target.value] = self.list_kinds(updated_node.value)
+        return updated_node
 
     def list_kinds(self, value: cst.BaseExpression) -> list:
         """The kinds of module in a list expression (literal, comprehension or tracked local list)."""
@@ -238,7 +251,15 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
     cls.fields = [p.name.value for p in params]
     cls.methods = {f.name.value for f in methods} - {"__init__", "forward"}
     hints: dict[str, str] = {}
-    setup = translate_init(init, file, info, cls, hints) if init is not None else None
+    helpers = setup_helpers(init, methods)
+    translated_helpers = {}
+    setup = None
+    if init is not None:
+        builder = SetupExpressions(file, info, cls, hints)
+        for method in methods:
+            if method.name.value in helpers:
+                translated_helpers[method.name.value] = translate_setup_helper(method, builder, file, cls)
+        setup = translate_init(init, file, info, cls, hints, builder)
 
     body: list[cst.BaseStatement] = []
     for statement in node.body.body:
@@ -250,6 +271,9 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
         body.append(setup)
     for method in methods:
         if method.name.value == "__init__":
+            continue
+        if method.name.value in translated_helpers:
+            body.append(translated_helpers[method.name.value])
             continue
         body.append(translate_method(method, file, info, cls))
     body.extend(method for method, _ in cls.generated.values())
@@ -266,8 +290,37 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
     )
 
 
+def setup_helpers(init: cst.FunctionDef | None, methods: list[cst.FunctionDef]) -> set[str]:
+    """Methods ``__init__`` calls (``self._make_layer(...)``): they are constructor code too."""
+    if init is None:
+        return set()
+    names = {m_.name.value for m_ in methods} - {"__init__", "forward"}
+    called = {
+        call.func.attr.value
+        for call in m.findall(init, m.Call(func=m.Attribute(value=m.Name("self"), attr=m.Name())))
+    }
+    return names & called
+
+
+def translate_setup_helper(method: cst.FunctionDef, builder: SetupExpressions, file: FileContext, cls: ClassInfo) -> cst.FunctionDef:
+    """A method called from ``__init__``, translated as constructor code; what it returns is recorded."""
+    translated = method.visit(builder)
+    kinds = [builder.kind_of(r.value) for r in m.findall(translated, m.Return()) if r.value is not None]
+    if kinds and all(k is kinds[0] for k in kinds) and kinds[0] is not None:
+        builder.helper_kinds[method.name.value] = kinds[0]
+    note = "a method called from __init__ is constructor code: it runs inside setup() and builds layers"
+    file.note(MODULE_CLASS, note)
+    notes = [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in file.take_notes()]
+    return translated.with_changes(leading_lines=[*translated.leading_lines, *notes])
+
+
 def translate_init(
-    init: cst.FunctionDef, file: FileContext, info: FileInfo, cls: ClassInfo, hints: dict[str, str]
+    init: cst.FunctionDef,
+    file: FileContext,
+    info: FileInfo,
+    cls: ClassInfo,
+    hints: dict[str, str],
+    builder: SetupExpressions | None = None,
 ) -> cst.FunctionDef:
     """``__init__`` -> ``setup``: layers by their rules, parameters read as fields."""
     reassigned = {
@@ -277,7 +330,7 @@ def translate_init(
         if isinstance(target, cst.Name)
     } & set(cls.fields)
     renamer = ParamsToFields(set(cls.fields) - reassigned)
-    builder = SetupExpressions(file, info, cls, hints)
+    builder = builder or SetupExpressions(file, info, cls, hints)
     statements: list[cst.BaseStatement] = []
     for name in sorted(reassigned):
         statements.append(cst.parse_statement(f"{name} = self.{name}"))

@@ -70,3 +70,24 @@ class DiscardedResult(DiagnosticRule):
         fidelity="Not translated.",
     )
     flagged_examples = (HEADER + "        torch.relu(x)\n        return x\n",)
+
+
+@register
+class UnknownAttributeCall(DiagnosticRule):
+    code = "X005"
+    name = "UnknownAttributeCall"
+    summary = "calling self.<attr> when the translator cannot tell what it holds (a module passed in, a stored callable)"
+    doc = RuleDoc(
+        what="A call `self.block(x)` where `self.block` was not built in `__init__` from a layer, a container or a class in this file.",
+        why=(
+            "How a call is translated depends on what is called: a convolution needs channels-last input,\n"
+            "dropout and batch norm need the `train` flag. A module passed to the constructor or a\n"
+            "function stored on `self` could be anything, so the call is reported instead of guessed."
+        ),
+        example=Example(torch="self.block = block  # a constructor argument\ny = self.block(x)", flax="# TODO(torch2flax): X005 cannot tell what `self.block` holds"),
+        fidelity="Not translated.",
+    )
+    flagged_examples = (
+        "import torch.nn as nn\n\nclass M(nn.Module):\n    def __init__(self, block):\n        super().__init__()\n"
+        "        self.block = block\n\n    def forward(self, x):\n        return self.block(x)\n",
+    )
