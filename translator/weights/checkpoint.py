@@ -260,19 +260,21 @@ def _strip_prefixes(source: TensorSource, explicit: str | None, expected: set[st
         if lacking:
             raise UsageError(f"--strip-prefix {explicit}: {len(lacking)} of {len(keys)} keys do not start with it (first: {lacking[0]})")
         return source.renamed({k[len(explicit):]: k for k in keys})
-    stripped = ""
-    names = {k: k for k in keys}
-    while names:
+    # strip recognised prefixes one after another (`module.model.`); keep the step that fits the model best
+    candidates = AUTO_PREFIXES if expected is not None else AUTO_PREFIXES[:2]  # `model.` only when the model says so
+    steps = [("", {k: k for k in keys})]
+    while True:
+        stripped, names = steps[-1]
         if expected is not None and expected <= set(names):
             break
-        candidates = AUTO_PREFIXES if expected is not None else AUTO_PREFIXES[:2]  # `model.` only when the model says so
-        prefix = next((p for p in candidates if all(k.startswith(p) for k in names)), None)
+        prefix = next((p for p in candidates if names and all(k.startswith(p) for k in names)), None)
         if prefix is None:
             break
-        if expected is not None and not any(k[len(prefix):] in expected for k in names):
-            break  # stripping would not help: leave the keys as they are for the error message
-        names = {k[len(prefix):]: old for k, old in names.items()}
-        stripped += prefix
+        steps.append((stripped + prefix, {k[len(prefix):]: old for k, old in names.items()}))
+    if expected is None:
+        stripped, names = steps[-1]
+    else:
+        stripped, names = max(steps, key=lambda step: (len(expected & set(step[1])), -len(step[0])))
     if not stripped:
         return source
     return source.renamed(names, f"{source.path.name}: stripped the key prefix `{stripped}` (pass --strip-prefix to choose)")
