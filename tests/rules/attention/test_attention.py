@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from translator.equivalence.rule_cases import compare_case
-from translator.rules.attention import multihead_attention
+from translator.rules.attention import multihead_attention, scaled_dot_product_attention
+from translator.rules.attention._support import TORCH_SDPA
 from translator.rules.base import RuleCase
 from translator.weights.plan import flatten_variables, plan_port
 
@@ -122,3 +123,35 @@ def test_the_oracle_catches_planted_traps(monkeypatch, planted, case):
     monkeypatch.setattr(multihead_attention, "SUPPORT", ((name, source.replace(old, new)),))
     with pytest.raises(AssertionError, match="output"):
         compare_case(MHA_CASES[case], seed=1)
+
+
+SDPA = "F.scaled_dot_product_attention"
+SDPA_CASES = {
+    "plain_4d": RuleCase(None, f"{SDPA}(x, torch.tanh(x), x * 0.5)", (2, 2, 4, 3)),
+    "plain_2d": RuleCase(None, f"{SDPA}(x, torch.tanh(x), x * 0.5)", (4, 3)),
+    "bool_mask_true_attends": RuleCase(None, f"{SDPA}(x, x, x, attn_mask=x[..., :1, :1] >= x[..., 0].unsqueeze(-2))", (2, 5, 3)),
+    # the last query sees no key: PyTorch's safe softmax gives 0, and zero gradient
+    "fully_masked_row": RuleCase(
+        None, f"{SDPA}(x, x, x, attn_mask=torch.triu(torch.ones(x.size(-2), x.size(-2), dtype=torch.bool), 1))", (2, 4, 3)
+    ),
+    "float_mask_from_x": RuleCase(None, f"{SDPA}(x, x, x * 2, attn_mask=torch.tanh(x @ x.transpose(-2, -1)))", (2, 4, 3)),
+    "causal": RuleCase(None, f"{SDPA}(x, torch.tanh(x), x, is_causal=True)", (2, 2, 5, 3)),
+    "causal_short_keys": RuleCase(None, f"{SDPA}(x, x[..., :2, :], x[..., :2, :] * 0.5, is_causal=True)", (2, 5, 3)),
+    "scale": RuleCase(None, f"{SDPA}(x, x, x, scale=0.3)", (2, 4, 3)),
+    "gqa": RuleCase(None, f"{SDPA}(x, torch.tanh(x[:, :1]), x[:, :1] * 0.5, enable_gqa=True)", (2, 2, 4, 3)),
+    "dropout_eval": RuleCase(None, f"{SDPA}(x, x, x, dropout_p=0.5 if self.training else 0.0)", (2, 4, 3)),
+}
+
+
+@pytest.mark.parametrize("name", SDPA_CASES)
+def test_scaled_dot_product_attention_option(name):
+    compare_case(SDPA_CASES[name], seed=2)
+
+
+def test_sdpa_bool_mask_polarity_is_the_opposite_of_multihead_attention(monkeypatch):
+    """A bool mask read with nn.MultiheadAttention's polarity (True = blocked) is caught by the oracle."""
+    planted = TORCH_SDPA.replace("jnp.where(attn_mask, scores, -jnp.inf)", "jnp.where(attn_mask, -jnp.inf, scores)")
+    assert planted != TORCH_SDPA
+    monkeypatch.setattr(scaled_dot_product_attention, "TORCH_SDPA", planted)
+    with pytest.raises(AssertionError, match="output"):
+        compare_case(SDPA_CASES["bool_mask_true_attends"], seed=2)

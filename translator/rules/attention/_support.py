@@ -8,19 +8,20 @@ writes each definition once at the end of the file.
 from __future__ import annotations
 
 TORCH_SDPA = '''
-def torch_sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False, dropout_rng=None):
+def torch_sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False, make_rng=None):
     """F.scaled_dot_product_attention with PyTorch's semantics (rule L041).
 
     query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev).  A bool
     ``attn_mask`` is True where a query may attend (the opposite of
     nn.MultiheadAttention's masks); a float mask is added to the scores.  Rows
-    with every key masked give 0, as PyTorch does.
+    with every key masked give 0, as PyTorch does.  Dropout (applied whenever
+    ``dropout_p > 0``, as in PyTorch) draws its mask with ``make_rng("dropout")``.
     """
     if enable_gqa:
         key = jnp.repeat(key, query.shape[-3] // key.shape[-3], axis=-3)
         value = jnp.repeat(value, query.shape[-3] // value.shape[-3], axis=-3)
     if scale is None:
-        scale = 1 / math.sqrt(query.shape[-1])
+        scale = query.shape[-1] ** -0.5
     scores = jnp.einsum("...le,...se->...ls", query, key) * scale
     if is_causal:
         causal = jnp.tril(jnp.ones((query.shape[-2], key.shape[-2]), dtype=bool))
@@ -29,8 +30,8 @@ def torch_sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False
         scores = jnp.where(attn_mask, scores, -jnp.inf) if attn_mask.dtype == jnp.bool_ else scores + attn_mask
     blocked = jnp.all(scores == -jnp.inf, axis=-1, keepdims=True)
     weights = jnp.where(blocked, 0.0, jax.nn.softmax(jnp.where(blocked, 0.0, scores), axis=-1))
-    if dropout_rng is not None:
-        keep = jax.random.bernoulli(dropout_rng, 1.0 - dropout_p, weights.shape)
+    if dropout_p > 0:
+        keep = jax.random.bernoulli(make_rng("dropout"), 1.0 - dropout_p, weights.shape)
         weights = jnp.where(keep, weights / (1.0 - dropout_p), 0.0)
     return jnp.einsum("...ls,...sv->...lv", weights, value)
 '''
