@@ -92,6 +92,8 @@ class TorchArithmetic(Rule):
         def binary_case(draw):
             op = draw(st.sampled_from(sorted(FUNCTIONS)))
             base, other = "{x}", draw(st.sampled_from(["{x} * 0.5 + 1.0", "{x} * {x}", "1.5", "{x}[..., :1]"]))
+            if op in ("maximum", "minimum") and other == "1.5":
+                other = "{x}.round()"  # torch.maximum takes tensors only; rounded values tie with x often
             extra = ""
             if op in ("add", "sub", "subtract") and draw(st.booleans()):
                 extra = f", alpha={draw(st.sampled_from([2, 0.5, -1]))}"
