@@ -150,7 +150,7 @@ def cmd_check(args) -> int:
     kwargs = parse_kwargs(args.kwargs)
     tolerance = Tolerance(rtol=args.rtol) if args.rtol is not None else Tolerance()
     try:
-        report = check(args.source, args.class_name, specs, kwargs, args.flax, args.examples, args.seed, tolerance)
+        report = check(args.source, args.class_name, specs, kwargs, args.flax, args.examples, args.seed, tolerance, train=args.train)
     except TranslationFailed as error:
         for diagnostic in error.diagnostics:
             stderr.print(diagnostic.format(), markup=False, style="red")
@@ -166,10 +166,12 @@ def cmd_check(args) -> int:
 
 
 def print_check_table(report) -> None:
-    table = Table(title=f"{report.class_name}: {report.examples} examples (seed {report.seed})")
+    mode = "train mode, dropout off" if report.train else "eval mode"
+    table = Table(title=f"{report.class_name}: {report.examples} examples (seed {report.seed}, {mode})")
     for column in ("quantity", "max abs error", "max rel error", "tolerance", "pass"):
         table.add_column(column, justify="right" if column != "quantity" else "left")
-    for quantity, error in report.errors.items():
+    for quantity in report.quantities:
+        error = report.errors[quantity]
         passed = error.within(report.tolerance)
         table.add_row(
             quantity,
@@ -262,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--examples", type=int, default=10, metavar="N")
     p.add_argument("--seed", type=int, default=0, metavar="S")
     p.add_argument("--rtol", type=float, default=None, help="norm-wise relative tolerance (default 1e-4)")
+    p.add_argument("--train", action="store_true", help="training mode: batch statistics and running-stat updates (dropout off)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(run=cmd_check)
 

@@ -37,11 +37,16 @@ class CheckReport:
     examples: int
     seed: int
     tolerance: Tolerance
-    errors: dict[str, Error] = field(default_factory=lambda: {q: Error() for q in QUANTITIES})
+    errors: dict[str, Error] = field(default_factory=lambda: {q: Error() for q in (*QUANTITIES, "state")})
     worst_parameter: str | None = None
     failure: str | None = None
+    train: bool = False
     stage: str = "numeric"
     diagnostics: tuple[Diagnostic, ...] = ()
+
+    @property
+    def quantities(self) -> tuple[str, ...]:
+        return (*QUANTITIES, "state") if self.train else QUANTITIES
 
     @property
     def ok(self) -> bool:
@@ -49,7 +54,7 @@ class CheckReport:
 
     def record(self, comparison) -> None:
         self.examples += 1
-        for quantity in QUANTITIES:
+        for quantity in self.quantities:
             self.errors[quantity] = worst([self.errors[quantity], getattr(comparison, quantity)], self.tolerance)
         if comparison.per_parameter:
             name, _ = max(comparison.per_parameter.items(), key=lambda kv: kv[1].max_rel)
@@ -63,8 +68,9 @@ class CheckReport:
             "examples": self.examples,
             "seed": self.seed,
             "stage": self.stage,
-            "max_abs_err": {q: self.errors[q].max_abs for q in QUANTITIES},
-            "max_rel_err": {q: self.errors[q].max_rel for q in QUANTITIES},
+            "mode": "train" if self.train else "eval",
+            "max_abs_err": {q: self.errors[q].max_abs for q in self.quantities},
+            "max_rel_err": {q: self.errors[q].max_rel for q in self.quantities},
             "tolerance": {"rtol": self.tolerance.rtol, "atol": self.tolerance.atol, "norm": "max|a-b| <= rtol*max|ref| + atol"},
             "worst_parameter": self.worst_parameter,
             "failure": self.failure,
@@ -113,15 +119,21 @@ def check(
     examples: int = 10,
     seed: int = 0,
     tolerance: Tolerance | None = None,
+    train: bool = False,
 ) -> CheckReport:
-    """Check a translation: structure first, then outputs and gradients over Hypothesis examples."""
+    """Check a translation: structure first, then outputs and gradients over Hypothesis examples.
+
+    ``train=True`` runs both models in training mode (batch statistics, and the
+    updated running statistics compared as ``state``) with dropout disabled on
+    both sides, since dropout masks cannot match elementwise.
+    """
     if not specs:
         raise UsageError("check needs at least one --input SPEC, e.g. --input 'float32[4,1,28,28]'")
     if examples < 1:
         raise UsageError("--examples must be at least 1")
     tolerance = tolerance or Tolerance()
-    report = CheckReport(class_name, 0, seed, tolerance)
-    pair, report.diagnostics = build_pair(source, class_name, specs, kwargs, flax_source, seed, tolerance=tolerance)
+    report = CheckReport(class_name, 0, seed, tolerance, train=train)
+    pair, report.diagnostics = build_pair(source, class_name, specs, kwargs, flax_source, seed, train=train, tolerance=tolerance)
 
     first = tuple(np.zeros(s.shape, dtype=np.float32 if s.is_float else s.dtype) for s in specs)
     try:
@@ -150,7 +162,7 @@ def run_examples(pair: ModelPair, specs: list[InputSpec], report: CheckReport, e
     @hypothesis_seed(seed)
     @given(inputs=model_inputs(specs), cotangent_seed=st.integers(0, 2**31 - 1))
     def equivalent(inputs, cotangent_seed):
-        comparison = pair.compare(inputs, cotangent_seed)
+        comparison = pair.compare_in_mode(inputs, cotangent_seed)
         report.record(comparison)
         failing = [q for q in (*QUANTITIES, "state") if not getattr(comparison, q).within(report.tolerance)]
         if failing:

@@ -9,6 +9,7 @@ compared under its PyTorch name).  The Flax side is jitted once per input shape.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from dataclasses import dataclass, field
 
@@ -93,6 +94,8 @@ class ModelPair:
                 for position, value in zip(floats, float_inputs):
                     args[position] = value
                 kwargs = {"train": True} if self.train and takes_train else {}
+                if self.train:  # dropout is disabled (see `dropout_disabled`); streams exist for support code
+                    kwargs["rngs"] = {"dropout": jax.random.PRNGKey(0)}
                 result = model.apply({"params": params, **rest}, *args, mutable=mutable, **kwargs)
                 out, state = result if mutable else (result, {})
                 leaves = jax.tree_util.tree_leaves(out)
@@ -101,6 +104,13 @@ class ModelPair:
 
             self._grad_fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
         return self._grad_fn
+
+    def compare_in_mode(self, inputs, cotangent_seed: int = 0) -> Comparison:
+        """:meth:`compare`, with dropout disabled on both sides in train mode."""
+        if not self.train:
+            return self.compare(inputs, cotangent_seed)
+        with dropout_disabled(self.torch_model):
+            return self.compare(inputs, cotangent_seed)
 
     def run_torch(self, inputs, cotangent_seed: int):
         # a training-mode forward updates buffers in place: restore them so every example starts equal
@@ -169,3 +179,37 @@ class ModelPair:
             self.tolerance,
         )
         return Comparison(output, grad_input, worst(per_parameter.values(), self.tolerance), per_parameter, state)
+
+
+@contextlib.contextmanager
+def dropout_disabled(torch_model: torch.nn.Module):
+    """Train mode without dropout, on both sides: batch norm uses batch statistics, dropout is off.
+
+    Dropout masks come from different random streams and can never match
+    elementwise, so the train-mode numeric check compares everything else
+    (batch statistics, running-statistic updates, gradients) with dropout off:
+    PyTorch's dropout modules get ``p = 0`` and Flax's ``nn.Dropout`` is made
+    deterministic while the function is traced.
+    """
+    import flax.linen as flax_nn
+
+    saved = []
+    for module in torch_model.modules():
+        if isinstance(module, torch.nn.modules.dropout._DropoutNd):
+            saved.append((module, "p", module.p))
+            module.p = 0.0
+        elif isinstance(module, torch.nn.MultiheadAttention):
+            saved.append((module, "dropout", module.dropout))
+            module.dropout = 0.0
+    original = flax_nn.Dropout.__call__
+
+    def deterministic_call(self, inputs, deterministic=None, rng=None):
+        return inputs
+
+    flax_nn.Dropout.__call__ = deterministic_call
+    try:
+        yield
+    finally:
+        flax_nn.Dropout.__call__ = original
+        for module, name, value in saved:
+            setattr(module, name, value)

@@ -71,7 +71,7 @@ def compare_case(case: RuleCase, seed: int = 0, tolerance: Tolerance = LAYER_TOL
         pair, _ = build_pair(path, "Case", [spec], seed=seed, train=case.train, tolerance=tolerance)
         x = case_input(case, seed)
         pair.check_structure((x,))
-        comparison = pair.compare((x,), cotangent_seed=seed)
+        comparison = pair.compare_in_mode((x,), cotangent_seed=seed)
     failing = [q for q in ("output", "grad_input", "grad_params", "state") if not getattr(comparison, q).within(tolerance)]
     if failing:
         details = "; ".join(f"{q}: abs {getattr(comparison, q).max_abs:.3g}, rel {getattr(comparison, q).max_rel:.3g}" for q in failing)
