@@ -55,7 +55,9 @@ def error_of(actual, reference, scale: float | None = None) -> Error:
     if actual.size == 0:
         return Error(0.0, 0.0)
     same_nonfinite = (~np.isfinite(actual) & ~np.isfinite(reference)) & (np.isnan(actual) == np.isnan(reference))
-    diff = np.where(same_nonfinite, 0.0, np.abs(actual - reference))
+    same_nonfinite &= np.isnan(actual) | (np.sign(actual) == np.sign(reference))  # +inf vs -inf differ
+    with np.errstate(invalid="ignore"):
+        diff = np.where(same_nonfinite, 0.0, np.abs(actual - reference))
     diff = np.where(np.isnan(diff), np.inf, diff)
     if scale is None:
         finite = np.abs(reference[np.isfinite(reference)])

@@ -75,8 +75,21 @@ def is_torch_name(qualified_name: str | None) -> bool:
     return qualified_name is not None and (qualified_name == "torch" or qualified_name.startswith("torch."))
 
 
+def is_dotted_name(node: cst.CSTNode) -> bool:
+    """``a`` or ``a.b.c``: the only spellings that can name an imported object."""
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return isinstance(node, cst.Name)
+
+
 def library_name(resolved: ResolvedModule, node: cst.CSTNode) -> str | None:
-    """The qualified name of an imported or builtin object ``node`` denotes (not a local)."""
+    """The qualified name of an imported or builtin object ``node`` denotes (not a local).
+
+    Only dotted names qualify: ``torch.abs(y).exp`` is a method of a value, whatever
+    name the metadata provider composes for it.
+    """
+    if not is_dotted_name(node):
+        return None
     names = resolved.names_of(node)
     if len(names) != 1:
         return None
