@@ -155,3 +155,64 @@ def test_sdpa_bool_mask_polarity_is_the_opposite_of_multihead_attention(monkeypa
     monkeypatch.setattr(scaled_dot_product_attention, "TORCH_SDPA", planted)
     with pytest.raises(AssertionError, match="output"):
         compare_case(SDPA_CASES["bool_mask_true_attends"], seed=2)
+
+
+ENC = "nn.TransformerEncoderLayer"
+DEC = "nn.TransformerDecoderLayer"
+TRANSFORMER_CASES = {
+    "encoder_layer_defaults_seq_first": RuleCase(f"{ENC}(4, 2, 8)", "self.layer(x)", (3, 2, 4)),
+    "encoder_layer_pre_norm_gelu": RuleCase(
+        f"{ENC}(6, 2, 5, dropout=0.0, activation='gelu', batch_first=True, norm_first=True)", "self.layer(x)", (2, 4, 6)
+    ),
+    "encoder_layer_functional_gelu_eps_no_bias": RuleCase(
+        f"{ENC}(4, 1, 3, activation=F.gelu, layer_norm_eps=1e-3, bias=False)", "self.layer(x)", (3, 2, 4)
+    ),
+    "encoder_layer_masks": RuleCase(
+        f"{ENC}(4, 2, 8, dropout=0.0, batch_first=True)",
+        f"self.layer(x, src_mask={CAUSAL_1}, src_key_padding_mask={KPM_BATCH_FIRST}, is_causal=True)",
+        (2, 5, 4),
+    ),
+    "encoder_layer_float_mask_train": RuleCase(
+        f"{ENC}(4, 2, 8, dropout=0.0)",
+        "self.layer(x, src_mask=torch.triu(torch.ones(x.size(0), x.size(0)), 1) * -1.5)",
+        (4, 2, 4),
+        train=True,
+    ),
+    "decoder_layer_defaults": RuleCase(f"{DEC}(4, 2, 8)", "self.layer(x, torch.tanh(x))", (3, 2, 4)),
+    "decoder_layer_pre_norm_masks_short_memory": RuleCase(
+        f"{DEC}(4, 2, 6, dropout=0.0, batch_first=True, norm_first=True, activation='gelu')",
+        f"self.layer(x, x[:, :2] * 0.5, tgt_mask={CAUSAL_1}, tgt_key_padding_mask={KPM_BATCH_FIRST}, "
+        "memory_key_padding_mask=x[:, :2, 0] > x[:, :1, 0], tgt_is_causal=True)",
+        (2, 4, 4),
+    ),
+    "encoder_two_layers_norm": RuleCase(
+        f"nn.TransformerEncoder({ENC}(4, 2, 6, dropout=0.0, batch_first=True), 2, norm=nn.LayerNorm(4))",
+        f"self.layer(x, mask={CAUSAL_1}, src_key_padding_mask={KPM_BATCH_FIRST})",
+        (2, 5, 4),
+    ),
+    "encoder_three_layers_train": RuleCase(
+        f"nn.TransformerEncoder({ENC}(3, 1, 4, dropout=0.0, norm_first=True), 3)", "self.layer(x)", (4, 2, 3), train=True
+    ),
+}
+
+
+@pytest.mark.parametrize("name", TRANSFORMER_CASES)
+def test_transformer_option(name):
+    compare_case(TRANSFORMER_CASES[name], seed=3)
+
+
+def test_transformer_encoder_ports_part_by_part():
+    """The encoder's tensors port through its parts' rules, under PyTorch's names; the round trip is bit-exact."""
+    layer = torch.nn.TransformerEncoderLayer(4, 2, 6, batch_first=True)
+    encoder = torch.nn.TransformerEncoder(layer, 2, norm=torch.nn.LayerNorm(4), enable_nested_tensor=False)
+    plan = plan_port(encoder)
+    paths = {t.torch_key: t.flax_key for t in plan.tensors}
+    assert paths["layers.1.self_attn.in_proj_weight"] == "params/layers_1/self_attn/in_proj_weight"
+    assert paths["layers.0.self_attn.out_proj.weight"] == "params/layers_0/self_attn/out_proj/kernel"
+    assert paths["layers.0.linear1.weight"] == "params/layers_0/linear1/kernel"
+    assert paths["layers.1.norm2.weight"] == "params/layers_1/norm2/scale"
+    assert paths["norm.bias"] == "params/norm/bias"
+    state = {k: v.detach().numpy() for k, v in encoder.state_dict().items()}
+    back = plan.to_torch(plan.to_flax(state))
+    for key, value in state.items():
+        np.testing.assert_array_equal(back[key], value)
