@@ -186,6 +186,8 @@ def print_check_table(report) -> None:
     if report.failure:
         stdout.print(f"[red]FAILED at the {report.stage} stage:[/red]")
         stdout.print(report.failure, markup=False)
+        if report.divergence is not None:
+            stdout.print(report.divergence.describe(), markup=False)
     else:
         stdout.print("[green]PASS[/green]: outputs and gradients agree within tolerance")
 

@@ -75,7 +75,10 @@ class ModelPair:
             if k not in ported:
                 problems.append(f"{k}: created by the Flax module, not ported from PyTorch")
             elif k not in flax_shapes:
-                continue  # a layer this mode does not call (Flax creates variables lazily); apply ignores it
+                parent = k.rsplit("/", 1)[0] + "/"
+                if any(f.startswith(parent) for f in flax_shapes):  # its layer exists: this tensor was dropped
+                    problems.append(f"{k}: ported from {self.plan.by_flax_key()[k].torch_key}, not used by the Flax module")
+                # otherwise a layer this mode does not call (Flax creates variables lazily); apply ignores it
             elif flax_shapes[k] != ported[k]:
                 problems.append(f"{k}: Flax expects {flax_shapes[k]}, port gives {ported[k]}")
         if problems:
@@ -112,31 +115,44 @@ class ModelPair:
         with dropout_disabled(self.torch_model):
             return self.compare(inputs, cotangent_seed)
 
-    def run_torch(self, inputs, cotangent_seed: int):
+    def run_torch(self, inputs, cotangent_seed: int, model: torch.nn.Module | None = None):
+        model = self.torch_model if model is None else model
         # a training-mode forward updates buffers in place: restore them so every example starts equal
-        saved = {k: v.detach().clone() for k, v in self.torch_model.state_dict().items()}
+        saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
         try:
-            return self._run_torch(inputs, cotangent_seed)
+            return self._run_torch(model, inputs, cotangent_seed)
         finally:
-            self.torch_model.load_state_dict(saved)
+            model.load_state_dict(saved)
 
-    def _run_torch(self, inputs, cotangent_seed: int):
+    @property
+    def reference64(self) -> torch.nn.Module:
+        """A float64 copy of the PyTorch model: measures float32's own error (the floor)."""
+        if getattr(self, "_reference64", None) is None:
+            import copy
+
+            self._reference64 = copy.deepcopy(self.torch_model).double()
+        return self._reference64
+
+    def _run_torch(self, model: torch.nn.Module, inputs, cotangent_seed: int):
+        float64 = next(iter(model.parameters()), torch.zeros(1)).dtype == torch.float64
         tensors = [torch.from_numpy(np.array(x)) for x in inputs]
         for position in self.float_positions:
+            if float64:
+                tensors[position] = tensors[position].double()
             tensors[position].requires_grad_(True)
-        self.torch_model.zero_grad(set_to_none=True)
-        out = self.torch_model(*tensors)
+        model.zero_grad(set_to_none=True)
+        out = model(*tensors)
         leaves = [leaf for leaf in jax.tree_util.tree_leaves(out) if isinstance(leaf, torch.Tensor)]
         rng = np.random.default_rng(cotangent_seed)
         cotangent = [rng.standard_normal(tuple(leaf.shape)).astype(np.float32) for leaf in leaves]
-        total = sum((leaf.float() * torch.from_numpy(g)).sum() for leaf, g in zip(leaves, cotangent))
+        total = sum((leaf * torch.from_numpy(g).to(leaf.dtype)).sum() for leaf, g in zip(leaves, cotangent))
         total.backward()
         grads_in = [tensors[p].grad.numpy() if tensors[p].grad is not None else np.zeros(inputs[p].shape, np.float32) for p in self.float_positions]
         grads_params = {
             name: (p.grad.numpy() if p.grad is not None else np.zeros(tuple(p.shape), np.float32))
-            for name, p in self.torch_model.named_parameters()
+            for name, p in model.named_parameters()
         }
-        state = {k: v.detach().numpy().copy() for k, v in self.torch_model.state_dict().items()}
+        state = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
         return [leaf.detach().numpy() for leaf in leaves], cotangent, grads_in, grads_params, state
 
     def run_flax(self, inputs, cotangent):
@@ -160,22 +176,29 @@ class ModelPair:
     def compare(self, inputs: tuple[np.ndarray, ...], cotangent_seed: int = 0) -> Comparison:
         torch_out, cotangent, torch_grad_in, torch_grad_params, torch_state = self.run_torch(inputs, cotangent_seed)
         flax_out, flax_grad_in, flax_grad_params, flax_state = self.run_flax(inputs, cotangent)
+        exact_out, _, exact_grad_in, exact_grad_params, exact_state = self.run_torch(inputs, cotangent_seed, self.reference64)
         if len(torch_out) != len(flax_out):
             raise SpecMismatch(f"PyTorch returns {len(torch_out)} tensor(s), Flax {len(flax_out)}")
         for i, (a, b) in enumerate(zip(flax_out, torch_out)):
             if a.shape != b.shape:
                 raise SpecMismatch(f"output {i}: Flax shape {a.shape}, PyTorch shape {b.shape}")
-        output = worst((error_of(a, b) for a, b in zip(flax_out, torch_out)), self.tolerance)
-        grad_input = worst((error_of(a, b) for a, b in zip(flax_grad_in, torch_grad_in)), self.tolerance)
+        output = worst((error_of(a, b, None, c) for a, b, c in zip(flax_out, torch_out, exact_out)), self.tolerance)
+        grad_input = worst(
+            (error_of(a, b, None, c) for a, b, c in zip(flax_grad_in, torch_grad_in, exact_grad_in)), self.tolerance
+        )
         scale = max((float(np.abs(g).max()) for g in torch_grad_params.values() if g.size), default=0.0)
         per_parameter = {
-            name: error_of(flax_grad_params[name], grad, scale=scale)
+            name: error_of(flax_grad_params[name], grad, scale, exact_grad_params.get(name))
             for name, grad in torch_grad_params.items()
             if name in flax_grad_params
         }
         buffers = {name for name, _ in self.torch_model.named_buffers()}
         state = worst(
-            (error_of(flax_state[k], torch_state[k]) for k in flax_state if k in buffers and k in torch_state),
+            (
+                error_of(flax_state[k], torch_state[k], None, exact_state.get(k))
+                for k in flax_state
+                if k in buffers and k in torch_state
+            ),
             self.tolerance,
         )
         return Comparison(output, grad_input, worst(per_parameter.values(), self.tolerance), per_parameter, state)

@@ -1,0 +1,125 @@
+"""Divergence localisation: the first submodule whose output differs, and the rule that translated it.
+
+Both models are run once more on the failing input, capturing every
+submodule's output: PyTorch through forward hooks (in execution order), Flax
+through ``capture_intermediates``.  Submodules are paired by the same naming
+the port plan uses (``features.0`` is ``features_0``); a Flax output that is
+channels-last is compared after moving its last axis back to position 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+
+from translator.equivalence.tolerance import Error, Tolerance, error_of
+from translator.rules.registry import rule_for_object
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where the two models first disagree."""
+
+    torch_module: str  # "features.3"
+    flax_module: str  # "features_3"
+    error: Error
+    rule: str | None  # code of the rule that translated this layer (None: a user module)
+    explanation: str
+
+    def describe(self) -> str:
+        where = f"`{self.torch_module}` (Flax `{self.flax_module}`)"
+        rule = f" translated by {self.rule}: {self.explanation}" if self.rule else f" ({self.explanation})"
+        return f"first divergence at {where}: max abs {self.error.max_abs:.3g}, rel {self.error.max_rel:.3g};{rule}"
+
+
+def flax_names(model: torch.nn.Module) -> dict[str, tuple[str, ...]]:
+    """Every torch submodule name -> its Flax module path, by the rules' naming (as the port plan)."""
+    names: dict[str, tuple[str, ...]] = {}
+
+    def walk(module, torch_name: str, flax_path: tuple[str, ...]):
+        names[torch_name] = flax_path
+        rule = rule_for_object(type(module))
+        if rule is not None and rule.torch_classes and not hasattr(rule, "child_path"):
+            return
+        for child_name, child in module.named_children():
+            if rule is not None and hasattr(rule, "child_path"):
+                child_path = rule.child_path(flax_path, child_name)
+            else:
+                child_path = (*flax_path, child_name)
+            walk(child, f"{torch_name}.{child_name}" if torch_name else child_name, child_path)
+
+    walk(model, "", ())
+    return names
+
+
+def torch_outputs(model: torch.nn.Module, inputs) -> list[tuple[str, torch.nn.Module, np.ndarray]]:
+    """(name, module, output) for every submodule that returned a tensor, in execution order."""
+    captured = []
+    handles = []
+    for name, module in model.named_modules():
+        if not name:
+            continue
+
+        def hook(module, args, output, name=name):
+            leaves = [o for o in jax.tree_util.tree_leaves(output) if isinstance(o, torch.Tensor)]
+            if leaves:
+                captured.append((name, module, leaves[0].detach().numpy().copy()))
+
+        handles.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(*[torch.from_numpy(np.array(x)) for x in inputs])
+    finally:
+        for handle in handles:
+            handle.remove()
+    return captured
+
+
+def flax_outputs(pair, inputs) -> dict[tuple[str, ...], np.ndarray]:
+    kwargs = {"train": True, "rngs": {"dropout": jax.random.PRNGKey(0)}} if pair.train else {}
+    mutable = ["intermediates", "batch_stats"] if pair.train else ["intermediates"]
+    _, state = pair.flax_model.apply(
+        pair.variables, *[jnp.asarray(x) for x in inputs], capture_intermediates=True, mutable=mutable, **kwargs
+    )
+    found: dict[tuple[str, ...], np.ndarray] = {}
+
+    def walk(tree, path):
+        for key, value in tree.items():
+            if key == "__call__":
+                leaves = jax.tree_util.tree_leaves(value)
+                if leaves:
+                    found[path] = np.asarray(leaves[0])
+            elif isinstance(value, dict):
+                walk(value, (*path, key))
+
+    walk(jax.tree_util.tree_map(lambda v: v, dict(state.get("intermediates", {}))), ())
+    return found
+
+
+def as_torch_layout(flax_value: np.ndarray, torch_value: np.ndarray) -> np.ndarray:
+    if flax_value.shape == torch_value.shape:
+        return flax_value
+    moved = np.moveaxis(flax_value, -1, 1) if flax_value.ndim >= 3 else flax_value
+    return moved
+
+
+def localise(pair, inputs, tolerance: Tolerance) -> Divergence | None:
+    """The first submodule (in PyTorch's execution order) whose output is outside tolerance."""
+    names = flax_names(pair.torch_model)
+    with_flax = flax_outputs(pair, inputs)
+    for torch_name, module, torch_value in torch_outputs(pair.torch_model, inputs):
+        flax_path = names.get(torch_name)
+        if flax_path is None or flax_path not in with_flax:
+            continue
+        flax_value = as_torch_layout(with_flax[flax_path], torch_value)
+        error = error_of(flax_value, torch_value)
+        if not error.within(tolerance):
+            rule = rule_for_object(type(module))
+            if rule is not None:
+                return Divergence(torch_name, "/".join(flax_path), error, rule.code, rule.summary)
+            return Divergence(torch_name, "/".join(flax_path), error, None, f"user module {type(module).__name__}")
+    return None
