@@ -35,4 +35,7 @@ CATALOGUE = (
     ReferenceModel("unet", "UNet", ("float32[2,1,16,16]",), {"width": 4}),
     ReferenceModel("dcgan", "Generator", ("float32[2,16,1,1]",), {"nz": 16, "ngf": 4}),
     ReferenceModel("dcgan", "Discriminator", ("float32[2,3,64,64]",), {"ndf": 4}),
+    ReferenceModel("vit", "ViT", ("float32[2,3,16,16]",), {"image_size": 16, "dim": 16, "depth": 2, "num_heads": 2}),
+    ReferenceModel("gpt2", "GPT", ("int64[2,8]:0..64",), {"vocab_size": 64, "block_size": 16, "n_layer": 2, "n_head": 2, "n_embd": 16}),
+    ReferenceModel("lstm_lm", "LSTMLanguageModel", ("int64[2,6]:0..50",), {"vocab_size": 50, "embed_dim": 8, "hidden_dim": 8}),
 )

@@ -18,6 +18,7 @@ import torch
 
 from translator.equivalence.tolerance import Error, Tolerance, error_of
 from translator.rules.registry import rule_for_object
+from translator.weights.plan import flax_attribute_name
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def flax_names(model: torch.nn.Module) -> dict[str, tuple[str, ...]]:
             if rule is not None and hasattr(rule, "child_path"):
                 child_path = rule.child_path(flax_path, child_name)
             else:
-                child_path = (*flax_path, child_name)
+                child_path = (*flax_path, flax_attribute_name(type(module), child_name))
             walk(child, f"{torch_name}.{child_name}" if torch_name else child_name, child_path)
 
     walk(model, "", ())

@@ -221,7 +221,7 @@ def dropout_disabled(torch_model: torch.nn.Module):
         if isinstance(module, torch.nn.modules.dropout._DropoutNd):
             saved.append((module, "p", module.p))
             module.p = 0.0
-        elif isinstance(module, torch.nn.MultiheadAttention):
+        elif isinstance(module, (torch.nn.MultiheadAttention, torch.nn.RNNBase)):
             saved.append((module, "dropout", module.dropout))
             module.dropout = 0.0
     original = flax_nn.Dropout.__call__

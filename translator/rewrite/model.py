@@ -56,6 +56,8 @@ class ClassInfo:
     generated: dict[str, object] = field(default_factory=dict)
     #: every assignment of each attribute in __init__ (branches included): name -> what each assigned
     assignments: dict[str, list] = field(default_factory=dict)
+    #: layer attributes renamed `name_` because a constructor parameter has their name
+    renamed: set[str] = field(default_factory=set)
     #: attributes assigned in __init__ that hold no module we can name (values, or unknown objects)
     opaque: set[str] = field(default_factory=set)
     #: attributes holding tensors (parameters, buffers), plain layout

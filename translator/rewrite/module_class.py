@@ -70,6 +70,35 @@ class ParamsToFields(cst.CSTTransformer):
         return updated_node.with_changes(name=original_node.name)
 
 
+class RenameSelfAttributes(cst.CSTTransformer):
+    """``self.dropout`` -> ``self.dropout_`` where a layer attribute shares a constructor parameter's name.
+
+    In PyTorch ``dropout`` (an argument) and ``self.dropout`` (a layer) live apart; in Flax
+    both would be the same dataclass attribute. The port plan applies the same renaming
+    (``translator.weights.plan.flax_attribute_name``).
+    """
+
+    def __init__(self, names: set[str]):
+        self.names = names
+
+    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.Attribute:
+        if m.matches(updated_node, m.Attribute(value=m.Name("self"))) and updated_node.attr.value in self.names:
+            return updated_node.with_changes(attr=cst.Name(updated_node.attr.value + "_"))
+        return updated_node
+
+
+def colliding_attributes(init: cst.FunctionDef | None, fields: list[str]) -> set[str]:
+    """Attributes ``__init__`` assigns that share a constructor parameter's name (other than ``self.x = x``)."""
+    if init is None:
+        return set()
+    names = set()
+    for assign in m.findall(init, m.Assign(targets=[m.AssignTarget(SELF_ATTR)])):
+        name = assign.targets[0].target.attr.value
+        if name in fields and not m.matches(assign.value, m.Name(name)):
+            names.add(name)
+    return names
+
+
 class SetupExpressions(cst.CSTTransformer):
     """Inside ``__init__`` expressions: build Flax layers from torch layer constructors."""
 
@@ -119,7 +148,7 @@ class SetupExpressions(cst.CSTTransformer):
             return updated_node
         import pydoc
 
-        signature = inspect.signature(pydoc.locate(qualified))
+        signature = rule.constructor_signature or inspect.signature(pydoc.locate(qualified))
         try:
             provided = bind_arguments(updated_node, signature)
             original_provided = bind_arguments(original_node, signature)
@@ -249,6 +278,11 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
     init = next((f for f in methods if f.name.value == "__init__"), None)
     params = constructor_fields(init, file)
     cls.fields = [p.name.value for p in params]
+    collisions = colliding_attributes(init, cls.fields)
+    cls.renamed = collisions
+    if collisions:
+        file.note(MODULE_CLASS, f"attribute(s) {', '.join(sorted(collisions))} renamed with a trailing `_`: "
+                  "in Flax a constructor argument and an attribute are the same dataclass name")
     cls.methods = {f.name.value for f in methods} - {"__init__", "forward"}
     hints: dict[str, str] = {}
     helpers = setup_helpers(init, methods)
@@ -283,6 +317,9 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
     bases = [b.with_changes(value=cst.parse_expression("nn.Module")) for b in node.bases]
     file.note(MODULE_CLASS, "nn.Module -> flax.linen.Module: constructor arguments are dataclass fields, layers are built in setup()")
     notes = [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in file.take_notes()]
+    if cls.renamed:  # setup already renamed before its field references were written as self.<field>
+        rename = RenameSelfAttributes(cls.renamed)
+        body = [b if m.matches(b, m.FunctionDef(name=m.Name("setup"))) else b.visit(rename) for b in body]
     return node.with_changes(
         bases=bases,
         body=node.body.with_changes(body=body),
@@ -353,7 +390,7 @@ def translate_init(
             else:
                 file.take_notes()
                 continue  # a stateless layer: its calls are written out where they happen
-        translated = translated.visit(renamer)
+        translated = translated.visit(RenameSelfAttributes(cls.renamed)).visit(renamer)
         comments = [f"# {n}" for n in file.take_notes()]
         comments += [f"# TODO(torch2flax): {d.code} {d.message}" for d in file.diagnostics[before:]]
         if comments:

@@ -257,6 +257,8 @@ class Rule:
     tensor_methods: ClassVar[tuple[str, ...]] = ()
     #: the PyTorch signature used to bind function/method arguments (receiver first)
     call_signature: ClassVar[inspect.Signature | None] = None
+    #: the constructor signature, where the torch class's own is ``(*args, **kwargs)`` (nn.LSTM)
+    constructor_signature: ClassVar[inspect.Signature | None] = None
 
     #: examples that must translate to themselves-unchanged or be left alone
     no_op_examples: ClassVar[tuple[str, ...]] = ()

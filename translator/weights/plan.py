@@ -223,7 +223,22 @@ def walk(
             continue  # not in the state dict: the translation recomputes it in setup
         out.append(PlannedTensor(torch_prefix + name, ("buffers", *flax_prefix, name), IDENTITY, tuple(buffer.shape), "S009"))
     for name, child in module.named_children():
-        walk(child, f"{torch_prefix}{name}.", (*flax_prefix, name), out, dropped)
+        walk(child, f"{torch_prefix}{name}.", (*flax_prefix, flax_attribute_name(type(module), name)), out, dropped)
+
+
+def flax_attribute_name(module_class: type, attribute: str) -> str:
+    """The Flax name of a user module's attribute: ``name_`` when a constructor parameter has its name.
+
+    (A Flax module's constructor arguments and attributes share one namespace; the
+    translation renames the attribute, see ``translator.rewrite.module_class``.)
+    """
+    import inspect
+
+    try:
+        parameters = inspect.signature(module_class.__init__).parameters
+    except (TypeError, ValueError):
+        return attribute
+    return attribute + "_" if attribute in parameters and attribute != "self" else attribute
 
 
 def _is_parameter(module: torch.nn.Module, dotted: str) -> bool:

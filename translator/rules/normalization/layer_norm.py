@@ -21,12 +21,20 @@ from translator.weights.layouts import IDENTITY
 
 
 def normalized_rank(ctx) -> int | None:
+    """How many trailing axes are normalised; an expression (``dim``) is read as one int.
+
+    A tuple-valued expression would give parameters of another shape, which the
+    port's shape check reports, so the assumption cannot pass silently.
+    """
     shape = literal_or_none(ctx, "normalized_shape")
     if isinstance(shape, int):
         return 1
     if isinstance(shape, (tuple, list)):
         return len(shape)
-    return None
+    if isinstance(ctx.expr("normalized_shape"), (cst.Tuple, cst.List)):
+        return len(ctx.expr("normalized_shape").elements)
+    ctx.note("`normalized_shape` is an expression: read as one int (the last axis)")
+    return 1
 
 
 @register

@@ -64,22 +64,6 @@ RNN_SIGNATURE = inspect.Signature(
 )
 
 
-def install_signature(torch_class: type, signature: inspect.Signature) -> None:
-    """Give a ``(*args, **kwargs)`` torch class its real signature, so its call binds by name.
-
-    Stopgap: ``inspect.signature`` honours ``__signature__``; the clean fix is a
-    constructor-signature hook on :class:`Rule` read by ``rewrite/module_class.py``.
-    """
-    parameters = inspect.signature(torch_class).parameters
-    if any(p.kind is P.VAR_KEYWORD for p in parameters.values()):
-        torch_class.__signature__ = signature
-
-
-install_signature(torch.nn.LSTM, LSTM_SIGNATURE)
-install_signature(torch.nn.GRU, GRU_SIGNATURE)
-install_signature(torch.nn.RNN, RNN_SIGNATURE)
-
-
 # --------------------------------------------------------------------------- support sources
 
 STACK_TEMPLATE = '''
