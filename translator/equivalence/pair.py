@@ -120,7 +120,7 @@ class ModelPair:
         # a training-mode forward updates buffers in place: restore them so every example starts equal
         saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
         try:
-            return self._run_torch(model, inputs, cotangent_seed)
+            return self._run_torch(model, inputs, cotangent_seed, float64=model is not self.torch_model)
         finally:
             model.load_state_dict(saved)
 
@@ -133,8 +133,7 @@ class ModelPair:
             self._reference64 = copy.deepcopy(self.torch_model).double()
         return self._reference64
 
-    def _run_torch(self, model: torch.nn.Module, inputs, cotangent_seed: int):
-        float64 = next(iter(model.parameters()), torch.zeros(1)).dtype == torch.float64
+    def _run_torch(self, model: torch.nn.Module, inputs, cotangent_seed: int, float64: bool = False):
         tensors = [torch.from_numpy(np.array(x)) for x in inputs]
         for position in self.float_positions:
             if float64:
