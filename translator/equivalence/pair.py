@@ -175,7 +175,10 @@ class ModelPair:
     def compare(self, inputs: tuple[np.ndarray, ...], cotangent_seed: int = 0) -> Comparison:
         torch_out, cotangent, torch_grad_in, torch_grad_params, torch_state = self.run_torch(inputs, cotangent_seed)
         flax_out, flax_grad_in, flax_grad_params, flax_state = self.run_flax(inputs, cotangent)
-        exact_out, _, exact_grad_in, exact_grad_params, exact_state = self.run_torch(inputs, cotangent_seed, self.reference64)
+        try:
+            exact_out, _, exact_grad_in, exact_grad_params, exact_state = self.run_torch(inputs, cotangent_seed, self.reference64)
+        except Exception:  # the model makes float32 tensors of its own (a mask): no float64 floor, strict bound
+            exact_out, exact_grad_in, exact_grad_params, exact_state = [None] * len(torch_out), [None] * len(torch_grad_in), {}, {}
         if len(torch_out) != len(flax_out):
             raise SpecMismatch(f"PyTorch returns {len(torch_out)} tensor(s), Flax {len(flax_out)}")
         for i, (a, b) in enumerate(zip(flax_out, torch_out)):
