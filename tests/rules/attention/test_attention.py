@@ -38,7 +38,7 @@ MHA_CASES = {
     ),
     "key_padding_float": RuleCase(
         "nn.MultiheadAttention(4, 1, batch_first=True)",
-        f"self.layer(x, x, x, key_padding_mask=({KPM_BATCH_FIRST}) * -2.0)[0]",
+        f"self.layer(x, x, x, key_padding_mask=torch.zeros_like(x[..., 0]).masked_fill({KPM_BATCH_FIRST}, -2.0))[0]",
         (2, 4, 4),
     ),
     "attn_mask_bool": RuleCase(
@@ -46,7 +46,7 @@ MHA_CASES = {
     ),
     "attn_mask_float": RuleCase(
         "nn.MultiheadAttention(4, 2)",
-        "self.layer(x, x, x, attn_mask=torch.triu(torch.ones(x.size(0), x.size(0)), 1) * -1.5)[0]",
+        "self.layer(x, x, x, attn_mask=torch.triu(torch.ones(x.size(0), x.size(0), dtype=x.dtype), 1) * -1.5)[0]",
         (4, 2, 4),
     ),
     "attn_mask_per_head": RuleCase(
@@ -174,7 +174,7 @@ TRANSFORMER_CASES = {
     ),
     "encoder_layer_float_mask_train": RuleCase(
         f"{ENC}(4, 2, 8, dropout=0.0)",
-        "self.layer(x, src_mask=torch.triu(torch.ones(x.size(0), x.size(0)), 1) * -1.5)",
+        "self.layer(x, src_mask=torch.triu(torch.ones(x.size(0), x.size(0), dtype=x.dtype), 1) * -1.5)",
         (4, 2, 4),
         train=True,
     ),

@@ -153,11 +153,11 @@ class TorchMultiheadAttention(Rule):
             if mask in ("kpm", "both"):
                 extra.append(f"key_padding_mask={kpm}")
             if mask == "kpm_float":
-                extra.append(f"key_padding_mask=({kpm}) * -2.0")
+                extra.append(f"key_padding_mask=torch.zeros_like(x[..., 0]).masked_fill({kpm}, -2.0)")
             if mask in ("causal_bool", "both"):
                 extra.append(f"attn_mask={causal}")
             if mask == "float":
-                extra.append(f"attn_mask=torch.triu(torch.ones(x.size({seq}), x.size({seq})), 1) * -1.5")
+                extra.append(f"attn_mask=torch.triu(torch.ones(x.size({seq}), x.size({seq}), dtype=x.dtype), 1) * -1.5")
             if mask == "per_head_bool":  # (N * heads, L, S)
                 extra.append(f"attn_mask=torch.triu(torch.ones({batch * heads}, {length}, {length}, dtype=torch.bool), 1)")
             if mask in ("causal_bool",) and draw(st.booleans()):

@@ -81,7 +81,7 @@ class TorchScaledDotProductAttention(Rule):
             elif form == "bool_from_x":  # key 0 always takes part
                 extra.append("attn_mask=x[..., :1, :1] >= x[..., 0].unsqueeze(-2)")
             elif form == "float":
-                extra.append(f"attn_mask=torch.tril(torch.ones({square})) * 0.7 - 1.0")
+                extra.append(f"attn_mask=torch.tril(torch.ones({square}, dtype=x.dtype)) * 0.7 - 1.0")
             elif form == "float_from_x":
                 extra.append("attn_mask=torch.tanh(x @ x.transpose(-2, -1))")
             elif form == "causal":

@@ -119,7 +119,7 @@ def mask_arguments(draw, batch_first: bool, names: tuple[str, str, str], length_
         if draw(st.booleans()):
             extra.append(f"{causal_name}=True")
     elif mask == "float":
-        extra.append(f"{mask_name}=torch.triu(torch.ones(x.size({seq}), x.size({seq})), 1) * -1.5")
+        extra.append(f"{mask_name}=torch.triu(torch.ones(x.size({seq}), x.size({seq}), dtype=x.dtype), 1) * -1.5")
     if draw(st.booleans()):  # key 0 never padded: no fully masked row
         padding = "x[..., 0] > x[:, :1, 0]" if batch_first else "x[..., 0].transpose(0, 1) > x[:1, :, 0].transpose(0, 1)"
         extra.append(f"{padding_name}={padding}")
