@@ -5,7 +5,7 @@ on the same CPU: median wall time of one training-style step (loss = sum(out * g
 gradients for every parameter) after warm-up, and the ratio Flax / PyTorch
 (target: <= 0.8). Compile time is reported separately.
 
-    python benchmarks/model_speed.py [--repeats 20] [--batch-scale 4] [ClassName ...]
+    python benchmarks/model_speed.py [--repeats 20] [--batch-scale 4] [--torch-threads N] [ClassName ...]
 """
 
 from __future__ import annotations
@@ -44,7 +44,10 @@ def bench(model, repeats: int, batch_scale: int) -> dict:
         specs.append(InputSpec(spec.dtype, (spec.shape[0] * batch_scale, *spec.shape[1:]), spec.low, spec.high))
     pair, _ = build_pair(model.path, model.class_name, specs, model.kwargs)
     rng = np.random.default_rng(0)
-    inputs = [rng.standard_normal(s.shape).astype(np.float32) for s in specs]
+    inputs = [
+        rng.standard_normal(s.shape).astype(np.float32) if s.is_float else rng.integers(s.low, s.high, s.shape).astype(s.dtype)
+        for s in specs
+    ]
     out = pair.torch_model(*[torch.from_numpy(x) for x in inputs])
     cotangent = [np.ones(tuple(o.shape), np.float32) for o in jax.tree_util.tree_leaves(out) if isinstance(o, torch.Tensor)]
 
@@ -59,8 +62,8 @@ def bench(model, repeats: int, batch_scale: int) -> dict:
 
     grad_fn = pair._flax_grad_fn()
     params = pair.variables.get("params", {})
-    floats = [jnp.asarray(x) for x in inputs]
-    others = [None] * len(inputs)
+    floats = [jnp.asarray(x) for x, s in zip(inputs, specs) if s.is_float]
+    others = [None if s.is_float else jnp.asarray(x) for x, s in zip(inputs, specs)]
     g_jax = [jnp.asarray(c) for c in cotangent]
 
     def flax_step():
@@ -80,7 +83,13 @@ def main() -> None:
     parser.add_argument("models", nargs="*")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--batch-scale", type=int, default=4)
+    parser.add_argument(
+        "--torch-threads", type=int, default=None,
+        help="torch.set_num_threads (on a loaded machine, OpenMP barriers make multi-threaded eager torch erratic)",
+    )
     args = parser.parse_args()
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
     print(f"{'model':18s} {'batch':>5s} {'compile s':>9s} {'flax ms':>9s} {'torch ms':>9s} {'ratio':>6s}")
     for model in CATALOGUE:
         if args.models and model.class_name not in args.models:
