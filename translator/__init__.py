@@ -28,6 +28,7 @@ _EXPORTS = {
     "save_variables": "translator.weights.checkpoint",
     "load_variables": "translator.weights.checkpoint",
     "check": "translator.equivalence.check",
+    "assert_equivalent": "translator.equivalence.assertions",
     "CheckReport": "translator.equivalence.check",
     "build_pair": "translator.equivalence.check",
     "parse_spec": "translator.equivalence.specs",
