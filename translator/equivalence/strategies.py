@@ -2,7 +2,7 @@
 
 Float inputs are drawn as a seeded dense array times a drawn scale (several
 orders of magnitude: PITFALLS.md shows that eps and variance traps only show at
-small scales or with an offset), sometimes with a mean offset of up to 100
+small scales or with an offset), sometimes with a mean offset of up to 30
 times the scale, and sometimes
 with exact zeros sprinkled in (kinks of ReLU-like functions).  Hypothesis
 shrinks toward scale 1, no offset and no zeros.
@@ -27,9 +27,11 @@ def float_arrays(draw, shape: tuple[int, ...], *, dtype: str = "float32", offset
     scale = draw(st.sampled_from(SCALES))
     values = rng.standard_normal(shape) * scale
     if offset and draw(st.booleans()):
-        # a mean offset up to 100x the spread: the stress regime of PITFALLS.md section 3. Larger ratios
-        # make float32 itself meaningless (the batch variance of 100 +- 1e-3 has no correct digits)
-        values += scale * draw(st.sampled_from([3.0, -3.0, 100.0]))
+        # a mean offset up to 30x the spread: the stress regime of PITFALLS.md section 3 (fast-variance
+        # traps grow with the square of the ratio). At 100x, values of a near-constant image differ by a
+        # few ulps after a convolution, and a max pool's argmax (so its gradient) flips between any two
+        # float32 implementations: measured 2.4% input-gradient differences on a correct LeNet-5
+        values += scale * draw(st.sampled_from([3.0, -3.0, 30.0]))
     if zeros and draw(st.booleans()):
         values[rng.random(shape) < 0.2] = 0.0
     return values.astype(dtype)
