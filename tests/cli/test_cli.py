@@ -224,3 +224,15 @@ def test_python_dash_m_and_console_script():
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert "TorchLayout" in result.stdout
+
+
+def test_calling_a_local_alias_of_a_layer_is_flagged(capsys, tmp_path):
+    """`layer = self.conv; layer(x)` would otherwise get PyTorch's layout and be silently wrong."""
+    source = tmp_path / "alias.py"
+    source.write_text(
+        "import torch.nn as nn\n\n\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.conv = nn.Conv2d(8, 8, 3, padding=1)\n\n    def forward(self, x):\n        layer = self.conv\n"
+        "        return layer(x)\n"
+    )
+    code, out, err = run(capsys, "translate", source)
+    assert code == 1 and ":11:16: X005" in err

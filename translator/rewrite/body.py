@@ -259,7 +259,14 @@ class BodyTranslator:
         if isinstance(func, cst.Name) and func.value in self.info.functions:
             return Emitted(node.with_changes(args=self.plain_args(node)))
         if isinstance(func, cst.Name) and func.value in self.env:
-            return Emitted(node.with_changes(args=self.plain_args(node)))
+            # a local holding a layer (`layer = self.conv; layer(x)`) would get the wrong layout silently
+            self.unsupported(
+                "X005",
+                f"calling the local variable `{func.value}`: the translator cannot tell which layer it holds; "
+                "call the attribute (`self.<name>(...)`) directly",
+                node,
+            )
+            return Emitted(node)
         if isinstance(func, cst.Attribute):
             rule = rule_for_method(func.attr.value)
             if rule is not None:
