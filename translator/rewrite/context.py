@@ -126,8 +126,8 @@ def bind_arguments(call: cst.Call, signature: inspect.Signature, receiver: cst.B
     provided: dict[str, cst.BaseExpression] = {}
     for name, value in bound.arguments.items():
         kind = signature.parameters[name].kind
-        if kind is inspect.Parameter.VAR_KEYWORD:
-            raise UnbindableCall(f"cannot match variadic parameter {name!r}")
+        if kind is inspect.Parameter.VAR_KEYWORD:  # the rule reads it as (("name", value), ...), translated like a tuple
+            value = cst.Tuple([cst.Element(cst.Tuple([cst.Element(cst.SimpleString(repr(k))), cst.Element(v)])) for k, v in value.items()])
         if kind is inspect.Parameter.VAR_POSITIONAL:
             value = cst.Tuple([cst.Element(v) for v in value])  # the rule reads it as one tuple
         provided[name] = value

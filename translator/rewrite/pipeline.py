@@ -38,6 +38,8 @@ FLAX_IMPORTS = (
     ("jax.numpy", None, "jnp"),
     ("functools", "partial", None),
     ("typing", "Any", None),
+    ("einops", None, None),
+    ("einops.layers", "flax", "einops_flax"),
 )
 
 
