@@ -37,6 +37,7 @@ class ConvBNReLU(nn.Module):
 
     # S002: forward -> __call__; `train` selects dropout/batch-norm behaviour (PyTorch's model.train()/eval())
     def __call__(self, x, train: bool = False):
+        # S011: an in-place op becomes its functional form: JAX arrays are immutable
         # S004: NCHW -> NHWC: Flax convolutions, pools and norms are channels-last
         # S004: NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op
         return jnp.transpose(

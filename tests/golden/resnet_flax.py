@@ -51,7 +51,7 @@ class BasicBlock(nn.Module):
             self.bn1(self.conv1(jnp.transpose(x, (0, 2, 3, 1))), use_running_average=not train)
         )
         out = self.bn2(self.conv2(out), use_running_average=not train)
-        # T900: in-place `op=` becomes a new binding: JAX arrays are immutable
+        # S011: in-place `op=` becomes a new binding: JAX arrays are immutable
         # S005: nn.Sequential -> a list of layers in setup and a method that calls them in order
         # S005: a Sequential built in branches of __init__: the branch is chosen by its length
         out = jnp.transpose(out, (0, 3, 1, 2)) + (

@@ -14,11 +14,19 @@ back to a common layout, so a variable never means two layouts at once.
 from __future__ import annotations
 
 import inspect
+from collections import Counter
 from dataclasses import dataclass, field
 
 import libcst as cst
 import libcst.matchers as m
 
+from translator.rewrite.aliasing import (
+    VIEW_FUNCTIONS,
+    VIEW_METHODS,
+    StorageTracker,
+    mutated_operand,
+    name_reads,
+)
 from translator.rewrite.containers import (
     CONTAINER_CODE,
     plain_compatible,
@@ -63,6 +71,17 @@ UNSUPPORTED = "X001"  # a construct with no rule
 UNKNOWN_CALL = "X002"  # a call into a library the translator does not know
 MODULE_STATE = "X003"  # mutation of module state inside forward
 LAYOUT = "S004"  # the layout rule (translator.rules.structure.layout)
+IN_PLACE = "S011"  # in-place updates rewritten to new bindings (translator.rules.structure.in_place)
+SHARED_MUTATION = "X006"  # an in-place update other names would see
+NO_GRAD = "S012"  # torch.no_grad() blocks
+
+#: context managers whose body is translated: no_grad/inference_mode stop gradients, enable_grad is a no-op
+GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.enable_grad"})
+#: `x.at[i].<method>(v)` for each augmented assignment operator on an indexed target
+AT_METHODS = {
+    cst.AddAssign: "add", cst.SubtractAssign: "subtract", cst.MultiplyAssign: "multiply",
+    cst.DivideAssign: "divide", cst.PowerAssign: "power",
+}
 
 
 @dataclass
@@ -79,6 +98,23 @@ class BodyTranslator:
     uses_train: bool = False
     #: attribute -> container to use instead of the class's (one variant of a branch-built Sequential)
     overrides: dict[str, ContainerAttr] = field(default_factory=dict)
+    #: which memory each local may share, for proving in-place updates invisible
+    storage_tracker: StorageTracker = field(default_factory=StorageTracker)
+    #: the function's parameters (an in-place write into one is the caller's business)
+    params: tuple[str, ...] = ()
+    #: parameters this function writes into in place (checked at each call site)
+    mutated_params: set[str] = field(default_factory=set)
+    #: whether the result may share memory with an argument or module state
+    returns_alias: bool = False
+    #: forward and generated Sequential methods: every call site checks writes into arguments
+    caller_checks_params: bool = False
+    #: the names the statement being translated assigns (they see the new value in the translation too)
+    rebound: set[str] = field(default_factory=set)
+    #: in-place writes inside each enclosing loop body, re-checked once the body has been seen whole
+    loop_writes: list[list] = field(default_factory=list)
+    flagged_writes: set[int] = field(default_factory=set)
+    #: locals holding a Python list (``outs = []``): ``outs.append(x)`` is plain Python
+    lists: set[str] = field(default_factory=set)
 
     # ------------------------------------------------------------------ layout conversion
     def as_plain(self, value: Emitted) -> cst.BaseExpression:
@@ -247,6 +283,11 @@ class BodyTranslator:
             rule = rule_for_qualified_name(qualified)
             if rule is not None and rule.call_signature is not None:
                 return self.rule_call(rule, node, node)
+            base = rule_for_qualified_name(qualified[:-1]) if qualified.endswith("_") and isinstance(func, cst.Attribute) else None
+            if base is not None and base.call_signature is not None:  # torch.relu_(x): the functional form
+                self.file.note(IN_PLACE, "an in-place op becomes its functional form: JAX arrays are immutable")
+                functional = node.with_changes(func=func.with_changes(attr=cst.Name(func.attr.value[:-1])))
+                return self.rule_call(base, node, functional)
             if qualified in PLAIN_BUILTINS or qualified.startswith(PLAIN_MODULES):
                 return Emitted(node.with_changes(args=self.plain_args(node)))
             if is_torch_name(qualified):
@@ -271,6 +312,8 @@ class BodyTranslator:
             rule = rule_for_method(func.attr.value)
             if rule is not None:
                 return self.rule_call(rule, node, node, receiver=func.value)
+            if func.attr.value.endswith("_") and not func.attr.value.startswith("_"):
+                return self.in_place_method(node)
             self.unsupported(UNSUPPORTED, f"no rule translates the tensor method `.{func.attr.value}()`", node)
             return Emitted(node)
         self.unsupported(UNKNOWN_CALL, f"call of `{code_of(func)}`, which the translator cannot resolve", node)
@@ -343,7 +386,9 @@ class BodyTranslator:
         if name not in self.cls.generated:
             target_path = path[:-1] if str(path[-1]).startswith("len") else path  # a variant: same attribute
             method = cst.parse_statement(sequential_body(container, target_path, name))
-            translator = BodyTranslator(self.file, self.info, self.cls, {"x": PLAIN}, overrides=dict(self.overrides))
+            translator = BodyTranslator(
+                self.file, self.info, self.cls, {"x": PLAIN}, overrides=dict(self.overrides), params=("x",), caller_checks_params=True
+            )
             outer_origin, self.file.origin = self.file.origin, node
             pending = self.file.take_notes()
             body = translator.block(method.body.body)
@@ -356,7 +401,9 @@ class BodyTranslator:
                 f'"""Runs `self.{path[0]}` like PyTorch\'s nn.Sequential: each layer in order (rule {CONTAINER_CODE})."""'
             ))])
             self.cls.generated[name] = (method.with_changes(params=params, body=method.body.with_changes(body=[doc, *body])), translator.uses_train)
+            self.cls.generated_alias[name], self.cls.generated_mutates[name] = translator.returns_alias, translator.mutated_params
         _, uses_train = self.cls.generated[name]
+        self.check_callee_writes(node, ("x",), self.cls.generated_mutates.get(name, set()), self.rebound)
         args = self.plain_args(node)
         if uses_train:
             self.cls.needs_train = self.uses_train = True
@@ -392,6 +439,34 @@ class BodyTranslator:
             result = parenthesize(result)
         self.file.note(CONTAINER_CODE, "a Sequential built in branches of __init__: the branch is chosen by its length")
         return Emitted(result)
+
+    def in_place_method(self, node: cst.Call) -> Emitted:
+        """``x.add_(y)`` -> the value of ``x.add(y)``; ``zero_``/``fill_``/``copy_`` -> the array they leave."""
+        func = node.func
+        name = func.attr.value[:-1]
+        self.file.note(IN_PLACE, "an in-place op becomes its functional form: JAX arrays are immutable")
+        receiver = self.expr(func.value)
+        if name in ("zero", "fill", "copy"):
+            args = self.plain_args(node)
+            if (name == "zero") != (len(args) == 0) or len(args) > 1:
+                self.unsupported(UNSUPPORTED, f"`.{func.attr.value}()` with these arguments is not translated", node)
+                return Emitted(node)
+            template = {
+                "zero": "jnp.zeros_like({x})",
+                "fill": "jnp.full_like({x}, {v})",
+                "copy": "jnp.broadcast_to({v}, {x}.shape).astype({x}.dtype)",
+            }[name]
+            values = {"x": parenthesize(self.as_plain(receiver) if name == "copy" else receiver.expr)}
+            if args:
+                values["v"] = args[0].value
+            fact = receiver.fact if name != "copy" else PLAIN
+            return Emitted(parse_expr(template, **values), fact)
+        rule = rule_for_method(name)
+        if rule is None:
+            self.unsupported(UNSUPPORTED, f"no rule translates the tensor method `.{func.attr.value}()`", node)
+            return Emitted(node)
+        functional = node.with_changes(func=func.with_changes(attr=cst.Name(name)))
+        return self.rule_call(rule, node, functional, receiver=func.value)
 
     def plain_args(self, node: cst.Call) -> list[cst.Arg]:
         return [arg.with_changes(value=self.plain(arg.value)) for arg in node.args]
@@ -468,14 +543,135 @@ class BodyTranslator:
         return Emitted(call, fact)
 
     def submodule_call(self, node: cst.Call, target: ClassInfo) -> Emitted:
+        self.check_callee_writes(node, target.forward_params, target.forward_mutates, self.rebound)
         args = self.plain_args(node)
         if target.needs_train:
             self.cls.needs_train = self.uses_train = True
             args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
         return Emitted(node.with_changes(args=args))
 
+    # ------------------------------------------------------------------ shared memory and in-place updates
+    def storage(self, node: cst.BaseExpression) -> frozenset:
+        """The storage roots ``node``'s value may share (see :mod:`translator.rewrite.aliasing`)."""
+        tracker = self.storage_tracker
+        if isinstance(node, cst.Name):
+            return tracker.of_name(node.value)
+        if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation, cst.Comparison, cst.Integer, cst.Float,
+                             cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+            return tracker.new_root()
+        if isinstance(node, cst.Subscript):
+            if m.matches(node.value, m.Attribute(attr=m.Name("shape"))):
+                return tracker.new_root()
+            return self.storage(node.value)
+        if isinstance(node, cst.Attribute):
+            if m.matches(node.value, m.Name("self")):
+                return frozenset({f"shared:self.{node.attr.value}"})
+            if node.attr.value in ("shape", "dtype", "ndim", "device"):
+                return tracker.new_root()
+            if node.attr.value in VIEW_METHODS:
+                return self.storage(node.value)
+            return frozenset({f"shared:{code_of(node)}"})
+        if isinstance(node, (cst.Tuple, cst.List)):
+            return frozenset().union(*(self.storage(e.value) for e in node.elements)) if node.elements else tracker.new_root()
+        if isinstance(node, cst.IfExp):
+            return self.storage(node.body) | self.storage(node.orelse)
+        if isinstance(node, cst.BooleanOperation):
+            return self.storage(node.left) | self.storage(node.right)
+        if isinstance(node, cst.Call):
+            return self.call_storage(node)
+        return frozenset({f"shared:{code_of(node)}"})
+
+    def call_storage(self, node: cst.Call) -> frozenset:
+        tracker = self.storage_tracker
+        args = [a.value for a in node.args]
+
+        def of_args() -> frozenset:  # conservative: the result may be any argument
+            return frozenset().union(*(self.storage(a) for a in args)) if args else tracker.new_root()
+
+        mutated = mutated_operand(node, lambda f: library_name(self.file.resolved, f), self.layer_alias_kind)
+        if mutated is not None:
+            return self.storage(mutated)
+        func = node.func
+        if self.cls is not None and self.module_element(func) is not None:
+            element, _ = self.module_element(func)
+            if isinstance(element, LayerAttr):
+                return self.storage(args[0]) if (element.aliases_input and args) else tracker.new_root()
+            if isinstance(element, UserModuleRef) and not self.info.classes[element.class_name].returns_alias:
+                return tracker.new_root()
+            if isinstance(element, ContainerAttr) and element.kind == "sequential" and not element.variants:
+                name = sequential_method_name(self.module_element(func)[1] or ("",))
+                if name in self.cls.generated_alias and not self.cls.generated_alias[name]:
+                    return tracker.new_root()
+            return of_args()
+        qualified = library_name(self.file.resolved, func)
+        if qualified is not None:
+            if qualified in VIEW_FUNCTIONS:
+                return self.storage(args[0]) if args else tracker.new_root()
+            if qualified.startswith("torch."):
+                return tracker.new_root()
+            return of_args()
+        if isinstance(func, cst.Attribute) and not m.matches(func.value, m.Name("self")):
+            if func.attr.value in VIEW_METHODS or func.attr.value in ("__getitem__",):
+                return self.storage(func.value)
+            if rule_for_method(func.attr.value) is not None or rule_for_method(func.attr.value.rstrip("_")) is not None:
+                return tracker.new_root()
+        return of_args()
+
+    def layer_alias_kind(self, attr: str) -> str | None:
+        layer = self.cls.layers.get(attr) if self.cls is not None else None
+        if layer is not None and layer.in_place:
+            return "inplace"
+        return None
+
+    def check_in_place(self, statement: cst.CSTNode, rebound: set[str]) -> None:
+        """Flag (X006) every in-place write in ``statement`` that some other reader would see.
+
+        Writes into an argument of this function are recorded in ``mutated_params``
+        and judged at each call site, where it is known whether the caller reads
+        that argument again.
+        """
+        reads = name_reads(statement)
+        for call in m.findall(statement, m.Call()):
+            mutated = mutated_operand(call, lambda f: library_name(self.file.resolved, f), self.layer_alias_kind)
+            if mutated is None:
+                continue
+            roots = self.storage(mutated)
+            self.check_write(roots, rebound, reads, call)
+            self.file.note(IN_PLACE, "an in-place op becomes its functional form: JAX arrays are immutable")
+
+    def check_write(self, roots: frozenset, rebound: set[str], reads, node: cst.CSTNode) -> None:
+        own_params = {f"shared:{p}" for p in self.params}
+        if self.caller_checks_params:
+            for root in roots & own_params:
+                self.mutated_params.add(root.split(":", 1)[1])
+            roots = roots - own_params
+        for writes in self.loop_writes:
+            writes.append((roots, frozenset(rebound), reads, node))
+        conflicts = self.storage_tracker.conflicts(roots, rebound, reads, node)
+        if conflicts:
+            self.flagged_writes.add(id(node))
+            self.unsupported(
+                SHARED_MUTATION,
+                f"in-place update of memory that {', '.join(conflicts)} also see(s): JAX arrays are immutable, so "
+                "the translation cannot update them all; compute a new tensor instead (e.g. `y = x + 1`, "
+                "inplace=False) or `.clone()` first",
+                node,
+            )
+
+    def check_callee_writes(self, node: cst.Call, params: tuple[str, ...], mutated: set[str], rebound: set[str]) -> None:
+        """A submodule/method that writes into its arguments: the caller's names must not see it."""
+        if not mutated:
+            return
+        reads = name_reads(node)
+        for index, arg in enumerate(node.args):
+            name = arg.keyword.value if arg.keyword is not None else (params[index] if index < len(params) else None)
+            if name in mutated:
+                self.check_write(self.storage(arg.value), rebound, reads, node)
+
     # ------------------------------------------------------------------ statements
     def block(self, statements) -> list[cst.BaseStatement]:
+        if self.storage_tracker.function_reads is None:
+            self.storage_tracker.function_reads = sum((name_reads(s) for s in statements), start=Counter())
         out: list[cst.BaseStatement] = []
         for statement in statements:
             out.extend(self.statement(statement))
@@ -489,10 +685,14 @@ class BodyTranslator:
             for small in node.body:
                 body.extend(self.small_statement(small))
             translated: list[cst.BaseStatement] = [node.with_changes(body=body)] if body else []
+            if not self.loop_writes:  # outside loops, a statement's reads are over once it has run
+                self.storage_tracker.consume(node)
         elif isinstance(node, cst.If):
             translated = [self.if_statement(node)]
         elif isinstance(node, (cst.For, cst.While)):
             translated = self.loop(node)
+        elif isinstance(node, cst.With):
+            translated = self.with_statement(node)
         else:
             self.unsupported(UNSUPPORTED, f"`{type(node).__name__}` statements in forward are not translated yet", node)
             translated = [node]
@@ -512,17 +712,36 @@ class BodyTranslator:
         return [first.with_changes(leading_lines=[*first.leading_lines, *lines]), *statements[1:]]
 
     def small_statement(self, node: cst.BaseSmallStatement) -> list[cst.BaseSmallStatement]:
+        if isinstance(node, (cst.Assign, cst.AugAssign)) and self.indexed_target(node) is not None:
+            return self.indexed_update(node)
         if isinstance(node, cst.Assign):
+            names = {t.target.value for t in node.targets if isinstance(t.target, cst.Name)}
+            chained = self.in_place_operand_name(node.value)
+            if chained is not None and chained not in names and self.read_elsewhere(chained, node):
+                names.add(chained)  # `y = self.relu_(a)` also updates `a`: `y = a = relu(a)`
+            else:
+                chained = None
+            self.rebound = names
+            self.check_in_place(node, names)
+            roots = self.storage(node.value)
             value = self.expr(node.value)
+            is_list = m.matches(node.value, m.List() | m.ListComp() | m.Call(func=m.Name("list")))
+            for name in names:
+                (self.lists.add if is_list else self.lists.discard)(name)
             targets = []
             for target in node.targets:
-                targets.append(target.with_changes(target=self.bind_target(target.target, value)))
+                targets.append(target.with_changes(target=self.bind_target(target.target, value, roots)))
+            if chained is not None:
+                targets.append(cst.AssignTarget(self.bind_target(cst.Name(chained), value, roots)))
             if any(not isinstance(t.target, cst.Name) for t in node.targets):
                 value = Emitted(self.as_plain(value))
+            self.rebound = set()
             return [node.with_changes(targets=targets, value=value.expr)]
         if isinstance(node, cst.AnnAssign) and node.value is not None:
+            self.check_in_place(node, {node.target.value} if isinstance(node.target, cst.Name) else set())
+            roots = self.storage(node.value)
             value = self.expr(node.value)
-            target = self.bind_target(node.target, value)
+            target = self.bind_target(node.target, value, roots)
             return [node.with_changes(target=target, value=value.expr)]
         if isinstance(node, cst.AugAssign):
             operator = {
@@ -533,16 +752,33 @@ class BodyTranslator:
             if operator is None or not isinstance(node.target, cst.Name):
                 self.unsupported(UNSUPPORTED, "in-place update of this form is not translated yet", node)
                 return [node]
-            self.file.note("T900", "in-place `op=` becomes a new binding: JAX arrays are immutable")
+            name = node.target.value
+            self.check_in_place(node, {name})
+            if not self.env.get(name, PLAIN).scalar:
+                self.check_write(self.storage(node.target), {name}, name_reads(node), node)
+            self.file.note(IN_PLACE, "in-place `op=` becomes a new binding: JAX arrays are immutable")
             binary = cst.BinaryOperation(left=node.target, operator=operator(), right=node.value)
             value = self.expr(binary)
-            self.env[node.target.value] = value.fact
+            self.env[name] = value.fact
             return [cst.Assign(targets=[cst.AssignTarget(node.target)], value=value.expr)]
         if isinstance(node, cst.Return):
             if node.value is None:
                 return [node]
+            self.check_in_place(node, set())
+            if any(root.startswith("shared:") for root in self.storage(node.value)):
+                self.returns_alias = True
             return [node.with_changes(value=self.plain(node.value))]
         if isinstance(node, cst.Expr):
+            operand = self.in_place_operand_name(node.value)
+            if operand is not None:
+                # `x.add_(y)` / `self.relu(x)` with inplace=True as a statement: rebind `x` to the result
+                return self.small_statement(cst.Assign(targets=[cst.AssignTarget(cst.Name(operand))], value=node.value))
+            if m.matches(node.value, m.Call(func=m.Attribute(value=m.Name(), attr=m.Name("append") | m.Name("extend") | m.Name("insert")))) and node.value.func.value.value in self.lists:
+                # a local Python list: appending is plain Python, the list now shares its elements' memory
+                name = node.value.func.value.value
+                for arg in node.value.args:
+                    self.storage_tracker.bind(name, self.storage_tracker.of_name(name) | self.storage(arg.value))
+                return [node.with_changes(value=node.value.with_changes(args=self.plain_args(node.value)))]
             if isinstance(node.value, cst.Call) and library_name(self.file.resolved, node.value.func) != "builtins.print":
                 self.unsupported(
                     "X004",
@@ -561,13 +797,60 @@ class BodyTranslator:
         self.unsupported(UNSUPPORTED, f"`{type(node).__name__}` is not translated yet", node)
         return [node]
 
-    def bind_target(self, target: cst.BaseAssignTargetExpression, value: Emitted) -> cst.BaseAssignTargetExpression:
+    def in_place_operand_name(self, value: cst.BaseExpression) -> str | None:
+        """``a`` when ``value`` is a call that writes into the local ``a`` in place."""
+        if not isinstance(value, cst.Call):
+            return None
+        operand = mutated_operand(value, lambda f: library_name(self.file.resolved, f), self.layer_alias_kind)
+        return operand.value if isinstance(operand, cst.Name) else None
+
+    def read_elsewhere(self, name: str, statement: cst.CSTNode) -> bool:
+        return self.storage_tracker.reads_after(statement)[name] > 0
+
+    def indexed_target(self, node: cst.Assign | cst.AugAssign) -> cst.Subscript | None:
+        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+        if len(targets) == 1 and isinstance(targets[0], cst.Subscript) and isinstance(targets[0].value, cst.Name):
+            return targets[0]
+        return None
+
+    def indexed_update(self, node: cst.Assign | cst.AugAssign) -> list[cst.BaseSmallStatement]:
+        """``x[i] = v`` -> ``x = x.at[i].set(v)``; ``x[i] += v`` -> ``x = x.at[i].add(v)``."""
+        target = self.indexed_target(node)
+        name = target.value.value
+        if isinstance(node, cst.AugAssign):
+            method = AT_METHODS.get(type(node.operator))
+            if method is None:
+                self.unsupported(UNSUPPORTED, f"indexed `{code_of(node.operator).strip()}` is not translated yet", node)
+                return [node]
+        else:
+            method = "set"
+        self.check_in_place(node, {name})
+        self.check_write(self.storage(target.value), {name}, name_reads(node), node)
+        indexed = self.subscript(target)  # translates the index and brings `x` to PyTorch's layout
+        value = self.plain(node.value)
+        self.file.note(IN_PLACE, "indexed assignment -> `x.at[i].set(v)`: a new array with those entries replaced")
+        if not isinstance(indexed.expr, cst.Subscript):
+            self.unsupported(UNSUPPORTED, "this indexed assignment is not translated yet", node)
+            return [node]
+        at = cst.Subscript(
+            value=cst.Attribute(value=indexed.expr.value, attr=cst.Name("at")), slice=indexed.expr.slice
+        )
+        update = cst.Call(func=cst.Attribute(value=at, attr=cst.Name(method)), args=[cst.Arg(value)])
+        self.env[name] = PLAIN
+        return [cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=update)]
+
+    def bind_target(self, target: cst.BaseAssignTargetExpression, value: Emitted, roots: frozenset | None = None) -> cst.BaseAssignTargetExpression:
         if isinstance(target, cst.Name):
             self.env[target.value] = value.fact
+            if roots is not None:
+                self.storage_tracker.bind(target.value, roots)
             return target
         if isinstance(target, (cst.Tuple, cst.List)):
+            bound = set().union(*self.storage_tracker.roots.values()) if self.storage_tracker.roots else set()
+            fresh = roots is not None and len(roots) == 1 and not (roots & bound) and not any(r.startswith("shared:") for r in roots)
             for element in target.elements:
-                self.bind_target(element.value, Emitted(value.expr))
+                # the parts of a freshly created tuple (`a, b = self.lstm(x)`) are distinct tensors
+                self.bind_target(element.value, Emitted(value.expr), self.storage_tracker.new_root() if fresh else roots)
             return target
         if m.matches(target, m.Attribute(value=m.Name("self"))):
             self.unsupported(
@@ -576,14 +859,18 @@ class BodyTranslator:
                 target,
             )
             return target
-        self.unsupported(UNSUPPORTED, f"assignment to `{code_of(target)}` (in-place indexing) is not translated yet", target)
+        self.unsupported(UNSUPPORTED, f"assignment to `{code_of(target)}` is not translated yet", target)
         return target
 
     def if_statement(self, node: cst.If) -> cst.If:
+        self.check_in_place(node.test, set())
         test = self.plain(node.test)
         entry = dict(self.env)
+        tracker = self.storage_tracker
+        roots_entry = dict(tracker.roots)
         body = self.block(node.body.body)
         after_body = self.env
+        roots_body, tracker.roots = tracker.roots, dict(roots_entry)
         self.env = dict(entry)
         orelse = node.orelse
         if isinstance(orelse, cst.If):
@@ -591,6 +878,8 @@ class BodyTranslator:
         elif isinstance(orelse, cst.Else):
             orelse = orelse.with_changes(body=orelse.body.with_changes(body=self.block(orelse.body.body)))
         after_else = self.env
+        for name, roots in roots_body.items():  # either branch may have run
+            tracker.roots[name] = tracker.roots.get(name, frozenset()) | roots
         merged: dict[str, Fact] = {}
         body_fix, else_fix = [], []
         for name in set(after_body) | set(after_else):
@@ -613,6 +902,27 @@ class BodyTranslator:
             else:
                 self.unsupported(UNSUPPORTED, "layouts differ across an elif chain; rewrite as nested if", node)
         return node.with_changes(test=test, body=body_block, orelse=orelse)
+
+    def with_statement(self, node: cst.With) -> list[cst.BaseStatement]:
+        """``with torch.no_grad():`` -> the body, then ``stop_gradient`` on every name it assigned."""
+        contexts = [library_name(self.file.resolved, item.item.func) if isinstance(item.item, cst.Call) else None for item in node.items]
+        if len(contexts) != 1 or contexts[0] not in GRAD_CONTEXTS or node.items[0].asname is not None:
+            self.unsupported(UNSUPPORTED, f"`with {code_of(node.items[0].item)}` is not translated", node)
+            return [node]
+        body = self.block(node.body.body)
+        if contexts[0] == "torch.enable_grad":
+            return body
+        self.file.note(NO_GRAD, "torch.no_grad(): no gradient flows through values computed here -> jax.lax.stop_gradient")
+        assigned = []
+        for target in m.findall(node.body, m.AssignTarget(target=m.Name()) | m.AugAssign(target=m.Name())):
+            name = target.target.value
+            if name not in assigned:
+                assigned.append(name)
+        stops = [
+            cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(n))], parse_expr("jax.lax.stop_gradient({x})", x=cst.Name(n)))])
+            for n in assigned
+        ]
+        return [*body, *stops]
 
     def iterates_container(self, iterable: cst.BaseExpression) -> bool:
         if self.cls is None:
@@ -650,7 +960,25 @@ class BodyTranslator:
             self.bind_target(node.target, Emitted(node.target))
         else:
             header = {"test": self.plain(node.test)}
+        tracker = self.storage_tracker
+        roots_entry = dict(tracker.roots)
+        self.loop_writes.append([])
         body = self.block(node.body.body)
+        writes = self.loop_writes.pop()
+        if not self.loop_writes:
+            self.storage_tracker.consume(node)
+        for name, roots in roots_entry.items():  # the body may run zero or many times
+            tracker.roots[name] = tracker.roots.get(name, frozenset()) | roots
+        for roots, rebound, reads, write in writes:
+            # the next pass writes again into memory that names bound later in the body now share
+            conflicts = tracker.conflicts(roots, set(rebound), reads, write)
+            if conflicts and id(write) not in self.flagged_writes:
+                self.unsupported(
+                    SHARED_MUTATION,
+                    f"in-place update in a loop of memory that {', '.join(conflicts)} also see(s) on the next pass: "
+                    "compute a new tensor instead",
+                    write,
+                )
         fixes = [self.rebind_plain(name, fact) for name, fact in sorted(self.env.items()) if fact.channels_last]
         self.env = {name: (PLAIN if fact.channels_last else fact) for name, fact in self.env.items()}
         if node.orelse is not None:

@@ -16,6 +16,10 @@ class LayerAttr:
     call: CallSpec
     inline: Callable[[CallContext], Emitted] | None = None  # stateless layers with no Flax object
     wrap_call: Callable | None = None  # code around each call (e.g. a padding mask)
+    #: built with ``inplace=True`` (or an inplace flag not known statically): a call writes into its input
+    in_place: bool = False
+    #: a call may return its input's memory (in place, identity, dropout in eval mode)
+    aliases_input: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,14 @@ class ClassInfo:
     methods: set[str] = field(default_factory=set)
     #: whether ``__call__`` takes a ``train`` flag (dropout, batch norm, or a submodule that does)
     needs_train: bool = False
+    #: whether ``forward``'s result may share memory with its arguments (conservative until translated)
+    returns_alias: bool = True
+    #: ``forward``'s parameters (without self), and those it writes into in place
+    forward_params: tuple[str, ...] = ()
+    forward_mutates: set[str] = field(default_factory=set)
+    #: the same two facts for the generated Sequential methods, by method name
+    generated_alias: dict[str, bool] = field(default_factory=dict)
+    generated_mutates: dict[str, set] = field(default_factory=dict)
 
 
 @dataclass

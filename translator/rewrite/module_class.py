@@ -39,6 +39,8 @@ SUPER_INIT = m.OneOf(
     m.Call(func=m.Attribute(attr=m.Name("__init__"), value=m.Name("Module"))),
 )
 INLINE_PLACEHOLDER = "__inlined_at_call_sites__"
+#: layers whose call may return the input tensor itself (dropout in eval mode returns its input)
+ALIASING_LAYERS = frozenset({"L030"})
 SELF_ATTR = m.Attribute(value=m.Name("self"), attr=m.Name())
 PRIMITIVE_ANNOTATIONS = {int: "int", float: "float", bool: "bool", str: "str"}
 
@@ -169,7 +171,9 @@ class SetupExpressions(cst.CSTTransformer):
         for name, source in build.support:
             context.support(name, source)
         expr = build.flax_expr if build.flax_expr is not None else cst.Name(INLINE_PLACEHOLDER)
-        self.built[id(expr)] = LayerAttr(rule, build.call, build.inline, build.wrap_call)
+        in_place = "inplace" in original_provided and not m.matches(original_provided["inplace"], m.Name("False"))
+        aliases = in_place or build.inline is not None or rule.code in ALIASING_LAYERS
+        self.built[id(expr)] = LayerAttr(rule, build.call, build.inline, build.wrap_call, in_place, aliases)
         return expr
 
 
@@ -469,11 +473,14 @@ def settle_attributes(cls: ClassInfo, file: FileContext, node: cst.CSTNode) -> N
 
 def translate_method(method: cst.FunctionDef, file: FileContext, info: FileInfo, cls: ClassInfo) -> cst.FunctionDef:
     """``forward`` -> ``__call__`` (with a ``train`` flag where needed); other methods keep their names."""
-    translator = BodyTranslator(file, info, cls)
-    for param in [*method.params.params, *method.params.kwonly_params]:
-        translator.env[param.name.value] = PLAIN
     is_forward = method.name.value == "forward"
+    params = tuple(p.name.value for p in [*method.params.params, *method.params.kwonly_params] if p.name.value != "self")
+    translator = BodyTranslator(file, info, cls, params=params, caller_checks_params=is_forward)
+    for param in params:
+        translator.env[param] = PLAIN
     body = translator.block(method.body.body)
+    if is_forward:
+        cls.returns_alias, cls.forward_params, cls.forward_mutates = translator.returns_alias, params, translator.mutated_params
     params = method.params
     if (is_forward and cls.needs_train) or translator.uses_train:
         if not any(p.name.value == "train" for p in params.params):

@@ -8,6 +8,7 @@ known before its callers) -> imports scheduled -> formatted code.
 from __future__ import annotations
 
 import ast
+import pydoc
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,7 +185,7 @@ def builds_layers(node: cst.FunctionDef, file: FileContext) -> bool:
     for call in m.findall(node, m.Call()):
         qualified = library_name(file.resolved, call.func)
         rule = rule_for_qualified_name(qualified) if qualified else None
-        if (rule is not None and rule.torch_classes) or container_kind(qualified):
+        if (rule is not None and rule.torch_classes and isinstance(pydoc.locate(qualified), type)) or container_kind(qualified):
             return True
     return False
 

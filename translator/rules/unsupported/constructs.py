@@ -1,4 +1,4 @@
-"""X001-X004: constructs the translator reports instead of guessing."""
+"""X001-X006: constructs the translator reports instead of guessing."""
 
 from __future__ import annotations
 
@@ -90,4 +90,34 @@ class UnknownAttributeCall(DiagnosticRule):
     flagged_examples = (
         "import torch.nn as nn\n\nclass M(nn.Module):\n    def __init__(self, block):\n        super().__init__()\n"
         "        self.block = block\n\n    def forward(self, x):\n        return self.block(x)\n",
+    )
+
+
+@register
+class TorchSharedMutation(DiagnosticRule):
+    code = "X006"
+    name = "TorchSharedMutation"
+    summary = "an in-place update that another live name, a view, or the caller would see"
+    doc = RuleDoc(
+        what=(
+            "`x += 1`, `x.add_(..)`, `x[i] = v` or an `inplace=True` call whose memory is shared with\n"
+            "another name read later (`y = x`, a view `v = x.view(-1)`, eval-mode dropout's output), with\n"
+            "module state, or with an argument of a helper function."
+        ),
+        why=(
+            "JAX arrays are immutable, so the translation rebinds one name to a new array (rule S011).\n"
+            "Every other name that shares the old memory would keep the old value, where PyTorch\n"
+            "changed it: the programs would differ silently. Make the sharing explicit in PyTorch\n"
+            "(`y = x.clone()`, `inplace=False`, `x = x + 1`) and translate again."
+        ),
+        example=Example(
+            torch="v = h.view(-1)\nv.add_(1.0)\nreturn h",
+            flax="# TODO(torch2flax): X006 in-place update of memory that `h` also see(s)",
+        ),
+        fidelity="Not translated.",
+    )
+    flagged_examples = (
+        HEADER + "        h = x * 2\n        v = h.view(-1)\n        v.add_(1.0)\n        return h\n",
+        HEADER + "        h = x * 2\n        g = h\n        h += 1\n        return g\n",
+        HEADER + "        out = []\n        acc = x * 0\n        for i in range(2):\n            acc += x\n            out.append(acc)\n        return out[0]\n",
     )
