@@ -33,6 +33,7 @@ class PatchEmbedding(nn.Module):
         )
         self.to_patches = Rearrange("b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1=patch, p2=patch)
         self.conv_embedding = nn.Conv2d(channels, dim, patch, stride=patch)
+        self.conv_stem = nn.Sequential(nn.Conv2d(channels, dim, patch, stride=patch), Rearrange("b c h w -> b (h w) c"))
         self.cls_token = nn.Parameter(torch.randn(1, 1, dim))
         self.mix = EinMix("b n d -> b n e", weight_shape="d e", bias_shape="e", d=dim, e=dim)
         self.head = nn.Sequential(Reduce("b n d -> b d", "mean"), nn.Linear(dim, classes))
@@ -42,7 +43,7 @@ class PatchEmbedding(nn.Module):
         features = self.conv_embedding(img)
         conv_tokens = rearrange(features, "b c h w -> b (h w) c")
         pooled = reduce(features, "b c h w -> b c", "max")
-        tokens = linear_tokens + conv_tokens + self.to_patches(img).mean(dim=-1, keepdim=True)
+        tokens = linear_tokens + conv_tokens + self.conv_stem(img) + self.to_patches(img).mean(dim=-1, keepdim=True)
         cls = repeat(self.cls_token, "() n d -> b n d", b=img.shape[0])
         x, shapes = pack([cls, tokens], "b * d")
         x = self.mix(x)
@@ -66,7 +67,9 @@ def test_patch_embedding_translates_cleanly(vit_file):
     assert '"b h w c -> b (h w) c"' in code
     assert '"b h w c -> b c"' in code
     assert "(0, 3, 1, 2)" not in code and "moveaxis" not in code  # no NHWC -> NCHW transpose anywhere
-    assert code.count("jnp.transpose(") == 1  # the only transpose: the image into the convolution (NCHW -> NHWC)
+    # the only transposes: the image into each convolution (NCHW -> NHWC)
+    assert code.count("jnp.transpose(") == code.count(", (0, 2, 3, 1))") == 2
+    assert 'x = einops.rearrange(x, "b h w c -> b (h w) c")' in code  # Rearrange after a conv in nn.Sequential
     # constant lengths: the layer becomes a call where it is used; lengths from fields: einops' Flax layer
     assert 'einops.rearrange(x, "b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1=4, p2=4)' in code
     assert 'einops_flax.Rearrange(' in code and '"p1": self.patch' in code
