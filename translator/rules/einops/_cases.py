@@ -31,11 +31,10 @@ LAYER_SPELLINGS = (
 
 @dataclass(frozen=True)
 class Draw:
-    """A left side and what it names: the input shape, elementary axes and axis lengths to pass."""
+    """A left side and what it names: elementary axes, the axis lengths to pass, the input shape."""
 
     left: tuple[str, ...]  # entries: 'b', '(h k)', '...'
     axes: tuple[str, ...]  # elementary names in order, '...' included
-    sizes: dict  # elementary name -> length (for the right side of repeat)
     lengths: dict  # axis lengths the call must be given (split factors)
     shape: tuple[int, ...]
     channels_last_input: bool
@@ -54,25 +53,22 @@ class Draw:
 def left_sides(draw, *, ellipsis: bool = True, split: bool = True) -> Draw:
     rank = draw(st.sampled_from((3, 4)))
     names = list(NAMES[:rank])
-    sizes = {n: draw(st.integers(1, 3)) for n in names}
     entries: list[str] = list(names)
-    shape = [sizes[n] for n in names]
+    shape = [draw(st.integers(1, 3)) for _ in names]
     lengths: dict = {}
     split_at = draw(st.sampled_from([None, *range(1, rank)])) if split else None
     if split_at is not None:
         factor = draw(st.integers(1, 3))
         entries[split_at] = f"({names[split_at]} k)"
         shape[split_at] *= factor
-        sizes["k"] = lengths["k"] = factor
+        lengths["k"] = factor
     if ellipsis and draw(st.booleans()):
         start = draw(st.integers(0, rank - 1))
         stop = draw(st.integers(start + 1, rank))
         if split_at is None or not start <= split_at < stop:
-            for n in names[start:stop]:
-                del sizes[n]
             entries[start:stop] = ["..."]
     axes = tuple(a for e in entries for a in e.strip("()").split())
-    return Draw(tuple(entries), axes, sizes, lengths, tuple(shape), draw(st.booleans()))
+    return Draw(tuple(entries), axes, lengths, tuple(shape), draw(st.booleans()))
 
 
 @st.composite

@@ -21,7 +21,6 @@ import re
 
 import libcst as cst
 
-from translator.rules._emit import code_of
 from translator.rules.base import CallContext, Emitted, Fact, NotLiteral
 
 ELLIPSIS = ("...", "…")
@@ -141,16 +140,8 @@ def einops_call(function: cst.BaseExpression | str, args: list[cst.BaseExpressio
     return Emitted(cst.Call(func=func, args=arguments))
 
 
-def sizes_dict(sizes: dict) -> cst.BaseExpression:
-    return cst.parse_expression(repr(dict(sizes)))
-
-
 def sizes_keywords(sizes: dict) -> list[cst.Arg]:
     return [cst.Arg(value=cst.parse_expression(repr(v)), keyword=cst.Name(k)) for k, v in sizes.items()]
-
-
-def code(node: cst.CSTNode) -> str:
-    return code_of(node)
 
 
 def sizes_expr(ctx, name: str = "axes_lengths") -> cst.BaseExpression:

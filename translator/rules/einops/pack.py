@@ -32,7 +32,7 @@ class TorchEinopsPack(Rule):
             torch="tokens, ps = pack([cls, patches], 'b * d')\ncls, patches = unpack(tokens, ps, 'b * d')",
             flax="tokens, ps = einops.pack([cls, patches], 'b * d')\ncls, patches = einops.unpack(tokens, ps, 'b * d')",
         ),
-        fidelity="Exact: values move without arithmetic.",
+        fidelity="Exact: values move without arithmetic (the drawn cases, which also sum, differ by <= 1.9e-7 relative).",
     )
 
     def emit_call(self, ctx):

@@ -74,8 +74,9 @@ class TorchEinopsReduce(Rule):
             flax="y = einops.reduce(self.conv(x), 'b h w c -> b c', 'mean')",
         ),
         fidelity=(
-            "Equal within float32 tolerance: sums may accumulate in a different order (measured <= 1e-6\n"
-            "relative); max/min split the gradient evenly between ties in both."
+            "Equal within float32 tolerance: sums may accumulate in a different order (measured over 20\n"
+            "drawn cases: output 8e-8, input gradient 1.1e-7 relative); max/min split the gradient evenly\n"
+            "between ties in both."
         ),
     )
 

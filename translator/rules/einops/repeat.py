@@ -34,7 +34,7 @@ class TorchEinopsRepeat(Rule):
             torch="cls = repeat(self.cls_token, '() n d -> b n d', b=x.shape[0])",
             flax="cls = einops.repeat(self.cls_token, '() n d -> b n d', b=x.shape[0])",
         ),
-        fidelity="Exact: values are copied (broadcast); gradients sum over the copies in both.",
+        fidelity="Exact: values are copied (broadcast); gradients sum over the copies in both (measured 0).",
     )
 
     def emit_call(self, ctx):
