@@ -150,7 +150,8 @@ def cmd_check(args) -> int:
     kwargs = parse_kwargs(args.kwargs)
     tolerance = Tolerance(rtol=args.rtol) if args.rtol is not None else Tolerance()
     try:
-        report = check(args.source, args.class_name, specs, kwargs, args.flax, args.examples, args.seed, tolerance, train=args.train)
+        report = check(args.source, args.class_name, specs, kwargs, args.flax, args.examples, args.seed, tolerance, train=args.train,
+                       stages=args.stages, steps=args.steps, device=args.device, replay=args.replay)
     except TranslationFailed as error:
         for diagnostic in error.diagnostics:
             stderr.print(diagnostic.format(), markup=False, style="red")
@@ -167,10 +168,12 @@ def cmd_check(args) -> int:
 
 def print_check_table(report) -> None:
     mode = "train mode, dropout off" if report.train else "eval mode"
-    table = Table(title=f"{report.class_name}: {report.examples} examples (seed {report.seed}, {mode})")
+    device = "" if report.device == "cpu" else f", {report.device}"
+    table = Table(title=f"{report.class_name}: {report.examples} examples (seed {report.seed}, {mode}{device})")
     for column in ("quantity", "max abs error", "max rel error", "tolerance", "pass"):
         table.add_column(column, justify="right" if column != "quantity" else "left")
-    for quantity in report.quantities:
+    numeric_run = report.stages["numeric"].status in ("passed", "failed")
+    for quantity in report.quantities if numeric_run else ():
         error = report.errors[quantity]
         passed = error.within(report.tolerance)
         table.add_row(
@@ -180,7 +183,27 @@ def print_check_table(report) -> None:
             f"{report.tolerance.rtol:.0e} rel",
             "[green]yes[/green]" if passed else "[red]NO[/red]",
         )
-    stdout.print(table)
+    behavioral = report.behavioral
+    if behavioral is not None:
+        for quantity in behavioral.quantities:
+            error = behavioral.errors[quantity]
+            table.add_row(
+                f"after {behavioral.steps} steps: {quantity}",
+                f"{error.max_abs:.3e}",
+                f"{error.max_rel:.3e}",
+                f"{behavioral.tolerance.rtol:.0e} rel",
+                "[green]yes[/green]" if error.within(behavioral.tolerance) else "[red]NO[/red]",
+            )
+    if numeric_run or behavioral is not None:
+        stdout.print(table)
+    stage_table = Table(title="stages")
+    for column in ("stage", "result", "detail", "seconds"):
+        stage_table.add_column(column, justify="right" if column == "seconds" else "left")
+    for name, stage in report.stages.items():
+        style = {"passed": "green", "failed": "red"}.get(stage.status, "dim")
+        stage_table.add_row(name, f"[{style}]{stage.status}[/{style}]", escape(stage_detail(report, name)),
+                            f"{stage.seconds:.1f}" if stage.status in ("passed", "failed") else "")
+    stdout.print(stage_table)
     if report.worst_parameter:
         stdout.print(f"largest parameter-gradient error: {report.worst_parameter}", markup=False)
     if report.failure:
@@ -188,8 +211,33 @@ def print_check_table(report) -> None:
         stdout.print(report.failure, markup=False)
         if report.divergence is not None:
             stdout.print(report.divergence.describe(), markup=False)
+        if report.reproduce:
+            stdout.print("reproduce this example with:", markup=False)
+            stdout.print(report.reproduce, markup=False)
     else:
-        stdout.print("[green]PASS[/green]: outputs and gradients agree within tolerance")
+        stdout.print("[green]PASS[/green]: " + ", ".join(n for n, s in report.stages.items() if s.status == "passed") + " agree within tolerance")
+
+
+def stage_detail(report, name: str) -> str:
+    stage = report.stages[name]
+    if stage.status not in ("passed", "failed"):
+        return "an earlier stage failed" if stage.status == "skipped" else ""
+    if name == "spec":
+        return "variables and output shapes match" if stage.status == "passed" else (stage.failure or "").splitlines()[0]
+    if name == "numeric":
+        worst = max((report.errors[q] for q in report.quantities), key=lambda e: e.max_rel)
+        sizes = f", batch sizes {','.join(map(str, sorted(report.batch_sizes)))}" if len(report.batch_sizes) > 1 else ""
+        return f"{report.examples} examples{sizes}, worst rel {worst.max_rel:.2e}, {report.grad_compiles} compile(s)"
+    result = report.behavioral
+    if result is None:
+        return ""
+    worst = max((result.errors[q] for q in result.quantities), key=lambda e: e.max_rel)
+    text = f"{result.steps} SGD steps (lr {result.learning_rate:.2g}), worst rel {worst.max_rel:.2e}"
+    if result.dropout is not None:
+        text += "; dropout " + ", ".join(
+            f"{layer.flax_module} {layer.fraction:.3f} of {layer.positions} (p={layer.rate:g})" for layer in result.dropout.layers
+        )
+    return text
 
 
 # --------------------------------------------------------------------------- rules
@@ -268,6 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=float, default=None, help="norm-wise relative tolerance (default 1e-4)")
     p.add_argument("--train", action="store_true", help="training mode: batch statistics and running-stat updates (dropout off)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--stages", default="spec,numeric,behavioral", metavar="LIST",
+                   help="comma-separated subset of spec,numeric,behavioral (default: all); a stage runs only if the earlier ones pass")
+    p.add_argument("--steps", type=int, default=3, metavar="K", help="SGD steps of the behavioral stage (default 3)")
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                   help="run both frameworks here; gpu: CUDA with TF32 off on both sides")
+    p.add_argument("--replay", metavar="RECIPE", help="run the one example a failed check printed (B=..;g=..;in0=..)")
     p.set_defaults(run=cmd_check)
 
     p = verbs.add_parser("rules", help="list the rule catalogue, or explain one rule")

@@ -1,13 +1,25 @@
 """``check``: translate (or load) a model, port its weights, and let Hypothesis look for a difference.
 
+Three stages, each run only if the ones before it passed (``stages=`` / ``--stages``):
+
+* ``spec``: the translation initialises, and every ported variable exists in it with PyTorch's shape;
+* ``numeric``: outputs and gradients over Hypothesis examples (``B`` dimensions drawn, one compile
+  per distinct input shape: the jitted function is cached by shape);
+* ``behavioral``: a few SGD steps in both frameworks, then every parameter (and running statistic)
+  compared; with ``--train`` and dropout, the statistical dropout check (``behavioral.py``).
+
 The report carries the worst error over all examples for each quantity, the
-tolerance, and -- on failure -- the example Hypothesis shrank to and a command
-line that reproduces it.
+tolerance, and -- on a numeric failure -- the example Hypothesis shrank to and a
+command line that reproduces it (``--replay RECIPE``: the example rebuilt from the
+numbers it was drawn from, ``strategies.Recipe``).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,19 +27,50 @@ import numpy as np
 import torch
 from hypothesis import HealthCheck, Phase, given, reporting, settings
 from hypothesis import seed as hypothesis_seed
-from hypothesis import strategies as st
 
 from translator.diagnostics import Diagnostic, TranslationFailed, UsageError
+from translator.equivalence.behavioral import (
+    DEFAULT_STEPS,
+    LEARNING_RATE,
+    BehavioralResult,
+    run_behavioral,
+)
+from translator.equivalence.compiles import CompileCounter
+from translator.equivalence.device import on_device, torch_device
 from translator.equivalence.localise import Divergence, localise
 from translator.equivalence.pair import ModelPair, SpecMismatch, dropout_disabled
-from translator.equivalence.specs import InputSpec
-from translator.equivalence.strategies import model_inputs
+from translator.equivalence.specs import BATCH_RANGE, TRAIN_BATCH_RANGE, InputSpec, resolve_all
+from translator.equivalence.strategies import Recipe, recipes
 from translator.equivalence.tolerance import Error, Tolerance, worst
 from translator.loading import class_from, import_source, instantiate, module_from_code
 from translator.rewrite.pipeline import translate_source
 from translator.weights.plan import plan_port
 
 QUANTITIES = ("output", "grad_input", "grad_params")
+STAGES = ("spec", "numeric", "behavioral")
+
+
+def parse_stages(stages) -> tuple[str, ...]:
+    """``"spec,numeric"`` or an iterable of names -> the stages in pipeline order."""
+    names = [n.strip() for n in (stages.split(",") if isinstance(stages, str) else stages) if n.strip()]
+    unknown = [n for n in names if n not in STAGES]
+    if unknown or not names:
+        raise UsageError(f"--stages {','.join(names)!r}: a comma-separated subset of {','.join(STAGES)}")
+    return tuple(n for n in STAGES if n in names)
+
+
+@dataclass
+class StageResult:
+    """One stage's verdict: ``status`` is passed, failed, skipped (an earlier stage failed) or not requested."""
+
+    name: str
+    status: str = "not requested"
+    failure: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool | None:
+        return {"passed": True, "failed": False}.get(self.status)
 
 
 @dataclass
@@ -45,6 +88,18 @@ class CheckReport:
     divergence: Divergence | None = None
     stage: str = "numeric"
     diagnostics: tuple[Diagnostic, ...] = ()
+    #: per-stage verdicts (``stage`` above is the failing stage, or the last one run)
+    stages: dict[str, StageResult] = field(default_factory=lambda: {n: StageResult(n) for n in STAGES})
+    behavioral: BehavioralResult | None = None
+    #: on a numeric failure: the shrunk example (``Recipe``) and the command line that replays it
+    recipe: str | None = None
+    reproduce: str | None = None
+    batch_sizes: set = field(default_factory=set)
+    device: str = "cpu"
+    #: XLA compilations during the whole check: total, and of the check's own jitted gradient function
+    compiles: int = 0
+    grad_compiles: int = 0
+    seconds: float = 0.0
 
     @property
     def quantities(self) -> tuple[str, ...]:
@@ -52,7 +107,15 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return self.failure is None and all(e.within(self.tolerance) for e in self.errors.values())
+        return (
+            self.failure is None
+            and all(e.within(self.tolerance) for e in self.errors.values())
+            and not any(r.status == "failed" for r in self.stages.values())
+        )
+
+    @property
+    def numeric_ok(self) -> bool:
+        return all(self.errors[q].within(self.tolerance) for q in self.quantities)
 
     def record(self, comparison) -> None:
         self.examples += 1
@@ -85,7 +148,38 @@ class CheckReport:
                 "max_abs_err": self.divergence.error.max_abs,
                 "max_rel_err": self.divergence.error.max_rel,
             },
+            "reproduce": self.reproduce,
+            "device": self.device,
+            "compiles": self.compiles,
+            "seconds": self.seconds,
+            "stages": self.stages_json(),
         }
+
+    def stages_json(self) -> dict:
+        spec, numeric, behavioral = (self.stages[n] for n in STAGES)
+        out = {
+            "spec": {"ok": spec.ok, "status": spec.status, "errors": [] if spec.failure is None else spec.failure.splitlines(),
+                     "seconds": spec.seconds},
+            "numeric": {"ok": numeric.ok, "status": numeric.status, "seconds": numeric.seconds},
+            "behavioral": {"ok": behavioral.ok, "status": behavioral.status, "seconds": behavioral.seconds},
+        }
+        if numeric.status in ("passed", "failed"):
+            out["numeric"].update(
+                examples=self.examples,
+                batch_sizes=sorted(self.batch_sizes),
+                max_abs_err={q: self.errors[q].max_abs for q in self.quantities},
+                max_rel_err={q: self.errors[q].max_rel for q in self.quantities},
+                float32_floor={q: self.errors[q].floor for q in self.quantities},
+                tolerance={"rtol": self.tolerance.rtol, "atol": self.tolerance.atol},
+                worst_parameter=self.worst_parameter,
+                grad_compiles=self.grad_compiles,
+                failure=numeric.failure,
+                recipe=self.recipe,
+                reproduce=self.reproduce,
+            )
+        if self.behavioral is not None:
+            out["behavioral"].update({k: v for k, v in self.behavioral.to_json().items() if k != "ok"})
+        return out
 
 
 def build_pair(
@@ -97,6 +191,7 @@ def build_pair(
     seed: int = 0,
     train: bool = False,
     tolerance: Tolerance | None = None,
+    device: str = "cpu",
 ) -> tuple[ModelPair, tuple[Diagnostic, ...]]:
     """Both models with ported weights; raises :class:`TranslationFailed` if the translation has errors."""
     kwargs = kwargs or {}
@@ -117,7 +212,8 @@ def build_pair(
     plan = plan_port(torch_model)
     state = {k: v.detach().numpy() for k, v in torch_model.state_dict().items()}
     variables = plan.to_flax(state)
-    pair = ModelPair(torch_model, flax_model, variables, plan, specs, train=train, tolerance=tolerance or Tolerance())
+    pair = ModelPair(torch_model, flax_model, variables, plan, specs, train=train, tolerance=tolerance or Tolerance(),
+                     torch_device=torch_device(device))
     return pair, diagnostics
 
 
@@ -131,35 +227,159 @@ def check(
     seed: int = 0,
     tolerance: Tolerance | None = None,
     train: bool = False,
+    stages=STAGES,
+    steps: int = DEFAULT_STEPS,
+    learning_rate: float = LEARNING_RATE,
+    device: str = "cpu",
+    replay: str | None = None,
 ) -> CheckReport:
-    """Check a translation: structure first, then outputs and gradients over Hypothesis examples.
+    """Check a translation: structure, then outputs and gradients over Hypothesis examples, then training.
 
+    ``stages`` is a subset of ``("spec", "numeric", "behavioral")`` (or ``"spec,numeric"``); a
+    stage runs only if the ones before it passed, and ``report.stages[name]`` holds each verdict.
     ``train=True`` runs both models in training mode (batch statistics, and the
     updated running statistics compared as ``state``) with dropout disabled on
-    both sides, since dropout masks cannot match elementwise.
+    both sides, since dropout masks cannot match elementwise (the behavioral stage
+    checks dropout statistically instead).  ``device="gpu"`` runs both frameworks on
+    CUDA with TF32 off.  ``replay`` runs the one example a failed check printed
+    (``report.recipe``) instead of drawing examples.
     """
     if not specs:
         raise UsageError("check needs at least one --input SPEC, e.g. --input 'float32[4,1,28,28]'")
     if examples < 1:
         raise UsageError("--examples must be at least 1")
+    if steps < 1:
+        raise UsageError("--steps must be at least 1")
+    stages = parse_stages(stages)
+    recipe = Recipe.parse(replay, len(specs)) if replay is not None else None
     tolerance = tolerance or Tolerance()
-    report = CheckReport(class_name, 0, seed, tolerance, train=train)
-    pair, report.diagnostics = build_pair(source, class_name, specs, kwargs, flax_source, seed, train=train, tolerance=tolerance)
+    report = CheckReport(class_name, 0, seed, tolerance, train=train, device=device)
+    started = time.perf_counter()
+    with on_device(device), CompileCounter() as compiles:
+        try:
+            run_stages(report, stages, recipe, source, class_name, specs, kwargs, flax_source, examples, seed,
+                       tolerance, train, steps, learning_rate, device)
+        finally:
+            report.compiles = compiles.total
+            report.grad_compiles = sum(n for name, n in compiles.by_function.items() if "loss" in name)
+            report.seconds = time.perf_counter() - started
+    if report.stages["numeric"].status == "failed" and report.recipe is not None:
+        report.reproduce = reproduce_command(source, class_name, specs, kwargs, flax_source, tolerance, train, device, report.recipe)
+    return report
 
-    first = tuple(np.zeros(s.shape, dtype=np.float32 if s.is_float else s.dtype) for s in specs)
+
+def run_stages(report, stages, recipe, source, class_name, specs, kwargs, flax_source, examples, seed,
+               tolerance, train, steps, learning_rate, device) -> None:
+    for name in STAGES:
+        if name in stages:
+            report.stages[name].status = "pending"
+    clock = time.perf_counter()
+    spec_stage = report.stages["spec"]
+    pair, report.diagnostics = build_pair(source, class_name, specs, kwargs, flax_source, seed, train=train,
+                                          tolerance=tolerance, device=device)
+    if "spec" in stages:
+        first = tuple(np.zeros(s.shape, dtype=np.float32 if s.is_float else s.dtype) for s in resolve_all(specs))
+        try:
+            pair.check_structure(first)
+            spec_stage.status = "passed"
+        except SpecMismatch as error:
+            report.stage, report.failure = "spec", str(error)
+            spec_stage.status, spec_stage.failure = "failed", str(error)
+        spec_stage.seconds = time.perf_counter() - clock
+        report.stage = "spec"
+    for name, run in (("numeric", lambda: run_numeric(pair, specs, report, examples, seed, recipe)),
+                      ("behavioral", lambda: run_behavioral_stage(pair, specs, report, seed, steps, learning_rate, tolerance))):
+        if name not in stages:
+            continue
+        stage = report.stages[name]
+        if any(r.status in ("failed", "skipped") for r in report.stages.values()):
+            stage.status = "skipped"
+            continue
+        clock = time.perf_counter()
+        report.stage = name
+        run()
+        stage.seconds = time.perf_counter() - clock
+
+
+def run_numeric(pair, specs, report, examples, seed, recipe) -> None:
+    stage = report.stages["numeric"]
+    if recipe is not None:
+        replay_example(pair, specs, report, recipe)
+    else:
+        run_examples(pair, specs, report, examples, seed)
+    if report.stage == "spec":  # a structural difference only visible on real outputs
+        stage.status, stage.failure = "failed", report.failure
+        report.stages["spec"].status, report.stages["spec"].failure = "failed", report.failure
+        return
+    stage.status = "passed" if report.failure is None and report.numeric_ok else "failed"
+    stage.failure = report.failure
+
+
+def run_behavioral_stage(pair, specs, report, seed, steps, learning_rate, tolerance) -> None:
+    stage = report.stages["behavioral"]
+    report.behavioral = result = run_behavioral(pair, specs, seed, steps, learning_rate, tolerance)
+    stage.status = "passed" if result.ok else "failed"
+    stage.failure = result.failure
+    if not result.ok:
+        report.failure = result.failure
+
+
+def reproduce_command(source, class_name, specs, kwargs, flax_source, tolerance, train, device, recipe: str) -> str:
+    """The ``torch2flax check`` command line that replays one example (the numeric stage only)."""
+    argv = ["torch2flax", "check", str(source), "--class", class_name]
+    if kwargs:
+        text = json.dumps(kwargs) if _json_roundtrips(kwargs) else repr(kwargs)
+        argv += ["--kwargs", text]
+    for spec in specs:
+        argv += ["--input", str(spec)]
+    if flax_source is not None:
+        argv += ["--flax", str(flax_source)]
+    if tolerance.rtol != Tolerance().rtol:
+        argv += ["--rtol", repr(tolerance.rtol)]
+    if train:
+        argv.append("--train")
+    if device != "cpu":
+        argv += ["--device", device]
+    argv += ["--stages", "spec,numeric", "--replay", recipe]
+    return shlex.join(argv)
+
+
+def _json_roundtrips(kwargs: dict) -> bool:
     try:
-        pair.check_structure(first)
+        return json.loads(json.dumps(kwargs)) == kwargs
+    except (TypeError, ValueError):
+        return False
+
+
+def numeric_failures(comparison, tolerance) -> list[str]:
+    return [q for q in (*QUANTITIES, "state") if not getattr(comparison, q).within(tolerance)]
+
+
+def replay_example(pair: ModelPair, specs: list[InputSpec], report: CheckReport, recipe: Recipe) -> None:
+    """``--replay``: the one example a failed check printed, compared and (on failure) localised."""
+    inputs = recipe.arrays(specs)
+    report.batch_sizes.add(recipe.batch)
+    try:
+        comparison = pair.compare_in_mode(inputs, recipe.cotangent_seed)
     except SpecMismatch as error:
         report.stage, report.failure = "spec", str(error)
-        return report
-    run_examples(pair, specs, report, examples, seed)
-    return report
+        return
+    except Exception as error:
+        report.failure, report.recipe = f"{type(error).__name__}: {error}", str(recipe)
+        return
+    report.record(comparison)
+    failing = numeric_failures(comparison, report.tolerance)
+    if failing:
+        details = ", ".join(f"{q} {getattr(comparison, q).max_rel:.3g} rel" for q in failing)
+        report.failure = f"outside tolerance: {details}\nexample: {recipe}"
+        report.recipe = str(recipe)
+        report.divergence = locate_divergence(pair, inputs, report.tolerance)
 
 
 def run_examples(pair: ModelPair, specs: list[InputSpec], report: CheckReport, examples: int, seed: int) -> None:
     """Let Hypothesis draw inputs; on a difference, keep the shrunk example in the report."""
     messages: list[str] = []
-    failing_inputs: list = []
+    current: list = []
 
     @settings(
         max_examples=examples,
@@ -175,13 +395,15 @@ def run_examples(pair: ModelPair, specs: list[InputSpec], report: CheckReport, e
     # No mean offset in train mode: with batch statistics, the gradient of any layer feeding a batch
     # norm is a sum that cancels to ~0, and both frameworks lose ~(offset/spread)*eps of it (measured
     # 7e-4 relative at offset 100x in both): that is float32's floor there, not a translation error.
-    @given(inputs=model_inputs(specs, offset=not pair.train), cotangent_seed=st.integers(0, 2**31 - 1))
-    def equivalent(inputs, cotangent_seed):
-        comparison = pair.compare_in_mode(inputs, cotangent_seed)
+    # The jitted Flax function is cached by input shape, so each distinct batch size compiles once.
+    @given(recipe=recipes(specs, offset=not pair.train, batch_range=TRAIN_BATCH_RANGE if pair.train else BATCH_RANGE))
+    def equivalent(recipe):
+        current[:] = [recipe]  # Hypothesis replays the shrunk example last: this is it on failure
+        report.batch_sizes.add(recipe.batch)
+        comparison = pair.compare_in_mode(recipe.arrays(specs), recipe.cotangent_seed)
         report.record(comparison)
-        failing = [q for q in (*QUANTITIES, "state") if not getattr(comparison, q).within(report.tolerance)]
+        failing = numeric_failures(comparison, report.tolerance)
         if failing:
-            failing_inputs[:] = [inputs]
             details = ", ".join(f"{q} {getattr(comparison, q).max_rel:.3g} rel" for q in failing)
             raise AssertionError(f"outside tolerance: {details}")
 
@@ -191,12 +413,13 @@ def run_examples(pair: ModelPair, specs: list[InputSpec], report: CheckReport, e
         except SpecMismatch as error:
             report.stage, report.failure = "spec", str(error)
         except AssertionError as error:
-            example = "\n".join(m for m in messages if "Falsifying" in m or "inputs=" in m)
-            report.failure = f"{error}\n{example}".strip()
-            if failing_inputs:
-                report.divergence = locate_divergence(pair, failing_inputs[0], report.tolerance)
+            report.recipe = str(current[0]) if current else None
+            report.failure = f"{error}\nexample: {report.recipe}".strip()
+            if current:
+                report.divergence = locate_divergence(pair, current[0].arrays(specs), report.tolerance)
         except Exception as error:  # an exception inside either model is a finding, not a crash
             report.failure = f"{type(error).__name__}: {error}"
+            report.recipe = str(current[0]) if current else None
 
 
 def locate_divergence(pair: ModelPair, inputs, tolerance: Tolerance):

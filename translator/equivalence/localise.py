@@ -57,7 +57,7 @@ def flax_names(model: torch.nn.Module) -> dict[str, tuple[str, ...]]:
     return names
 
 
-def torch_outputs(model: torch.nn.Module, inputs) -> list[tuple[str, torch.nn.Module, np.ndarray]]:
+def torch_outputs(model: torch.nn.Module, inputs, device: str = "cpu") -> list[tuple[str, torch.nn.Module, np.ndarray]]:
     """(name, module, output) for every submodule that returned a tensor, in execution order."""
     captured = []
     handles = []
@@ -68,12 +68,12 @@ def torch_outputs(model: torch.nn.Module, inputs) -> list[tuple[str, torch.nn.Mo
         def hook(module, args, output, name=name):
             leaves = [o for o in jax.tree_util.tree_leaves(output) if isinstance(o, torch.Tensor)]
             if leaves:
-                captured.append((name, module, leaves[0].detach().numpy().copy()))
+                captured.append((name, module, leaves[0].detach().cpu().numpy().copy()))
 
         handles.append(module.register_forward_hook(hook))
     try:
         with torch.no_grad():
-            model(*[torch.from_numpy(np.array(x)) for x in inputs])
+            model(*[torch.from_numpy(np.array(x)).to(device) for x in inputs])
     finally:
         for handle in handles:
             handle.remove()
@@ -112,7 +112,7 @@ def localise(pair, inputs, tolerance: Tolerance) -> Divergence | None:
     """The first submodule (in PyTorch's execution order) whose output is outside tolerance."""
     names = flax_names(pair.torch_model)
     with_flax = flax_outputs(pair, inputs)
-    for torch_name, module, torch_value in torch_outputs(pair.torch_model, inputs):
+    for torch_name, module, torch_value in torch_outputs(pair.torch_model, inputs, pair.torch_device):
         flax_path = names.get(torch_name)
         if flax_path is None or flax_path not in with_flax:
             continue

@@ -41,6 +41,11 @@ class Comparison:
     state: Error = field(default_factory=Error)
 
 
+def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    """A host copy of a tensor (from any device)."""
+    return tensor.detach().cpu().numpy().copy()
+
+
 def torch_dtype(name: str) -> torch.dtype:
     return getattr(torch, name)
 
@@ -54,9 +59,12 @@ class ModelPair:
     specs: list[InputSpec]
     train: bool = False
     tolerance: Tolerance = field(default_factory=Tolerance)
+    #: where PyTorch runs: "cpu" or "cuda" (JAX's device is chosen by the caller, see ``device.py``)
+    torch_device: str = "cpu"
     _grad_fn: object = None
 
     def __post_init__(self):
+        self.torch_model.to(self.torch_device)
         self.torch_model.train(self.train)
         self.float_positions = [i for i, s in enumerate(self.specs) if s.is_float]
 
@@ -85,27 +93,35 @@ class ModelPair:
             raise SpecMismatch("variables differ:\n  " + "\n  ".join(problems))
 
     # ----------------------------------------------------------------- running both sides
+    def flax_loss(self):
+        """``loss(params, rest, float_inputs, other_inputs, cotangent) -> (sum(out * g), (out, new_state))``."""
+        model, floats, train = self.flax_model, self.float_positions, self.train
+        takes_train = "train" in inspect.signature(type(model).__call__).parameters
+
+        def loss(params, rest, float_inputs, other_inputs, cotangent):
+            mutable = ["batch_stats"] if train and "batch_stats" in rest else False
+            args = list(other_inputs)
+            for position, value in zip(floats, float_inputs):
+                args[position] = value
+            kwargs = {"train": True} if train and takes_train else {}
+            if train:  # dropout is disabled (see `dropout_disabled`); streams exist for support code
+                kwargs["rngs"] = {"dropout": jax.random.PRNGKey(0)}
+            result = model.apply({"params": params, **rest}, *args, mutable=mutable, **kwargs)
+            out, state = result if mutable else (result, {})
+            leaves = jax.tree_util.tree_leaves(out)
+            total = sum(jnp.vdot(leaf.astype(jnp.float32), g) for leaf, g in zip(leaves, cotangent))
+            return total, (out, state)
+
+        return loss
+
     def _flax_grad_fn(self):
+        """The jitted ``(params, rest, floats, others, cotangent) -> ((loss, (out, state)), (dparams, dfloats))``.
+
+        The non-parameter variables are an argument, not constants: the behavioral stage calls the
+        same compiled function with its updated batch statistics (one compile per input shape for both).
+        """
         if self._grad_fn is None:
-            model, floats = self.flax_model, self.float_positions
-            rest = {k: v for k, v in self.variables.items() if k != "params"}
-            mutable = ["batch_stats"] if self.train and "batch_stats" in rest else False
-            takes_train = "train" in inspect.signature(type(model).__call__).parameters
-
-            def loss(params, float_inputs, other_inputs, cotangent):
-                args = list(other_inputs)
-                for position, value in zip(floats, float_inputs):
-                    args[position] = value
-                kwargs = {"train": True} if self.train and takes_train else {}
-                if self.train:  # dropout is disabled (see `dropout_disabled`); streams exist for support code
-                    kwargs["rngs"] = {"dropout": jax.random.PRNGKey(0)}
-                result = model.apply({"params": params, **rest}, *args, mutable=mutable, **kwargs)
-                out, state = result if mutable else (result, {})
-                leaves = jax.tree_util.tree_leaves(out)
-                total = sum(jnp.vdot(leaf.astype(jnp.float32), g) for leaf, g in zip(leaves, cotangent))
-                return total, (out, state)
-
-            self._grad_fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
+            self._grad_fn = jax.jit(jax.value_and_grad(self.flax_loss(), argnums=(0, 2), has_aux=True))
         return self._grad_fn
 
     def compare_in_mode(self, inputs, cotangent_seed: int = 0) -> Comparison:
@@ -134,7 +150,7 @@ class ModelPair:
         return self._reference64
 
     def _run_torch(self, model: torch.nn.Module, inputs, cotangent_seed: int, float64: bool = False):
-        tensors = [torch.from_numpy(np.array(x)) for x in inputs]
+        tensors = [torch.from_numpy(np.array(x)).to(self.torch_device) for x in inputs]
         for position in self.float_positions:
             if float64:
                 tensors[position] = tensors[position].double()
@@ -144,21 +160,21 @@ class ModelPair:
         leaves = [leaf for leaf in jax.tree_util.tree_leaves(out) if isinstance(leaf, torch.Tensor)]
         rng = np.random.default_rng(cotangent_seed)
         cotangent = [rng.standard_normal(tuple(leaf.shape)).astype(np.float32) for leaf in leaves]
-        total = sum((leaf * torch.from_numpy(g).to(leaf.dtype)).sum() for leaf, g in zip(leaves, cotangent))
+        total = sum((leaf * torch.from_numpy(g).to(leaf.device, leaf.dtype)).sum() for leaf, g in zip(leaves, cotangent))
         total.backward()
-        grads_in = [tensors[p].grad.numpy() if tensors[p].grad is not None else np.zeros(inputs[p].shape, np.float32) for p in self.float_positions]
+        grads_in = [to_numpy(tensors[p].grad) if tensors[p].grad is not None else np.zeros(inputs[p].shape, np.float32) for p in self.float_positions]
         grads_params = {
-            name: (p.grad.numpy() if p.grad is not None else np.zeros(tuple(p.shape), np.float32))
+            name: (to_numpy(p.grad) if p.grad is not None else np.zeros(tuple(p.shape), np.float32))
             for name, p in model.named_parameters()
         }
-        state = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
-        return [leaf.detach().numpy() for leaf in leaves], cotangent, grads_in, grads_params, state
+        state = {k: to_numpy(v) for k, v in model.state_dict().items()}
+        return [to_numpy(leaf) for leaf in leaves], cotangent, grads_in, grads_params, state
 
     def run_flax(self, inputs, cotangent):
-        floats = [jnp.asarray(inputs[p]) for p in self.float_positions]
-        others = [jnp.asarray(x) if i not in self.float_positions else None for i, x in enumerate(inputs)]
+        floats = [jax.device_put(inputs[p]) for p in self.float_positions]
+        others = [jax.device_put(x) if i not in self.float_positions else None for i, x in enumerate(inputs)]
         (_, (out, state)), (grad_params, grad_inputs) = self._flax_grad_fn()(
-            self.variables.get("params", {}), floats, others, [jnp.asarray(g) for g in cotangent]
+            self.variables.get("params", {}), self._non_params(), floats, others, [jax.device_put(g) for g in cotangent]
         )
         leaves = [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(out)]
         torch_grads = self.plan.to_torch({"params": jax.tree_util.tree_map(np.asarray, grad_params), **self._non_params()})

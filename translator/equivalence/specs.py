@@ -1,7 +1,9 @@
 """Input specifications for ``check``: ``DTYPE[DIMS]`` with an optional integer range.
 
 ``float32[4,1,28,28]`` is a float batch; ``int64[2,16]:0..100`` draws integers
-in ``[0, 100)`` (high end exclusive, as in ``torch.randint``).
+in ``[0, 100)`` (high end exclusive, as in ``torch.randint``).  A dimension may
+be ``B``, the batch size: Hypothesis varies it (``BATCH_RANGE``), and every
+input with a ``B`` gets the same value in one example (``float32[B,3,32,32]``).
 """
 
 from __future__ import annotations
@@ -11,21 +13,37 @@ from dataclasses import dataclass
 
 from translator.diagnostics import UsageError
 
-SPEC = re.compile(r"^\s*(?P<dtype>[a-z]+[0-9]*)\[(?P<dims>[0-9,\s]*)\](?::(?P<low>-?\d+)\.\.(?P<high>-?\d+))?\s*$")
+SPEC = re.compile(r"^\s*(?P<dtype>[a-z]+[0-9]*)\[(?P<dims>[0-9B,\s]*)\](?::(?P<low>-?\d+)\.\.(?P<high>-?\d+))?\s*$")
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "bool")
+BATCH = "B"
+#: the batch sizes Hypothesis draws for ``B`` (train mode starts at 2: batch norm needs two values per channel)
+BATCH_RANGE = (1, 4)
+TRAIN_BATCH_RANGE = (2, 4)
+#: the batch size of the structure (spec) stage and of anything that needs one fixed shape
+DEFAULT_BATCH = 2
 
 
 @dataclass(frozen=True)
 class InputSpec:
     dtype: str
-    shape: tuple[int, ...]
+    shape: tuple[int | str, ...]  # ints, or "B" for the batch dimension
     low: int | None = None
     high: int | None = None
 
     @property
     def is_float(self) -> bool:
         return self.dtype in FLOAT_DTYPES
+
+    @property
+    def has_batch(self) -> bool:
+        return BATCH in self.shape
+
+    def resolve(self, batch: int = DEFAULT_BATCH) -> InputSpec:
+        """This spec with ``B`` replaced by ``batch`` (itself if it has no ``B``)."""
+        if not self.has_batch:
+            return self
+        return InputSpec(self.dtype, tuple(batch if d == BATCH else d for d in self.shape), self.low, self.high)
 
     def __str__(self) -> str:
         text = f"{self.dtype}[{','.join(map(str, self.shape))}]"
@@ -34,15 +52,17 @@ class InputSpec:
 
 def parse_spec(text: str) -> InputSpec:
     match = SPEC.match(text)
-    example = "expected DTYPE[DIMS] or DTYPE[DIMS]:LOW..HIGH, e.g. float32[4,1,28,28] or int64[2,16]:0..100"
+    example = "expected DTYPE[DIMS] or DTYPE[DIMS]:LOW..HIGH, e.g. float32[4,1,28,28], float32[B,3,32,32] or int64[2,16]:0..100"
     if match is None:
         raise UsageError(f"--input {text!r}: {example}")
     dtype = match["dtype"]
     if dtype not in FLOAT_DTYPES + INT_DTYPES:
         raise UsageError(f"--input {text!r}: unknown dtype {dtype!r} (one of {', '.join(FLOAT_DTYPES + INT_DTYPES)})")
     dims = [d.strip() for d in match["dims"].split(",") if d.strip()]
-    shape = tuple(int(d) for d in dims)
-    if any(d <= 0 for d in shape):
+    if any(d != BATCH and not d.isdigit() for d in dims):
+        raise UsageError(f"--input {text!r}: a dimension is a positive integer or B (the batch size), e.g. float32[B,3,32,32]")
+    shape = tuple(BATCH if d == BATCH else int(d) for d in dims)
+    if any(d != BATCH and d <= 0 for d in shape):
         raise UsageError(f"--input {text!r}: dimensions must be positive")
     low = int(match["low"]) if match["low"] is not None else None
     high = int(match["high"]) if match["high"] is not None else None
@@ -53,3 +73,7 @@ def parse_spec(text: str) -> InputSpec:
     if low is not None and high <= low:
         raise UsageError(f"--input {text!r}: empty range {low}..{high} (the high end is exclusive)")
     return InputSpec(dtype, shape, low, high)
+
+
+def resolve_all(specs: list[InputSpec], batch: int = DEFAULT_BATCH) -> list[InputSpec]:
+    return [s.resolve(batch) for s in specs]
