@@ -1,5 +1,5 @@
 """A GPT-2-style decoder (Radford et al. 2019) in the nanoGPT form: fused qkv projection, a causal
-mask buffer, masked_fill + softmax attention, GELU MLP, pre-norm blocks, learned positions."""
+mask buffer, masked_fill + softmax attention, GELU MLP, pre-norm blocks, learned positions, output head tied to the token embedding."""
 
 import math
 
@@ -68,6 +68,7 @@ class GPT(nn.Module):
         self.h = nn.ModuleList([Block(n_embd, n_head, block_size, dropout) for _ in range(n_layer)])
         self.ln_f = nn.LayerNorm(n_embd)
         self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
+        self.wte.weight = self.lm_head.weight  # weight tying, as in GPT-2 (nanoGPT's spelling)
 
     def forward(self, idx):
         b, t = idx.size()

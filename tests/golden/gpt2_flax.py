@@ -106,8 +106,8 @@ class GPT(nn.Module):
             Block(self.n_embd, self.n_head, self.block_size, self.dropout)
             for _ in range(self.n_layer)
         ]
+        # S013: weight tying: `self.lm_head(x)` becomes `self.wte.attend(x)` (x @ table.T): one table, no separate head
         self.ln_f = nn.LayerNorm(epsilon=1e-05, use_fast_variance=False)
-        self.lm_head = nn.Dense(self.vocab_size, use_bias=False)
 
     def __call__(self, idx, train: bool = False):
         b, t = idx.shape
@@ -118,4 +118,4 @@ class GPT(nn.Module):
         for block in self.h:
             x = block(x, train=train)
         x = self.ln_f(x)
-        return self.lm_head(x)
+        return self.wte.attend(x)

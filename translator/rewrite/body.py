@@ -348,6 +348,8 @@ class BodyTranslator:
         return None
 
     def element_call(self, node: cst.Call, element, path) -> Emitted:
+        if path is not None and len(path) == 1 and path[0] in self.cls.tied:
+            return self.tied_head_call(node, self.cls.tied[path[0]])
         if isinstance(element, LayerAttr):
             return self.layer_call(node, element)
         if isinstance(element, UserModuleRef):
@@ -377,6 +379,14 @@ class BodyTranslator:
             return Emitted(node.with_changes(args=args))
         self.unsupported(CONTAINER_CODE, "cannot tell what this container element is", node)
         return Emitted(node)
+
+    def tied_head_call(self, node: cst.Call, embedding: str) -> Emitted:
+        """A Linear head tied to an embedding: ``x @ table.T`` through ``nn.Embed.attend`` (rule S013)."""
+        if len(node.args) != 1 or node.args[0].keyword is not None:
+            self.unsupported("S013", "a tied head is called with one input", node)
+            return Emitted(node)
+        x = self.plain(node.args[0].value)
+        return Emitted(cst.Call(func=cst.parse_expression(f"self.{embedding}.attend"), args=[cst.Arg(x)]))
 
     def sequential_call(self, node: cst.Call, container: ContainerAttr, path: tuple) -> Emitted:
         """Call the method that runs a Sequential's layers in order (generated on first use)."""

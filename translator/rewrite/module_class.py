@@ -375,6 +375,7 @@ def translate_init(
     statements: list[cst.BaseStatement] = []
     for name in sorted(reassigned):
         statements.append(cst.parse_statement(f"{name} = self.{name}"))
+    carried: list[str] = []  # comments of a statement that emits no line (weight tying), for the next one
     for statement in init.body.body:
         file.take_notes()
         before = len(file.diagnostics)
@@ -384,7 +385,14 @@ def translate_init(
             assign = statement.body[0]
             if assign.targets[0].target.attr.value == assign.value.value and assign.value.value in cls.fields:
                 continue  # `self.dim = dim`: the field already holds it
+        if m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(TIED_WEIGHT)], value=TIED_WEIGHT)])):
+            tie_weights(statement, file, cls)
+            carried += [f"# {n}" for n in file.take_notes()]
+            carried += [f"# TODO(torch2flax): {d.code} {d.message}" for d in file.diagnostics[before:]]
+            continue
         translated = translate_state(statement, file, info, cls)
+        if m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(SELF_ATTR)], value=m.Call())])):
+            cls.tied_candidates[statement.body[0].targets[0].target.attr.value] = statement.body[0].value
         if translated is None:
             translated = statement.visit(builder)
             record_attributes(statement, translated, builder, info, cls, file)
@@ -395,7 +403,7 @@ def translate_init(
                 file.take_notes()
                 continue  # a stateless layer: its calls are written out where they happen
         translated = translated.visit(RenameSelfAttributes(cls.renamed)).visit(renamer)
-        comments = [f"# {n}" for n in file.take_notes()]
+        comments, carried = [*carried, *(f"# {n}" for n in file.take_notes())], []
         comments += [f"# TODO(torch2flax): {d.code} {d.message}" for d in file.diagnostics[before:]]
         if comments:
             translated = translated.with_changes(
@@ -403,12 +411,52 @@ def translate_init(
             )
         statements.append(translated)
     settle_attributes(cls, file, init)
+    if cls.tied:  # the tied Linear has no Flax layer: the embedding's `attend` replaces its calls
+        statements = [st for st in statements if not assigns_attribute(st, set(cls.tied))]
+    if carried and statements:
+        last = statements[-1]
+        statements[-1] = last.with_changes(leading_lines=[*last.leading_lines, *(cst.EmptyLine(comment=cst.Comment(c)) for c in carried)])
     if not statements:
         statements = [cst.SimpleStatementLine(body=[cst.Pass()])]
     return init.with_changes(
         name=cst.Name("setup"),
         params=cst.Parameters(params=[cst.Param(cst.Name("self"))]),
         body=init.body.with_changes(body=statements),
+    )
+
+
+TIED_WEIGHT = m.Attribute(value=SELF_ATTR, attr=m.Name("weight"))
+WEIGHT_TYING = "S013"
+
+
+def tie_weights(statement: cst.SimpleStatementLine, file: FileContext, cls: ClassInfo) -> None:
+    """``self.head.weight = self.embed.weight`` (either direction): the head becomes ``embed.attend``."""
+    assign = statement.body[0]
+    left, right = assign.targets[0].target.value.attr.value, assign.value.value.attr.value
+    kinds = {name: (cls.assignments.get(name) or [None])[-1] for name in (left, right)}
+    codes = {name: kind.rule.code if isinstance(kind, LayerAttr) else None for name, kind in kinds.items()}
+    embedding = next((n for n in (left, right) if codes[n] == "L031"), None)
+    head = next((n for n in (left, right) if codes[n] == "L001"), None)
+    if embedding is None or head is None or embedding == head:
+        file.report(WEIGHT_TYING, "weight tying is translated between an nn.Embedding and an nn.Linear head only", statement)
+        return
+    if not tied_head_has_no_bias(cls, head):
+        file.report(WEIGHT_TYING, f"the tied head `self.{head}` has a bias: build it with bias=False and add the bias as an nn.Parameter", statement)
+        return
+    cls.tied[head] = embedding
+    file.note(WEIGHT_TYING, f"weight tying: `self.{head}(x)` becomes `self.{embedding}.attend(x)` (x @ table.T): one table, no separate head")
+
+
+def tied_head_has_no_bias(cls: ClassInfo, head: str) -> bool:
+    call = cls.tied_candidates.get(head)
+    return call is not None and any(
+        arg.keyword is not None and arg.keyword.value == "bias" and m.matches(arg.value, m.Name("False")) for arg in call.args
+    )
+
+
+def assigns_attribute(statement: cst.BaseStatement, names: set[str]) -> bool:
+    return m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(SELF_ATTR)])])) and (
+        statement.body[0].targets[0].target.attr.value in names
     )
 
 

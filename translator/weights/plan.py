@@ -47,6 +47,8 @@ class PortPlan:
 
     tensors: tuple[PlannedTensor, ...]
     dropped: tuple[tuple[str, str], ...] = ()
+    #: (dropped key, key of the tensor it is tied to): one PyTorch Parameter under two names
+    tied: tuple[tuple[str, str], ...] = ()
 
     def by_torch_key(self) -> dict[str, PlannedTensor]:
         return {t.torch_key: t for t in self.tensors}
@@ -58,12 +60,12 @@ class PortPlan:
         """Raise :class:`PortError` listing every missing, unexpected and wrongly shaped key."""
         expected = self.by_torch_key()
         dropped = {key for key, _ in self.dropped}
-        missing = [k for k in expected if k not in shapes]
+        missing = [k for k in expected if self.stored_key(k, shapes) is None]
         unexpected = [k for k in shapes if k not in expected and k not in dropped]
         wrong = [
             f"{k}: checkpoint {tuple(shapes[k])}, model {expected[k].torch_shape} (-> {expected[k].flax_key})"
             for k in expected
-            if k in shapes and tuple(shapes[k]) != expected[k].torch_shape
+            if self.stored_key(k, shapes) is not None and tuple(shapes[self.stored_key(k, shapes)]) != expected[k].torch_shape
         ]
         problems = []
         if missing:
@@ -90,15 +92,36 @@ class PortPlan:
         """
         shapes = state.shapes() if hasattr(state, "shapes") else {k: tuple(np.shape(v)) for k, v in state.items()}
         self.validate(shapes)
+        self.check_tied(state, shapes)
         variables: Variables = {}
         for tensor in self.tensors:
-            array = np.asarray(state.get(tensor.torch_key))
+            array = np.asarray(state.get(self.stored_key(tensor.torch_key, shapes)))
             if convert is not None:
                 array = convert(array)
             set_path(variables, tensor.flax_path, tensor.transform.to_flax(array))
             if on_tensor is not None:
                 on_tensor(tensor)
         return variables
+
+    def stored_key(self, key: str, shapes: Mapping[str, tuple[int, ...]]) -> str | None:
+        """Where the checkpoint stores ``key``: itself, or a name tied to it (safetensors keeps one name
+        of a shared tensor, not necessarily the one the plan reads)."""
+        if key in shapes:
+            return key
+        return next((alias for alias, owner in self.tied if owner == key and alias in shapes), None)
+
+    def check_tied(self, state: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]]) -> None:
+        """A checkpoint that stores both names of a tied tensor must hold the same values under both."""
+        differing = [
+            f"{key} differs from {owner}"
+            for key, owner in self.tied
+            if key in shapes and owner in shapes and not np.array_equal(np.asarray(state.get(key)), np.asarray(state.get(owner)))
+        ]
+        if differing:
+            raise PortError(
+                "the model ties these weights (one tensor under two names) but the checkpoint holds different "
+                "values: " + "; ".join(differing)
+            )
 
     def to_torch(
         self,
@@ -172,6 +195,7 @@ def plan_port(model: torch.nn.Module) -> PortPlan:
     tensors: list[PlannedTensor] = []
     dropped: list[tuple[str, str]] = []
     walk(model, "", (), tensors, dropped)
+    tied = tie_shared_parameters(model, tensors, dropped)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     covered = {t.torch_key for t in tensors} | {key for key, _ in dropped}
     uncovered = [k for k in expected if k not in covered]
@@ -179,7 +203,41 @@ def plan_port(model: torch.nn.Module) -> PortPlan:
         raise UnportableModule("no rule ports these tensors: " + ", ".join(uncovered))
     order = {k: i for i, k in enumerate(expected)}
     tensors.sort(key=lambda t: order[t.torch_key])
-    return PortPlan(tuple(tensors), tuple(dropped))
+    return PortPlan(tuple(tensors), tuple(dropped), tuple(tied))
+
+
+#: the rule whose layer keeps a tied weight (nn.Embedding: the head reads its table with ``attend``)
+TIED_OWNER_RULE = "L031"
+
+
+def tie_shared_parameters(model: torch.nn.Module, tensors: list[PlannedTensor], dropped: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """One Parameter under several names (``head.weight = embed.weight``): the Embedding's name keeps it.
+
+    The translation (rule S013) reads the table through ``nn.Embed.attend`` and builds no
+    Flax layer for the tied Linear, so the other names are dropped from the plan.
+    """
+    names: dict[int, list[str]] = {}
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        names.setdefault(id(parameter), []).append(name)
+    by_key = {t.torch_key: t for t in tensors}
+    tied = []
+    for group in names.values():
+        if len(group) < 2:
+            continue
+        owners = [k for k in group if k in by_key and by_key[k].rule == TIED_OWNER_RULE]
+        if len(owners) != 1:
+            raise UnportableModule(
+                f"the parameters {', '.join(group)} are one tensor (weight tying); the translator ties an "
+                "Embedding's weight to a Linear head only"
+            )
+        for key in group:
+            if key == owners[0]:
+                continue
+            if key in by_key:
+                tensors.remove(by_key[key])
+            dropped.append((key, f"tied to {owners[0]} (rule S013)"))
+            tied.append((key, owners[0]))
+    return tied
 
 
 def walk(

@@ -143,7 +143,11 @@ def export_checkpoint(
     defaults = model.state_dict()
     notes = []
     restored = []
+    tied = dict(plan.tied)
     for torch_key, reason in plan.dropped:
+        if torch_key in tied:  # one tensor under two names: both get the ported value
+            converted[torch_key] = converted[tied[torch_key]]
+            continue
         converted[torch_key] = default_tensor(defaults[torch_key])
         restored.append(f"{torch_key} ({reason})")
     if restored:
