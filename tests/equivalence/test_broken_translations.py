@@ -162,3 +162,21 @@ def test_correct_translations_pass(tmp_path, rtol):
         path.write_text(source)
         report = check(path, name, [parse_spec(spec)], examples=5, train=train)
         assert report.ok, report.to_json()
+
+
+LSTM_LM = next(m for m in CATALOGUE if m.class_name == "LSTMLanguageModel")
+
+
+def test_lstm_gate_order_is_caught_at_the_lstm(tmp_path):
+    """Gates split as i,f,o,g instead of PyTorch's i,f,g,o (PITFALLS.md: 0.511): caught at the
+    numeric stage and localised to the LSTM, with the rule that translated it."""
+    flax_file = tmp_path / "lstm_broken.py"
+    good = translate_source(LSTM_LM.path.read_text(), str(LSTM_LM.path)).code
+    assert "i, f, g, o = jnp.split(" in good
+    flax_file.write_text(good.replace("i, f, g, o = jnp.split(", "i, f, o, g = jnp.split("))
+    report = check(LSTM_LM.path, LSTM_LM.class_name, [parse_spec(s) for s in LSTM_LM.inputs], LSTM_LM.kwargs,
+                   flax_source=flax_file, examples=3, stages="spec,numeric")
+    assert not report.ok and report.stage == "numeric"
+    assert report.stages["spec"].status == "passed"  # same variables: only the numbers can tell
+    assert report.divergence.torch_module == "lstm" and report.divergence.rule == "L050"
+    assert report.reproduce and "--replay" in report.reproduce

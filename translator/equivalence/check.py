@@ -99,6 +99,7 @@ class CheckReport:
     #: XLA compilations during the whole check: total, and of the check's own jitted gradient function
     compiles: int = 0
     grad_compiles: int = 0
+    compile_seconds: float = 0.0
     seconds: float = 0.0
 
     @property
@@ -261,6 +262,7 @@ def check(
                        tolerance, train, steps, learning_rate, device)
         finally:
             report.compiles = compiles.total
+            report.compile_seconds = compiles.seconds
             report.grad_compiles = sum(n for name, n in compiles.by_function.items() if "loss" in name)
             report.seconds = time.perf_counter() - started
     if report.stages["numeric"].status == "failed" and report.recipe is not None:
