@@ -37,5 +37,6 @@ CATALOGUE = (
     ReferenceModel("dcgan", "Discriminator", ("float32[2,3,64,64]",), {"ndf": 4}),
     ReferenceModel("vit", "ViT", ("float32[2,3,16,16]",), {"image_size": 16, "dim": 16, "depth": 2, "num_heads": 2}),
     ReferenceModel("gpt2", "GPT", ("int64[2,8]:0..64",), {"vocab_size": 64, "block_size": 16, "n_layer": 2, "n_head": 2, "n_embd": 16}),
+    ReferenceModel("vae", "VAE", ("float32[2,1,16,16]",), {"width": 4, "latent_dim": 4, "image_size": 16}),
     ReferenceModel("lstm_lm", "LSTMLanguageModel", ("int64[2,6]:0..50",), {"vocab_size": 50, "embed_dim": 8, "hidden_dim": 8}),
 )

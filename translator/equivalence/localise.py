@@ -81,7 +81,8 @@ def torch_outputs(model: torch.nn.Module, inputs, device: str = "cpu") -> list[t
 
 
 def flax_outputs(pair, inputs) -> dict[tuple[str, ...], np.ndarray]:
-    kwargs = {"train": True, "rngs": {"dropout": jax.random.PRNGKey(0)}} if pair.train else {}
+    rngs = {"noise": jax.random.PRNGKey(0), **({"dropout": jax.random.PRNGKey(0)} if pair.train else {})}
+    kwargs = {"train": True, "rngs": rngs} if pair.train else {"rngs": rngs}
     mutable = ["intermediates", "batch_stats"] if pair.train else ["intermediates"]
     _, state = pair.flax_model.apply(
         pair.variables, *[jnp.asarray(x) for x in inputs], capture_intermediates=True, mutable=mutable, **kwargs
@@ -110,9 +111,13 @@ def as_torch_layout(flax_value: np.ndarray, torch_value: np.ndarray) -> np.ndarr
 
 def localise(pair, inputs, tolerance: Tolerance) -> Divergence | None:
     """The first submodule (in PyTorch's execution order) whose output is outside tolerance."""
+    from translator.equivalence.pair import random_draws_zeroed
+
     names = flax_names(pair.torch_model)
-    with_flax = flax_outputs(pair, inputs)
-    for torch_name, module, torch_value in torch_outputs(pair.torch_model, inputs, pair.torch_device):
+    with random_draws_zeroed():  # as in the stage that failed
+        with_flax = flax_outputs(pair, inputs)
+        torch_side = list(torch_outputs(pair.torch_model, inputs, pair.torch_device))
+    for torch_name, module, torch_value in torch_side:
         flax_path = names.get(torch_name)
         if flax_path is None or flax_path not in with_flax:
             continue

@@ -104,8 +104,9 @@ class ModelPair:
             for position, value in zip(floats, float_inputs):
                 args[position] = value
             kwargs = {"train": True} if train and takes_train else {}
-            if train:  # dropout is disabled (see `dropout_disabled`); streams exist for support code
-                kwargs["rngs"] = {"dropout": jax.random.PRNGKey(0)}
+            # dropout is disabled and random draws are zeroed (see `dropout_disabled`, `random_draws_zeroed`);
+            # the streams exist so the translated code runs as written
+            kwargs["rngs"] = {"noise": jax.random.PRNGKey(0), **({"dropout": jax.random.PRNGKey(0)} if train else {})}
             result = model.apply({"params": params, **rest}, *args, mutable=mutable, **kwargs)
             out, state = result if mutable else (result, {})
             leaves = jax.tree_util.tree_leaves(out)
@@ -126,10 +127,11 @@ class ModelPair:
 
     def compare_in_mode(self, inputs, cotangent_seed: int = 0) -> Comparison:
         """:meth:`compare`, with dropout disabled on both sides in train mode."""
-        if not self.train:
-            return self.compare(inputs, cotangent_seed)
-        with dropout_disabled(self.torch_model):
-            return self.compare(inputs, cotangent_seed)
+        with random_draws_zeroed():
+            if not self.train:
+                return self.compare(inputs, cotangent_seed)
+            with dropout_disabled(self.torch_model):
+                return self.compare(inputs, cotangent_seed)
 
     def run_torch(self, inputs, cotangent_seed: int, model: torch.nn.Module | None = None):
         model = self.torch_model if model is None else model
@@ -220,6 +222,42 @@ class ModelPair:
             self.tolerance,
         )
         return Comparison(output, grad_input, worst(per_parameter.values(), self.tolerance), per_parameter, state)
+
+
+#: the samplers rule T023 translates, on each side (PyTorch's functions, and what the translation calls)
+TORCH_SAMPLERS = ("randn", "rand", "randn_like", "rand_like")
+JAX_SAMPLERS = ("normal", "uniform")
+
+
+@contextlib.contextmanager
+def random_draws_zeroed():
+    """Every ``torch.randn/rand(_like)`` and ``jax.random.normal/uniform`` returns zeros meanwhile.
+
+    The two frameworks' generators can never produce the same numbers, so the numeric
+    and behavioral stages compare a model that samples (a VAE's ``mu + eps * std``) with
+    its draws fixed at zero on both sides -- the same model with ``eps = 0``. The Flax
+    side is patched while the function is traced, so the compiled code holds the zeros.
+    """
+    import jax.numpy as jnp
+
+    saved = [(torch, name, getattr(torch, name)) for name in TORCH_SAMPLERS]
+    saved += [(jax.random, name, getattr(jax.random, name)) for name in JAX_SAMPLERS]
+
+    def torch_zeros(original):
+        def sample(*args, **kwargs):
+            return torch.zeros_like(original(*args, **kwargs))
+        return sample
+
+    def jax_zeros(key, shape=(), dtype=jnp.float32, *args, **kwargs):
+        return jnp.zeros(shape, dtype)
+
+    for owner, name, original in saved:
+        setattr(owner, name, torch_zeros(original) if owner is torch else jax_zeros)
+    try:
+        yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
 
 
 @contextlib.contextmanager

@@ -267,7 +267,18 @@ class BodyTranslator:
             if m.matches(func, m.Attribute(value=m.Name("self"), attr=m.Name())):
                 attr = func.attr.value
                 if attr in self.cls.methods:
-                    return Emitted(node.with_changes(args=self.plain_args(node)))
+                    args = self.plain_args(node)
+                    if self.cls.method_train.get(attr) and not any(a.keyword and a.keyword.value == "train" for a in node.args):
+                        self.cls.needs_train = self.uses_train = True
+                        args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
+                    elif attr not in self.cls.method_train and self.cls.name in self.info.classes:
+                        self.unsupported(
+                            "S003",
+                            f"`self.{attr}` is called before it is translated (recursive methods): whether it needs "
+                            "the `train` flag is unknown",
+                            node,
+                        )
+                    return Emitted(node.with_changes(args=args))
                 holder = "a constructor argument" if attr in self.cls.fields else "something the translator cannot name"
                 self.unsupported(
                     "X005",

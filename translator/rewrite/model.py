@@ -77,6 +77,8 @@ class ClassInfo:
     #: the same two facts for the generated Sequential methods, by method name
     generated_alias: dict[str, bool] = field(default_factory=dict)
     generated_mutates: dict[str, set] = field(default_factory=dict)
+    #: methods already translated -> whether they take the `train` flag (callers pass it on)
+    method_train: dict[str, bool] = field(default_factory=dict)
     #: tied Linear heads -> the embedding whose table they use (``self.head.weight = self.embed.weight``)
     tied: dict[str, str] = field(default_factory=dict)
     #: each attribute's constructor call in __init__ (read when a tying statement names it)

@@ -307,13 +307,19 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
     body.extend(field_statement(p, hints.get(p.name.value)) for p in params)
     if setup is not None:
         body.append(setup)
+    # callees first, so a call `self.helper(x)` knows whether the helper takes `train`
+    translated_methods = {
+        method.name.value: translate_method(method, file, info, cls)
+        for method in callees_first(methods)
+        if method.name.value != "__init__" and method.name.value not in translated_helpers
+    }
     for method in methods:
         if method.name.value == "__init__":
             continue
         if method.name.value in translated_helpers:
             body.append(translated_helpers[method.name.value])
             continue
-        body.append(translate_method(method, file, info, cls))
+        body.append(translated_methods[method.name.value])
     body.extend(method for method, _ in cls.generated.values())
     if not any(f.name.value == "forward" for f in methods):
         file.report(FORWARD, f"`{cls.name}` has no `forward` method", node)
@@ -329,6 +335,26 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
         body=node.body.with_changes(body=body),
         leading_lines=[*node.leading_lines, *notes],
     )
+
+
+def callees_first(methods: list[cst.FunctionDef]) -> list[cst.FunctionDef]:
+    """The methods ordered so each comes after the methods it calls (``forward`` last; cycles broken)."""
+    by_name = {method.name.value: method for method in methods}
+    ordered: list[cst.FunctionDef] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        for call in m.findall(by_name[name], m.Call(func=m.Attribute(value=m.Name("self"), attr=m.Name()))):
+            if call.func.attr.value in by_name:
+                visit(call.func.attr.value)
+        ordered.append(by_name[name])
+
+    for name in sorted(by_name, key=lambda n: n == "forward"):
+        visit(name)
+    return ordered
 
 
 def setup_helpers(init: cst.FunctionDef | None, methods: list[cst.FunctionDef]) -> set[str]:
@@ -530,6 +556,7 @@ def translate_method(method: cst.FunctionDef, file: FileContext, info: FileInfo,
     if is_forward:
         cls.returns_alias, cls.forward_params, cls.forward_mutates = translator.returns_alias, params, translator.mutated_params
     params = method.params
+    cls.method_train[method.name.value] = translator.uses_train
     if (is_forward and cls.needs_train) or translator.uses_train:
         if not any(p.name.value == "train" for p in params.params):
             params = params.with_changes(
