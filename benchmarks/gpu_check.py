@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reference_models import CATALOGUE  # noqa: E402
 from translator.diagnostics import UsageError  # noqa: E402
-from translator.equivalence.check import check  # noqa: E402
+from translator.equivalence.check import STAGES, check  # noqa: E402
 from translator.equivalence.device import gpu_problem  # noqa: E402
 from translator.equivalence.specs import parse_spec  # noqa: E402
 
@@ -41,7 +41,7 @@ def worst_rel(errors: dict) -> str:
 def run_model(model, device: str, examples: int, train: bool, seed: int) -> dict:
     started = time.perf_counter()
     report = check(model.path, model.class_name, [parse_spec(s) for s in model.inputs], model.kwargs,
-                   examples=examples, seed=seed, train=train, device=device)
+                   examples=examples, seed=seed, train=train, device=device, stages=STAGES)
     result = report.to_json()
     result["wall_s"] = time.perf_counter() - started
     return result

@@ -2,11 +2,12 @@
 
 The public API, re-exported flat (imported lazily, so the command line starts fast)::
 
-    from translator import translate_file, port_checkpoint, check, parse_spec
+    from translator import translate_file, port_checkpoint, check, parse_spec, STAGES
 
     translation = translate_file("model.py")          # .code, .diagnostics
     result = port_checkpoint("model.py", "Net", "net.pt", "net.msgpack")
-    report = check("model.py", "Net", [parse_spec("float32[4,3,32,32]")])
+    report = check("model.py", "Net", [parse_spec("float32[B,3,32,32]")], stages=STAGES)
+    report.stages["behavioral"].status, report.behavioral.errors["update"]
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ _EXPORTS = {
     "check": "translator.equivalence.check",
     "assert_equivalent": "translator.equivalence.assertions",
     "CheckReport": "translator.equivalence.check",
+    "StageResult": "translator.equivalence.check",
+    "STAGES": "translator.equivalence.check",
+    "BehavioralResult": "translator.equivalence.behavioral",
+    "Recipe": "translator.equivalence.strategies",
     "build_pair": "translator.equivalence.check",
     "parse_spec": "translator.equivalence.specs",
     "InputSpec": "translator.equivalence.specs",

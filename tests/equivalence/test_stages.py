@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 
 from translator.diagnostics import UsageError
-from translator.equivalence.check import check, parse_stages
+from translator.equivalence.check import STAGES, check, parse_stages
 from translator.equivalence.device import gpu_problem
 from translator.equivalence.specs import parse_spec
 from translator.equivalence.strategies import Draw, Recipe, recipes
@@ -90,7 +90,7 @@ def test_parse_stages_orders_and_rejects():
 
 def test_all_stages_pass_on_a_correct_translation(tmp_path):
     path, _ = write(tmp_path, TANH_MLP, "t")
-    report = check(path, "T", [parse_spec("float32[4,6]")], examples=3)
+    report = check(path, "T", [parse_spec("float32[4,6]")], examples=3, stages=STAGES)
     assert report.ok, report.to_json()
     assert [s.status for s in report.stages.values()] == ["passed"] * 3
     result = report.to_json()
@@ -105,15 +105,16 @@ def test_all_stages_pass_on_a_correct_translation(tmp_path):
 
 def test_a_spec_failure_skips_the_later_stages(tmp_path):
     path, flax = write(tmp_path, TANH_MLP, "t", ("nn.Dense(8)", "nn.Dense(8, use_bias=False)"))
-    report = check(path, "T", [parse_spec("float32[4,6]")], flax_source=flax, examples=2)
+    report = check(path, "T", [parse_spec("float32[4,6]")], flax_source=flax, examples=2, stages=STAGES)
     assert not report.ok and report.stage == "spec"
     assert {n: s.status for n, s in report.stages.items()} == {"spec": "failed", "numeric": "skipped", "behavioral": "skipped"}
     assert report.to_json()["stages"]["spec"]["errors"]
 
 
 def test_only_requested_stages_run(tmp_path):
+    """Also the Python API's default (spec and numeric; the command line runs all three)."""
     path, _ = write(tmp_path, TANH_MLP, "t")
-    report = check(path, "T", [parse_spec("float32[4,6]")], examples=2, stages="spec,numeric")
+    report = check(path, "T", [parse_spec("float32[4,6]")], examples=2)
     assert report.ok and report.behavioral is None
     assert report.stages["behavioral"].status == "not requested"
     assert report.to_json()["stages"]["behavioral"]["ok"] is None
@@ -121,7 +122,7 @@ def test_only_requested_stages_run(tmp_path):
 
 def test_behavioral_stage_in_train_mode_compares_running_statistics(tmp_path):
     path, _ = write(tmp_path, DROPOUT, "d")
-    report = check(path, "D", [parse_spec("float32[8,16]")], examples=2, train=True)
+    report = check(path, "D", [parse_spec("float32[8,16]")], examples=2, train=True, stages=STAGES)
     assert report.ok, report.to_json()
     behavioral = report.behavioral
     assert "state" in behavioral.quantities and behavioral.errors["state"].scale > 0
@@ -140,7 +141,7 @@ def test_behavioral_stage_in_train_mode_compares_running_statistics(tmp_path):
 def test_mistranslated_dropout_is_caught_statistically(tmp_path, replace, message):
     """Numeric (dropout off on both sides) cannot see these; the behavioral stage's dropout check does."""
     path, flax = write(tmp_path, DROPOUT, "d", replace)
-    report = check(path, "D", [parse_spec("float32[8,16]")], flax_source=flax, examples=2, train=True)
+    report = check(path, "D", [parse_spec("float32[8,16]")], flax_source=flax, examples=2, train=True, stages=STAGES)
     assert report.stages["numeric"].status == "passed"
     assert not report.ok and report.stage == "behavioral"
     assert message in report.failure and "`drop`" in report.failure
@@ -169,7 +170,7 @@ def test_inputs_sharing_b_get_the_same_batch(recipe):
 def test_each_batch_size_compiles_once(tmp_path):
     path, _ = write(tmp_path, TWO_INPUTS, "two")
     specs = [parse_spec("float32[B,4]"), parse_spec("int64[B,5]:0..10")]
-    report = check(path, "Two", specs, examples=8)
+    report = check(path, "Two", specs, examples=8, stages=STAGES)
     assert report.ok, report.to_json()
     assert len(report.batch_sizes) >= 2
     # one compile of the gradient function per distinct batch size, the behavioral stage reusing them
@@ -183,7 +184,7 @@ def test_numeric_failure_prints_a_command_that_reproduces_it(tmp_path, capsys):
 
     path, flax = write(tmp_path, TANH_MLP.replace("torch.tanh(", "nn.functional.gelu("), "g",
                        ("approximate=False", "approximate=True"))
-    report = check(path, "T", [parse_spec("float32[B,6]")], flax_source=flax, examples=15)
+    report = check(path, "T", [parse_spec("float32[B,6]")], flax_source=flax, examples=15, stages=STAGES)
     assert not report.ok and report.stage == "numeric" and report.stages["behavioral"].status == "skipped"
     assert report.reproduce and report.to_json()["reproduce"] == report.reproduce
     argv = shlex.split(report.reproduce)
@@ -225,7 +226,7 @@ def test_all_stages_on_the_gpu(tmp_path):
 
     path, _ = write(tmp_path, DROPOUT, "d")
     before = (jax.config.jax_default_matmul_precision, torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-    report = check(path, "D", [parse_spec("float32[B,16]")], examples=3, train=True, device="gpu")
+    report = check(path, "D", [parse_spec("float32[B,16]")], examples=3, train=True, device="gpu", stages=STAGES)
     assert report.ok, report.to_json()
     assert report.device == "gpu" and report.to_json()["device"] == "gpu"
     # strict float32 held during the check only: the caller's settings are back afterwards
