@@ -28,6 +28,8 @@ def cmd_translate(args) -> int:
     from translator.rewrite.pipeline import translate_source
     from translator.weights.checkpoint import write_atomically
 
+    if Path(args.source).is_dir():
+        return translate_directory(Path(args.source), args)
     source = read_source(args.source)
     translation = translate_source(source, args.source, notes=not args.no_notes)
     for diagnostic in translation.diagnostics:
@@ -38,6 +40,37 @@ def cmd_translate(args) -> int:
     else:
         sys.stdout.write(translation.code)
     return 1 if translation.errors else 0
+
+
+def translate_directory(source: Path, args) -> int:
+    """``translate pkg/ -o out/``: every file with a model, each self-contained (rule S014), same layout."""
+    from translator.rewrite.pipeline import translate_source
+    from translator.weights.checkpoint import write_atomically
+
+    if not args.output:
+        raise UsageError(f"{source}: translating a directory needs -o OUT_DIR")
+    target = Path(args.output)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{target}: exists and is not a directory")
+    failed, written = False, []
+    for path in sorted(source.rglob("*.py")):
+        try:
+            translation = translate_source(read_source(str(path)), str(path), notes=not args.no_notes)
+        except UsageError as error:
+            if "no torch.nn.Module subclass" in str(error):
+                continue  # helpers, __init__.py, scripts: nothing to translate
+            raise
+        for diagnostic in translation.diagnostics:
+            stderr.print(diagnostic.format(), markup=False, style="red" if diagnostic.severity is Severity.ERROR else "yellow")
+        failed |= bool(translation.errors)
+        out = target / path.relative_to(source)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(out, lambda tmp, code=translation.code: tmp.write_text(code))
+        written.append(f"{out} ({', '.join(translation.classes)})")
+    if not written:
+        raise UsageError(f"{source}: no file with a torch.nn.Module subclass")
+    stderr.print("wrote " + "\n      ".join(written), markup=False)
+    return 1 if failed else 0
 
 
 def read_source(path: str) -> str:
@@ -276,8 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     p = verbs.add_parser("translate", help="translate a PyTorch model file to Flax")
-    p.add_argument("source", metavar="SRC.py")
-    p.add_argument("-o", "--output", metavar="OUT.py", help="write here instead of stdout")
+    p.add_argument("source", metavar="SRC.py", help="a model file, or a package directory (each model file translated)")
+    p.add_argument("-o", "--output", metavar="OUT.py", help="write here instead of stdout (a directory for a directory)")
     p.add_argument("--no-notes", action="store_true", help="leave out the teaching notes")
     p.set_defaults(run=cmd_translate)
 

@@ -8,6 +8,7 @@ file is imported under a private name.  Every failure is a :class:`UsageError`.
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -47,7 +48,8 @@ def import_source(path: str | Path) -> types.ModuleType:
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        with script_directory_importable(path.parent):
+            spec.loader.exec_module(module)
         return module
     except UsageError:
         raise
@@ -56,6 +58,22 @@ def import_source(path: str | Path) -> types.ModuleType:
     except Exception as error:
         frame = traceback.extract_tb(error.__traceback__)[-1]
         raise UsageError(f"{frame.filename}:{frame.lineno}: importing {path.name} failed: {type(error).__name__}: {error}") from None
+
+
+@contextlib.contextmanager
+def script_directory_importable(directory: Path):
+    """``from blocks import X`` next to a script works as when Python runs the script; the sibling
+    modules it imported are forgotten afterwards, so another project's ``blocks`` is not mistaken for it."""
+    before = set(sys.modules)
+    sys.path.insert(0, str(directory))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(directory))
+        for name in set(sys.modules) - before:
+            origin = getattr(sys.modules[name], "__file__", None) or ""
+            if origin and Path(origin).resolve().parent == directory:
+                del sys.modules[name]
 
 
 def module_from_code(code: str, name: str) -> types.ModuleType:

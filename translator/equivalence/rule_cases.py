@@ -67,6 +67,8 @@ def compare_case(case: RuleCase, seed: int = 0, tolerance: Tolerance = LAYER_TOL
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "case.py"
         path.write_text(source)
+        for name, sibling in case.siblings:
+            (Path(tmp) / name).write_text(sibling)
         spec = InputSpec(case.input_dtype, case.input_shape, *(case.input_range if case.input_dtype.startswith("int") else (None, None)))
         pair, _ = build_pair(path, "Case", [spec], seed=seed, train=case.train, tolerance=tolerance)
         x = case_input(case, seed)

@@ -181,6 +181,8 @@ class RuleCase:
     train: bool = False
     #: module-level code placed before the model class (helper functions the case uses)
     prelude: str = ""
+    #: other modules written next to the case file, as (file name, source): imported by the prelude
+    siblings: tuple[tuple[str, str], ...] = ()
 
 
 # --------------------------------------------------------------------------- contexts (implemented by the rewriter)
