@@ -38,8 +38,12 @@ MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "cir
 def _pad(input, pad, mode="constant", value=None): ...
 
 
-def pad_expr(ctx, pad, mode, value) -> Emitted:
-    """``input`` padded by PyTorch's ``pad`` tuple, which starts at the LAST axis: (left, right, top, bottom, ...)."""
+def pad_expr(ctx, pad, mode, value, constructor: bool = False) -> Emitted:
+    """``input`` padded by PyTorch's ``pad`` tuple, which starts at the LAST axis: (left, right, top, bottom, ...).
+
+    ``constructor``: the call is in constructor code (``__init__``, a module-level helper), where
+    values have no layout facts: the input is taken as written, in PyTorch's layout.
+    """
     if NotLiteral in (pad, mode, value) or not isinstance(pad, (tuple, list)) or len(pad) % 2:
         ctx.unsupported("`pad`, `mode` and `value` must be constants (pad: an even-length tuple)")
         return Emitted(ctx.expr("input"))
@@ -61,15 +65,16 @@ def pad_expr(ctx, pad, mode, value) -> Emitted:
             keywords += f", constant_values={fill!r}"
         return f"jnp.pad({x}, {widths}{keywords})"
 
-    fact = ctx.fact("input")
-    if fact.channels_last:  # remap PyTorch's axes to their channels-last positions; stay channels-last
+    fact = None if constructor else ctx.fact("input")
+    if fact is not None and fact.channels_last:  # remap PyTorch's axes to their channels-last positions; stay channels-last
         rank = fact.rank
         widths = [(0, 0)] * rank
         for k, pair in enumerate(pairs):
             widths[torch_dim_to_channels_last_axis(rank - 1 - k, rank)] = pair
         return Emitted(cst_of(padded(code_of(ctx.expr("input")), repr(tuple(widths)))), channels_last(rank))
     trailing = list(reversed(pairs))
-    return Emitted(bind(ctx.plain("input"), lambda x: padded(x, f"[(0, 0)] * ({x}.ndim - {len(pairs)}) + {trailing!r}")))
+    value = ctx.expr("input") if constructor else ctx.plain("input")
+    return Emitted(bind(value, lambda x: padded(x, f"[(0, 0)] * ({x}.ndim - {len(pairs)}) + {trailing!r}")))
 
 
 def cst_of(code: str):
@@ -106,6 +111,9 @@ class TorchPad(Rule):
     )
 
     def build_layer(self, ctx):
+        if ctx.target not in LAYERS:  # F.pad in constructor code (a buffer, a positional table): a value, not a layer
+            padded = pad_expr(ctx, literal_or_none(ctx, "pad"), literal_or_none(ctx, "mode"), literal_or_none(ctx, "value"), constructor=True)
+            return LayerBuild(padded.expr, CallSpec(accepts="any", produces="same"))
         n, mode = LAYERS[ctx.target]
         padding = literal_or_none(ctx, "padding")
         if isinstance(padding, int):

@@ -1,0 +1,444 @@
+"""Trial on model code nobody here wrote: the model files shipped inside installed packages.
+
+For every model file of the trial packages (``pip install -e ".[trial]"``; see pyproject.toml) the
+file is translated once, and every ``nn.Module`` class that can be built with a small configuration
+is checked the way ``torch2flax check`` checks it. Each class ends in one of:
+
+* PASS        the check passed (outputs, input and parameter gradients within tolerance);
+* DIAGNOSED   the translation stopped with diagnostics (``FILE:LINE:COL: CODE message``): the tool
+              refused, and said where and why -- a legitimate outcome for unsupported constructs;
+* FAIL-SILENT the translation had no error diagnostic, but the Flax model is wrong: outputs or
+              gradients outside tolerance, a parameter tree that does not match, or an exception
+              inside the translated model -- the worst defect;
+* CRASH       the tool itself raised (a traceback from the translator, the port or the check).
+
+A class is SKIPPED (and left out of the shares) when no small configuration from the tables below
+builds it and runs its PyTorch forward: an abstract helper, a wrapper that takes another model, a
+loss module that needs targets. Constructor arguments come from a table of small values by
+parameter name (``NAME_VALUES``) plus per-class overrides (``OVERRIDES``); inputs are tried from a
+list of candidate shapes until the PyTorch forward runs.
+
+Files are staged into a temporary copy of each package with an empty ``__init__.py``: vit-pytorch's
+``__init__`` imports torchvision, whose PyPI wheel does not import with the CPU torch used here,
+and importing the model file by its package name would fail before the translator gets a say
+(``--no-stage`` runs on the installed files as a user would).
+
+Run: ``python benchmarks/third_party_trial.py [--json OUT.json] [--examples N] [--only PATTERN]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import io
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+PACKAGES = ("vit_pytorch", "efficientnet_pytorch", "mlp_mixer_pytorch", "densenet_pytorch")
+
+# Small values for constructor parameters, by name: used for every required parameter, and for the
+# optional ones listed in SHRINK (so defaults sized for ImageNet do not make the run slow).
+NAME_VALUES = {
+    "dim": 32, "depth": 1, "heads": 2, "dim_head": 16, "mlp_dim": 64, "num_classes": 10,
+    "image_size": 32, "patch_size": 8, "hidden_dim": 64, "dim_out": 32, "dim_in": 32,
+    "kernel_size": 3, "stride": 1, "padding": 1, "frame_patch_size": 2, "frames": 4,
+    "image_patch_size": 8, "num_input_features": 16, "growth_rate": 8, "bn_size": 2,
+    "drop_rate": 0.0, "in_channels": 16, "out_channels": 16, "seq_len": 64, "mlp_mult": 2,
+    "channels": 3, "dropout": 0.0, "emb_dropout": 0.0, "mult": 2, "num_layers": 1, "d_model": 32,
+    "nhead": 2, "window_size": 4, "fmap_size": 8, "num_register_tokens": 2, "dim_inner": 32,
+    "kernel": 3, "groups": 1, "inp": 16, "oup": 16, "num_output_features": 8, "prob": 0.0,
+    "dim_key": 16, "dim_value": 16, "channel": 16, "reduction_factor": 2, "max_frames": 4,
+    "proj_kernel": 3, "kv_proj_stride": 1, "output_num_tokens": 4, "out_dim": 16, "ndim": 2,
+    "input_shape": (32, 32), "sm_dim": 32, "lg_dim": 32, "cls_depth": 1, "spatial_depth": 1,
+    "temporal_depth": 1, "num_residual_streams": 2, "dim_pos": 2, "use_flash": False,
+    "local_window_size": 4, "global_window_size": 4, "num_hierarchies": 2, "block_repeats": (1, 1),
+    "dims": (16, 32), "layer_index": 0, "dim_mask": 16, "specialize_qkv_depth": 1,
+    "num_tokens_out": 4, "h_s": 4, "w_s": 4, "max_tokens_per_depth": (16,), "decoder_dim": 32,
+}
+SHRINK = ("depth", "dim", "heads", "dim_head", "mlp_dim", "image_size", "patch_size", "num_classes",
+          "hidden_dim", "num_layers", "dropout", "emb_dropout", "drop_rate")
+
+
+def efficientnet_kwargs(module):
+    utils = importlib.import_module(module.__name__.rsplit(".", 1)[0] + ".utils")
+    blocks, params = utils.get_model_params("efficientnet-b0", {"image_size": 32, "num_classes": 10})
+    blocks = [b._replace(num_repeat=1) for b in blocks[:3]]
+    params = params._replace(width_coefficient=0.25, depth_coefficient=0.5, drop_connect_rate=0.0, dropout_rate=0.0)
+    return {"blocks_args": blocks, "global_params": params}
+
+
+def mbconv_kwargs(module):
+    kwargs = efficientnet_kwargs(module)
+    block = kwargs["blocks_args"][1]._replace(input_filters=8, output_filters=16)
+    return {"block_args": block, "global_params": kwargs["global_params"], "image_size": 16}
+
+
+def densenet_kwargs(module):
+    utils = importlib.import_module(module.__name__.rsplit(".", 1)[0] + ".utils")
+    blocks, params = utils.get_model_params("densenet121", {"image_size": 32, "num_classes": 10})
+    params = params._replace(growth_rate=8, num_init_features=16, drop_rate=0.0)
+    return {"blocks_args": (2, 2), "global_params": params}
+
+
+def densenet_block_kwargs(module):
+    return {"num_layers": 2, "num_input_features": 16, "global_params": densenet_kwargs(module)["global_params"]}
+
+
+# (file stem, class) -> kwargs (a dict, or a callable of the imported module) and optional input specs
+OVERRIDES: dict[tuple[str, str], dict] = {
+    ("model", "EfficientNet"): {"kwargs": efficientnet_kwargs, "inputs": ["float32[2,3,32,32]"]},
+    ("model", "MBConvBlock"): {"kwargs": mbconv_kwargs, "inputs": ["float32[2,8,16,16]"]},
+    ("model", "DenseNet"): {"kwargs": densenet_kwargs, "inputs": ["float32[2,3,32,32]"]},
+    ("model", "DenseBlock"): {"kwargs": densenet_block_kwargs, "inputs": ["float32[2,16,8,8]"]},
+    ("utils", "Conv2dDynamicSamePadding"): {"kwargs": {"in_channels": 4, "out_channels": 8, "kernel_size": 3, "stride": 2}},
+    ("utils", "Conv2dStaticSamePadding"): {"kwargs": {"in_channels": 4, "out_channels": 8, "kernel_size": 3, "stride": 2, "image_size": 16}},
+    ("utils", "MaxPool2dDynamicSamePadding"): {"kwargs": {"kernel_size": 3, "stride": 2}},
+    ("utils", "MaxPool2dStaticSamePadding"): {"kwargs": {"kernel_size": 3, "stride": 2, "image_size": 16}},
+    ("cct", "CCT"): {"kwargs": {"img_size": 32, "embedding_dim": 32, "n_conv_layers": 1, "kernel_size": 3, "stride": 2,
+                                "padding": 1, "pooling_kernel_size": 3, "pooling_stride": 2, "pooling_padding": 1,
+                                "num_layers": 1, "num_heads": 2, "mlp_ratio": 2.0, "num_classes": 10}},
+    ("cvt", "CvT"): {"kwargs": {"num_classes": 10, "s1_emb_dim": 16, "s1_depth": 1, "s1_heads": 1, "s2_emb_dim": 16,
+                                "s2_depth": 1, "s2_heads": 1, "s3_emb_dim": 16, "s3_depth": 1, "s3_heads": 1}},
+    ("levit", "LeViT"): {"kwargs": {"image_size": 64, "num_classes": 10, "dim": (32, 48, 64), "depth": 1, "heads": (2, 2, 2),
+                                    "mlp_mult": 2, "dim_key": 16, "dim_value": 16}, "inputs": ["float32[2,3,64,64]"]},
+    ("pit", "PiT"): {"kwargs": {"image_size": 32, "patch_size": 8, "dim": 32, "num_classes": 10, "depth": (1, 1),
+                                "heads": 2, "mlp_dim": 64}},
+    ("twins_svt", "TwinsSVT"): {"kwargs": {"num_classes": 10, "s1_emb_dim": 16, "s1_local_patch_size": 4, "s1_global_k": 7,
+                                           "s1_depth": 1, "s2_emb_dim": 16, "s2_depth": 1, "s3_emb_dim": 16, "s3_depth": 1,
+                                           "s4_emb_dim": 16, "s4_depth": 1}, "inputs": ["float32[2,3,64,64]"]},
+    ("max_vit", "MaxViT"): {"kwargs": {"num_classes": 10, "dim": 16, "depth": (1,), "dim_head": 8, "window_size": 4,
+                                       "dim_conv_stem": 16}},
+    ("mobile_vit", "MobileViT"): {"kwargs": {"image_size": (32, 32), "dims": [16, 16, 16], "channels": [8, 8, 8, 8, 8, 8, 8, 16, 16, 16, 32],
+                                             "num_classes": 10}},
+    ("nest", "NesT"): {"kwargs": {"image_size": 32, "patch_size": 4, "dim": 16, "heads": 2, "num_hierarchies": 2,
+                                  "block_repeats": (1, 1), "num_classes": 10}},
+    ("cross_vit", "CrossViT"): {"kwargs": {"image_size": 32, "num_classes": 10, "sm_dim": 16, "lg_dim": 32, "sm_patch_size": 8,
+                                           "lg_patch_size": 16, "sm_enc_depth": 1, "lg_enc_depth": 1, "depth": 1,
+                                           "cross_attn_depth": 1, "dropout": 0.0, "emb_dropout": 0.0}},
+    ("crossformer", "CrossFormer"): {"kwargs": {"dim": (16, 16, 16, 16), "depth": (1, 1, 1, 1), "num_classes": 10,
+                                                "global_window_size": (2, 2, 2, 1), "local_window_size": 2}, "inputs": ["float32[2,3,64,64]"]},
+    ("regionvit", "RegionViT"): {"kwargs": {"dim": (16, 16, 16, 16), "depth": (1, 1, 1, 1), "window_size": 2, "num_classes": 10,
+                                            "tokenize_local_3_conv": False}, "inputs": ["float32[2,3,64,64]"]},
+    ("scalable_vit", "ScalableViT"): {"kwargs": {"num_classes": 10, "dim": 16, "heads": (1, 1, 1, 1), "depth": (1, 1, 1, 1),
+                                                 "reduction_factor": (2, 2, 2, 1), "window_size": (2, 2, None, None)},
+                                      "inputs": ["float32[2,3,64,64]"]},
+    ("sep_vit", "SepViT"): {"kwargs": {"num_classes": 10, "dim": 16, "dim_head": 8, "heads": (1, 1, 1, 1), "depth": (1, 1, 1, 1),
+                                       "window_size": 2}, "inputs": ["float32[2,3,64,64]"]},
+    ("xcit", "XCiT"): {"kwargs": {"image_size": 32, "patch_size": 8, "num_classes": 10, "dim": 32, "depth": 1, "cls_depth": 1,
+                                  "heads": 2, "mlp_dim": 64, "dropout": 0.0, "emb_dropout": 0.0, "local_patch_kernel_size": 3,
+                                  "layer_dropout": 0.0}},
+}
+
+# Candidate input specs, tried in order (first one whose PyTorch forward runs is used)
+def candidate_inputs(kwargs: dict) -> list[str]:
+    c = kwargs.get("channels", 3) if isinstance(kwargs.get("channels", 3), int) else 3
+    size = kwargs.get("image_size", 32) if isinstance(kwargs.get("image_size", 32), int) else 32
+    dim = next((kwargs[k] for k in ("dim", "d_model", "dim_in", "in_channels", "inp", "num_input_features", "channel")
+                if isinstance(kwargs.get(k), int)), 32)
+    out = []
+    if "frames" in kwargs:
+        out.append(f"float32[2,{c},{kwargs['frames']},{size},{size}]")
+    if "seq_len" in kwargs:
+        out.append(f"float32[2,{c},{kwargs['seq_len']}]")
+    if "image_size" in kwargs or "num_classes" in kwargs:
+        out.append(f"float32[2,{c},{size},{size}]")
+    out += [f"float32[2,16,{dim}]", f"float32[2,{dim},8,8]", f"float32[2,{dim}]", f"float32[2,{dim},16]",
+            f"float32[2,{c},{size},{size}]", "float32[2,3,64,64]"]
+    return list(dict.fromkeys(out))
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class Result:
+    package: str
+    file: str
+    cls: str
+    status: str  # PASS, DIAGNOSED, FAIL-SILENT, CRASH, SKIPPED
+    detail: str = ""
+    codes: list[str] = field(default_factory=list)
+    own_codes: list[str] = field(default_factory=list)  # diagnostics inside the class's own lines
+    errors: dict = field(default_factory=dict)
+    kwargs: str = ""
+    inputs: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Timeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int):
+    def handler(signum, frame):
+        raise Timeout(f"over {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)  # does not run the package's __init__
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def stage(packages: list[str], root: Path) -> dict[str, Path]:
+    """Copy each package's .py files under root, with an empty __init__.py."""
+    staged = {}
+    for name in packages:
+        source = package_dir(name)
+        if source is None:
+            continue
+        target = root / name
+        target.mkdir(parents=True)
+        for file in source.glob("*.py"):
+            shutil.copy(file, target / file.name)
+        (target / "__init__.py").write_text("")
+        staged[name] = target
+    sys.path.insert(0, str(root))
+    return staged
+
+
+def class_spans(source: str) -> dict[str, tuple[int, int]]:
+    import ast
+
+    return {node.name: (node.lineno, node.end_lineno) for node in ast.parse(source).body if isinstance(node, ast.ClassDef)}
+
+
+def build_kwargs(cls, module, key) -> dict | None:
+    override = OVERRIDES.get(key, {})
+    if "kwargs" in override:
+        kwargs = override["kwargs"]
+        return dict(kwargs(module) if callable(kwargs) else kwargs)
+    try:
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return None
+    kwargs = {}
+    for p in parameters:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.default is p.empty:
+            if p.name not in NAME_VALUES:
+                return None
+            kwargs[p.name] = NAME_VALUES[p.name]
+        elif p.name in SHRINK and p.name in NAME_VALUES and isinstance(p.default, (int, float)) and not isinstance(p.default, bool):
+            kwargs[p.name] = NAME_VALUES[p.name]
+    return kwargs
+
+
+def torch_runs(cls, kwargs, spec_text) -> bool:
+    import torch
+
+    from translator.equivalence.specs import parse_spec
+
+    spec = parse_spec(spec_text)
+    try:
+        with time_limit(30), torch.no_grad():
+            torch.manual_seed(0)
+            model = cls(**kwargs).eval()
+            out = model(torch.randn(*spec.shape))
+        if isinstance(out, (tuple, list)):
+            return bool(out) and all(isinstance(o, torch.Tensor) and o.is_floating_point() for o in out)
+        return isinstance(out, torch.Tensor) and out.is_floating_point()
+    except Exception:
+        return False
+
+
+def short(text: str, n: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def trial_file(package: str, path: Path, examples: int, timeout: int) -> list[Result]:
+    import torch
+
+    from translator.diagnostics import TranslationFailed, UsageError
+    from translator.equivalence.check import check
+    from translator.equivalence.specs import parse_spec
+    from translator.loading import import_source
+    from translator.rewrite.pipeline import translate_source
+
+    rel = f"{package}/{path.name}"
+    source = path.read_text()
+    try:
+        module = import_source(path)
+    except UsageError as error:
+        return [Result(package, rel, "-", "SKIPPED", f"PyTorch file does not import: {short(error)}")]
+    classes = [n for n, c in vars(module).items()
+               if isinstance(c, type) and issubclass(c, torch.nn.Module) and c.__module__ == module.__name__]
+    if not classes:
+        return []
+    started = time.perf_counter()
+    try:
+        with time_limit(timeout), contextlib.redirect_stderr(io.StringIO()):
+            translation = translate_source(source, str(path))
+    except UsageError as error:
+        return [Result(package, rel, c, "DIAGNOSED", short(error)) for c in classes]
+    except Exception as error:
+        detail = f"translate: {type(error).__name__}: {short(error)} at {internal_frame(error)}"
+        return [Result(package, rel, c, "CRASH", detail) for c in classes]
+    translate_seconds = time.perf_counter() - started
+    errors = translation.errors
+    spans = class_spans(source)
+    flax_file = path.with_name(path.stem + "_flax_trial.py")
+    flax_file.write_text(translation.code)
+    results = []
+    for name in classes:
+        cls = getattr(module, name)
+        key = (path.stem, name)
+        result = Result(package, rel, name, "SKIPPED")
+        results.append(result)
+        lo, hi = spans.get(name, (0, 0))
+        result.codes = sorted({d.code for d in errors})
+        result.own_codes = sorted({d.code for d in errors if lo <= d.line <= hi})
+        try:
+            kwargs = build_kwargs(cls, module, key)
+        except Exception as error:
+            result.detail = f"kwargs: {short(error)}"
+            continue
+        if kwargs is None:
+            result.detail = "no small configuration (a constructor argument the table does not know)"
+            continue
+        candidates = OVERRIDES.get(key, {}).get("inputs") or candidate_inputs(kwargs)
+        spec_text = next((s for s in candidates if torch_runs(cls, kwargs, s)), None)
+        result.kwargs = short(repr(kwargs), 300)
+        if spec_text is None:
+            result.detail = "PyTorch forward runs on none of the candidate inputs"
+            continue
+        result.inputs = [spec_text]
+        if errors:
+            first = errors[0]
+            where = next((d for d in errors if lo <= d.line <= hi), first)
+            result.status = "DIAGNOSED"
+            result.detail = f"{len(errors)} error(s), e.g. {Path(where.path).name}:{where.line}: {where.code} {short(where.message, 110)}"
+            continue
+        started = time.perf_counter()
+        try:
+            with time_limit(timeout), contextlib.redirect_stderr(io.StringIO()):
+                report = check(path, name, [parse_spec(spec_text)], kwargs, flax_source=flax_file, examples=examples)
+        except TranslationFailed as error:  # pragma: no cover - errors were handled above
+            result.status, result.detail = "DIAGNOSED", short(error)
+        except Timeout as error:
+            result.status, result.detail = "CRASH", f"check timed out ({error})"
+        except UsageError as error:
+            result.status, result.detail = "FAIL-SILENT", f"usage: {short(error, 300)}"
+        except Exception as error:
+            result.status = "CRASH"
+            result.detail = f"check: {type(error).__name__}: {short(error)} at {internal_frame(error)}"
+        else:
+            result.errors = {q: report.errors[q].max_rel for q in report.quantities}
+            if report.ok:
+                result.status = "PASS"
+                result.detail = "max rel " + ", ".join(f"{q} {v:.1e}" for q, v in result.errors.items())
+            else:
+                result.status = "FAIL-SILENT"
+                result.detail = f"{report.stage}: {short(report.failure, 300)}"
+                if report.divergence is not None:
+                    result.detail += f" | first divergence: {report.divergence.torch_module} ({report.divergence.rule})"
+        result.seconds = round(time.perf_counter() - started + translate_seconds, 2)
+    return results
+
+
+def internal_frame(error: BaseException) -> str:
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if "/translator/" in f.filename]
+    frame = frames[-1] if frames else traceback.extract_tb(error.__traceback__)[-1]
+    return f"{Path(frame.filename).name}:{frame.lineno}"
+
+
+STATUSES = ("PASS", "DIAGNOSED", "FAIL-SILENT", "CRASH")
+
+
+def summary(results: list[Result]) -> dict:
+    out = {}
+    for package in [*dict.fromkeys(r.package for r in results), "all"]:
+        rows = [r for r in results if (package == "all" or r.package == package) and r.status != "SKIPPED"]
+        counts = collections.Counter(r.status for r in rows)
+        tried = len(rows)
+        out[package] = {"tried": tried, **{s: counts.get(s, 0) for s in STATUSES},
+                        "skipped": sum(1 for r in results if (package == "all" or r.package == package) and r.status == "SKIPPED"),
+                        "share_pass_or_diagnosed": round((counts["PASS"] + counts["DIAGNOSED"]) / tried, 3) if tried else None,
+                        "share_pass": round(counts["PASS"] / tried, 3) if tried else None}
+    return out
+
+
+def print_report(results: list[Result], show_skipped: bool) -> None:
+    print(f"{'class':<48} {'status':<11} detail")
+    for r in results:
+        if r.status == "SKIPPED" and not show_skipped:
+            continue
+        print(f"{r.file + '::' + r.cls:<48} {r.status:<11} {r.detail}")
+    codes = collections.Counter(c for r in results if r.status == "DIAGNOSED" for c in r.codes)
+    own = collections.Counter(c for r in results if r.status == "DIAGNOSED" for c in r.own_codes)
+    print("\ndiagnostic codes among DIAGNOSED classes (classes whose file has the code / whose own lines have it):")
+    print("  " + ", ".join(f"{c} {n}/{own.get(c, 0)}" for c, n in codes.most_common()))
+    clean_own = sum(1 for r in results if r.status == "DIAGNOSED" and not r.own_codes)
+    print(f"  DIAGNOSED classes with no diagnostic in their own lines (stopped by another class of the file): {clean_own}")
+    print(f"\n{'package':<22} {'tried':>5} {'pass':>5} {'diag':>5} {'silent':>6} {'crash':>5} {'skip':>5}  pass+diag  pass")
+    for package, s in summary(results).items():
+        share = f"{s['share_pass_or_diagnosed']:.0%}" if s["tried"] else "-"
+        share_pass = f"{s['share_pass']:.0%}" if s["tried"] else "-"
+        print(f"{package:<22} {s['tried']:>5} {s['PASS']:>5} {s['DIAGNOSED']:>5} {s['FAIL-SILENT']:>6} {s['CRASH']:>5} "
+              f"{s['skipped']:>5}  {share:>9} {share_pass:>5}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", metavar="OUT.json", help="also write every result and the summary as JSON")
+    parser.add_argument("--examples", type=int, default=3, help="Hypothesis examples per check (default 3)")
+    parser.add_argument("--only", metavar="PATTERN", help="only files whose package/name contains PATTERN")
+    parser.add_argument("--timeout", type=int, default=180, help="seconds per translation and per check")
+    parser.add_argument("--no-stage", action="store_true", help="run on the installed files (package __init__ runs)")
+    parser.add_argument("--show-skipped", action="store_true")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    packages = [p for p in PACKAGES if package_dir(p) is not None]
+    if not packages:
+        print('no trial package installed: pip install -e ".[trial]" (with --no-deps where it would replace torch)')
+        return 2
+    missing = sorted(set(PACKAGES) - set(packages))
+    if missing:
+        print(f"not installed (left out): {', '.join(missing)}")
+    with tempfile.TemporaryDirectory(prefix="t2f_trial_") as tmp:
+        dirs = {p: package_dir(p) for p in packages} if args.no_stage else stage(packages, Path(tmp))
+        results: list[Result] = []
+        for package, directory in dirs.items():
+            for path in sorted(directory.glob("*.py")):
+                if path.name == "__init__.py" or path.name.endswith("_flax_trial.py"):
+                    continue
+                if args.only and args.only not in f"{package}/{path.name}":
+                    continue
+                file_results = trial_file(package, path, args.examples, args.timeout)
+                for r in file_results:
+                    if r.status != "SKIPPED":
+                        print(f"  {r.file}::{r.cls}: {r.status} {short(r.detail, 120)}", file=sys.stderr, flush=True)
+                results += file_results
+                if args.no_stage:
+                    path.with_name(path.stem + "_flax_trial.py").unlink(missing_ok=True)
+    print_report(results, args.show_skipped)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"summary": summary(results), "results": [asdict(r) for r in results]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
