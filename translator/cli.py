@@ -248,7 +248,8 @@ def print_check_table(report) -> None:
             stdout.print("reproduce this example with:", markup=False)
             stdout.print(report.reproduce, markup=False)
     else:
-        stdout.print("[green]PASS[/green]: " + ", ".join(n for n, s in report.stages.items() if s.status == "passed") + " agree within tolerance")
+        passed = ", ".join(n for n, s in report.stages.items() if s.status == "passed")
+        stdout.print(f"[green]PASS[/green]: outputs and gradients agree within tolerance (stages passed: {passed})")
 
 
 def stage_detail(report, name: str) -> str:
