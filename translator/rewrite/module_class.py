@@ -200,13 +200,20 @@ class SetupExpressions(cst.CSTTransformer):
         args = updated.args
         if kind == "dict" or (len(args) == 1 and m.matches(args[0].value, m.Call(func=m.Name("OrderedDict") | m.Attribute(attr=m.Name("OrderedDict"))))):
             source = args[0].value if args else cst.Dict([])
-            if isinstance(source, cst.Call):  # OrderedDict([("name", layer), ...])
+            if m.matches(source, m.Call(func=m.Name("dict"))) and all(a.keyword is not None for a in source.args):
+                # dict(cls=layer, ...): keyword names are the keys
+                source = cst.Dict([cst.DictElement(cst.SimpleString(repr(a.keyword.value)), a.value) for a in source.args])
+            elif isinstance(source, cst.Call):  # OrderedDict([("name", layer), ...]) / dict([...])
                 source = source.args[0].value if source.args else cst.List([])
             pairs = []
             if isinstance(source, cst.Dict):
                 pairs = [(e.key, e.value) for e in source.elements if isinstance(e, cst.DictElement)]
             elif isinstance(source, (cst.List, cst.Tuple)):
-                pairs = [(e.value.elements[0].value, e.value.elements[1].value) for e in source.elements if isinstance(e.value, cst.Tuple)]
+                pairs = [
+                    (e.value.elements[0].value, e.value.elements[1].value)
+                    for e in source.elements
+                    if isinstance(e.value, (cst.Tuple, cst.List)) and len(e.value.elements) == 2
+                ]
             if not pairs or not all(isinstance(k, cst.SimpleString) for k, _ in pairs):
                 self.file.report(CONTAINER_CODE, "a container with keys that are not string constants is not translated yet", original)
                 return updated

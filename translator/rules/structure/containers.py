@@ -19,7 +19,7 @@ class TorchContainers(Rule):
     summary = "nn.Sequential / ModuleList / ModuleDict -> lists and dicts of layers in setup(); Sequential calls written out"
     torch_classes = ("torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict")
     doc = RuleDoc(
-        what="`nn.Sequential(...)` (also from an OrderedDict or `*layers`), `nn.ModuleList([...])`, `nn.ModuleDict({...})`.",
+        what="`nn.Sequential(...)` (also from an OrderedDict or `*layers`), `nn.ModuleList([...])`, `nn.ModuleDict({...})` (or `dict(a=...)`, or `[(key, layer), ...]`).",
         why=(
             "In Flax's `setup()`, a list or dict of modules assigned to an attribute registers each one\n"
             "under `<attr>_<index>` (`<attr>_<key>`): `features.0.weight` ports to\n"
@@ -46,7 +46,14 @@ class TorchContainers(Rule):
         @st.composite
         def container_case(draw):
             width = draw(st.integers(1, 6))
-            form = draw(st.sampled_from(["sequential", "ordered", "list", "conv_sequential"]))
+            form = draw(st.sampled_from(["sequential", "ordered", "list", "conv_sequential", "dict"]))
+            if form == "dict":
+                spelling = draw(st.sampled_from([
+                    f"{{'a': nn.Linear({width}, 3), 'b': nn.Tanh()}}",
+                    f"dict(a=nn.Linear({width}, 3), b=nn.Tanh())",
+                    f"[['a', nn.Linear({width}, 3)], ('b', nn.Tanh())]",
+                ]))
+                return RuleCase(f"nn.ModuleDict({spelling})", "self.layer['b'](self.layer['a'](x))", (2, width))
             if form == "sequential":
                 return RuleCase(f"nn.Sequential(nn.Linear({width}, 5), nn.ReLU(), nn.Linear(5, 3))", "self.layer(x)", (2, width))
             if form == "ordered":
