@@ -23,7 +23,11 @@ Files are staged into a temporary copy of each package with an empty ``__init__.
 and importing the model file by its package name would fail before the translator gets a say
 (``--no-stage`` runs on the installed files as a user would).
 
-Run: ``python benchmarks/third_party_trial.py [--json OUT.json] [--examples N] [--only PATTERN]``.
+``--isolated`` also checks each DIAGNOSED class whose own lines carry no diagnostic (the file was
+stopped by another class) on the partial translation: a failure there is a silent defect waiting
+behind the diagnostics.
+
+Run: ``python benchmarks/third_party_trial.py [--json OUT.json] [--examples N] [--only PATTERN] [--isolated]``.
 """
 
 from __future__ import annotations
@@ -173,6 +177,7 @@ class Result:
     kwargs: str = ""
     inputs: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    isolated: str = ""  # --isolated: the check of a DIAGNOSED class whose own lines are clean, on the partial translation
 
 
 class Timeout(Exception):
@@ -268,12 +273,41 @@ def short(text: str, n: int = 160) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def trial_file(package: str, path: Path, examples: int, timeout: int) -> list[Result]:
-    import torch
-
+def run_check(result: Result, path: Path, name: str, spec_text: str, kwargs: dict, flax_file: Path,
+              examples: int, timeout: int) -> None:
+    """The check as the CLI runs it, on a translation already written to ``flax_file``; sets status and detail."""
     from translator.diagnostics import TranslationFailed, UsageError
     from translator.equivalence.check import check
     from translator.equivalence.specs import parse_spec
+
+    try:
+        with time_limit(timeout), contextlib.redirect_stderr(io.StringIO()):
+            report = check(path, name, [parse_spec(spec_text)], kwargs, flax_source=flax_file, examples=examples)
+    except TranslationFailed as error:  # pragma: no cover - errors were handled before
+        result.status, result.detail = "DIAGNOSED", short(error)
+    except Timeout as error:
+        result.status, result.detail = "CRASH", f"check timed out ({error})"
+    except UsageError as error:
+        result.status, result.detail = "FAIL-SILENT", f"usage: {short(error, 300)}"
+    except Exception as error:
+        result.status = "CRASH"
+        result.detail = f"check: {type(error).__name__}: {short(error)} at {internal_frame(error)}"
+    else:
+        result.errors = {q: report.errors[q].max_rel for q in report.quantities}
+        if report.ok:
+            result.status = "PASS"
+            result.detail = "max rel " + ", ".join(f"{q} {v:.1e}" for q, v in result.errors.items())
+        else:
+            result.status = "FAIL-SILENT"
+            result.detail = f"{report.stage}: {short(report.failure, 300)}"
+            if report.divergence is not None:
+                result.detail += f" | first divergence: {report.divergence.torch_module} ({report.divergence.rule})"
+
+
+def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: bool = False) -> list[Result]:
+    import torch
+
+    from translator.diagnostics import UsageError
     from translator.loading import import_source
     from translator.rewrite.pipeline import translate_source
 
@@ -330,30 +364,15 @@ def trial_file(package: str, path: Path, examples: int, timeout: int) -> list[Re
             where = next((d for d in errors if lo <= d.line <= hi), first)
             result.status = "DIAGNOSED"
             result.detail = f"{len(errors)} error(s), e.g. {Path(where.path).name}:{where.line}: {where.code} {short(where.message, 110)}"
+            if isolated and not result.own_codes:
+                probe = Result(package, rel, name, "")
+                run_check(probe, path, name, spec_text, kwargs, flax_file, examples, timeout)
+                if probe.status == "FAIL-SILENT" and "importing" in probe.detail:  # TODO lines left untranslated
+                    probe.status = "UNRUNNABLE"
+                result.isolated = f"{probe.status}: {short(probe.detail, 200)}"
             continue
         started = time.perf_counter()
-        try:
-            with time_limit(timeout), contextlib.redirect_stderr(io.StringIO()):
-                report = check(path, name, [parse_spec(spec_text)], kwargs, flax_source=flax_file, examples=examples)
-        except TranslationFailed as error:  # pragma: no cover - errors were handled above
-            result.status, result.detail = "DIAGNOSED", short(error)
-        except Timeout as error:
-            result.status, result.detail = "CRASH", f"check timed out ({error})"
-        except UsageError as error:
-            result.status, result.detail = "FAIL-SILENT", f"usage: {short(error, 300)}"
-        except Exception as error:
-            result.status = "CRASH"
-            result.detail = f"check: {type(error).__name__}: {short(error)} at {internal_frame(error)}"
-        else:
-            result.errors = {q: report.errors[q].max_rel for q in report.quantities}
-            if report.ok:
-                result.status = "PASS"
-                result.detail = "max rel " + ", ".join(f"{q} {v:.1e}" for q, v in result.errors.items())
-            else:
-                result.status = "FAIL-SILENT"
-                result.detail = f"{report.stage}: {short(report.failure, 300)}"
-                if report.divergence is not None:
-                    result.detail += f" | first divergence: {report.divergence.torch_module} ({report.divergence.rule})"
+        run_check(result, path, name, spec_text, kwargs, flax_file, examples, timeout)
         result.seconds = round(time.perf_counter() - started + translate_seconds, 2)
     return results
 
@@ -386,12 +405,18 @@ def print_report(results: list[Result], show_skipped: bool) -> None:
         if r.status == "SKIPPED" and not show_skipped:
             continue
         print(f"{r.file + '::' + r.cls:<48} {r.status:<11} {r.detail}")
+        if r.isolated:
+            print(f"{'':<48} {'':<11} isolated (own lines clean, checked on the partial translation): {r.isolated}")
     codes = collections.Counter(c for r in results if r.status == "DIAGNOSED" for c in r.codes)
     own = collections.Counter(c for r in results if r.status == "DIAGNOSED" for c in r.own_codes)
     print("\ndiagnostic codes among DIAGNOSED classes (classes whose file has the code / whose own lines have it):")
     print("  " + ", ".join(f"{c} {n}/{own.get(c, 0)}" for c, n in codes.most_common()))
     clean_own = sum(1 for r in results if r.status == "DIAGNOSED" and not r.own_codes)
     print(f"  DIAGNOSED classes with no diagnostic in their own lines (stopped by another class of the file): {clean_own}")
+    isolated = collections.Counter(r.isolated.split(":")[0] for r in results if r.isolated)
+    if isolated:
+        print("  of those, checked on the partial translation (--isolated): "
+              + ", ".join(f"{k} {v}" for k, v in isolated.most_common()))
     print(f"\n{'package':<22} {'tried':>5} {'pass':>5} {'diag':>5} {'silent':>6} {'crash':>5} {'skip':>5}  pass+diag  pass")
     for package, s in summary(results).items():
         share = f"{s['share_pass_or_diagnosed']:.0%}" if s["tried"] else "-"
@@ -408,6 +433,8 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=int, default=180, help="seconds per translation and per check")
     parser.add_argument("--no-stage", action="store_true", help="run on the installed files (package __init__ runs)")
     parser.add_argument("--show-skipped", action="store_true")
+    parser.add_argument("--isolated", action="store_true",
+                        help="also check DIAGNOSED classes whose own lines have no diagnostic, on the partial translation")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -427,7 +454,7 @@ def main(argv=None) -> int:
                     continue
                 if args.only and args.only not in f"{package}/{path.name}":
                     continue
-                file_results = trial_file(package, path, args.examples, args.timeout)
+                file_results = trial_file(package, path, args.examples, args.timeout, args.isolated)
                 for r in file_results:
                     if r.status != "SKIPPED":
                         print(f"  {r.file}::{r.cls}: {r.status} {short(r.detail, 120)}", file=sys.stderr, flush=True)
