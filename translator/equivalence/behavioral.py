@@ -38,7 +38,7 @@ import optax
 import torch
 
 from translator.equivalence.dropout import DropoutCheck, check_dropout, has_dropout
-from translator.equivalence.pair import ModelPair, dropout_disabled, to_numpy
+from translator.equivalence.pair import ModelPair, dropout_disabled, random_draws_zeroed, to_numpy
 from translator.equivalence.specs import BATCH_RANGE, TRAIN_BATCH_RANGE, InputSpec
 from translator.equivalence.strategies import Draw, Recipe
 from translator.equivalence.tolerance import Error, Tolerance, error_of, worst
@@ -119,15 +119,9 @@ def run_behavioral(pair: ModelPair, specs: list[InputSpec], seed: int, steps: in
     result.recipe = recipe = draw_batch(specs, seed, pair.train)
     inputs = recipe.arrays(specs)
     try:
-        result.learning_rate = learning_rate = capped_learning_rate(pair, inputs, recipe.cotangent_seed, learning_rate)
-        torch32 = copy.deepcopy(pair.torch_model)
-        initial = {k: to_numpy(v) for k, v in torch32.state_dict().items()}
-        final32, cotangent = train_torch(pair, torch32, inputs, recipe.cotangent_seed, steps, learning_rate)
-        try:
-            final64, _ = train_torch(pair, copy.deepcopy(pair.reference64), inputs, recipe.cotangent_seed, steps, learning_rate, float64=True)
-        except Exception:  # the model makes float32 tensors of its own: no float64 floor (as the numeric stage)
-            final64 = {}
-        final_flax = train_flax(pair, inputs, cotangent, steps, learning_rate)
+        with random_draws_zeroed():  # as the numeric stage: a sampling model is compared with its draws at 0
+            final32, final64, final_flax, initial, learning_rate = train_both(pair, inputs, recipe, steps, learning_rate)
+        result.learning_rate = learning_rate
     except Exception as error:  # an exception inside either model is a finding, not a crash
         result.failure = f"{type(error).__name__}: {error}"
         return result
@@ -141,6 +135,19 @@ def run_behavioral(pair: ModelPair, specs: list[InputSpec], seed: int, steps: in
         if not result.dropout.ok and result.failure is None:
             result.failure = result.dropout.failure
     return result
+
+
+def train_both(pair: ModelPair, inputs, recipe: Recipe, steps: int, learning_rate: float):
+    learning_rate = capped_learning_rate(pair, inputs, recipe.cotangent_seed, learning_rate)
+    torch32 = copy.deepcopy(pair.torch_model)
+    initial = {k: to_numpy(v) for k, v in torch32.state_dict().items()}
+    final32, cotangent = train_torch(pair, torch32, inputs, recipe.cotangent_seed, steps, learning_rate)
+    try:
+        final64, _ = train_torch(pair, copy.deepcopy(pair.reference64), inputs, recipe.cotangent_seed, steps, learning_rate, float64=True)
+    except Exception:  # the model makes float32 tensors of its own: no float64 floor (as the numeric stage)
+        final64 = {}
+    final_flax = train_flax(pair, inputs, cotangent, steps, learning_rate)
+    return final32, final64, final_flax, initial, learning_rate
 
 
 def capped_learning_rate(pair: ModelPair, inputs, cotangent_seed: int, learning_rate: float) -> float:

@@ -133,7 +133,7 @@ def flax_dropout_calls(pair, inputs, rounds: int = ROUNDS):
             return out
 
         with flax_nn.intercept_methods(interceptor):
-            model.apply(variables, *args, rngs={"dropout": key}, mutable=mutable, **({"train": True} if takes_train else {}))
+            model.apply(variables, *args, rngs={"dropout": key, "noise": key}, mutable=mutable, **({"train": True} if takes_train else {}))
         return calls
 
     run = jax.jit(run)
