@@ -19,7 +19,7 @@ REFERENCE = Path(reference_models.__file__).parent
 
 def run_demo(console: Console) -> int:
     from translator.cli import print_check_table
-    from translator.equivalence.check import check
+    from translator.equivalence.check import STAGES, check
     from translator.equivalence.specs import parse_spec
     from translator.rewrite.pipeline import translate_source
     from translator.weights.port import port_checkpoint
@@ -55,6 +55,6 @@ def run_demo(console: Console) -> int:
 
     console.print(Rule("3. check: outputs and gradients, Hypothesis-drawn inputs"))
     console.print(f"$ torch2flax check {lenet.relative_to(REPO)} --class LeNet5 --input 'float32[4,1,28,28]' --examples 10", markup=False)
-    report = check(lenet, "LeNet5", [parse_spec("float32[4,1,28,28]")], examples=10)
+    report = check(lenet, "LeNet5", [parse_spec("float32[4,1,28,28]")], examples=10, stages=STAGES)
     print_check_table(report)
     return 0 if report.ok and translation.ok else 1

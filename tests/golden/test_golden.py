@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reference_models import CATALOGUE
-from translator.equivalence.check import check
+from translator.equivalence.check import STAGES, check
 from translator.equivalence.specs import parse_spec
 from translator.rewrite.pipeline import translate_source
 
@@ -47,6 +47,7 @@ def test_golden_translation_is_equivalent(model):
         model.kwargs,
         flax_source=golden_path(model),
         examples=3,
+        stages=STAGES,  # spec, numeric and behavioral (3 SGD steps)
     )
     assert report.ok, report.to_json()
 
