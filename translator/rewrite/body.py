@@ -75,6 +75,15 @@ IN_PLACE = "S011"  # in-place updates rewritten to new bindings (translator.rule
 SHARED_MUTATION = "X006"  # an in-place update other names would see
 NO_GRAD = "S012"  # torch.no_grad() blocks
 
+#: builtins that turn a tensor into a Python value (a concrete value jit does not have)
+CONCRETE_BUILTINS = frozenset({"builtins.int", "builtins.float", "builtins.bool"})
+#: tensor methods that only read shapes (Python ints under jit)
+SHAPE_METHODS = frozenset({"size", "dim", "numel", "ndimension", "nelement"})
+#: module hooks: they change what a module computes from outside its code
+HOOKS = frozenset({
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook", "register_backward_hook",
+    "register_full_backward_pre_hook", "register_hook", "register_module_forward_hook",
+})
 #: context managers whose body is translated: no_grad/inference_mode stop gradients, enable_grad is a no-op
 GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.enable_grad"})
 #: `x.at[i].<method>(v)` for each augmented assignment operator on an indexed target
@@ -115,6 +124,8 @@ class BodyTranslator:
     flagged_writes: set[int] = field(default_factory=set)
     #: locals holding a Python list (``outs = []``): ``outs.append(x)`` is plain Python
     lists: set[str] = field(default_factory=set)
+    #: locals holding a boolean mask (``mask = x > 0``)
+    masks: set[str] = field(default_factory=set)
 
     # ------------------------------------------------------------------ layout conversion
     def as_plain(self, value: Emitted) -> cst.BaseExpression:
@@ -242,6 +253,14 @@ class BodyTranslator:
                 return Emitted(parse_expr(f"{{x}}.shape[{axis}]", x=value.expr), SCALAR)
             translated = self.as_plain(value)
             return Emitted(node.with_changes(value=node.value.with_changes(value=parenthesize(translated))), SCALAR)
+        if any(self.is_mask(e.slice.value) for e in node.slice if isinstance(e.slice, cst.Index)):
+            self.unsupported(
+                UNSUPPORTED,
+                "boolean-mask indexing has a data-dependent shape, which jit cannot compile: use "
+                "`jnp.where(mask, x, fill)` or a reduction over the masked values",
+                node,
+            )
+            return Emitted(node)
         value = self.expr(node.value)
         slices = []
         for element in node.slice:
@@ -287,6 +306,12 @@ class BodyTranslator:
                     node,
                 )
                 return Emitted(node)
+        if m.matches(func, m.Attribute(value=m.Name(), attr=m.Name("apply"))) and func.value.value in self.info.autograd_functions:
+            self.unsupported("X007", f"`{func.value.value}` is a custom torch.autograd.Function (write it with jax.custom_vjp)", node)
+            return Emitted(node)
+        if m.matches(func, m.Attribute(attr=m.Name())) and func.attr.value in HOOKS:
+            self.unsupported("X008", f"`.{func.attr.value}()`: hooks change what a module computes outside its code; not translated", node)
+            return Emitted(node)
         if isinstance(func, cst.Name) and func.value in self.elements:
             return self.element_call(node, AnyElement(self.elements[func.value]), None)
         qualified = library_name(self.file.resolved, func)
@@ -299,6 +324,14 @@ class BodyTranslator:
                 self.file.note(IN_PLACE, "an in-place op becomes its functional form: JAX arrays are immutable")
                 functional = node.with_changes(func=func.with_changes(attr=cst.Name(func.attr.value[:-1])))
                 return self.rule_call(base, node, functional)
+            if qualified in CONCRETE_BUILTINS and node.args and self.reads_tensor(node.args[0].value):
+                self.unsupported(
+                    "T022",
+                    f"`{qualified[9:]}()` of a tensor reads a concrete value: a traced JAX array has none under jit "
+                    "(keep it an array, or compute it from shapes)",
+                    node,
+                )
+                return Emitted(node)
             if qualified in PLAIN_BUILTINS or qualified.startswith(PLAIN_MODULES):
                 return Emitted(node.with_changes(args=self.plain_args(node)))
             if is_torch_name(qualified):
@@ -461,6 +494,19 @@ class BodyTranslator:
         self.file.note(CONTAINER_CODE, "a Sequential built in branches of __init__: the branch is chosen by its length")
         return Emitted(result)
 
+    def reads_tensor(self, node: cst.BaseExpression) -> bool:
+        """Whether ``node`` computes from tensor values (not only shapes and Python numbers)."""
+        for call in m.findall(node, m.Call()):
+            qualified = library_name(self.file.resolved, call.func)
+            if qualified is not None and is_torch_name(qualified):
+                return True
+            if qualified is None and isinstance(call.func, cst.Attribute) and not m.matches(call.func.value, m.Name("self")):
+                if call.func.attr.value not in SHAPE_METHODS and rule_for_method(call.func.attr.value) is not None:
+                    return True
+        if isinstance(node, cst.Name):
+            return not self.env.get(node.value, PLAIN).scalar and node.value in self.storage_tracker.roots
+        return False
+
     def in_place_method(self, node: cst.Call) -> Emitted:
         """``x.add_(y)`` -> the value of ``x.add(y)``; ``zero_``/``fill_``/``copy_`` -> the array they leave."""
         func = node.func
@@ -583,6 +629,8 @@ class BodyTranslator:
         if isinstance(node, cst.Subscript):
             if m.matches(node.value, m.Attribute(attr=m.Name("shape"))):
                 return tracker.new_root()
+            if any(isinstance(e.slice, cst.Index) and self.is_mask(e.slice.value) for e in node.slice):
+                return tracker.new_root()  # boolean-mask indexing copies
             return self.storage(node.value)
         if isinstance(node, cst.Attribute):
             if m.matches(node.value, m.Name("self")):
@@ -747,8 +795,10 @@ class BodyTranslator:
             roots = self.storage(node.value)
             value = self.expr(node.value)
             is_list = m.matches(node.value, m.List() | m.ListComp() | m.Call(func=m.Name("list")))
+            is_mask = self.is_mask(node.value)
             for name in names:
                 (self.lists.add if is_list else self.lists.discard)(name)
+                (self.masks.add if is_mask else self.masks.discard)(name)
             targets = []
             for target in node.targets:
                 targets.append(target.with_changes(target=self.bind_target(target.target, value, roots)))
@@ -800,6 +850,9 @@ class BodyTranslator:
                 for arg in node.value.args:
                     self.storage_tracker.bind(name, self.storage_tracker.of_name(name) | self.storage(arg.value))
                 return [node.with_changes(value=node.value.with_changes(args=self.plain_args(node.value)))]
+            if m.matches(node.value, m.Call(func=m.Attribute(attr=m.Name()))) and node.value.func.attr.value in HOOKS:
+                self.expr(node.value)  # reported as a hook (X008)
+                return [node]
             if isinstance(node.value, cst.Call) and library_name(self.file.resolved, node.value.func) != "builtins.print":
                 self.unsupported(
                     "X004",
@@ -834,10 +887,41 @@ class BodyTranslator:
             return targets[0]
         return None
 
+    def is_mask(self, node: cst.BaseExpression) -> bool:
+        """A boolean tensor: a comparison, its negation/combination, or a local assigned one."""
+        if isinstance(node, cst.Comparison):
+            return True
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.BitInvert):
+            return self.is_mask(node.expression)
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.BitAnd, cst.BitOr, cst.BitXor)):
+            return self.is_mask(node.left) or self.is_mask(node.right)
+        return isinstance(node, cst.Name) and node.value in self.masks
+
+    def masked_update(self, node: cst.Assign | cst.AugAssign, target: cst.Subscript) -> list[cst.BaseSmallStatement]:
+        """``x[mask] = v`` -> ``x = jnp.where(mask, v, x)``: the same elements, with a static shape."""
+        name = target.value.value
+        self.check_in_place(node, {name})
+        self.check_write(self.storage(target.value), {name}, name_reads(node), node)
+        x = self.plain(target.value)
+        mask = self.plain(target.slice[0].slice.value)
+        value = self.plain(node.value)
+        if isinstance(node, cst.AugAssign):
+            operator = {cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*", cst.DivideAssign: "/"}.get(type(node.operator))
+            if operator is None:
+                self.unsupported(UNSUPPORTED, "this masked in-place update is not translated yet", node)
+                return [node]
+            value = parse_expr(f"{{x}} {operator} {{v}}", x=parenthesize(x), v=parenthesize(value))
+        self.file.note(IN_PLACE, "masked assignment -> `jnp.where(mask, v, x)`: same values, and a shape jit can compile")
+        self.env[name] = PLAIN
+        update = parse_expr("jnp.where({m}, {v}, {x})", m=mask, v=value, x=x)
+        return [cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=update)]
+
     def indexed_update(self, node: cst.Assign | cst.AugAssign) -> list[cst.BaseSmallStatement]:
         """``x[i] = v`` -> ``x = x.at[i].set(v)``; ``x[i] += v`` -> ``x = x.at[i].add(v)``."""
         target = self.indexed_target(node)
         name = target.value.value
+        if len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index) and self.is_mask(target.slice[0].slice.value):
+            return self.masked_update(node, target)
         if isinstance(node, cst.AugAssign):
             method = AT_METHODS.get(type(node.operator))
             if method is None:

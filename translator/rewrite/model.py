@@ -91,5 +91,7 @@ class FileInfo:
 
     classes: dict[str, ClassInfo] = field(default_factory=dict)
     functions: set[str] = field(default_factory=set)
+    #: torch.autograd.Function subclasses (reported, X007): calls of `Name.apply` are reported too
+    autograd_functions: set[str] = field(default_factory=set)
     #: module-level functions that build and return a layer (``conv3x3``): name -> what they return
     factories: dict[str, object] = field(default_factory=dict)

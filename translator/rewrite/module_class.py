@@ -15,7 +15,7 @@ import inspect
 import libcst as cst
 import libcst.matchers as m
 
-from translator.rewrite.body import UNSUPPORTED, BodyTranslator
+from translator.rewrite.body import HOOKS, UNSUPPORTED, BodyTranslator
 from translator.rewrite.containers import CONTAINER_CODE, container_kind
 from translator.rewrite.context import (
     FileContext,
@@ -117,6 +117,14 @@ class SetupExpressions(cst.CSTTransformer):
         return self.built.get(id(expr))
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        if m.matches(original_node.func, m.Attribute(attr=m.Name())) and original_node.func.attr.value in HOOKS:
+            self.file.report(
+                "X008",
+                f"`.{original_node.func.attr.value}()`: a hook changes what a module computes from outside its code; "
+                "not translated (move what it does into forward)",
+                original_node,
+            )
+            return updated_node
         if m.matches(original_node.func, m.Attribute(value=m.Name("self"), attr=m.Name())):
             helper = self.helper_kinds.get(original_node.func.attr.value)
             if helper is not None:

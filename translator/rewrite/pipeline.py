@@ -106,6 +106,8 @@ def translate_source(source: str, path: str = "<source>", notes: bool = True) ->
             continue  # the original docstring is replaced by ours
         elif is_constant(statement, file):
             body.append(statement)
+        elif isinstance(statement, cst.ClassDef) and statement.name.value in info.autograd_functions:
+            body.append(statement)  # reported (X007); kept so the TODO sits next to it
         else:
             file.report(
                 SCRIPT_CODE,
@@ -145,6 +147,10 @@ NOTE_HINT = (
 )
 
 
+AUTOGRAD_FUNCTION = ("torch.autograd.Function", "torch.autograd.function.Function")
+CUSTOM_GRADIENT = "X007"
+
+
 def discover(module: cst.Module, file: FileContext) -> FileInfo:
     """The user's nn.Module subclasses (direct or through another such class) and helper functions."""
     info = FileInfo()
@@ -154,6 +160,14 @@ def discover(module: cst.Module, file: FileContext) -> FileInfo:
         if not isinstance(statement, cst.ClassDef):
             continue
         for base in statement.bases:
+            if library_name(file.resolved, base.value) in AUTOGRAD_FUNCTION:
+                info.autograd_functions.add(statement.name.value)
+                file.report(
+                    CUSTOM_GRADIENT,
+                    f"`{statement.name.value}` is a custom torch.autograd.Function: its forward/backward pair is not "
+                    "translated; in JAX write it with jax.custom_vjp (forward returns residuals, backward uses them)",
+                    statement,
+                )
             if is_torch_module_base(file, base.value):
                 info.classes[statement.name.value] = ClassInfo(statement.name.value)
             elif m.matches(base.value, m.Name()) and base.value.value in info.classes:

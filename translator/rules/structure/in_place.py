@@ -24,6 +24,8 @@ IN_PLACE_STATEMENTS = (
     "y.zero_()",
     "y.fill_(0.25)",
     "y.copy_(x)",
+    "y[y > 0.5] = 1.0",
+    "y[x < 0] *= 0.5",
 )
 #: in-place ops whose backward needs the value they overwrite: PyTorch allows no later update of `y`
 SAVING_STATEMENTS = ("y.mul_(x)", "y.clamp_(min=-1.0)", "torch.relu_(y)", "F.relu(y, inplace=True)")
@@ -37,7 +39,8 @@ class TorchInPlace(Rule):
     doc = RuleDoc(
         what=(
             "In-place updates in `forward`: augmented assignment, methods ending in `_` (`add_`, `clamp_`,\n"
-            "`zero_`, `fill_`, `copy_`, `torch.relu_`), indexed assignment `x[i] = v` / `x[i] += v`, and\n"
+            "`zero_`, `fill_`, `copy_`, `torch.relu_`), indexed assignment `x[i] = v` / `x[i] += v` (with a\n"
+            "boolean mask: `x = jnp.where(mask, v, x)`, which keeps the shape static), and\n"
             "layers or functions called with `inplace=True`."
         ),
         why=(

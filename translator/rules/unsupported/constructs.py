@@ -1,4 +1,4 @@
-"""X001-X006: constructs the translator reports instead of guessing."""
+"""X001-X008: constructs the translator reports instead of guessing."""
 
 from __future__ import annotations
 
@@ -120,4 +120,56 @@ class TorchSharedMutation(DiagnosticRule):
         HEADER + "        h = x * 2\n        v = h.view(-1)\n        v.add_(1.0)\n        return h\n",
         HEADER + "        h = x * 2\n        g = h\n        h += 1\n        return g\n",
         HEADER + "        out = []\n        acc = x * 0\n        for i in range(2):\n            acc += x\n            out.append(acc)\n        return out[0]\n",
+    )
+
+
+@register
+class TorchAutogradFunction(DiagnosticRule):
+    code = "X007"
+    name = "TorchAutogradFunction"
+    summary = "a custom torch.autograd.Function (forward/backward pair): write it with jax.custom_vjp"
+    doc = RuleDoc(
+        what="A subclass of `torch.autograd.Function` and its calls `Fn.apply(x)` (memory-efficient Swish, straight-through estimators).",
+        why=(
+            "JAX differentiates the function itself; a hand-written backward is a `jax.custom_vjp`:\n"
+            "the forward returns the output and the residuals, the backward maps residuals and the\n"
+            "output cotangent to input cotangents. `ctx.save_for_backward` has no direct counterpart,\n"
+            "so the pair is reported rather than guessed."
+        ),
+        example=Example(
+            torch="class Swish(torch.autograd.Function): ...\ny = Swish.apply(x)",
+            flax="# TODO(torch2flax): X007 `Swish` is a custom torch.autograd.Function",
+        ),
+        fidelity="Not translated.",
+    )
+    flagged_examples = (
+        "import torch\nimport torch.nn as nn\n\nclass Twice(torch.autograd.Function):\n    @staticmethod\n"
+        "    def forward(ctx, x):\n        return x * 2\n\n    @staticmethod\n    def backward(ctx, g):\n        return g * 2\n\n"
+        "class M(nn.Module):\n    def forward(self, x):\n        return Twice.apply(x)\n",
+    )
+
+
+@register
+class TorchHooks(DiagnosticRule):
+    code = "X008"
+    name = "TorchHooks"
+    summary = "register_forward_hook / _pre_hook / backward hooks / tensor.register_hook: not translated"
+    doc = RuleDoc(
+        what="`module.register_forward_hook(fn)` and the other module and tensor hooks, in `__init__` or `forward`.",
+        why=(
+            "A hook runs code the module's own methods do not show (it can replace the output).\n"
+            "Flax modules have no hooks: what a hook computes belongs in `__call__`, and what it\n"
+            "records can be collected with `self.sow` or `capture_intermediates`."
+        ),
+        example=Example(
+            torch="self.fc.register_forward_hook(lambda m, i, o: o * 2)",
+            flax="# TODO(torch2flax): X008 `.register_forward_hook()`: a hook changes what a module computes",
+        ),
+        fidelity="Not translated.",
+    )
+    flagged_examples = (
+        "import torch.nn as nn\n\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.fc = nn.Linear(2, 2)\n        self.fc.register_forward_hook(lambda m, i, o: o * 2)\n\n"
+        "    def forward(self, x):\n        return self.fc(x)\n",
+        HEADER + "        x.register_hook(lambda g: g * 0)\n        return x\n",
     )
