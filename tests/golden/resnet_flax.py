@@ -150,7 +150,7 @@ class ResNet18(nn.Module):
         out = self._run_layer3(out, train=train)
         out = self._run_layer4(out, train=train)
         # L012: adaptive pool -> a reduction over static bins computed from the input's shape
-        out = (lambda x: x.mean((1, 2), keepdims=True))(jnp.transpose(out, (0, 2, 3, 1)))
+        out = (jnp.transpose(out, (0, 2, 3, 1))).mean((1, 2), keepdims=True)
         out = jnp.transpose(out, (0, 3, 1, 2)).reshape(out.shape[0], -1)
         return self.linear(out)
 
@@ -216,7 +216,7 @@ class BottleneckResNet(nn.Module):
             ),
             train=train,
         )
-        out = (lambda x: x.mean((1, 2), keepdims=True))(jnp.transpose(out, (0, 2, 3, 1)))
+        out = (jnp.transpose(out, (0, 2, 3, 1))).mean((1, 2), keepdims=True)
         out = jnp.transpose(out, (0, 3, 1, 2)).reshape(out.shape[0], -1)
         return self.linear(out)
 

@@ -72,7 +72,7 @@ class VGG11BN(nn.Module):
     def __call__(self, x, train: bool = False):
         # S005: nn.Sequential -> a list of layers in setup and a method that calls them in order
         x = self._run_features(x, train=train)
-        x = (lambda x: x.mean((1, 2), keepdims=True))(jnp.transpose(x, (0, 2, 3, 1)))
+        x = (jnp.transpose(x, (0, 2, 3, 1))).mean((1, 2), keepdims=True)
         x = jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)
         return self._run_classifier(x, train=train)
 

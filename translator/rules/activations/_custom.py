@@ -89,10 +89,13 @@ class WhereActivation(ElementwiseActivation):
     def emit_call(self, ctx):
         args = self.arguments(ctx)
         x = ctx.expr("input")
+        PLACEHOLDER = "__torch2flax_bound__"
         if args is None:
             return Emitted(x, ctx.fact("input"))
         if is_atom(x):
             code = self.body(code_of(x), args)
+        elif self.body(PLACEHOLDER, args).count(PLACEHOLDER) == 1:  # used once: write the value in place
+            code = self.body(PLACEHOLDER, args).replace(PLACEHOLDER, f"({code_of(x)})")
         else:
             name = fresh_name(*args.values(), preferred="v")
             code = f"(lambda {name}: {self.body(name, args)})({code_of(x)})"

@@ -23,7 +23,13 @@ def bind(value: cst.BaseExpression, body: Callable[[str], str]) -> cst.BaseExpre
     """``body(name)`` applied to ``value``: the name itself, or ``(lambda x: ...)(value)``."""
     if isinstance(value, cst.Name) and value.value not in _RESERVED:
         return cst.parse_expression(body(value.value))
+    template = body(_PLACEHOLDER)
+    if template.count(_PLACEHOLDER) == 1:  # used once: write the value in place, as one would by hand
+        return cst.parse_expression(template.replace(_PLACEHOLDER, f"({code_of(value)})"))
     return cst.parse_expression(f"(lambda x: {body('x')})({code_of(value)})")
+
+
+_PLACEHOLDER = "__torch2flax_bound__"
 
 
 def sizes(ctx, name: str, n: int, default=None) -> tuple[int, ...] | None:

@@ -61,7 +61,13 @@ def bind(value: str, body) -> str:
     """
     if simple(value):
         return body(value)
+    template = body(PLACEHOLDER)
+    if template.count(PLACEHOLDER) == 1:  # used once: no binding needed
+        return template.replace(PLACEHOLDER, f"({value})")
     return f"(lambda {BOUND}: {body(BOUND)})({value})"
+
+
+PLACEHOLDER = "__torch2flax_bound__"
 
 
 def emit(text: str, fact: Fact = PLAIN) -> Emitted:
