@@ -201,8 +201,16 @@ class BodyTranslator:
         if qualified is not None:
             if is_torch_name(qualified):
                 rule = rule_for_qualified_name(qualified)
-                if rule is not None and rule.call_signature is None:
+                if rule is not None and rule.call_signature is None and not rule.torch_classes:
                     return rule.emit_call(RuleContext(rule, self.file, node, None, {}))  # a constant
+                if rule is not None and rule.torch_classes:
+                    self.unsupported(
+                        UNSUPPORTED,
+                        f"the layer class `{qualified}` used as a value (isinstance, type checks): the Flax "
+                        "object has another class; test the attribute's role instead",
+                        node,
+                    )
+                    return Emitted(node)
                 self.unsupported(UNSUPPORTED, f"no rule translates `{qualified}`", node)
             return Emitted(node)
         value = self.expr(node.value)
@@ -1047,9 +1055,17 @@ class BodyTranslator:
             if not m.matches(target, m.Tuple(elements=[m.Element(), m.Element(value=m.Name())])):
                 return
             target = target.elements[1].value
+        container = self.module_element(iterable)[0]
         if isinstance(target, cst.Name):
-            container = self.module_element(iterable)[0]
             self.elements[target.value] = container_kinds(container)
+        elif isinstance(target, (cst.Tuple, cst.List)) and all(isinstance(e.value, cst.Name) for e in target.elements):
+            # `for attn, ff in self.layers`: each element is a container; position i holds layer i
+            inner = container_kinds(container)
+            if inner and all(isinstance(c, ContainerAttr) and c.elements is not None for c in inner):
+                for position, element in enumerate(target.elements):
+                    kinds = tuple(c.elements.get(position) for c in inner)
+                    if all(k is not None for k in kinds):
+                        self.elements[element.value.value] = kinds
 
     def rebind_plain(self, name: str, fact: Fact) -> cst.SimpleStatementLine:
         value = transpose(cst.Name(name), to_channels_first_perm(fact.rank))

@@ -71,11 +71,18 @@ def local_module_file(node: ast.ImportFrom, path: Path) -> Path | None:
     else:
         if not parts:
             return None
-        candidates = [path.parent.joinpath(*parts), package_root(path.parent).joinpath(*parts)]
+        root = package_root(path.parent)
+        if root != path.parent:  # in a package: only imports of that same top-level package are local
+            top = path.parent.relative_to(root).parts[0]
+            candidates = [root.joinpath(*parts)] if parts[0] == top else []
+        elif path.parent.name in ("site-packages", "dist-packages"):
+            candidates = []  # a module installed at top level: its neighbours are other installed libraries
+        else:  # a script: `from blocks import X` next to it
+            candidates = [path.parent.joinpath(*parts)]
     for candidate in candidates:
-        if candidate.with_suffix(".py").is_file():
+        if candidate.with_suffix(".py").is_file() and parts:
             return candidate.with_suffix(".py").resolve()
-        if (candidate / "__init__.py").is_file() and parts:
+        if (candidate / "__init__.py").is_file():
             return (candidate / "__init__.py").resolve()
     return None
 
@@ -141,15 +148,20 @@ def merge_local_imports(source: str, path: str) -> MergedSource:
     main_path = Path(path)
     tree = ast.parse(source, path)
     lines = source.splitlines()
-    local = [
-        (node, file)
-        for node in tree.body
-        if isinstance(node, ast.ImportFrom) and node.module != "__future__"
-        for file in [local_module_file(node, main_path)]
-        if file is not None and file != main_path.resolve()
-    ]
     merged = MergedSource(source, [Chunk(1, len(lines) + 1, path, 1)])
-    if not local or not main_path.is_file():
+    if not main_path.is_file():
+        return merged
+    local, dropped = [], []
+    for node in tree.body:
+        if not isinstance(node, ast.ImportFrom) or node.module == "__future__":
+            continue
+        file = local_module_file(node, main_path)
+        if file is not None and file != main_path.resolve():
+            local.append((node, file))
+        elif node.level:  # a relative import that names no file of the project
+            merged.problems.append((path, node.lineno, f"the relative import `{ast.unparse(node)}` names no module file here; not followed"))
+            dropped.append(node)
+    if not local and not dropped:
         return merged
 
     # the head (docstring, __future__ imports) stays first; brought-in code follows it
@@ -193,6 +205,9 @@ def merge_local_imports(source: str, path: str) -> MergedSource:
                 if nested is not None:
                     bring(statement, nested, str(file), (*stack, file))
                     continue
+                if statement.level:
+                    merged.problems.append((str(file), statement.lineno, "a relative import that names no module file; not followed"))
+                    continue
             if isinstance(statement, ast.ImportFrom) and statement.module == "__future__":
                 continue
             key = hash((str(file), statement.lineno))
@@ -214,7 +229,7 @@ def merge_local_imports(source: str, path: str) -> MergedSource:
         bring(node, file, path, (main_path.resolve(),))
     emit(["", ""], path, head_end + 1)
     rest = lines[head_end:]
-    for node, _ in local:  # the import lines themselves go; blank lines keep the numbering
+    for node in [*(n for n, _ in local), *dropped]:  # the import lines themselves go; blank lines keep the numbering
         for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
             rest[line - head_end - 1] = ""
     emit(rest, path, head_end + 1)

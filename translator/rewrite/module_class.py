@@ -260,7 +260,7 @@ def constructor_fields(init: cst.FunctionDef | None, file: FileContext) -> list[
     if init is None:
         return []
     params = init.params
-    if params.star_arg not in (None, cst.MaybeSentinel.DEFAULT) or params.star_kwarg is not None:
+    if isinstance(params.star_arg, cst.Param) or params.star_kwarg is not None:  # a bare `*` is fine
         file.report(MODULE_CLASS, "`*args`/`**kwargs` in `__init__` cannot become dataclass fields; name them", init)
     return [*params.params[1:], *params.kwonly_params]
 

@@ -1,0 +1,49 @@
+"""Constructs found by the third-party trial (benchmarks/third_party_trial.py), each pinned by a test."""
+
+import textwrap
+
+from translator.cli import main
+from translator.rewrite.pipeline import translate_source
+
+SOURCE = textwrap.dedent('''\
+    import torch.nn as nn
+
+
+    class Mixer(nn.Module):
+        def __init__(self, *, dim=4, depth=2):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.ModuleList([nn.Linear(dim, dim), nn.LayerNorm(dim)]) for _ in range(depth)])
+
+        def forward(self, x):
+            for attn, ff in self.layers:
+                x = attn(x) + x
+                x = ff(x) + x
+            return x
+
+
+    class TypeChecks(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            if isinstance(self.conv, nn.Conv2d):
+                x = self.conv(x)
+            return x
+''')
+
+
+def test_keyword_only_constructor_and_unpacked_container_loop_translate():
+    translation = translate_source(SOURCE, "trial.py")
+    codes = {(d.code, d.line) for d in translation.errors}
+    assert codes == {("X001", 22)}, translation.diagnostics  # only the layer class used as a value
+
+
+def test_check_of_one_class_is_not_stopped_by_another_class_it_does_not_use(tmp_path, capsys):
+    path = tmp_path / "trial.py"
+    path.write_text(SOURCE)
+    args = ["check", str(path), "--input", "float32[2,3,4]", "--examples", "2", "--stages", "spec,numeric"]
+    assert main([*args, "--class", "Mixer"]) == 0
+    assert main([*args, "--class", "TypeChecks"]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and "trial.py:22:" in out + err
