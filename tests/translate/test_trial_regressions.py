@@ -47,3 +47,10 @@ def test_check_of_one_class_is_not_stopped_by_another_class_it_does_not_use(tmp_
     assert main([*args, "--class", "TypeChecks"]) == 1
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err and "trial.py:22:" in out + err
+
+
+def test_map_over_a_lambda_translates_its_body():
+    from translator.equivalence.rule_cases import compare_case
+    from translator.rules.base import RuleCase
+
+    compare_case(RuleCase(None, "sum(map(lambda t: t.tanh() * t.softmax(dim=-1), x.chunk(2, dim=-1)))", (2, 4)))

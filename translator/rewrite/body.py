@@ -181,8 +181,28 @@ class BodyTranslator:
                     orelse=parenthesize(self.plain(node.orelse)),
                 )
             )
+        if isinstance(node, cst.Lambda):
+            return self.lambda_expression(node)
         self.unsupported(UNSUPPORTED, f"expression form {type(node).__name__} is not translated yet", node)
         return Emitted(node)
+
+    def lambda_expression(self, node: cst.Lambda) -> Emitted:
+        """``lambda t: rearrange(t, ...)``: the body translated with its parameters as plain tensors."""
+        params = node.params
+        if params.star_arg not in (None, cst.MaybeSentinel.DEFAULT) or params.star_kwarg is not None or params.kwonly_params:
+            self.unsupported(UNSUPPORTED, "a lambda with *args/**kwargs is not translated yet", node)
+            return Emitted(node)
+        names = [p.name.value for p in params.params]
+        saved = {name: self.env.get(name) for name in names}
+        for name in names:
+            self.env[name] = PLAIN
+        body = self.plain(node.body)
+        for name, fact in saved.items():
+            if fact is None:
+                self.env.pop(name, None)
+            else:
+                self.env[name] = fact
+        return Emitted(node.with_changes(body=body))
 
     def plain(self, node: cst.BaseExpression) -> cst.BaseExpression:
         return self.as_plain(self.expr(node))
@@ -340,6 +360,8 @@ class BodyTranslator:
                     node,
                 )
                 return Emitted(node)
+            if qualified == "builtins.map" and node.args and isinstance(node.args[0].value, cst.Lambda):
+                return Emitted(node.with_changes(args=self.plain_args(node)))  # the lambda's body is translated
             if qualified in PLAIN_BUILTINS or qualified.startswith(PLAIN_MODULES):
                 return Emitted(node.with_changes(args=self.plain_args(node)))
             if is_torch_name(qualified):
