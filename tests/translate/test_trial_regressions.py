@@ -54,3 +54,29 @@ def test_map_over_a_lambda_translates_its_body():
     from translator.rules.base import RuleCase
 
     compare_case(RuleCase(None, "sum(map(lambda t: t.tanh() * t.softmax(dim=-1), x.chunk(2, dim=-1)))", (2, 4)))
+
+
+INIT_TENSORS = textwrap.dedent('''\
+    import torch
+    import torch.nn as nn
+
+
+    class Scale(nn.Module):
+        def __init__(self, dim=4, n=3, init_eps=0.1):
+            super().__init__()
+            scale = torch.zeros(1, 1, dim).fill_(init_eps)
+            self.scale = nn.Parameter(scale)
+            pos = torch.arange(n)
+            grid = torch.stack(torch.meshgrid(pos, pos, indexing="ij"))
+            self.register_buffer("grid", grid.float().sum(0), persistent=False)
+            self.fc = nn.Linear(dim, dim)
+
+        def forward(self, x):
+            return self.fc(x) * self.scale + self.grid[:, :1].sum()
+''')
+
+
+def test_tensor_code_in_the_constructor_is_translated(tmp_path):
+    path = tmp_path / "scale.py"
+    path.write_text(INIT_TENSORS)
+    assert main(["check", str(path), "--class", "Scale", "--input", "float32[2,4]", "--examples", "2", "--stages", "spec,numeric"]) == 0

@@ -417,6 +417,7 @@ def translate_init(
     for name in sorted(reassigned):
         statements.append(cst.parse_statement(f"{name} = self.{name}"))
     carried: list[str] = []  # comments of a statement that emits no line (weight tying), for the next one
+    tensor_code: BodyTranslator | None = None
     for statement in init.body.body:
         file.take_notes()
         before = len(file.diagnostics)
@@ -430,6 +431,14 @@ def translate_init(
             tie_weights(statement, file, cls)
             carried += [f"# {n}" for n in file.take_notes()]
             carried += [f"# TODO(torch2flax): {d.code} {d.message}" for d in file.diagnostics[before:]]
+            continue
+        if computes_tensor_local(statement, file, info):
+            # `scale = torch.zeros(1, 1, dim).fill_(eps)`: tensor code in the constructor, translated as forward code is
+            tensor_code = tensor_code or BodyTranslator(file, info, cls)
+            translated = statement.with_changes(body=[b for small in statement.body for b in tensor_code.small_statement(small)])
+            translated = translated.visit(RenameSelfAttributes(cls.renamed)).visit(renamer)
+            comments = [f"# {n}" for n in file.take_notes()] + [f"# TODO(torch2flax): {d.code} {d.message}" for d in file.diagnostics[before:]]
+            statements.append(translated.with_changes(leading_lines=[*translated.leading_lines, *(cst.EmptyLine(comment=cst.Comment(c)) for c in comments)]))
             continue
         translated = translate_state(statement, file, info, cls)
         if m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(SELF_ATTR)], value=m.Call())])):
@@ -464,6 +473,30 @@ def translate_init(
         params=cst.Parameters(params=[cst.Param(cst.Name("self"))]),
         body=init.body.with_changes(body=statements),
     )
+
+
+def computes_tensor_local(statement: cst.BaseStatement, file: FileContext, info: FileInfo) -> bool:
+    """A constructor line that binds locals to tensor computations (``torch.arange``, ``torch.zeros(..).fill_``)
+    and builds no layer, container or user module."""
+    if not m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(m.Name() | m.Tuple())])])):
+        return False
+    tensor_call = False
+    for call in m.findall(statement, m.Call()):
+        qualified = library_name(file.resolved, call.func)
+        if qualified is not None:
+            if container_kind(qualified) is not None:
+                return False
+            rule = rule_for_qualified_name(qualified)
+            if rule is not None and rule.torch_classes and qualified not in {f for f in rule.torch_functions}:
+                import pydoc
+
+                if isinstance(pydoc.locate(qualified), type):
+                    return False  # a layer
+            if is_torch_name(qualified) and rule is not None and rule.call_signature is not None:
+                tensor_call = True
+        elif m.matches(call.func, m.Name()) and (call.func.value in info.classes or call.func.value in info.factories):
+            return False
+    return tensor_call
 
 
 TIED_WEIGHT = m.Attribute(value=SELF_ATTR, attr=m.Name("weight"))
