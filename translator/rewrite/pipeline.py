@@ -26,7 +26,7 @@ from translator.rewrite.context import FileContext, RedundantArgumentParens, cod
 from translator.rewrite.local_imports import LOCAL_IMPORTS, merge_local_imports
 from translator.rewrite.model import ClassInfo, FileInfo
 from translator.rewrite.module_class import SetupExpressions, is_torch_module_base, translate_class
-from translator.rewrite.names import library_name, resolve
+from translator.rewrite.names import is_torch_name, library_name, resolve
 from translator.rules.base import PLAIN
 from translator.rules.registry import rule_for_qualified_name
 
@@ -108,6 +108,16 @@ def translate_source(source: str, path: str = "<source>", notes: bool = True) ->
             body.append(statement)
         elif isinstance(statement, cst.ClassDef) and statement.name.value in info.autograd_functions:
             body.append(statement)  # reported (X007); kept so the TODO sits next to it
+        elif isinstance(statement, cst.ClassDef) and any(
+            is_torch_name(library_name(file.resolved, base.value) or "") for base in statement.bases
+        ):
+            bases = ", ".join(library_name(file.resolved, b.value) or "" for b in statement.bases)
+            file.report(
+                "S001",
+                f"`{statement.name.value}` subclasses `{bases}`: subclasses of torch layers and containers are not "
+                "translated yet (subclass nn.Module and hold the layer as an attribute)",
+                statement,
+            )
         else:
             file.report(
                 SCRIPT_CODE,
