@@ -80,3 +80,21 @@ def test_tensor_code_in_the_constructor_is_translated(tmp_path):
     path = tmp_path / "scale.py"
     path.write_text(INIT_TENSORS)
     assert main(["check", str(path), "--class", "Scale", "--input", "float32[2,4]", "--examples", "2", "--stages", "spec,numeric"]) == 0
+
+
+def test_a_diagnostic_quoting_multi_line_code_is_one_comment_line():
+    source = textwrap.dedent('''\
+        import torch
+        import torch.nn as nn
+
+
+        class M(nn.Module):
+            def forward(self, x):
+                grid = torch.meshgrid(
+                    *(torch.arange(s) for s in x.shape[1:]), indexing="ij"
+                )
+                return x + grid[0]
+    ''')
+    translation = translate_source(source, "m.py")
+    assert translation.errors and all("\n" not in d.message for d in translation.diagnostics)
+    compile(translation.code, "m_flax.py", "exec")

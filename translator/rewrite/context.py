@@ -89,6 +89,7 @@ class FileContext:
         if node not in self.resolved.positions and self.origin is not None:
             node = self.origin
         line, column = self.resolved.position(node)
+        message = " ".join(message.split())  # one line: it is also written as a `# TODO` comment
         diagnostic = Diagnostic(code, message, self.path, line, column, severity)
         if diagnostic not in self.diagnostics:
             self.diagnostics.append(diagnostic)
