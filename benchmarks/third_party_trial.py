@@ -308,6 +308,7 @@ def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: 
     import torch
 
     from translator.diagnostics import UsageError
+    from translator.equivalence.check import errors_affecting
     from translator.loading import import_source
     from translator.rewrite.pipeline import translate_source
 
@@ -331,7 +332,7 @@ def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: 
         detail = f"translate: {type(error).__name__}: {short(error)} at {internal_frame(error)}"
         return [Result(package, rel, c, "CRASH", detail) for c in classes]
     translate_seconds = time.perf_counter() - started
-    errors = translation.errors
+    all_errors = translation.errors
     spans = class_spans(source)
     flax_file = path.with_name(path.stem + "_flax_trial.py")
     flax_file.write_text(translation.code)
@@ -342,6 +343,7 @@ def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: 
         result = Result(package, rel, name, "SKIPPED")
         results.append(result)
         lo, hi = spans.get(name, (0, 0))
+        errors = all_errors
         result.codes = sorted({d.code for d in errors})
         result.own_codes = sorted({d.code for d in errors if lo <= d.line <= hi})
         try:
@@ -359,7 +361,10 @@ def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: 
             result.detail = "PyTorch forward runs on none of the candidate inputs"
             continue
         result.inputs = [spec_text]
-        if errors:
+        # as `torch2flax check` does: only errors in this class or what it uses stop its check
+        blocking = errors_affecting(errors, name, path)
+        if blocking:
+            errors = blocking
             first = errors[0]
             where = next((d for d in errors if lo <= d.line <= hi), first)
             result.status = "DIAGNOSED"
