@@ -207,7 +207,12 @@ def build_pair(
         blocking = errors_affecting(translation.errors, class_name, Path(source))
         if blocking:
             raise TranslationFailed(blocking)
-        flax_module = module_from_code(translation.code, f"{Path(source).stem}_flax")
+        try:
+            flax_module = module_from_code(translation.code, f"{Path(source).stem}_flax")
+        except (UsageError, Exception):
+            if translation.errors:  # untranslated code elsewhere in the file runs at import (defaults, decorators)
+                raise TranslationFailed(list(translation.errors)) from None
+            raise
     else:
         flax_module = import_source(flax_source)
     flax_cls = class_from(flax_module, class_name, str(flax_source or "the translation"))
