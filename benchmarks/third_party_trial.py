@@ -379,6 +379,11 @@ def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: 
         started = time.perf_counter()
         run_check(result, path, name, spec_text, kwargs, flax_file, examples, timeout)
         result.seconds = round(time.perf_counter() - started + translate_seconds, 2)
+        if result.status == "FAIL-SILENT" and "importing" in result.detail and all_errors:
+            # untranslated code elsewhere in the file runs at import: `check` reports the diagnostics (exit 1)
+            first = all_errors[0]
+            result.status = "DIAGNOSED"
+            result.detail = f"{len(all_errors)} error(s) elsewhere break the import, e.g. {Path(first.path).name}:{first.line}: {first.code}"
     return results
 
 
