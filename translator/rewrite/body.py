@@ -74,6 +74,8 @@ LAYOUT = "S004"  # the layout rule (translator.rules.structure.layout)
 IN_PLACE = "S011"  # in-place updates rewritten to new bindings (translator.rules.structure.in_place)
 SHARED_MUTATION = "X006"  # an in-place update other names would see
 NO_GRAD = "S012"  # torch.no_grad() blocks
+OPTIONAL_LAYER = "S015"  # a layer or nn.Identity() depending on a branch of __init__
+OPTIONAL_INPUT = "__optional_layer_input__"  # stands for the input while the module's call is written
 
 #: builtins that turn a tensor into a Python value (a concrete value jit does not have)
 CONCRETE_BUILTINS = frozenset({"builtins.int", "builtins.float", "builtins.bool"})
@@ -183,6 +185,8 @@ class BodyTranslator:
             )
         if isinstance(node, cst.Lambda):
             return self.lambda_expression(node)
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
+            return self.comprehension(node)
         self.unsupported(UNSUPPORTED, f"expression form {type(node).__name__} is not translated yet", node)
         return Emitted(node)
 
@@ -204,6 +208,32 @@ class BodyTranslator:
                 self.env[name] = fact
         return Emitted(node.with_changes(body=body))
 
+    def comprehension(self, node: cst.ListComp | cst.GeneratorExp | cst.SetComp) -> Emitted:
+        """``[f(t) for t in xs if c]``: Python code run at trace time; its variables are plain values,
+        or the elements of a module container (``[block(x) for block in self.blocks]``)."""
+        saved_env, saved_elements = dict(self.env), dict(self.elements)
+        try:
+            for_in = self.comprehension_for(node.for_in)
+            elt = self.plain(node.elt)
+        finally:
+            self.env, self.elements = saved_env, saved_elements
+        return Emitted(node.with_changes(elt=elt, for_in=for_in))
+
+    def comprehension_for(self, for_in: cst.CompFor) -> cst.CompFor:
+        if for_in.asynchronous is not None:
+            self.unsupported(UNSUPPORTED, "an async comprehension is not translated", for_in)
+        if self.iterates_container(for_in.iter):
+            iterable = for_in.iter
+            self.bind_loop_elements(for_in)
+        else:
+            iterable = self.plain(for_in.iter)
+        for name in m.findall(for_in.target, m.Name()):
+            if name.value not in self.elements:
+                self.env[name.value] = PLAIN
+        ifs = [if_.with_changes(test=self.plain(if_.test)) for if_ in for_in.ifs]
+        inner = for_in.inner_for_in and self.comprehension_for(for_in.inner_for_in)
+        return for_in.with_changes(iter=iterable, ifs=ifs, inner_for_in=inner)
+
     def plain(self, node: cst.BaseExpression) -> cst.BaseExpression:
         return self.as_plain(self.expr(node))
 
@@ -214,6 +244,13 @@ class BodyTranslator:
         if m.matches(node, m.Attribute(value=m.Name("self"), attr=m.Name("training"))):
             return self.train_flag(node)
         if m.matches(node.value, m.Name("self")):
+            if self.cls is not None and node.attr.value in self.cls.identity_optional:
+                self.unsupported(
+                    OPTIONAL_LAYER,
+                    f"`self.{node.attr.value}` is nn.Identity() in some configurations, None in Flax: read as a value "
+                    "(a None test, passed on) it would not behave as in PyTorch; only call it",
+                    node,
+                )
             return Emitted(node)
         if isinstance(node.value, cst.Name) and (node.value.value in self.info.classes or node.value.value in self.info.functions):
             return Emitted(node)  # a class attribute of a model in this file (`Block.expansion`)
@@ -421,7 +458,9 @@ class BodyTranslator:
             return container.elements[key], (*path, key)
         return None
 
-    def element_call(self, node: cst.Call, element, path) -> Emitted:
+    def element_call(self, node: cst.Call, element, path, identity_checked: bool = False) -> Emitted:
+        if path is not None and len(path) == 1 and path[0] in self.cls.identity_optional and not identity_checked:
+            return self.identity_optional_call(node, element, path[0])
         if path is not None and len(path) == 1 and path[0] in self.cls.tied:
             return self.tied_head_call(node, self.cls.tied[path[0]])
         if isinstance(element, LayerAttr):
@@ -453,6 +492,38 @@ class BodyTranslator:
             return Emitted(node.with_changes(args=args))
         self.unsupported(CONTAINER_CODE, "cannot tell what this container element is", node)
         return Emitted(node)
+
+    def identity_optional_call(self, node: cst.Call, element, attr: str) -> Emitted:
+        """``self.proj(x)`` where ``self.proj`` is ``nn.Identity()`` in some branch of ``__init__`` (None in setup):
+        ``(x if self.proj is None else <the module's call>)``, both sides in the same layout."""
+        if len(node.args) != 1 or node.args[0].keyword is not None or node.args[0].star:
+            self.unsupported(OPTIONAL_LAYER, f"`self.{attr}` may be nn.Identity(), which takes exactly one input", node)
+            return Emitted(node)
+        first = self.expr(node.args[0].value)
+        self.env[OPTIONAL_INPUT] = first.fact
+        try:
+            called = self.element_call(node.with_changes(args=[cst.Arg(cst.Name(OPTIONAL_INPUT))]), element, (attr,), identity_checked=True)
+        finally:
+            del self.env[OPTIONAL_INPUT]
+        module_branch = called.expr.visit(ReplaceName(OPTIONAL_INPUT, first.expr))
+        if called.fact.channels_last:
+            identity_branch = self.as_channels_last(first, called.fact.rank)
+        elif called.fact.scalar:
+            identity_branch = first.expr
+        else:
+            identity_branch = self.as_plain(first)
+        self.file.note(OPTIONAL_LAYER, "nn.Identity() in one branch of __init__ -> None in setup; the call checks which it is")
+        fact = called.fact if called.fact.channels_last else (first.fact if called.fact == first.fact else PLAIN)
+        if isinstance(first.expr, (cst.Name, cst.Attribute)):
+            choice = parse_expr(f"({{x}} if self.{attr} is None else {{call}})", x=parenthesize(identity_branch), call=parenthesize(module_branch))
+            return Emitted(choice, fact)
+        # the input is computed once and named: `(lambda _v: _v if self.proj is None else self.proj(_v))(expr)`
+        bound = cst.Name("_v")
+        identity_bound = identity_branch.visit(ReplaceNode(first.expr, bound))
+        module_bound = called.expr.visit(ReplaceName(OPTIONAL_INPUT, bound))
+        choice = parse_expr(f"(lambda _v: {{x}} if self.{attr} is None else {{call}})({{value}})",
+                            x=parenthesize(identity_bound), call=parenthesize(module_bound), value=first.expr)
+        return Emitted(choice, fact)
 
     def tied_head_call(self, node: cst.Call, embedding: str) -> Emitted:
         """A Linear head tied to an embedding: ``x @ table.T`` through ``nn.Embed.attend`` (rule S013)."""
@@ -693,6 +764,8 @@ class BodyTranslator:
         func = node.func
         if self.cls is not None and self.module_element(func) is not None:
             element, _ = self.module_element(func)
+            if m.matches(func, m.Attribute(value=m.Name("self"))) and func.attr.value in self.cls.identity_optional:
+                return of_args()  # the identity returns its input
             if isinstance(element, LayerAttr):
                 return self.storage(args[0]) if (element.aliases_input and args) else tracker.new_root()
             if isinstance(element, UserModuleRef) and not self.info.classes[element.class_name].returns_alias:
@@ -774,6 +847,8 @@ class BodyTranslator:
         out: list[cst.BaseStatement] = []
         for statement in statements:
             out.extend(self.statement(statement))
+        if statements and not out:  # every statement translated to nothing (identity layers)
+            out = [cst.SimpleStatementLine(body=[cst.Pass()])]
         return out
 
     def statement(self, node: cst.BaseStatement) -> list[cst.BaseStatement]:
@@ -837,6 +912,8 @@ class BodyTranslator:
             if any(not isinstance(t.target, cst.Name) for t in node.targets):
                 value = Emitted(self.as_plain(value))
             self.rebound = set()
+            if len(targets) == 1 and m.matches(value.expr, m.Name(value=getattr(targets[0].target, "value", None))):
+                return []  # `x = self.identity(x)`: nothing left to do
             return [node.with_changes(targets=targets, value=value.expr)]
         if isinstance(node, cst.AnnAssign) and node.value is not None:
             self.check_in_place(node, {node.target.value} if isinstance(node.target, cst.Name) else set())
@@ -1127,6 +1204,26 @@ class BodyTranslator:
         if node.orelse is not None:
             self.unsupported(UNSUPPORTED, "`else` on a loop is not translated yet", node)
         return [*before, node.with_changes(body=node.body.with_changes(body=[*body, *fixes]), **header)]
+
+
+class ReplaceName(cst.CSTTransformer):
+    """Every ``Name(name)`` replaced by ``expr``."""
+
+    def __init__(self, name: str, expr: cst.BaseExpression):
+        self.name, self.value = name, expr
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
+        return self.value if updated_node.value == self.name else updated_node
+
+
+class ReplaceNode(cst.CSTTransformer):
+    """The subtree ``old`` (by identity) replaced by ``new``."""
+
+    def __init__(self, old: cst.CSTNode, new: cst.CSTNode):
+        self.old, self.new = old, new
+
+    def on_leave(self, original_node, updated_node):
+        return self.new if original_node is self.old else super().on_leave(original_node, updated_node)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,9 @@ class ClassInfo:
     renamed: set[str] = field(default_factory=set)
     #: attributes assigned in __init__ that hold no module we can name (values, or unknown objects)
     opaque: set[str] = field(default_factory=set)
+    #: attributes that are ``nn.Identity()`` in some branch of __init__ and a module in another: ``None``
+    #: in setup for the identity, and every call checks which one it is
+    identity_optional: set[str] = field(default_factory=set)
     #: attributes holding tensors (parameters, buffers), plain layout
     tensors: set[str] = field(default_factory=set)
     methods: set[str] = field(default_factory=set)

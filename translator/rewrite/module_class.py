@@ -24,6 +24,7 @@ from translator.rewrite.context import (
     bind_arguments,
     code_of,
 )
+from translator.rewrite.init_forms import normalise_init
 from translator.rewrite.model import ClassInfo, ContainerAttr, FileInfo, LayerAttr, UserModuleRef
 from translator.rewrite.names import is_torch_name, library_name
 from translator.rewrite.state import buffer_statement, is_parameter_call, parameter_statement
@@ -94,10 +95,12 @@ def colliding_attributes(init: cst.FunctionDef | None, fields: list[str]) -> set
     if init is None:
         return set()
     names = set()
-    for assign in m.findall(init, m.Assign(targets=[m.AssignTarget(SELF_ATTR)])):
-        name = assign.targets[0].target.attr.value
-        if name in fields and not m.matches(assign.value, m.Name(name)):
-            names.add(name)
+    for assign in m.findall(init, m.Assign()):
+        for target in assign.targets:  # `self.patch_size = ph, pw = pair(patch_size)` too
+            if m.matches(target.target, SELF_ATTR):
+                name = target.target.attr.value
+                if name in fields and not (len(assign.targets) == 1 and m.matches(assign.value, m.Name(name))):
+                    names.add(name)
     return names
 
 
@@ -184,6 +187,12 @@ class SetupExpressions(cst.CSTTransformer):
         self.built[id(expr)] = LayerAttr(rule, build.call, build.inline, build.wrap_call, in_place, aliases)
         return expr
 
+
+    def leave_AugAssign(self, original_node: cst.AugAssign, updated_node: cst.AugAssign) -> cst.AugAssign:
+        """``layers += [conv, nn.ReLU()]`` extends a tracked local list."""
+        if m.matches(updated_node, m.AugAssign(target=m.Name(), operator=m.AddAssign())) and updated_node.target.value in self.local_lists:
+            self.local_lists[updated_node.target.value].extend(self.list_kinds(updated_node.value))
+        return updated_node
 
     def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
         """``layers = [...]``: start tracking what the local list holds (``append`` adds to it)."""
@@ -308,11 +317,12 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
     translated_helpers = {}
     setup = None
     if init is not None:
+        init, origins = normalise_init(init, lambda func: container_kind(library_name(file.resolved, func)) is not None)
         builder = SetupExpressions(file, info, cls, hints)
         for method in methods:
             if method.name.value in helpers:
                 translated_helpers[method.name.value] = translate_setup_helper(method, builder, file, cls)
-        setup = translate_init(init, file, info, cls, hints, builder)
+        setup = translate_init(init, file, info, cls, hints, builder, origins)
 
     body: list[cst.BaseStatement] = []
     for statement in node.body.body:
@@ -403,8 +413,13 @@ def translate_init(
     cls: ClassInfo,
     hints: dict[str, str],
     builder: SetupExpressions | None = None,
+    origins: dict[cst.CSTNode, cst.CSTNode] | None = None,
 ) -> cst.FunctionDef:
-    """``__init__`` -> ``setup``: layers by their rules, parameters read as fields."""
+    """``__init__`` -> ``setup``: layers by their rules, parameters read as fields.
+
+    ``origins`` maps statements :func:`normalise_init` wrote to the user's statements (for diagnostics).
+    """
+    origins = origins or {}
     reassigned = {
         target.value
         for target in m.findall(init.body, m.AssignTarget(target=m.Name()) | m.For(target=m.Name()))
@@ -417,9 +432,12 @@ def translate_init(
     for name in sorted(reassigned):
         statements.append(cst.parse_statement(f"{name} = self.{name}"))
     carried: list[str] = []  # comments of a statement that emits no line (weight tying), for the next one
+    identity_lines: list[cst.SimpleStatementLine] = []  # `self.x = None` for a top-level nn.Identity()
     tensor_code: BodyTranslator | None = None
     for statement in init.body.body:
         file.take_notes()
+        file.origin = origins.get(statement)
+        identity_line = False
         before = len(file.diagnostics)
         if m.matches(statement, m.SimpleStatementLine(body=[m.Expr(value=SUPER_INIT)])):
             continue
@@ -447,11 +465,18 @@ def translate_init(
             translated = statement.visit(builder)
             record_attributes(statement, translated, builder, info, cls, file)
         if m.findall(translated, m.Name(INLINE_PLACEHOLDER)):
-            if not m.matches(translated, m.SimpleStatementLine(body=[m.Assign(value=m.Name(INLINE_PLACEHOLDER))])):
-                file.report(UNSUPPORTED, "this layer has no Flax object and can only be called directly", statement)
+            if m.matches(translated, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(SELF_ATTR)], value=m.Name(INLINE_PLACEHOLDER))])):
+                if is_identity(builder.kind_of(translated.body[0].value)):
+                    # kept only if another branch makes the attribute a module (rule S015), dropped below otherwise
+                    translated = translated.visit(IdentityToNone(builder))
+                    identity_line = True
+                else:
+                    file.take_notes()
+                    continue  # a stateless layer: its calls are written out where they happen
             else:
-                file.take_notes()
-                continue  # a stateless layer: its calls are written out where they happen
+                translated = translated.visit(IdentityToNone(builder))
+                if m.findall(translated, m.Name(INLINE_PLACEHOLDER)):
+                    file.report(UNSUPPORTED, "this layer has no Flax object and can only be called directly", statement)
         translated = translated.visit(RenameSelfAttributes(cls.renamed)).visit(renamer)
         comments, carried = [*carried, *(f"# {n}" for n in file.take_notes())], []
         comments += [f"# TODO(torch2flax): {d.code} {d.message}" for d in file.diagnostics[before:]]
@@ -460,7 +485,13 @@ def translate_init(
                 leading_lines=[*translated.leading_lines, *(cst.EmptyLine(comment=cst.Comment(c)) for c in comments)]
             )
         statements.append(translated)
+        if identity_line:
+            identity_lines.append(translated)
+    file.origin = None
     settle_attributes(cls, file, init)
+    if identity_lines:
+        dropped = {id(line) for line in identity_lines if line.body[0].targets[0].target.attr.value not in cls.identity_optional}
+        statements = [st for st in statements if id(st) not in dropped]
     if cls.tied:  # the tied Linear has no Flax layer: the embedding's `attend` replaces its calls
         statements = [st for st in statements if not assigns_attribute(st, set(cls.tied))]
     if carried and statements:
@@ -548,6 +579,25 @@ def translate_state(statement, file: FileContext, info: FileInfo, cls: ClassInfo
 
 
 NONE_VALUE = object()  # `self.x = None`: an optional submodule that is absent
+IDENTITY_RULE = "L032"
+
+
+def is_identity(kind) -> bool:
+    return isinstance(kind, LayerAttr) and kind.rule.code == IDENTITY_RULE
+
+
+class IdentityToNone(cst.CSTTransformer):
+    """``self.x = <nn.Identity()>`` -> ``self.x = None`` (rule S015)."""
+
+    def __init__(self, builder: SetupExpressions):
+        self.builder = builder
+
+    def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
+        if m.matches(updated_node, m.Assign(targets=[m.AssignTarget(SELF_ATTR)], value=m.Name(INLINE_PLACEHOLDER))) and is_identity(
+            self.builder.kind_of(original_node.value)
+        ):
+            return updated_node.with_changes(value=cst.Name("None"))
+        return updated_node
 
 
 def record_attributes(original, translated, builder: SetupExpressions, info: FileInfo, cls: ClassInfo, file: FileContext) -> None:
@@ -566,6 +616,10 @@ def settle_attributes(cls: ClassInfo, file: FileContext, node: cst.CSTNode) -> N
     """Decide what each attribute holds from all its assignments (branches of __init__ included)."""
     for name, kinds in cls.assignments.items():
         present = [k for k in kinds if k is not NONE_VALUE]
+        modules = [k for k in present if not is_identity(k)]
+        if modules and len(modules) < len(present):
+            cls.identity_optional.add(name)  # rule S015: None in setup stands for the identity
+            present = modules
         unique = []
         for kind in present:
             if all(kind is not u and kind != u for u in unique):

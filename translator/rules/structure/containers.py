@@ -25,7 +25,9 @@ class TorchContainers(Rule):
             "under `<attr>_<index>` (`<attr>_<key>`): `features.0.weight` ports to\n"
             "`params/features_0/kernel`. Flax's own `nn.Sequential` cannot pass `train` to dropout or\n"
             "batch norm, nor change layout between a convolution and a Linear, so calling a Sequential\n"
-            "becomes a small method that calls each layer in order. Loops over a ModuleList stay loops."
+            "becomes a small method that calls each layer in order. Loops over a ModuleList stay loops.\n"
+            "Flax freezes a list once it is assigned in `setup()`, so a container built empty and grown\n"
+            "(`self.layers.append(...)`, `+=`) is grown in a local list and assigned once, after its last change."
         ),
         example=Example(
             torch="self.features = nn.Sequential(nn.Linear(4, 8), nn.ReLU())\ny = self.features(x)",
@@ -46,7 +48,13 @@ class TorchContainers(Rule):
         @st.composite
         def container_case(draw):
             width = draw(st.integers(1, 6))
-            form = draw(st.sampled_from(["sequential", "ordered", "list", "conv_sequential", "dict"]))
+            form = draw(st.sampled_from(["sequential", "ordered", "list", "conv_sequential", "dict", "grown"]))
+            if form == "grown":  # built empty and grown in a loop: a local list in setup, assigned once
+                init = (
+                    f"nn.ModuleList([])\nfor _ in range(2):\n    self.layer.append(nn.Linear({width}, {width}))\n"
+                    "self.layer += [nn.Linear({width}, 3)]".replace("{width}", str(width))
+                )
+                return RuleCase(init, "self.layer[2](self.layer[1](self.layer[0](x)))", (2, width))
             if form == "dict":
                 spelling = draw(st.sampled_from([
                     f"{{'a': nn.Linear({width}, 3), 'b': nn.Tanh()}}",
