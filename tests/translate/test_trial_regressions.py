@@ -56,6 +56,15 @@ def test_map_over_a_lambda_translates_its_body():
     compare_case(RuleCase(None, "sum(map(lambda t: t.tanh() * t.softmax(dim=-1), x.chunk(2, dim=-1)))", (2, 4)))
 
 
+def test_map_over_a_function_of_the_file_and_a_comprehension_translate():
+    from translator.equivalence.rule_cases import compare_case
+    from translator.rules.base import RuleCase
+
+    prelude = "def squash(t):\n    return t.tanh() * t.softmax(dim=-1)\n"
+    compare_case(RuleCase(None, "sum(map(squash, x.chunk(2, dim=-1)))", (2, 4), prelude=prelude))
+    compare_case(RuleCase(None, "torch.cat([squash(t) for t in x.chunk(2, dim=-1) if t.shape[-1] > 1], dim=0)", (2, 4), prelude=prelude))
+
+
 INIT_TENSORS = textwrap.dedent('''\
     import torch
     import torch.nn as nn

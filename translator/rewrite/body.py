@@ -61,7 +61,7 @@ PLAIN_BUILTINS = frozenset(
     "builtins." + name
     for name in (
         "abs all any bool dict divmod enumerate float getattr hasattr int isinstance len list "
-        "max min pow print range reversed round sorted str sum tuple zip"
+        "max min pow print range reversed round slice sorted str sum tuple zip"
     ).split()
 )
 #: standard-library modules whose functions act on Python numbers only
@@ -397,8 +397,8 @@ class BodyTranslator:
                     node,
                 )
                 return Emitted(node)
-            if qualified == "builtins.map" and node.args and isinstance(node.args[0].value, cst.Lambda):
-                return Emitted(node.with_changes(args=self.plain_args(node)))  # the lambda's body is translated
+            if qualified == "builtins.map" and node.args and self.translated_function(node.args[0].value):
+                return Emitted(node.with_changes(args=self.plain_args(node)))  # the function is translated too
             if qualified in PLAIN_BUILTINS or qualified.startswith(PLAIN_MODULES):
                 return Emitted(node.with_changes(args=self.plain_args(node)))
             if is_torch_name(qualified):
@@ -594,6 +594,16 @@ class BodyTranslator:
             result = parenthesize(result)
         self.file.note(CONTAINER_CODE, "a Sequential built in branches of __init__: the branch is chosen by its length")
         return Emitted(result)
+
+    def translated_function(self, func: cst.BaseExpression) -> bool:
+        """A lambda, a function of this file, or a method of this class that takes no ``train`` flag."""
+        if isinstance(func, cst.Lambda):
+            return True  # its body is translated where it is written
+        if isinstance(func, cst.Name):
+            return func.value in self.info.functions
+        if self.cls is not None and m.matches(func, m.Attribute(value=m.Name("self"), attr=m.Name())):
+            return self.cls.method_train.get(func.attr.value) is False
+        return False
 
     def reads_tensor(self, node: cst.BaseExpression) -> bool:
         """Whether ``node`` computes from tensor values (not only shapes and Python numbers)."""

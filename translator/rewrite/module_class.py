@@ -115,9 +115,22 @@ class SetupExpressions(cst.CSTTransformer):
         self.local_lists: dict[str, list] = {}
         #: methods called from __init__ that return a module -> what they return
         self.helper_kinds: dict[str, object] = {}
+        #: parameter and buffer statements met inside compound statements, translated
+        self.state_lines: dict[int, cst.SimpleStatementLine] = {}
 
     def kind_of(self, expr: cst.BaseExpression):
         return self.built.get(id(expr))
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+        """A parameter or buffer inside a branch or loop of ``__init__`` is translated as at top level."""
+        state = translate_state(node, self.file, self.info, self.cls)
+        if state is not None:
+            self.state_lines[id(node)] = state
+            return False
+        return True
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine):
+        return self.state_lines.pop(id(original_node), updated_node)
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         if m.matches(original_node.func, m.Attribute(attr=m.Name())) and original_node.func.attr.value in HOOKS:

@@ -36,6 +36,8 @@ class TorchParameter(Rule):
         def parameter_case(draw):
             width = draw(st.integers(1, 5))
             init = draw(st.sampled_from([f"torch.randn({width}) * 0.5", f"torch.ones(1, {width})", f"torch.zeros({width})"]))
+            if draw(st.booleans()):  # inside a branch of __init__ (`... if bias else None`)
+                return RuleCase(f"nn.Parameter({init}) if LEARNED else None", "x * self.layer + self.layer", (2, width), prelude="LEARNED = True\n")
             return RuleCase(f"nn.Parameter({init})", "x * self.layer + self.layer", (2, width))
 
         return parameter_case()
