@@ -443,6 +443,8 @@ class BodyTranslator:
                 return UserModuleRef(self.cls.submodules[attr]), (attr,)
             if attr in self.cls.containers:
                 return self.cls.containers[attr], (attr,)
+            if attr in self.cls.module_fields:  # a module passed to the constructor (rule S016)
+                return AnyElement(self.cls.module_fields[attr]), None
             return None
         if isinstance(expr, cst.Subscript) and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index):
             inner = self.module_element(expr.value)

@@ -67,6 +67,8 @@ class ClassInfo:
     #: attributes that are ``nn.Identity()`` in some branch of __init__ and a module in another: ``None``
     #: in setup for the identity, and every call checks which one it is
     identity_optional: set[str] = field(default_factory=set)
+    #: fields that hold a module passed to the constructor -> the classes it may be (rule S016)
+    module_fields: dict[str, tuple] = field(default_factory=dict)
     #: attributes holding tensors (parameters, buffers), plain layout
     tensors: set[str] = field(default_factory=set)
     methods: set[str] = field(default_factory=set)
@@ -98,3 +100,5 @@ class FileInfo:
     autograd_functions: set[str] = field(default_factory=set)
     #: module-level functions that build and return a layer (``conv3x3``): name -> what they return
     factories: dict[str, object] = field(default_factory=dict)
+    #: class -> constructor parameter -> the classes of the file every construction passes in (rule S016)
+    module_arguments: dict[str, dict[str, tuple]] = field(default_factory=dict)

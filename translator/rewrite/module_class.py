@@ -32,6 +32,7 @@ from translator.rules.base import PLAIN
 from translator.rules.registry import rule_for_qualified_name
 
 MODULE_CLASS = "S001"
+MODULE_ARGUMENT = "S016"
 FORWARD = "S002"
 
 SUPER_INIT = m.OneOf(
@@ -325,6 +326,8 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
         file.note(MODULE_CLASS, f"attribute(s) {', '.join(sorted(collisions))} renamed with a trailing `_`: "
                   "in Flax a constructor argument and an attribute are the same dataclass name")
     cls.methods = {f.name.value for f in methods} - {"__init__", "forward"}
+    cls.module_fields = {p: kinds for p, kinds in info.module_arguments.get(cls.name, {}).items() if p in cls.fields and p not in collisions}
+
     hints: dict[str, str] = {}
     helpers = setup_helpers(init, methods)
     translated_helpers = {}
@@ -343,8 +346,8 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
             continue
         body.append(statement)  # docstring and class attributes stay as they are
     body.extend(field_statement(p, hints.get(p.name.value)) for p in params)
-    if setup is not None:
-        body.append(setup)
+    if setup is not None and not m.matches(setup.body, m.IndentedBlock(body=[m.SimpleStatementLine(body=[m.Pass()], leading_lines=[])])):
+        body.append(setup)  # (a constructor that only stores its arguments needs no setup: they are the fields)
     # callees first, so a call `self.helper(x)` knows whether the helper takes `train`
     translated_methods = {
         method.name.value: translate_method(method, file, info, cls)
@@ -364,6 +367,9 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
 
     bases = [b.with_changes(value=cst.parse_expression("nn.Module")) for b in node.bases]
     file.note(MODULE_CLASS, "nn.Module -> flax.linen.Module: constructor arguments are dataclass fields, layers are built in setup()")
+    if cls.module_fields:
+        file.note(MODULE_ARGUMENT, f"`{'`, `'.join(sorted(cls.module_fields))}`: a module passed to the constructor -> a field "
+                  "holding the Flax module the caller built (adopted under the field's name)")
     notes = [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in file.take_notes()]
     if cls.renamed:  # setup already renamed before its field references were written as self.<field>
         rename = RenameSelfAttributes(cls.renamed)

@@ -25,6 +25,7 @@ from translator.rewrite.containers import container_kind
 from translator.rewrite.context import FileContext, RedundantArgumentParens, code_of
 from translator.rewrite.local_imports import LOCAL_IMPORTS, merge_local_imports
 from translator.rewrite.model import ClassInfo, FileInfo
+from translator.rewrite.module_arguments import module_arguments
 from translator.rewrite.module_class import SetupExpressions, is_torch_module_base, translate_class
 from translator.rewrite.names import is_torch_name, library_name, resolve
 from translator.rules.base import PLAIN
@@ -88,6 +89,7 @@ def translate_source(source: str, path: str = "<source>", notes: bool = True) ->
     }
     translated_classes: dict[str, cst.ClassDef] = {}
     class_nodes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef) and s.name.value in info.classes}
+    info.module_arguments = module_arguments(class_nodes, info)
     for name in dependency_order(class_nodes, info):
         translated_classes[name] = translate_class(class_nodes[name], file, info)
 
@@ -198,6 +200,7 @@ def dependency_order(classes: dict[str, cst.ClassDef], info: FileInfo) -> list[s
             for call in m.findall(node, m.Call(func=m.Name()))
             if call.func.value in classes and call.func.value != name
         }
+        | {ref.class_name for kinds in info.module_arguments.get(name, {}).values() for ref in kinds if ref.class_name != name}
         for name, node in classes.items()
     }
     ordered: list[str] = []

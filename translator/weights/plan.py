@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+import functools
+import textwrap
+
 import numpy as np
 import torch
 
@@ -285,18 +288,37 @@ def walk(
 
 
 def flax_attribute_name(module_class: type, attribute: str) -> str:
-    """The Flax name of a user module's attribute: ``name_`` when a constructor parameter has its name.
+    """The Flax name of a user module's attribute: ``name_`` when a constructor parameter has its name
+    and ``__init__`` assigns it something else than the parameter itself.
 
     (A Flax module's constructor arguments and attributes share one namespace; the
-    translation renames the attribute, see ``translator.rewrite.module_class``.)
+    translation renames the attribute, see ``translator.rewrite.module_class.colliding_attributes``,
+    which decides it here too. ``self.fn = fn``, a module passed in, keeps its name: rule S016.)
     """
+    renamed = renamed_attributes(module_class)
+    return attribute + "_" if attribute in renamed else attribute
+
+
+@functools.cache
+def renamed_attributes(module_class: type) -> frozenset[str]:
     import inspect
 
+    import libcst as cst
+
+    from translator.rewrite.module_class import colliding_attributes
+
     try:
-        parameters = inspect.signature(module_class.__init__).parameters
+        parameters = [p for p in inspect.signature(module_class.__init__).parameters if p != "self"]
     except (TypeError, ValueError):
-        return attribute
-    return attribute + "_" if attribute in parameters and attribute != "self" else attribute
+        return frozenset()
+    try:
+        source = textwrap.dedent(inspect.getsource(module_class.__init__))
+        init = cst.parse_module(source).body[0]
+    except (OSError, TypeError, cst.ParserSyntaxError, IndexError):
+        return frozenset(parameters)  # no source: every colliding name is taken as renamed
+    if not isinstance(init, cst.FunctionDef):
+        return frozenset(parameters)
+    return frozenset(colliding_attributes(init, parameters))
 
 
 def _is_parameter(module: torch.nn.Module, dotted: str) -> bool:
