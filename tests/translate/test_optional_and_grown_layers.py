@@ -117,3 +117,23 @@ def test_an_inline_layer_in_a_branch_other_than_the_identity_is_still_reported()
     ''')
     translation = translate_source(source, "net.py")
     assert translation.errors and all(d.line in (7, 10) for d in translation.errors), translation.diagnostics
+
+
+def test_sequential_elements_chosen_at_run_time_and_grown_containers_match_pytorch():
+    from translator.equivalence.rule_cases import compare_case
+    from translator.rules.base import RuleCase
+
+    prelude = "def FeedForward(dim):\n    return nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Dropout(0.1))\n"
+    init = "nn.ModuleList([nn.ModuleList([nn.Linear(3, 3), FeedForward(3)]) for _ in range(2)])"
+    compare_case(RuleCase(init, "sum(ff(lin(x)) for lin, ff in self.layer)", (2, 3), prelude=prelude))
+    grown = "nn.ModuleList([])\nfor _ in range(2):\n    self.layer.append(nn.Linear(3, 3))\nself.layer += [nn.Linear(3, 2)]"
+    compare_case(RuleCase(grown, "self.layer[2](self.layer[1](self.layer[0](x)))", (2, 3)))
+
+
+def test_an_optional_layer_matches_pytorch_in_both_configurations():
+    from translator.equivalence.rule_cases import compare_case
+    from translator.rules.base import RuleCase
+
+    for present in (True, False):
+        init = "nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.1)) if PROJECT else nn.Identity()"
+        compare_case(RuleCase(init, "self.layer(torch.tanh(x)) * 2.0", (2, 4, 3), prelude=f"PROJECT = {present}\n"))

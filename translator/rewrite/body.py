@@ -75,7 +75,8 @@ IN_PLACE = "S011"  # in-place updates rewritten to new bindings (translator.rule
 SHARED_MUTATION = "X006"  # an in-place update other names would see
 NO_GRAD = "S012"  # torch.no_grad() blocks
 OPTIONAL_LAYER = "S015"  # a layer or nn.Identity() depending on a branch of __init__
-OPTIONAL_INPUT = "__optional_layer_input__"  # stands for the input while the module's call is written
+OPTIONAL_INPUT = "__optional_layer_input__"
+ELEMENT_SEQUENTIAL = "__sequential_element__"  # stands for a Sequential chosen at run time while its method is written  # stands for the input while the module's call is written
 
 #: builtins that turn a tensor into a Python value (a concrete value jit does not have)
 CONCRETE_BUILTINS = frozenset({"builtins.int", "builtins.float", "builtins.bool"})
@@ -476,6 +477,8 @@ class BodyTranslator:
             return self.sequential_call(node, element, path)
         if isinstance(element, AnyElement):
             kinds = element.kinds
+            if kinds and all(k is kinds[0] for k in kinds) and isinstance(kinds[0], ContainerAttr) and kinds[0].kind == "sequential" and kinds[0].elements is not None:
+                return self.sequential_call(node, kinds[0], (), element=node.func)
             if not kinds or not all(plain_compatible(k, self.info) for k in kinds):
                 self.unsupported(
                     CONTAINER_CODE,
@@ -535,16 +538,31 @@ class BodyTranslator:
         x = self.plain(node.args[0].value)
         return Emitted(cst.Call(func=cst.parse_expression(f"self.{embedding}.attend"), args=[cst.Arg(x)]))
 
-    def sequential_call(self, node: cst.Call, container: ContainerAttr, path: tuple) -> Emitted:
-        """Call the method that runs a Sequential's layers in order (generated on first use)."""
+    def sequential_call(self, node: cst.Call, container: ContainerAttr, path: tuple, element: cst.BaseExpression | None = None) -> Emitted:
+        """Call the method that runs a Sequential's layers in order (generated on first use).
+
+        ``element``: the Sequential is a container element chosen at run time (``for attn, ff in
+        self.layers``), passed to the method as its ``seq`` argument.
+        """
         if container.variants:
             return self.variant_sequential_call(node, container, path)
+        if element is not None:  # `_run_ff` after the loop variable (numbered if another Sequential has it)
+            names = self.cls.element_sequentials
+            if id(container) not in names:
+                stem = element.value if isinstance(element, cst.Name) else "element"
+                taken = set(names.values())
+                attributes = {*self.cls.containers, *self.cls.layers, *self.cls.submodules}  # their methods are `_run_<attr>`
+                names[id(container)] = next(n for n in (stem, *(f"{stem}{i}" for i in range(2, 99))) if n not in taken | attributes)
+            path = (names[id(container)],)
         name = sequential_method_name(path)
         if name not in self.cls.generated:
             target_path = path[:-1] if str(path[-1]).startswith("len") else path  # a variant: same attribute
+            overrides = dict(self.overrides)
+            if element is not None:
+                target_path, overrides[ELEMENT_SEQUENTIAL] = (ELEMENT_SEQUENTIAL,), container
             method = cst.parse_statement(sequential_body(container, target_path, name))
             translator = BodyTranslator(
-                self.file, self.info, self.cls, {"x": PLAIN}, overrides=dict(self.overrides), params=("x",), caller_checks_params=True
+                self.file, self.info, self.cls, {"x": PLAIN}, overrides=overrides, params=("x",), caller_checks_params=True
             )
             outer_origin, self.file.origin = self.file.origin, node
             pending = self.file.take_notes()
@@ -554,14 +572,21 @@ class BodyTranslator:
             params = method.params
             if translator.uses_train:
                 params = params.with_changes(params=[*params.params, train_param()])
+            runs = f"`self.{path[0]}`"
+            if element is not None:
+                body = [b.visit(ReplaceNode(None, None, attribute=ELEMENT_SEQUENTIAL, new_name="seq")) for b in body]
+                params = params.with_changes(params=[params.params[0], cst.Param(cst.Name("seq")), *params.params[1:]])
+                runs = "a Sequential element of a container (`seq`)"
             doc = cst.SimpleStatementLine([cst.Expr(cst.SimpleString(
-                f'"""Runs `self.{path[0]}` like PyTorch\'s nn.Sequential: each layer in order (rule {CONTAINER_CODE})."""'
+                f'"""Runs {runs} like PyTorch\'s nn.Sequential: each layer in order (rule {CONTAINER_CODE})."""'
             ))])
             self.cls.generated[name] = (method.with_changes(params=params, body=method.body.with_changes(body=[doc, *body])), translator.uses_train)
             self.cls.generated_alias[name], self.cls.generated_mutates[name] = translator.returns_alias, translator.mutated_params
         _, uses_train = self.cls.generated[name]
         self.check_callee_writes(node, ("x",), self.cls.generated_mutates.get(name, set()), self.rebound)
         args = self.plain_args(node)
+        if element is not None:
+            args = [cst.Arg(element), *args]
         if uses_train:
             self.cls.needs_train = self.uses_train = True
             args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
@@ -1229,13 +1254,17 @@ class ReplaceName(cst.CSTTransformer):
 
 
 class ReplaceNode(cst.CSTTransformer):
-    """The subtree ``old`` (by identity) replaced by ``new``."""
+    """The subtree ``old`` (by identity) replaced by ``new``; or every ``self.<attribute>`` by ``new_name``."""
 
-    def __init__(self, old: cst.CSTNode, new: cst.CSTNode):
-        self.old, self.new = old, new
+    def __init__(self, old: cst.CSTNode | None, new: cst.CSTNode | None, attribute: str | None = None, new_name: str | None = None):
+        self.old, self.new, self.attribute, self.new_name = old, new, attribute, new_name
 
     def on_leave(self, original_node, updated_node):
-        return self.new if original_node is self.old else super().on_leave(original_node, updated_node)
+        if self.old is not None and original_node is self.old:
+            return self.new
+        if self.attribute is not None and m.matches(updated_node, m.Attribute(value=m.Name("self"), attr=m.Name(self.attribute))):
+            return cst.Name(self.new_name)
+        return super().on_leave(original_node, updated_node)
 
 
 @dataclass(frozen=True)

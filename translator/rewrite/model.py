@@ -58,6 +58,8 @@ class ClassInfo:
     containers: dict[str, ContainerAttr] = field(default_factory=dict)
     #: methods the translation adds (a Sequential's chain of calls), by name
     generated: dict[str, object] = field(default_factory=dict)
+    #: Sequentials called as container elements (id of their ContainerAttr) -> the name of their method (``_run_<name>``)
+    element_sequentials: dict[int, str] = field(default_factory=dict)
     #: every assignment of each attribute in __init__ (branches included): name -> what each assigned
     assignments: dict[str, list] = field(default_factory=dict)
     #: layer attributes renamed `name_` because a constructor parameter has their name

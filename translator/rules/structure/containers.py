@@ -48,7 +48,11 @@ class TorchContainers(Rule):
         @st.composite
         def container_case(draw):
             width = draw(st.integers(1, 6))
-            form = draw(st.sampled_from(["sequential", "ordered", "list", "conv_sequential", "dict", "grown"]))
+            form = draw(st.sampled_from(["sequential", "ordered", "list", "conv_sequential", "dict", "grown", "elements"]))
+            if form == "elements":  # Sequentials as elements chosen at run time: `_run_ff(self, seq, x)`
+                prelude = "def FeedForward(dim):\n    return nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Dropout(0.1))\n"
+                init = f"nn.ModuleList([nn.ModuleList([nn.Linear({width}, {width}), FeedForward({width})]) for _ in range(2)])"
+                return RuleCase(init, "sum(ff(lin(x)) for lin, ff in self.layer)", (2, width), prelude=prelude)
             if form == "grown":  # built empty and grown in a loop: a local list in setup, assigned once
                 init = (
                     f"nn.ModuleList([])\nfor _ in range(2):\n    self.layer.append(nn.Linear({width}, {width}))\n"
