@@ -14,6 +14,7 @@ back to a common layout, so a variable never means two layouts at once.
 from __future__ import annotations
 
 import inspect
+import pydoc
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -129,6 +130,33 @@ class BodyTranslator:
     lists: set[str] = field(default_factory=set)
     #: locals holding a boolean mask (``mask = x > 0``)
     masks: set[str] = field(default_factory=set)
+    #: names known to hold a dtype (``dtype=torch.float32`` parameters, ``dt = x.dtype``): ``.to(dt)`` is a cast
+    dtypes: set[str] = field(default_factory=set)
+
+    def parameters(self, params: cst.Parameters) -> cst.Parameters:
+        """Bind the parameters as plain values and translate their defaults (``dtype=torch.float32``)."""
+        def translated(param: cst.Param) -> cst.Param:
+            self.env[param.name.value] = PLAIN
+            if param.default is None:
+                return param
+            if self.is_dtype(param.default):
+                self.dtypes.add(param.name.value)
+            return param.with_changes(default=self.plain(param.default))
+
+        return params.with_changes(
+            params=[translated(p) for p in params.params],
+            kwonly_params=[translated(p) for p in params.kwonly_params],
+            posonly_params=[translated(p) for p in params.posonly_params],
+        )
+
+    def is_dtype(self, node: cst.BaseExpression) -> bool:
+        """``torch.float16``, ``x.dtype``, or a name known to hold a dtype."""
+        if m.matches(node, m.Attribute(attr=m.Name("dtype"))):
+            return True
+        if isinstance(node, cst.Name) and node.value in self.dtypes:
+            return True
+        qualified = library_name(self.file.resolved, node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+        return qualified is not None and isinstance(pydoc.locate(qualified), torch_dtype_class())
 
     # ------------------------------------------------------------------ layout conversion
     def as_plain(self, value: Emitted) -> cst.BaseExpression:
@@ -273,7 +301,10 @@ class BodyTranslator:
             return Emitted(node)
         value = self.expr(node.value)
         attr = node.attr.value
-        if attr in ("dtype", "ndim", "device", "is_cuda", "requires_grad"):
+        if attr == "device":  # a traced array has no device; every device argument is dropped (rule T011)
+            self.file.note("T011", "`x.device` -> None: JAX places arrays itself, and device arguments are dropped")
+            return Emitted(cst.Name("None"))
+        if attr in ("dtype", "ndim", "is_cuda", "requires_grad"):
             return Emitted(node.with_changes(value=parenthesize(value.expr)), SCALAR if attr == "ndim" else PLAIN)
         if attr == "shape":
             return Emitted(node.with_changes(value=parenthesize(self.as_plain(value))))
@@ -938,9 +969,11 @@ class BodyTranslator:
             value = self.expr(node.value)
             is_list = m.matches(node.value, m.List() | m.ListComp() | m.Call(func=m.Name("list")))
             is_mask = self.is_mask(node.value)
+            is_dtype = self.is_dtype(node.value)
             for name in names:
                 (self.lists.add if is_list else self.lists.discard)(name)
                 (self.masks.add if is_mask else self.masks.discard)(name)
+                (self.dtypes.add if is_dtype else self.dtypes.discard)(name)
             targets = []
             for target in node.targets:
                 targets.append(target.with_changes(target=self.bind_target(target.target, value, roots)))
@@ -1241,6 +1274,12 @@ class BodyTranslator:
         if node.orelse is not None:
             self.unsupported(UNSUPPORTED, "`else` on a loop is not translated yet", node)
         return [*before, node.with_changes(body=node.body.with_changes(body=[*body, *fixes]), **header)]
+
+
+def torch_dtype_class() -> type:
+    import torch
+
+    return torch.dtype
 
 
 class ReplaceName(cst.CSTTransformer):

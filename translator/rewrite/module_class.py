@@ -671,12 +671,12 @@ def translate_method(method: cst.FunctionDef, file: FileContext, info: FileInfo,
     is_forward = method.name.value == "forward"
     params = tuple(p.name.value for p in [*method.params.params, *method.params.kwonly_params] if p.name.value != "self")
     translator = BodyTranslator(file, info, cls, params=params, caller_checks_params=is_forward)
-    for param in params:
-        translator.env[param] = PLAIN
+    translated_params = translator.parameters(method.params)
+    translator.env.pop("self", None)
     body = translator.block(method.body.body)
     if is_forward:
         cls.returns_alias, cls.forward_params, cls.forward_mutates = translator.returns_alias, params, translator.mutated_params
-    params = method.params
+    params = translated_params
     cls.method_train[method.name.value] = translator.uses_train
     if (is_forward and cls.needs_train) or translator.uses_train:
         if not any(p.name.value == "train" for p in params.params):

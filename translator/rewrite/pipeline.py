@@ -247,9 +247,8 @@ def translate_factory(node: cst.FunctionDef, file: FileContext, info: FileInfo) 
 
 def translate_function(node: cst.FunctionDef, file: FileContext, info: FileInfo) -> cst.FunctionDef:
     translator = BodyTranslator(file, info, None)
-    for param in [*node.params.params, *node.params.kwonly_params]:
-        translator.env[param.name.value] = PLAIN
-    return node.with_changes(body=node.body.with_changes(body=translator.block(node.body.body)))
+    params = translator.parameters(node.params)
+    return node.with_changes(params=params, body=node.body.with_changes(body=translator.block(node.body.body)))
 
 
 def imports_torch(statement: cst.SimpleStatementLine) -> bool:

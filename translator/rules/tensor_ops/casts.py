@@ -25,6 +25,8 @@ def kind(text: str) -> str:
     """What a positional `.to(...)` argument is: dtype, device or tensor (unknown when unsure)."""
     if text.startswith("jnp.") or text.endswith(".dtype"):
         return "dtype"
+    if text == "None":  # `x.device`, translated (a traced array has no device)
+        return "device"
     if text[:1] in "'\"" or text.endswith(".device") or "device" in text.lower() or text.startswith("torch.device("):
         return "device"
     return "unknown"
@@ -73,6 +75,8 @@ class TorchCast(Rule):
         if not ctx.is_default("dest"):
             dest = code_of(ctx.expr("dest"))
             what = kind(dest)
+            if what == "unknown" and dest in getattr(ctx.body, "dtypes", ()):
+                what = "dtype"  # a parameter with a dtype default, or a local assigned one
             if what == "dtype" and dtype is None:
                 dtype = dest
             elif what == "device" and op == "to":
@@ -95,9 +99,13 @@ class TorchCast(Rule):
                 "{x} * 0 + {x}.long().float() + {x}.int().float()", "{x} + {x}.bool().float()",
                 "{x}.to(torch.float16).to(dtype=torch.float32)", "{x}.to('cpu') * 3", "{x}.to(x.device, torch.float32)",
                 "{x}.type(torch.float16).type_as({x})", "{x}.to({x}.dtype)", "{x}.to(device='cpu', dtype=torch.float16).float()",
+                "cast({x}) * 2", "cast({x}, torch.float16).float()",
             ]))
+            prelude = (  # a dtype held in a parameter (its default) and in a local
+                "def cast(t, dtype=torch.float32):\n    half = torch.float16\n    return t.to(half).type(dtype)\n"
+            )
             if draw(st.booleans()):  # layout: a cast after a conv keeps channels-last
-                return RuleCase("nn.Conv2d(2, 2, 1)", form.format(x="self.layer(x)"), (1, 2, 3, 3))
-            return RuleCase(None, form.format(x="x"), shapes(draw), input_range=(-3.0, 3.0))
+                return RuleCase("nn.Conv2d(2, 2, 1)", form.format(x="self.layer(x)"), (1, 2, 3, 3), prelude=prelude)
+            return RuleCase(None, form.format(x="x"), shapes(draw), input_range=(-3.0, 3.0), prelude=prelude)
 
         return cast_case()
