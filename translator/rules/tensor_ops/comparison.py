@@ -6,7 +6,14 @@ from hypothesis import strategies as st
 
 from translator.rules.base import PLAIN, Example, Rule, RuleCase, RuleDoc, signature_of
 from translator.rules.registry import register
-from translator.rules.tensor_ops._common import code, emit, op_name, shapes, shared_fact, unsupported
+from translator.rules.tensor_ops._common import (
+    code,
+    emit,
+    op_name,
+    shapes,
+    shared_fact,
+    unsupported,
+)
 
 
 def _compare(input, other=None, *, out=None): ...
