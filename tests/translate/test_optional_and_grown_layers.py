@@ -137,3 +137,10 @@ def test_an_optional_layer_matches_pytorch_in_both_configurations():
     for present in (True, False):
         init = "nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.1)) if PROJECT else nn.Identity()"
         compare_case(RuleCase(init, "self.layer(torch.tanh(x)) * 2.0", (2, 4, 3), prelude=f"PROJECT = {present}\n"))
+
+
+def test_enumerate_over_a_container_of_pairs_binds_both_elements():
+    source = VIT_BLOCKS.replace("for attn, ff in self.layers:", "for index, (attn, ff) in enumerate(self.layers):")
+    translation = translate_source(source, "vit_blocks.py")
+    assert not translation.errors, translation.diagnostics
+    assert "x = attn(x, train=train) + x" in translation.code

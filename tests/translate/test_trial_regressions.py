@@ -107,3 +107,11 @@ def test_a_diagnostic_quoting_multi_line_code_is_one_comment_line():
     translation = translate_source(source, "m.py")
     assert translation.errors and all("\n" not in d.message for d in translation.diagnostics)
     compile(translation.code, "m_flax.py", "exec")
+
+
+def test_an_attribute_holding_a_torch_function_is_called_as_that_function():
+    from translator.equivalence.rule_cases import compare_case
+    from translator.rules.base import RuleCase
+
+    init = "nn.Linear(3, 3)\nself.activation = F.gelu\nself.squash = torch.tanh"
+    compare_case(RuleCase(init, "self.squash(self.activation(self.layer(x), approximate='tanh'))", (2, 3)))

@@ -395,6 +395,10 @@ class BodyTranslator:
                             node,
                         )
                     return Emitted(node.with_changes(args=args))
+                if attr in self.cls.function_attributes:  # `self.act = F.gelu` in __init__
+                    reference = self.cls.function_attributes[attr]
+                    self.file.note("S001", f"`self.{attr}` holds `{code_of(reference)}` (set in __init__): called as that function")
+                    return self.rule_call(rule_for_qualified_name(library_name(self.file.resolved, reference)), node, node.with_changes(func=reference))
                 holder = "a constructor argument" if attr in self.cls.fields else "something the translator cannot name"
                 self.unsupported(
                     "X005",
@@ -1221,9 +1225,9 @@ class BodyTranslator:
         iterable, target = node.iter, node.target
         if m.matches(iterable, m.Call(func=m.Name("enumerate"))):
             iterable = iterable.args[0].value
-            if not m.matches(target, m.Tuple(elements=[m.Element(), m.Element(value=m.Name())])):
+            if not m.matches(target, m.Tuple(elements=[m.Element(), m.Element()])):
                 return
-            target = target.elements[1].value
+            target = target.elements[1].value  # `for i, layer in ...` or `for i, (attn, ff) in ...`
         container = self.module_element(iterable)[0]
         if isinstance(target, cst.Name):
             self.elements[target.value] = container_kinds(container)

@@ -464,6 +464,9 @@ def translate_init(
             assign = statement.body[0]
             if assign.targets[0].target.attr.value == assign.value.value and assign.value.value in cls.fields:
                 continue  # `self.dim = dim`: the field already holds it
+        if function_attribute(statement, init, file, cls):
+            file.take_notes()
+            continue  # `self.act = F.gelu`: its calls are the function's calls
         if m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(TIED_WEIGHT)], value=TIED_WEIGHT)])):
             tie_weights(statement, file, cls)
             carried += [f"# {n}" for n in file.take_notes()]
@@ -523,6 +526,27 @@ def translate_init(
         params=cst.Parameters(params=[cst.Param(cst.Name("self"))]),
         body=init.body.with_changes(body=statements),
     )
+
+
+def function_attribute(statement: cst.BaseStatement, init: cst.FunctionDef, file: FileContext, cls: ClassInfo) -> bool:
+    """``self.activation = F.gelu`` (assigned once): record it, so ``self.activation(x)`` is translated as ``F.gelu(x)``."""
+    if not m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(SELF_ATTR)], value=m.Name() | m.Attribute())])):
+        return False
+    assign = statement.body[0]
+    qualified = library_name(file.resolved, assign.value)
+    rule = rule_for_qualified_name(qualified) if qualified is not None else None
+    if rule is None or rule.call_signature is None:
+        return False
+    import pydoc
+
+    if isinstance(pydoc.locate(qualified), type):
+        return False  # a layer class as a value: reported where it is used
+    name = assign.targets[0].target.attr.value
+    target = m.AssignTarget(m.Attribute(value=m.Name("self"), attr=m.Name(name)))
+    if len(m.findall(init, m.Assign(targets=[m.ZeroOrMore(), target, m.ZeroOrMore()]))) != 1:
+        return False
+    cls.function_attributes[name] = assign.value
+    return True
 
 
 def computes_tensor_local(statement: cst.BaseStatement, file: FileContext, info: FileInfo) -> bool:
