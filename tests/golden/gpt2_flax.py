@@ -106,12 +106,13 @@ class GPT(nn.Module):
             Block(self.n_embd, self.n_head, self.block_size, self.dropout)
             for _ in range(self.n_layer)
         ]
-        # S013: weight tying: `self.lm_head(x)` becomes `self.wte.attend(x)` (x @ table.T): one table, no separate head
         self.ln_f = nn.LayerNorm(epsilon=1e-05, use_fast_variance=False)
+        # S013: weight tying: `self.lm_head(x)` becomes `self.wte.attend(x)` (x @ table.T): one table, no separate head
 
     def __call__(self, idx, train: bool = False):
         b, t = idx.shape
         # T010: jnp.int64 is narrowed to 32 bits unless `jax.config.update('jax_enable_x64', True)`
+        # T011: `x.device` -> None: JAX places arrays itself, and device arguments are dropped
         # T013: device placement is dropped: JAX places arrays itself (jax.device_put outside the model)
         pos = jnp.arange(0, t, dtype=jnp.int64)
         x = self.drop(self.wte(idx) + self.wpe(pos), deterministic=not train)

@@ -69,6 +69,8 @@ class ClassInfo:
     #: attributes that are ``nn.Identity()`` in some branch of __init__ and a module in another: ``None``
     #: in setup for the identity, and every call checks which one it is
     identity_optional: set[str] = field(default_factory=set)
+    #: methods only passed to ``self.apply`` in __init__ to initialise weights (left out, rule S017)
+    initialisation_methods: set[str] = field(default_factory=set)
     #: attributes assigned a torch function in __init__ (``self.act = F.gelu``) -> that reference
     function_attributes: dict[str, object] = field(default_factory=dict)
     #: fields that hold a module passed to the constructor -> the classes it may be (rule S016)

@@ -25,6 +25,7 @@ from translator.rewrite.context import (
     code_of,
 )
 from translator.rewrite.init_forms import normalise_init
+from translator.rewrite.initialisation import initialisation_methods, is_initialisation, report_initialisation
 from translator.rewrite.model import ClassInfo, ContainerAttr, FileInfo, LayerAttr, UserModuleRef
 from translator.rewrite.names import is_torch_name, library_name
 from translator.rewrite.state import buffer_statement, is_parameter_call, parameter_statement
@@ -325,6 +326,8 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
     if collisions:
         file.note(MODULE_CLASS, f"attribute(s) {', '.join(sorted(collisions))} renamed with a trailing `_`: "
                   "in Flax a constructor argument and an attribute are the same dataclass name")
+    cls.initialisation_methods = initialisation_methods(methods, init, file)
+    methods = [f for f in methods if f.name.value not in cls.initialisation_methods]  # left out with their calls (S017)
     cls.methods = {f.name.value for f in methods} - {"__init__", "forward"}
     cls.module_fields = {p: kinds for p, kinds in info.module_arguments.get(cls.name, {}).items() if p in cls.fields and p not in collisions}
 
@@ -464,6 +467,11 @@ def translate_init(
             assign = statement.body[0]
             if assign.targets[0].target.attr.value == assign.value.value and assign.value.value in cls.fields:
                 continue  # `self.dim = dim`: the field already holds it
+        if is_initialisation(statement, file, cls.initialisation_methods):
+            report_initialisation(statement, file)
+            carried += [f"# TODO(torch2flax): {d.code} {d.message}" for d in file.diagnostics[before:]]
+            file.take_notes()
+            continue
         if function_attribute(statement, init, file, cls):
             file.take_notes()
             continue  # `self.act = F.gelu`: its calls are the function's calls
@@ -516,15 +524,13 @@ def translate_init(
         statements = [st for st in statements if id(st) not in dropped]
     if cls.tied:  # the tied Linear has no Flax layer: the embedding's `attend` replaces its calls
         statements = [st for st in statements if not assigns_attribute(st, set(cls.tied))]
-    if carried and statements:
-        last = statements[-1]
-        statements[-1] = last.with_changes(leading_lines=[*last.leading_lines, *(cst.EmptyLine(comment=cst.Comment(c)) for c in carried)])
     if not statements:
-        statements = [cst.SimpleStatementLine(body=[cst.Pass()])]
+        statements = [cst.SimpleStatementLine(body=[cst.Pass()], leading_lines=[cst.EmptyLine(comment=cst.Comment(c)) for c in carried])]
+        carried = []
     return init.with_changes(
         name=cst.Name("setup"),
         params=cst.Parameters(params=[cst.Param(cst.Name("self"))]),
-        body=init.body.with_changes(body=statements),
+        body=init.body.with_changes(body=statements, footer=[cst.EmptyLine(indent=True, comment=cst.Comment(c)) for c in carried]),
     )
 
 
