@@ -115,3 +115,15 @@ def test_an_attribute_holding_a_torch_function_is_called_as_that_function():
 
     init = "nn.Linear(3, 3)\nself.activation = F.gelu\nself.squash = torch.tanh"
     compare_case(RuleCase(init, "self.squash(self.activation(self.layer(x), approximate='tanh'))", (2, 3)))
+
+
+def test_a_kernel_selection_context_keeps_its_body():
+    from translator.equivalence.rule_cases import compare_case
+    from translator.rules.base import RuleCase
+
+    prelude = (
+        "from torch.nn.attention import SDPBackend, sdpa_kernel\n\n"
+        "def attend(x):\n    with sdpa_kernel([SDPBackend.MATH, SDPBackend.FLASH_ATTENTION]):\n"
+        "        out = F.scaled_dot_product_attention(x, x, x)\n    return out\n"
+    )
+    compare_case(RuleCase(None, "attend(x)", (2, 3, 4), prelude=prelude))

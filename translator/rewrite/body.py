@@ -90,6 +90,8 @@ HOOKS = frozenset({
 })
 #: context managers whose body is translated: no_grad/inference_mode stop gradients, enable_grad is a no-op
 GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.enable_grad"})
+#: contexts that choose how PyTorch computes, not what: the body is kept as is
+KERNEL_CONTEXTS = frozenset({"torch.nn.attention.sdpa_kernel", "torch.backends.cuda.sdp_kernel"})
 #: `x.at[i].<method>(v)` for each augmented assignment operator on an indexed target
 AT_METHODS = {
     cst.AddAssign: "add", cst.SubtractAssign: "subtract", cst.MultiplyAssign: "multiply",
@@ -1192,6 +1194,9 @@ class BodyTranslator:
     def with_statement(self, node: cst.With) -> list[cst.BaseStatement]:
         """``with torch.no_grad():`` -> the body, then ``stop_gradient`` on every name it assigned."""
         contexts = [library_name(self.file.resolved, item.item.func) if isinstance(item.item, cst.Call) else None for item in node.items]
+        if len(contexts) == 1 and contexts[0] in KERNEL_CONTEXTS and node.items[0].asname is None:
+            self.file.note(NO_GRAD, f"`{contexts[0]}` only picks PyTorch's attention kernel: the body is kept, XLA picks its own")
+            return self.block(node.body.body)
         if len(contexts) != 1 or contexts[0] not in GRAD_CONTEXTS or node.items[0].asname is not None:
             self.unsupported(UNSUPPORTED, f"`with {code_of(node.items[0].item)}` is not translated", node)
             return [node]

@@ -82,12 +82,16 @@ class TorchNoGrad(Rule):
     name = "TorchNoGrad"
     summary = "with torch.no_grad(): ... -> the same code, then jax.lax.stop_gradient on each name it assigned"
     doc = RuleDoc(
-        what="`with torch.no_grad():` and `with torch.inference_mode():` blocks (and `torch.enable_grad()`) in `forward`.",
+        what=(
+            "`with torch.no_grad():` and `with torch.inference_mode():` blocks (and `torch.enable_grad()`) in `forward`;\n"
+            "also `with sdpa_kernel(...)` (torch.nn.attention), which only picks PyTorch's attention kernel."
+        ),
         why=(
             "PyTorch records operations for autograd unless told not to; JAX differentiates a\n"
             "function by tracing it, so there is no recording to switch off. What `no_grad` means\n"
             "for the result -- no gradient flows back through values computed inside -- is\n"
-            "`jax.lax.stop_gradient` on each value the block produces."
+            "`jax.lax.stop_gradient` on each value the block produces. A kernel-selection context\n"
+            "changes how PyTorch computes attention, not what: its body is kept and XLA chooses."
         ),
         example=Example(
             torch="with torch.no_grad():\n    scale = x.abs().amax()\ny = x / scale",
@@ -102,7 +106,8 @@ class TorchNoGrad(Rule):
             width = draw(st.integers(2, 5))
             stat = draw(st.sampled_from(["x.mean()", "x.abs().amax() + 1.0", "x.sum(dim=1, keepdim=True)"]))
             # (inference_mode tensors may not enter autograd at all in PyTorch, so only no_grad is drawn)
-            prelude = f"def normalise(x):\n    with torch.no_grad():\n        s = {stat}\n    return x * s\n"
+            context = draw(st.sampled_from(["torch.no_grad()", "torch.nn.attention.sdpa_kernel([torch.nn.attention.SDPBackend.MATH])"]))
+            prelude = f"def normalise(x):\n    with {context}:\n        s = {stat}\n    return x * s\n"
             return RuleCase(None, "normalise(x)", (2, width), prelude=prelude)
 
         return no_grad_case()
