@@ -127,3 +127,11 @@ def test_a_kernel_selection_context_keeps_its_body():
         "        out = F.scaled_dot_product_attention(x, x, x)\n    return out\n"
     )
     compare_case(RuleCase(None, "attend(x)", (2, 3, 4), prelude=prelude))
+
+
+def test_int_of_a_length_is_not_a_concrete_tensor_read():
+    from translator.equivalence.rule_cases import compare_case
+    from translator.rules.base import RuleCase
+
+    prelude = "def halves(x):\n    n = len(x)\n    return x[: int(n / 2) + 1] * 2\n"
+    compare_case(RuleCase(None, "halves(x)", (4, 3), prelude=prelude))

@@ -438,7 +438,8 @@ class BodyTranslator:
             if qualified == "builtins.map" and node.args and self.translated_function(node.args[0].value):
                 return Emitted(node.with_changes(args=self.plain_args(node)))  # the function is translated too
             if qualified in PLAIN_BUILTINS or qualified.startswith(PLAIN_MODULES):
-                return Emitted(node.with_changes(args=self.plain_args(node)))
+                # `len(x)` is a Python int even for a tensor: `int(n)` of it later reads no array value
+                return Emitted(node.with_changes(args=self.plain_args(node)), SCALAR if qualified == "builtins.len" else PLAIN)
             if is_torch_name(qualified):
                 self.unsupported(UNSUPPORTED, f"no rule translates `{qualified}`", node)
             elif qualified.startswith("builtins."):
