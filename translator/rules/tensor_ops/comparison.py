@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from translator.rules.base import PLAIN, Example, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.base import Example, Rule, RuleCase, RuleDoc, signature_of
 from translator.rules.registry import register
-from translator.rules.tensor_ops._common import (
-    code,
-    emit,
-    op_name,
-    shapes,
-    shared_fact,
-    unsupported,
-)
+from translator.rules.tensor_ops._common import op_name, shapes
+from translator.rules.tensor_ops._pointwise import pointwise
 
 
 def _compare(input, other=None, *, out=None): ...
@@ -63,18 +57,7 @@ class TorchComparison(Rule):
 
     def emit_call(self, ctx):
         op = op_name(ctx)
-        if not ctx.is_default("out"):
-            return unsupported(ctx, "`out=` writes into an existing tensor; JAX arrays are immutable: assign the result")
-        if op == "logical_not":
-            if not ctx.is_default("other"):
-                return unsupported(ctx, "`logical_not` takes one operand")
-            return emit(f"jnp.logical_not({code(ctx, 'input', plain=False)})", ctx.fact("input"))
-        if ctx.is_default("other"):
-            return unsupported(ctx, f"`{op}` needs a second operand")
-        fact = shared_fact(ctx, ("input", "other"))
-        keep = fact is not None
-        x, y = code(ctx, "input", plain=not keep), code(ctx, "other", plain=not keep)
-        return emit(f"{COMPARISONS[op]}({x}, {y})", fact or PLAIN)
+        return pointwise(ctx, "jnp.logical_not", 1) if op == "logical_not" else pointwise(ctx, COMPARISONS[op], 2)
 
     def cases(self):
         names = sorted(COMPARISONS)

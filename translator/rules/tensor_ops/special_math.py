@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from translator.rules.base import PLAIN, Example, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.base import Example, Rule, RuleCase, RuleDoc, signature_of
 from translator.rules.registry import register
-from translator.rules.tensor_ops._common import (
-    code,
-    emit,
-    op_name,
-    shapes,
-    shared_fact,
-    unsupported,
-)
+from translator.rules.tensor_ops._common import op_name, shapes
+from translator.rules.tensor_ops._pointwise import pointwise
 
 
 def _math(input, other=None, *, out=None): ...
@@ -42,18 +36,7 @@ class TorchAtan2Erfinv(Rule):
     )
 
     def emit_call(self, ctx):
-        op = op_name(ctx)
-        if not ctx.is_default("out"):
-            return unsupported(ctx, "`out=` writes into an existing tensor; JAX arrays are immutable: assign the result")
-        if op == "erfinv":
-            if not ctx.is_default("other"):
-                return unsupported(ctx, "`erfinv` takes one tensor")
-            return emit(f"jax.lax.erf_inv({code(ctx, 'input', plain=False)})", ctx.fact("input"))
-        if ctx.is_default("other"):
-            return unsupported(ctx, f"`{op}` needs two operands (y, x)")
-        fact = shared_fact(ctx, ("input", "other"))
-        keep = fact is not None
-        return emit(f"jnp.arctan2({code(ctx, 'input', plain=not keep)}, {code(ctx, 'other', plain=not keep)})", fact or PLAIN)
+        return pointwise(ctx, "jax.lax.erf_inv", 1) if op_name(ctx) == "erfinv" else pointwise(ctx, "jnp.arctan2", 2)
 
     def cases(self):
         @st.composite
