@@ -135,3 +135,11 @@ def test_int_of_a_length_is_not_a_concrete_tensor_read():
 
     prelude = "def halves(x):\n    n = len(x)\n    return x[: int(n / 2) + 1] * 2\n"
     compare_case(RuleCase(None, "halves(x)", (4, 3), prelude=prelude))
+
+
+def test_finfo_max_is_a_python_number():
+    from translator.equivalence.rule_cases import compare_case
+    from translator.rules.base import RuleCase
+
+    prelude = "def masked(x):\n    return torch.where(x > 0.5, x, -torch.finfo(x.dtype).max).softmax(dim=-1) + torch.iinfo(torch.int32).min * 0.0\n"
+    compare_case(RuleCase(None, "masked(x)", (2, 5), prelude=prelude))

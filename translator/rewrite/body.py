@@ -310,6 +310,10 @@ class BodyTranslator:
             return Emitted(node.with_changes(value=parenthesize(value.expr)), SCALAR if attr == "ndim" else PLAIN)
         if attr == "shape":
             return Emitted(node.with_changes(value=parenthesize(self.as_plain(value))))
+        if attr in ("max", "min") and m.matches(value.expr, m.Call(func=m.Attribute(value=m.Name("jnp"), attr=m.Name("finfo") | m.Name("iinfo")))):
+            # `torch.finfo(x.dtype).max` (rule T036): a Python number, weakly typed as PyTorch's is
+            number = "float" if value.expr.func.attr.value == "finfo" else "int"
+            return Emitted(parse_expr(f"{number}({{x}}.{attr})", x=value.expr), SCALAR)
         rule = rule_for_method(attr)
         if rule is not None:
             return self.rule_call(rule, node, cst.Call(func=node, args=[]), receiver=node.value, as_property=True)
