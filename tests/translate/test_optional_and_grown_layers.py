@@ -144,3 +144,23 @@ def test_enumerate_over_a_container_of_pairs_binds_both_elements():
     translation = translate_source(source, "vit_blocks.py")
     assert not translation.errors, translation.diagnostics
     assert "x = attn(x, train=train) + x" in translation.code
+
+
+def test_diagnostics_inside_generated_methods_point_at_the_users_call():
+    source = textwrap.dedent('''\
+        from torch import nn
+
+
+        class Tokenizer(nn.Module):
+            def __init__(self, activation=None):
+                super().__init__()
+                self.conv_layers = nn.Sequential(*[
+                    nn.Sequential(nn.Linear(3, 3), nn.Identity() if activation is None else activation())
+                    for _ in range(2)
+                ])
+
+            def forward(self, x):
+                return self.conv_layers(x)
+    ''')
+    translation = translate_source(source, "tok.py")
+    assert translation.errors and all(d.line > 1 for d in translation.diagnostics), translation.diagnostics

@@ -606,7 +606,9 @@ class BodyTranslator:
             translator = BodyTranslator(
                 self.file, self.info, self.cls, {"x": PLAIN}, overrides=overrides, params=("x",), caller_checks_params=True
             )
-            outer_origin, self.file.origin = self.file.origin, node
+            outer_origin = self.file.origin
+            if node in self.file.resolved.positions:  # (a call inside generated code keeps the outer origin)
+                self.file.origin = node
             pending = self.file.take_notes()
             body = translator.block(method.body.body)
             self.file.pending_notes = pending
