@@ -143,3 +143,11 @@ def test_finfo_max_is_a_python_number():
 
     prelude = "def masked(x):\n    return torch.where(x > 0.5, x, -torch.finfo(x.dtype).max).softmax(dim=-1) + torch.iinfo(torch.int32).min * 0.0\n"
     compare_case(RuleCase(None, "masked(x)", (2, 5), prelude=prelude))
+
+
+def test_a_dtype_unpacked_with_the_device_makes_to_a_cast():
+    from translator.equivalence.rule_cases import compare_case
+    from translator.rules.base import RuleCase
+
+    prelude = "def cast_like(t, like):\n    device, dtype = like.device, like.dtype\n    return t.half().to(device).to(dtype) * 2\n"
+    compare_case(RuleCase(None, "cast_like(x, x + 1)", (2, 3), prelude=prelude))

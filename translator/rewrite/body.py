@@ -987,6 +987,11 @@ class BodyTranslator:
                 (self.lists.add if is_list else self.lists.discard)(name)
                 (self.masks.add if is_mask else self.masks.discard)(name)
                 (self.dtypes.add if is_dtype else self.dtypes.discard)(name)
+            for target in node.targets:  # `device, dtype = x.device, x.dtype`
+                if isinstance(target.target, cst.Tuple) and isinstance(node.value, cst.Tuple) and len(target.target.elements) == len(node.value.elements):
+                    for part, part_value in zip(target.target.elements, node.value.elements):
+                        if isinstance(part.value, cst.Name):
+                            (self.dtypes.add if self.is_dtype(part_value.value) else self.dtypes.discard)(part.value.value)
             targets = []
             for target in node.targets:
                 targets.append(target.with_changes(target=self.bind_target(target.target, value, roots)))

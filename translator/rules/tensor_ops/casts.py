@@ -99,10 +99,11 @@ class TorchCast(Rule):
                 "{x} * 0 + {x}.long().float() + {x}.int().float()", "{x} + {x}.bool().float()",
                 "{x}.to(torch.float16).to(dtype=torch.float32)", "{x}.to('cpu') * 3", "{x}.to(x.device, torch.float32)",
                 "{x}.type(torch.float16).type_as({x})", "{x}.to({x}.dtype)", "{x}.to(device='cpu', dtype=torch.float16).float()",
-                "cast({x}) * 2", "cast({x}, torch.float16).float()",
+                "cast({x}) * 2", "cast({x}, torch.float16).float()", "cast_like({x}, {x} * 2)",
             ]))
             prelude = (  # a dtype held in a parameter (its default) and in a local
-                "def cast(t, dtype=torch.float32):\n    half = torch.float16\n    return t.to(half).type(dtype)\n"
+                "def cast(t, dtype=torch.float32):\n    half = torch.float16\n    return t.to(half).type(dtype)\n\n\n"
+                "def cast_like(t, like):\n    device, dtype = like.device, like.dtype\n    return t.half().to(device).to(dtype)\n"
             )
             if draw(st.booleans()):  # layout: a cast after a conv keeps channels-last
                 return RuleCase("nn.Conv2d(2, 2, 1)", form.format(x="self.layer(x)"), (1, 2, 3, 3), prelude=prelude)
