@@ -164,3 +164,31 @@ def test_diagnostics_inside_generated_methods_point_at_the_users_call():
     ''')
     translation = translate_source(source, "tok.py")
     assert translation.errors and all(d.line > 1 for d in translation.diagnostics), translation.diagnostics
+
+
+def test_a_container_grown_where_it_cannot_become_a_local_is_reported():
+    source = textwrap.dedent('''\
+        from torch import nn
+
+
+        class Net(nn.Module):
+            def __init__(self, deep=True):
+                super().__init__()
+                if deep:
+                    self.layers = nn.ModuleList()
+                else:
+                    self.layers = nn.ModuleList([nn.Linear(3, 3)])
+                self._grow()
+                self.layers.append(nn.Linear(3, 3))
+
+            def _grow(self):
+                self.layers.append(nn.Linear(3, 3))
+
+            def forward(self, x):
+                for layer in self.layers:
+                    x = layer(x)
+                return x
+    ''')
+    translation = translate_source(source, "net.py")
+    grown = sorted(d.line for d in translation.errors if d.code == "S005" and "is grown after it is assigned" in d.message)
+    assert grown == [12, 15], translation.diagnostics

@@ -143,6 +143,9 @@ class SetupExpressions(cst.CSTTransformer):
                 original_node,
             )
             return updated_node
+        if m.matches(original_node.func, m.Attribute(value=SELF_ATTR, attr=m.Name("append") | m.Name("extend") | m.Name("insert"))):
+            self.report_grown(original_node.func.value.attr.value, original_node)
+            return updated_node
         if m.matches(original_node.func, m.Attribute(value=m.Name("self"), attr=m.Name())):
             helper = self.helper_kinds.get(original_node.func.attr.value)
             if helper is not None:
@@ -203,8 +206,19 @@ class SetupExpressions(cst.CSTTransformer):
         return expr
 
 
+    def report_grown(self, attr: str, node: cst.CSTNode) -> None:
+        """A container attribute grown where :mod:`translator.rewrite.init_forms` could not move it into a local."""
+        self.file.report(
+            CONTAINER_CODE,
+            f"`self.{attr}` is grown after it is assigned, here: Flax freezes a list assigned in setup; build the "
+            "list in a local and assign it once (as `__init__` itself does: `layers = []; ...; self.layers = nn.ModuleList(layers)`)",
+            node,
+        )
+
     def leave_AugAssign(self, original_node: cst.AugAssign, updated_node: cst.AugAssign) -> cst.AugAssign:
         """``layers += [conv, nn.ReLU()]`` extends a tracked local list."""
+        if m.matches(original_node, m.AugAssign(target=SELF_ATTR, operator=m.AddAssign())):
+            self.report_grown(original_node.target.attr.value, original_node)
         if m.matches(updated_node, m.AugAssign(target=m.Name(), operator=m.AddAssign())) and updated_node.target.value in self.local_lists:
             self.local_lists[updated_node.target.value].extend(self.list_kinds(updated_node.value))
         return updated_node
