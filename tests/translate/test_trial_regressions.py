@@ -151,3 +151,28 @@ def test_a_dtype_unpacked_with_the_device_makes_to_a_cast():
 
     prelude = "def cast_like(t, like):\n    device, dtype = like.device, like.dtype\n    return t.half().to(device).to(dtype) * 2\n"
     compare_case(RuleCase(None, "cast_like(x, x + 1)", (2, 3), prelude=prelude))
+
+
+def test_map_over_a_method_defined_after_its_user(tmp_path, capsys):
+    path = tmp_path / "halves.py"
+    path.write_text(textwrap.dedent('''\
+        import torch.nn as nn
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layer = nn.Linear(4, 4)
+
+            def forward(self, x):
+                return self.encode(x)
+
+            def encode(self, x):
+                a, b = map(self.halve, (self.layer(x), x))
+                return a * b
+
+            def halve(self, t):
+                return t / 2
+    '''))
+    args = ["check", str(path), "--class", "Net", "--input", "float32[2,4]", "--examples", "2", "--stages", "spec,numeric"]
+    assert main(args) == 0, capsys.readouterr()

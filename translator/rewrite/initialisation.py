@@ -66,7 +66,6 @@ def initialisation_methods(methods: list[cst.FunctionDef], init: cst.FunctionDef
 
 def report_initialisation(node: cst.CSTNode, file: FileContext) -> None:
     from translator.diagnostics import Severity
-
     from translator.rewrite.context import code_of
 
     first_line = code_of(node).strip().splitlines()[0]

@@ -25,11 +25,14 @@ from translator.rewrite.context import (
     code_of,
 )
 from translator.rewrite.init_forms import normalise_init
-from translator.rewrite.initialisation import initialisation_methods, is_initialisation, report_initialisation
+from translator.rewrite.initialisation import (
+    initialisation_methods,
+    is_initialisation,
+    report_initialisation,
+)
 from translator.rewrite.model import ClassInfo, ContainerAttr, FileInfo, LayerAttr, UserModuleRef
 from translator.rewrite.names import is_torch_name, library_name
 from translator.rewrite.state import buffer_statement, is_parameter_call, parameter_statement
-from translator.rules.base import PLAIN
 from translator.rules.registry import rule_for_qualified_name
 
 MODULE_CLASS = "S001"
@@ -408,9 +411,10 @@ def callees_first(methods: list[cst.FunctionDef]) -> list[cst.FunctionDef]:
         if name in seen:
             return
         seen.add(name)
-        for call in m.findall(by_name[name], m.Call(func=m.Attribute(value=m.Name("self"), attr=m.Name()))):
-            if call.func.attr.value in by_name:
-                visit(call.func.attr.value)
+        # calls `self.helper(x)` and references `map(self.helper, xs)` alike
+        for reference in m.findall(by_name[name], m.Attribute(value=m.Name("self"), attr=m.Name())):
+            if reference.attr.value in by_name:
+                visit(reference.attr.value)
         ordered.append(by_name[name])
 
     for name in sorted(by_name, key=lambda n: n == "forward"):

@@ -28,7 +28,6 @@ from translator.rewrite.model import ClassInfo, FileInfo
 from translator.rewrite.module_arguments import module_arguments
 from translator.rewrite.module_class import SetupExpressions, is_torch_module_base, translate_class
 from translator.rewrite.names import is_torch_name, library_name, resolve
-from translator.rules.base import PLAIN
 from translator.rules.registry import rule_for_qualified_name
 
 SCRIPT_CODE = "S010"

@@ -9,11 +9,10 @@ submodule names one to one, as the ``setup()`` translation keeps them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-
 import functools
 import textwrap
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import torch

@@ -108,6 +108,19 @@ def unsupported(ctx, message: str) -> Emitted:
     return Emitted(cst.Name("None"))
 
 
+def reduction_arguments(ctx) -> tuple | Emitted:
+    """``(dims, keepdim)`` of a reduction (``dim`` an int, a tuple or None), or the report when ``out=`` is
+    given or ``keepdim`` is not a constant (it decides the result's shape)."""
+    if not ctx.is_default("out"):
+        return unsupported(ctx, "`out=` writes into an existing tensor; JAX arrays are immutable: assign the result")
+    dims = literal_or_none(ctx, "dim")
+    dims = tuple(dims) if isinstance(dims, list) else dims
+    keepdim = literal_or_none(ctx, "keepdim")
+    if keepdim is NotLiteral:
+        return unsupported(ctx, "`keepdim` must be a constant: it decides the result's shape")
+    return dims, keepdim
+
+
 def axes_for(ctx, dims, keepdim: bool, order_free: bool = True) -> tuple[str, str | None, Fact]:
     """Operand source, ``axis=`` source and result fact for a reduction over PyTorch's ``dims``.
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from translator.rules._emit import literal_or_none
-from translator.rules.base import Example, NotLiteral, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.base import Emitted, Example, Rule, RuleCase, RuleDoc, signature_of
 from translator.rules.registry import register
-from translator.rules.tensor_ops._common import axes_for, emit, op_name, shapes, unsupported
+from translator.rules.tensor_ops._common import axes_for, emit, op_name, reduction_arguments, shapes
 
 
 def _any(input, dim=None, keepdim=False, *, out=None): ...
@@ -35,13 +34,10 @@ class TorchAnyAll(Rule):
 
     def emit_call(self, ctx):
         op = op_name(ctx)
-        if not ctx.is_default("out"):
-            return unsupported(ctx, "`out=` writes into an existing tensor; JAX arrays are immutable: assign the result")
-        dims = literal_or_none(ctx, "dim")
-        dims = tuple(dims) if isinstance(dims, list) else dims
-        keepdim = literal_or_none(ctx, "keepdim")
-        if keepdim is NotLiteral:
-            return unsupported(ctx, "`keepdim` must be a constant: it decides the result's shape")
+        arguments = reduction_arguments(ctx)
+        if isinstance(arguments, Emitted):
+            return arguments
+        dims, keepdim = arguments
         x, axis, fact = axes_for(ctx, dims, keepdim)
         args = [x]
         if axis is not None:
