@@ -38,7 +38,8 @@ import optax
 import torch
 
 from translator.equivalence.dropout import DropoutCheck, check_dropout, has_dropout
-from translator.equivalence.pair import ModelPair, dropout_disabled, random_draws_zeroed, to_numpy
+from translator.equivalence.draws import DrawMismatch, DrawTape, native_dropout_disabled, recording, replaying_torch
+from translator.equivalence.pair import ModelPair, SpecMismatch, to_numpy
 from translator.equivalence.specs import BATCH_RANGE, TRAIN_BATCH_RANGE, InputSpec
 from translator.equivalence.strategies import Draw, Recipe
 from translator.equivalence.tolerance import Error, Tolerance, error_of, worst
@@ -66,6 +67,10 @@ class BehavioralResult:
     failure: str | None = None
     train: bool = False
     requested_learning_rate: float = LEARNING_RATE
+    #: the model has no parameters: nothing to train (the stage passes, and says so)
+    nothing_to_train: bool = False
+    #: random draws PyTorch made over all steps, replayed to the translation
+    draws: int = 0
 
     @property
     def quantities(self) -> tuple[str, ...]:
@@ -93,6 +98,8 @@ class BehavioralResult:
             "tolerance": {"rtol": self.tolerance.rtol, "atol": self.tolerance.atol},
             "worst_parameter": self.worst_parameter,
             "dropout": None if self.dropout is None else self.dropout.to_json(),
+            "draws_replayed": self.draws,
+            "note": "no parameters: nothing to train" if self.nothing_to_train else None,
             "failure": self.failure,
         }
 
@@ -109,7 +116,7 @@ def draw_batch(specs: list[InputSpec], seed: int, train: bool) -> Recipe:
     """
     rng = random.Random(seed)
     batch = (TRAIN_BATCH_RANGE if train else BATCH_RANGE)[1]
-    return Recipe(tuple(Draw(rng.randrange(2**32)) for _ in specs), rng.randrange(2**31), batch)
+    return Recipe(tuple(Draw(rng.randrange(2**32)) for _ in specs), rng.randrange(2**31), batch, rng.randrange(2**31))
 
 
 def run_behavioral(pair: ModelPair, specs: list[InputSpec], seed: int, steps: int = DEFAULT_STEPS,
@@ -118,10 +125,16 @@ def run_behavioral(pair: ModelPair, specs: list[InputSpec], seed: int, steps: in
     result = BehavioralResult(steps, learning_rate, tolerance, train=pair.train, requested_learning_rate=learning_rate)
     result.recipe = recipe = draw_batch(specs, seed, pair.train)
     inputs = recipe.arrays(specs)
+    if not any(True for _ in pair.torch_model.parameters()):
+        result.nothing_to_train = True
+        return result
+    pair.use_trained_like_state(recipe.state_seed)
     try:
-        with random_draws_zeroed():  # as the numeric stage: a sampling model is compared with its draws at 0
-            final32, final64, final_flax, initial, learning_rate = train_both(pair, inputs, recipe, steps, learning_rate)
+        final32, final64, final_flax, initial, learning_rate, result.draws = train_both(pair, inputs, recipe, steps, learning_rate)
         result.learning_rate = learning_rate
+    except (DrawMismatch, SpecMismatch) as error:
+        result.failure = f"random draws differ: {error}"
+        return result
     except Exception as error:  # an exception inside either model is a finding, not a crash
         result.failure = f"{type(error).__name__}: {error}"
         return result
@@ -141,64 +154,80 @@ def train_both(pair: ModelPair, inputs, recipe: Recipe, steps: int, learning_rat
     learning_rate = capped_learning_rate(pair, inputs, recipe.cotangent_seed, learning_rate)
     torch32 = copy.deepcopy(pair.torch_model)
     initial = {k: to_numpy(v) for k, v in torch32.state_dict().items()}
-    final32, cotangent = train_torch(pair, torch32, inputs, recipe.cotangent_seed, steps, learning_rate)
+    final32, cotangent, tapes = train_torch(pair, torch32, inputs, recipe.cotangent_seed, steps, learning_rate)
     try:
-        final64, _ = train_torch(pair, copy.deepcopy(pair.reference64), inputs, recipe.cotangent_seed, steps, learning_rate, float64=True)
+        final64, _, _ = train_torch(pair, copy.deepcopy(pair.reference64), inputs, recipe.cotangent_seed, steps, learning_rate,
+                                    float64=True, tapes=tapes)
     except Exception:  # the model makes float32 tensors of its own: no float64 floor (as the numeric stage)
         final64 = {}
-    final_flax = train_flax(pair, inputs, cotangent, steps, learning_rate)
-    return final32, final64, final_flax, initial, learning_rate
+    final_flax = train_flax(pair, inputs, cotangent, steps, learning_rate, tapes)
+    return final32, final64, final_flax, initial, learning_rate, sum(len(t) for t in tapes)
 
 
 def capped_learning_rate(pair: ModelPair, inputs, cotangent_seed: int, learning_rate: float) -> float:
-    with dropout_disabled(pair.torch_model) if pair.train else _nothing():
-        grads = pair.run_torch(inputs, cotangent_seed)[3]
+    grads = pair.run_torch(inputs, cotangent_seed).grad_params
     largest = max((float(np.abs(g).max()) for g in grads.values() if g.size), default=0.0)
     return min(learning_rate, MAX_STEP / largest) if largest > 0 else learning_rate
 
 
 def compare(result: BehavioralResult, pair: ModelPair, initial, final32, final64, final_flax) -> None:
-    parameters = [name for name, _ in pair.torch_model.named_parameters() if name in final_flax]
-    buffers = {name for name, _ in pair.torch_model.named_buffers()}
+    aliases = dict(pair.plan.tied)
+    for name, _ in pair.torch_model.named_parameters(remove_duplicate=False):  # tied names read their owner's value
+        if name not in final_flax and aliases.get(name) in final_flax:
+            final_flax[name] = final_flax[aliases[name]]
+    parameters = [name for name, _ in pair.torch_model.named_parameters(remove_duplicate=False) if name in final_flax]
+    missing = [name for name, _ in pair.torch_model.named_parameters(remove_duplicate=False) if name not in final_flax]
+    if missing:
+        result.failure = "not compared (no Flax variable): " + ", ".join(missing)
+    buffers = {name for name, _ in pair.torch_model.named_buffers(remove_duplicate=False)}
+    tolerance = result.tolerance
     displacement = {k: final32[k].astype(np.float64) - initial[k] for k in parameters}
     scale = max((float(np.abs(d).max()) for d in displacement.values() if d.size), default=0.0)
     per_parameter = {
         k: error_of(final_flax[k] - initial[k], displacement[k], scale,
-                    None if k not in final64 else final64[k] - initial[k])
+                    None if k not in final64 else final64[k] - initial[k], tolerance)
         for k in parameters
     }
-    tolerance = result.tolerance
     result.errors["update"] = worst(per_parameter.values(), tolerance)
     if per_parameter:
         result.worst_parameter = max(per_parameter, key=lambda k: per_parameter[k].max_abs / per_parameter[k].allowed(tolerance))
-    result.errors["params"] = worst((error_of(final_flax[k], final32[k], None, final64.get(k)) for k in parameters), tolerance)
+    result.errors["params"] = worst((error_of(final_flax[k], final32[k], None, final64.get(k), tolerance) for k in parameters), tolerance)
     result.errors["state"] = worst(
-        (error_of(final_flax[k], final32[k], None, final64.get(k)) for k in final_flax if k in buffers and k in final32),
+        (error_of(final_flax[k], final32[k], None, final64.get(k), tolerance) for k in final_flax if k in buffers and k in final32),
         tolerance,
     )
 
 
-def train_torch(pair: ModelPair, model: torch.nn.Module, inputs, cotangent_seed: int, steps: int, lr: float, float64=False):
-    """``steps`` SGD steps on ``sum(out * g)``; the final state dict and the cotangent used."""
+def train_torch(pair: ModelPair, model: torch.nn.Module, inputs, cotangent_seed: int, steps: int, lr: float, float64=False,
+                tapes: list[DrawTape] | None = None):
+    """``steps`` SGD steps on ``sum(out * g)``: the final state dict, the cotangent used, and each step's
+    random draws (recorded, or ``tapes`` replayed: the float64 twin)."""
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     tensors = [torch.from_numpy(np.array(x)).to(pair.torch_device) for x in inputs]
     if float64:
         tensors = [t.double() if i in pair.float_positions else t for i, t in enumerate(tensors)]
     cotangent = None
-    with dropout_disabled(model) if pair.train else _nothing():
-        for _ in range(steps):
+    recorded = []
+    with native_dropout_disabled(model):
+        for step in range(steps):
             optimizer.zero_grad(set_to_none=True)
-            leaves = [leaf for leaf in jax.tree_util.tree_leaves(model(*tensors)) if isinstance(leaf, torch.Tensor)]
+            tape = DrawTape() if tapes is None else tapes[step]
+            with recording(tape) if tapes is None else replaying_torch(tape):
+                out = model(*tensors)
+            recorded.append(tape)
+            leaves = [leaf for leaf in jax.tree_util.tree_leaves(out) if isinstance(leaf, torch.Tensor)]
             if cotangent is None:
                 rng = np.random.default_rng(cotangent_seed)
                 cotangent = [rng.standard_normal(tuple(leaf.shape)).astype(np.float32) for leaf in leaves]
-            total = sum((leaf * torch.from_numpy(g).to(leaf.device, leaf.dtype)).sum() for leaf, g in zip(leaves, cotangent))
-            total.backward()
+            total = sum((leaf * torch.from_numpy(g).to(leaf.device, leaf.dtype)).sum()
+                        for leaf, g in zip(leaves, cotangent) if leaf.is_floating_point() and leaf.requires_grad)
+            if isinstance(total, torch.Tensor):
+                total.backward()
             optimizer.step()
-    return {k: to_numpy(v) for k, v in model.state_dict().items()}, cotangent
+    return {k: to_numpy(v) for k, v in model.state_dict().items()}, cotangent, recorded
 
 
-def train_flax(pair: ModelPair, inputs, cotangent, steps: int, lr: float):
+def train_flax(pair: ModelPair, inputs, cotangent, steps: int, lr: float, tapes: list[DrawTape]):
     """The same steps with ``optax.sgd``; the final variables under PyTorch's names.
 
     The gradient is the numeric stage's compiled function (no second compile of the model), the
@@ -217,18 +246,10 @@ def train_flax(pair: ModelPair, inputs, cotangent, steps: int, lr: float):
     rest = {k: v for k, v in pair.variables.items() if k != "params"}
     opt_state = optimizer.init(params)
     cot = [jax.device_put(g) for g in cotangent]
-    with dropout_disabled(torch.nn.Identity()) if pair.train else _nothing():
-        for _ in range(steps):
-            (_, (_, new_state)), (grads, _) = pair._flax_grad_fn()(params, rest, floats, others, cot)
-            params, opt_state = update(params, opt_state, grads)
-            rest = {**rest, **new_state}
+    for step in range(steps):
+        draws = [jax.device_put(d) for d in tapes[step].arrays()]
+        (_, (_, new_state)), (grads, _) = pair._flax_grad_fn()(params, rest, floats, others, cot, draws, tapes[step].kinds)
+        params, opt_state = update(params, opt_state, grads)
+        rest = {**rest, **new_state}
     variables = jax.tree_util.tree_map(np.asarray, {"params": params, **rest})
     return pair.plan.to_torch(variables)
-
-
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False

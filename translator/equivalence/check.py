@@ -38,19 +38,20 @@ from translator.equivalence.behavioral import (
 from translator.equivalence.compiles import CompileCounter
 from translator.equivalence.device import on_device, torch_device
 from translator.equivalence.localise import Divergence, localise
-from translator.equivalence.pair import ModelPair, SpecMismatch, dropout_disabled
+from translator.equivalence.pair import ModelPair, SpecMismatch
 from translator.equivalence.specs import BATCH_RANGE, TRAIN_BATCH_RANGE, InputSpec, resolve_all
 from translator.equivalence.strategies import Recipe, recipes
-from translator.equivalence.tolerance import Error, Tolerance, worst
+from translator.equivalence.state import load_into
+from translator.equivalence.tolerance import FLOOR_CAP, Error, Tolerance, worst
 from translator.loading import class_from, import_source, instantiate, module_from_code
 from translator.rewrite.pipeline import translate_source
 from translator.weights.plan import plan_port
 
 QUANTITIES = ("output", "grad_input", "grad_params")
 STAGES = ("spec", "numeric", "behavioral")
-#: the Python API's default: the stages ``check`` ran before the behavioral stage existed, so existing
-#: callers (test suites that check many models) keep their cost; the command line runs all three
-API_STAGES = ("spec", "numeric")
+#: the Python API's default, as the command line's: all three (a buffer only a training step shows, an
+#: EMA the forward pass updates, is caught by the behavioral stage)
+API_STAGES = STAGES
 
 
 def parse_stages(stages) -> tuple[str, ...]:
@@ -104,25 +105,66 @@ class CheckReport:
     grad_compiles: int = 0
     compile_seconds: float = 0.0
     seconds: float = 0.0
+    #: what the numeric stage compared, what exists but could not be (a failure), what the port leaves out
+    compared: set = field(default_factory=set)
+    uncompared: set = field(default_factory=set)
+    not_ported: set = field(default_factory=set)
+    #: random draws PyTorch made per example, replayed to the translation (the largest count seen)
+    draws: int = 0
+    #: where the state came from: "trained-like" (drawn per example) or the checkpoint's path
+    state: str = "trained-like"
 
     @property
     def quantities(self) -> tuple[str, ...]:
-        return (*QUANTITIES, "state") if self.train else QUANTITIES
+        return (*QUANTITIES, "state")
 
     @property
     def ok(self) -> bool:
         return (
             self.failure is None
             and all(e.within(self.tolerance) for e in self.errors.values())
-            and not any(r.status == "failed" for r in self.stages.values())
+            and not any(r.status in ("failed", "inconclusive") for r in self.stages.values())
         )
 
     @property
+    def verdict(self) -> str:
+        """``pass``, ``fail``, or ``inconclusive`` (nothing failed, but float32 itself cannot decide)."""
+        if self.ok:
+            return "pass"
+        if any(r.status == "failed" for r in self.stages.values()):
+            return "fail"
+        return "inconclusive" if any(r.status == "inconclusive" for r in self.stages.values()) else "fail"
+
+    @property
     def numeric_ok(self) -> bool:
-        return all(self.errors[q].within(self.tolerance) for q in self.quantities)
+        return all(self.errors[q].within(self.tolerance) for q in self.quantities) and not self.uncompared
+
+    @property
+    def numeric_inconclusive(self) -> bool:
+        errors = [self.errors[q] for q in self.quantities]
+        return (not self.uncompared and all(e.within(self.tolerance) or e.inconclusive(self.tolerance) for e in errors)
+                and any(e.inconclusive(self.tolerance) for e in errors))
+
+    def relaxed_json(self) -> dict:
+        """Quantities whose bound the float32 floor relaxed: how many elements, to what relative bound."""
+        return {q: {"elements": e.relaxed, "to_rel": e.relaxed_to} for q in self.quantities
+                if (e := self.errors[q]).relaxed}
+
+    def undecided_json(self) -> dict:
+        return {q: {"elements": e.undecided, "max_rel": e.max_rel, "float32_floor": e.floor}
+                for q in self.quantities if (e := self.errors[q]).undecided or e.no_finite_reference}
+
+    def compared_json(self) -> dict:
+        exists = len(self.compared) + len(self.uncompared)
+        return {"quantities": len(self.compared), "of": exists, "uncompared": sorted(self.uncompared),
+                "not_ported": sorted(self.not_ported), "draws_replayed": self.draws}
 
     def record(self, comparison) -> None:
         self.examples += 1
+        self.compared.update(comparison.compared)
+        self.uncompared.update(comparison.uncompared)
+        self.not_ported.update(comparison.not_ported)
+        self.draws = max(self.draws, comparison.draws)
         for quantity in self.quantities:
             self.errors[quantity] = worst([self.errors[quantity], getattr(comparison, quantity)], self.tolerance)
         if comparison.per_parameter:
@@ -133,6 +175,7 @@ class CheckReport:
     def to_json(self) -> dict:
         return {
             "ok": self.ok,
+            "verdict": self.verdict,
             "class": self.class_name,
             "examples": self.examples,
             "seed": self.seed,
@@ -141,7 +184,13 @@ class CheckReport:
             "max_abs_err": {q: self.errors[q].max_abs for q in self.quantities},
             "max_rel_err": {q: self.errors[q].max_rel for q in self.quantities},
             "float32_floor": {q: self.errors[q].floor for q in self.quantities},
-            "tolerance": {"rtol": self.tolerance.rtol, "atol": self.tolerance.atol, "norm": "max|a-b| <= rtol*max|ref| + atol"},
+            "tolerance": {"rtol": self.tolerance.rtol, "atol": self.tolerance.atol,
+                          "norm": "per element |a-b| <= rtol*max|ref| + atol; relaxed to 10x PyTorch's own float32 "
+                                  "error at that element, at most 100*rtol*max|ref| (beyond: inconclusive)"},
+            "relaxed": self.relaxed_json(),
+            "undecided": self.undecided_json(),
+            "compared": self.compared_json(),
+            "state": self.state,
             "worst_parameter": self.worst_parameter,
             "failure": self.failure,
             "divergence": None if self.divergence is None else {
@@ -175,6 +224,8 @@ class CheckReport:
                 max_rel_err={q: self.errors[q].max_rel for q in self.quantities},
                 float32_floor={q: self.errors[q].floor for q in self.quantities},
                 tolerance={"rtol": self.tolerance.rtol, "atol": self.tolerance.atol},
+                relaxed=self.relaxed_json(),
+                compared=self.compared_json(),
                 worst_parameter=self.worst_parameter,
                 grad_compiles=self.grad_compiles,
                 failure=numeric.failure,
@@ -196,10 +247,16 @@ def build_pair(
     train: bool = False,
     tolerance: Tolerance | None = None,
     device: str = "cpu",
+    weights: str | os.PathLike | None = None,
 ) -> tuple[ModelPair, tuple[Diagnostic, ...]]:
-    """Both models with ported weights; raises :class:`TranslationFailed` if the translation has errors."""
+    """Both models with ported weights; raises :class:`TranslationFailed` if the translation has errors.
+
+    ``weights`` is the user's checkpoint (anything ``port`` reads): both models hold it, and no
+    trained-like state replaces it.  Without it the pair starts from PyTorch's initialisation (seeded
+    by ``seed``) and each example gives both a trained-like state (``ModelPair.use_trained_like_state``).
+    """
     kwargs = kwargs or {}
-    torch_cls = class_from(import_source(source), class_name, str(source))
+    torch_cls = class_from(import_source(source, {class_name}), class_name, str(source))
     diagnostics: tuple[Diagnostic, ...] = ()
     if flax_source is None:
         translation = translate_source(Path(source).read_text(), str(source))
@@ -220,11 +277,33 @@ def build_pair(
     torch_model = instantiate(torch_cls, kwargs, str(source)).float()
     flax_model = instantiate(flax_cls, kwargs, str(flax_source or "the translation"))
     plan = plan_port(torch_model)
+    if weights is not None:
+        state = checkpoint_state(weights, plan, torch_model)
+        load_into(torch_model, state)
     state = {k: v.detach().numpy() for k, v in torch_model.state_dict().items()}
     variables = plan.to_flax(state)
     pair = ModelPair(torch_model, flax_model, variables, plan, specs, train=train, tolerance=tolerance or Tolerance(),
-                     torch_device=torch_device(device))
+                     torch_device=torch_device(device), fixed_state=weights is not None)
     return pair, diagnostics
+
+
+def checkpoint_state(path, plan, torch_model) -> dict[str, np.ndarray]:
+    """The user's checkpoint as a full state dict of ``torch_model`` (tied names filled in); a checkpoint
+    that does not fit raises :class:`~translator.diagnostics.PortError` naming the keys."""
+    from translator.weights.checkpoint import open_checkpoint
+
+    source = open_checkpoint(path, expected=set(torch_model.state_dict()))
+    shapes = source.shapes()
+    plan.validate(shapes)
+    state = {}
+    tied = dict(plan.tied)
+    for key in torch_model.state_dict():
+        stored = plan.stored_key(key, shapes)
+        if stored is None and key in tied:
+            stored = plan.stored_key(tied[key], shapes)
+        if stored is not None:  # else a key the port drops (num_batches_tracked): the model's own value
+            state[key] = np.asarray(source.get(stored))
+    return state
 
 
 def errors_affecting(errors, class_name: str, source: Path) -> list[Diagnostic]:
@@ -269,6 +348,7 @@ def check(
     learning_rate: float = LEARNING_RATE,
     device: str = "cpu",
     replay: str | None = None,
+    weights: str | os.PathLike | None = None,
 ) -> CheckReport:
     """Check a translation: structure, then outputs and gradients over Hypothesis examples, then training.
 
@@ -281,7 +361,12 @@ def check(
     both sides, since dropout masks cannot match elementwise (the behavioral stage
     checks dropout statistically instead).  ``device="gpu"`` runs both frameworks on
     CUDA with TF32 off.  ``replay`` runs the one example a failed check printed
-    (``report.recipe``) instead of drawing examples.
+    (``report.recipe``) instead of drawing examples.  ``weights`` checks with the user's checkpoint
+    instead of a trained-like state drawn per example.
+
+    Random draws (samplers, dropout masks, attention dropout) are recorded in the PyTorch run and
+    replayed to the translation (``draws.py``), in both modes.  ``report.verdict`` is ``pass``,
+    ``fail`` or ``inconclusive`` (float32 itself cannot decide: never a pass).
     """
     if not specs:
         raise UsageError("check needs at least one --input SPEC, e.g. --input 'float32[4,1,28,28]'")
@@ -293,11 +378,13 @@ def check(
     recipe = Recipe.parse(replay, len(specs)) if replay is not None else None
     tolerance = tolerance or Tolerance()
     report = CheckReport(class_name, 0, seed, tolerance, train=train, device=device)
+    if weights is not None:
+        report.state = str(weights)
     started = time.perf_counter()
     with on_device(device), CompileCounter() as compiles:
         try:
             run_stages(report, stages, recipe, source, class_name, specs, kwargs, flax_source, examples, seed,
-                       tolerance, train, steps, learning_rate, device)
+                       tolerance, train, steps, learning_rate, device, weights)
         finally:
             report.compiles = compiles.total
             report.compile_seconds = compiles.seconds
@@ -309,14 +396,14 @@ def check(
 
 
 def run_stages(report, stages, recipe, source, class_name, specs, kwargs, flax_source, examples, seed,
-               tolerance, train, steps, learning_rate, device) -> None:
+               tolerance, train, steps, learning_rate, device, weights=None) -> None:
     for name in STAGES:
         if name in stages:
             report.stages[name].status = "pending"
     clock = time.perf_counter()
     spec_stage = report.stages["spec"]
     pair, report.diagnostics = build_pair(source, class_name, specs, kwargs, flax_source, seed, train=train,
-                                          tolerance=tolerance, device=device)
+                                          tolerance=tolerance, device=device, weights=weights)
     if "spec" in stages:
         first = tuple(np.zeros(s.shape, dtype=np.float32 if s.is_float else s.dtype) for s in resolve_all(specs))
         try:
@@ -332,7 +419,7 @@ def run_stages(report, stages, recipe, source, class_name, specs, kwargs, flax_s
         if name not in stages:
             continue
         stage = report.stages[name]
-        if any(r.status in ("failed", "skipped") for r in report.stages.values()):
+        if any(r.status in ("failed", "skipped", "inconclusive") for r in report.stages.values()):
             stage.status = "skipped"
             continue
         clock = time.perf_counter()
@@ -351,8 +438,31 @@ def run_numeric(pair, specs, report, examples, seed, recipe) -> None:
         stage.status, stage.failure = "failed", report.failure
         report.stages["spec"].status, report.stages["spec"].failure = "failed", report.failure
         return
-    stage.status = "passed" if report.failure is None and report.numeric_ok else "failed"
+    if report.failure is None and report.uncompared:
+        report.failure = "not compared: " + "; ".join(sorted(report.uncompared))
+    if report.failure is None and report.numeric_ok:
+        stage.status = "passed"
+    elif report.failure is None and report.numeric_inconclusive:
+        stage.status = "inconclusive"
+        report.failure = inconclusive_reason(report)
+    else:
+        stage.status = "failed"
     stage.failure = report.failure
+
+
+def inconclusive_reason(report) -> str:
+    """Why float32 cannot decide: the quantities, their undecided elements, PyTorch's own float32 error."""
+    parts = []
+    for quantity, figures in report.undecided_json().items():
+        error = report.errors[quantity]
+        if error.no_finite_reference:
+            parts.append(f"{quantity}: PyTorch's values are all NaN/inf, nothing to compare")
+        else:
+            parts.append(f"{quantity}: {figures['elements']} element(s) differ by up to {error.max_rel:.3g} rel where "
+                         f"PyTorch's own float32 run is {error.floor / error.scale if error.scale else 0:.3g} rel off its "
+                         f"float64 run (past the cap {FLOOR_CAP:g} x rtol)")
+    return ("inconclusive: float32 cannot decide this example (ill-conditioned, near ties, or randomness that "
+            "could not be matched): " + "; ".join(parts))
 
 
 def run_behavioral_stage(pair, specs, report, seed, steps, learning_rate, tolerance) -> None:
@@ -391,8 +501,10 @@ def _json_roundtrips(kwargs: dict) -> bool:
         return False
 
 
-def numeric_failures(comparison, tolerance) -> list[str]:
-    return [q for q in (*QUANTITIES, "state") if not getattr(comparison, q).within(tolerance)]
+def numeric_failures(comparison, tolerance, strict: bool = False) -> list[str]:
+    """The quantities outside tolerance; ``strict``: only those that fail (not merely inconclusive)."""
+    return [q for q in (*QUANTITIES, "state")
+            if not (e := getattr(comparison, q)).within(tolerance) and not (strict and e.inconclusive(tolerance))]
 
 
 def replay_example(pair: ModelPair, specs: list[InputSpec], report: CheckReport, recipe: Recipe) -> None:
@@ -400,7 +512,7 @@ def replay_example(pair: ModelPair, specs: list[InputSpec], report: CheckReport,
     inputs = recipe.arrays(specs)
     report.batch_sizes.add(recipe.batch)
     try:
-        comparison = pair.compare_in_mode(inputs, recipe.cotangent_seed)
+        comparison = pair.compare_in_mode(inputs, recipe.cotangent_seed, recipe.state_seed)
     except SpecMismatch as error:
         report.stage, report.failure = "spec", str(error)
         return
@@ -408,12 +520,14 @@ def replay_example(pair: ModelPair, specs: list[InputSpec], report: CheckReport,
         report.failure, report.recipe = f"{type(error).__name__}: {error}", str(recipe)
         return
     report.record(comparison)
-    failing = numeric_failures(comparison, report.tolerance)
+    failing = numeric_failures(comparison, report.tolerance, strict=True)
     if failing:
         details = ", ".join(f"{q} {getattr(comparison, q).max_rel:.3g} rel" for q in failing)
         report.failure = f"outside tolerance: {details}\nexample: {recipe}"
         report.recipe = str(recipe)
         report.divergence = locate_divergence(pair, inputs, report.tolerance)
+    elif numeric_failures(comparison, report.tolerance):
+        report.recipe = str(recipe)
 
 
 def run_examples(pair: ModelPair, specs: list[InputSpec], report: CheckReport, examples: int, seed: int) -> None:
@@ -440,9 +554,9 @@ def run_examples(pair: ModelPair, specs: list[InputSpec], report: CheckReport, e
     def equivalent(recipe):
         current[:] = [recipe]  # Hypothesis replays the shrunk example last: this is it on failure
         report.batch_sizes.add(recipe.batch)
-        comparison = pair.compare_in_mode(recipe.arrays(specs), recipe.cotangent_seed)
+        comparison = pair.compare_in_mode(recipe.arrays(specs), recipe.cotangent_seed, recipe.state_seed)
         report.record(comparison)
-        failing = numeric_failures(comparison, report.tolerance)
+        failing = numeric_failures(comparison, report.tolerance, strict=True)
         if failing:
             details = ", ".join(f"{q} {getattr(comparison, q).max_rel:.3g} rel" for q in failing)
             raise AssertionError(f"outside tolerance: {details}")
@@ -466,9 +580,6 @@ def locate_divergence(pair: ModelPair, inputs, tolerance: Tolerance):
     """Run the localisation on a failing input (PyTorch's buffers restored afterwards)."""
     saved = {k: v.detach().clone() for k, v in pair.torch_model.state_dict().items()}
     try:
-        if pair.train:
-            with dropout_disabled(pair.torch_model):
-                return localise(pair, inputs, tolerance)
         return localise(pair, inputs, tolerance)
     except Exception:  # localisation is a diagnosis aid; its failure must not hide the finding
         return None

@@ -119,7 +119,7 @@ def flax_dropout_calls(pair, inputs, rounds: int = ROUNDS):
     model = pair.flax_model
     takes_train = "train" in inspect.signature(type(model).__call__).parameters
     rest = {k: v for k, v in pair.variables.items() if k != "params"}
-    mutable = ["batch_stats"] if "batch_stats" in rest else False
+    mutable = sorted(rest) or False
     meta: list[tuple[tuple[str, ...], float]] = []
 
     def run(variables, args, key):
@@ -142,6 +142,18 @@ def flax_dropout_calls(pair, inputs, rounds: int = ROUNDS):
     return [(path, rate, [(np.asarray(rnd[i][0]), np.asarray(rnd[i][1])) for rnd in per_round]) for i, (path, rate) in enumerate(meta)]
 
 
+def enclosing_rate(path: tuple[str, ...], names: dict[str, tuple[str, ...]], modules: dict) -> float | None:
+    """The dropout rate of the PyTorch module whose translation holds the Flax dropout at ``path`` (an LSTM's
+    inter-layer dropout inside its support module): the rate comes from PyTorch, never from the translation."""
+    by_path = {flax_path: name for name, flax_path in names.items()}
+    for length in range(len(path) - 1, 0, -1):
+        name = by_path.get(tuple(path[:length]))
+        if name is not None:
+            rate = getattr(modules[name], "dropout", None)
+            return float(rate) if isinstance(rate, (int, float)) else None
+    return None
+
+
 def check_dropout(pair, inputs, rounds: int = ROUNDS) -> DropoutCheck:
     from translator.equivalence.localise import flax_names
 
@@ -152,12 +164,14 @@ def check_dropout(pair, inputs, rounds: int = ROUNDS) -> DropoutCheck:
     except Exception as error:
         result.failure = f"the dropout check could not run: {type(error).__name__}: {error}"
         return result
-    by_flax_path = {path: name for name, path in flax_names(pair.torch_model).items() if name in expected}
+    names = flax_names(pair.torch_model)
+    by_flax_path = {path: name for name, path in names.items() if name in expected}
+    modules = dict(pair.torch_model.named_modules())
     layers: dict[tuple[str, ...], DropoutLayer] = {}
-    for path, flax_rate, samples in calls:
+    for path, _flax_rate, samples in calls:
         torch_name = by_flax_path.get(path)
-        rate = expected[torch_name] if torch_name is not None else flax_rate
-        if rate <= 0:
+        rate = expected[torch_name] if torch_name is not None else enclosing_rate(path, names, modules)
+        if rate is None or rate <= 0:  # no PyTorch rate to hold it to (replayed and compared numerically instead)
             continue
         layer = layers.setdefault(path, DropoutLayer(torch_name, "/".join(path), rate))
         for x, y in samples:

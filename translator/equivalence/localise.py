@@ -81,9 +81,9 @@ def torch_outputs(model: torch.nn.Module, inputs, device: str = "cpu") -> list[t
 
 
 def flax_outputs(pair, inputs) -> dict[tuple[str, ...], np.ndarray]:
-    rngs = {"noise": jax.random.PRNGKey(0), **({"dropout": jax.random.PRNGKey(0)} if pair.train else {})}
+    rngs = {"noise": jax.random.PRNGKey(0), "dropout": jax.random.PRNGKey(0)}
     kwargs = {"train": True, "rngs": rngs} if pair.train else {"rngs": rngs}
-    mutable = ["intermediates", "batch_stats"] if pair.train else ["intermediates"]
+    mutable = ["intermediates", *sorted(k for k in pair.variables if k != "params")]
     _, state = pair.flax_model.apply(
         pair.variables, *[jnp.asarray(x) for x in inputs], capture_intermediates=True, mutable=mutable, **kwargs
     )
@@ -111,18 +111,20 @@ def as_torch_layout(flax_value: np.ndarray, torch_value: np.ndarray) -> np.ndarr
 
 def localise(pair, inputs, tolerance: Tolerance) -> Divergence | None:
     """The first submodule (in PyTorch's execution order) whose output is outside tolerance."""
-    from translator.equivalence.pair import random_draws_zeroed
+    from translator.equivalence.draws import DrawTape, native_dropout_disabled, recording, replaying_jax
 
     names = flax_names(pair.torch_model)
-    with random_draws_zeroed():  # as in the stage that failed
-        with_flax = flax_outputs(pair, inputs)
+    tape = DrawTape()  # as in the stage that failed: PyTorch's draws replayed to the translation
+    with native_dropout_disabled(pair.torch_model), recording(tape):
         torch_side = list(torch_outputs(pair.torch_model, inputs, pair.torch_device))
+    with replaying_jax(tape.arrays(), tape.kinds), native_dropout_disabled(torch.nn.Identity(), pair.native_random):
+        with_flax = flax_outputs(pair, inputs)
     for torch_name, module, torch_value in torch_side:
         flax_path = names.get(torch_name)
         if flax_path is None or flax_path not in with_flax:
             continue
         flax_value = as_torch_layout(with_flax[flax_path], torch_value)
-        error = error_of(flax_value, torch_value)
+        error = error_of(flax_value, torch_value, tolerance=tolerance)
         if not error.within(tolerance):
             rule = rule_for_object(type(module))
             if rule is not None:

@@ -5,11 +5,16 @@
 respect to every floating-point input and every parameter (Flax gradients are
 mapped back to PyTorch's layout through the port plan, so each gradient is
 compared under its PyTorch name).  The Flax side is jitted once per input shape.
+
+Both models hold the same *trained-like* state (``state.py``: norm statistics, scales and shifts
+away from their initial values), PyTorch's random draws are recorded and replayed to its float64
+twin and to the translation (``draws.py``), and everything is compared: every output leaf (with
+its structure and dtype), every input gradient, every parameter's gradient under each of its
+names, every buffer after the forward pass; what cannot be compared is listed as uncompared.
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 from dataclasses import dataclass, field
 
@@ -18,7 +23,17 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 
+from translator.equivalence.draws import (
+    DrawMismatch,
+    DrawTape,
+    native_dropout_disabled,
+    native_random_paths,
+    recording,
+    replaying_jax,
+    replaying_torch,
+)
 from translator.equivalence.specs import InputSpec
+from translator.equivalence.state import load_into, trained_like_state
 from translator.equivalence.tolerance import Error, Tolerance, error_of, worst
 from translator.weights.plan import PortPlan, Variables, flatten_variables
 
@@ -31,14 +46,24 @@ class SpecMismatch(Exception):
 
 @dataclass
 class Comparison:
-    """Errors of one example: outputs, input gradients, parameter gradients (per tensor too)."""
+    """Errors of one example: outputs, input gradients, parameter gradients (per tensor too), buffers.
+
+    ``compared`` names every quantity compared (``output[0]``, ``grad:fc.weight``, ``buffer:bn.running_mean``);
+    ``uncompared`` every one that exists but could not be compared, with why (a failure);
+    ``not_ported`` buffers the port plan leaves out on purpose, with its reason.
+    """
 
     output: Error
     grad_input: Error
     grad_params: Error
     per_parameter: dict[str, Error] = field(default_factory=dict)
-    #: train mode: the updated running statistics (batch_stats vs PyTorch's buffers)
+    #: the buffers after the forward pass (running statistics in train mode, any state a forward updates)
     state: Error = field(default_factory=Error)
+    compared: list[str] = field(default_factory=list)
+    uncompared: list[str] = field(default_factory=list)
+    not_ported: list[str] = field(default_factory=list)
+    #: the random draws PyTorch made and the translation replayed
+    draws: int = 0
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:
@@ -48,6 +73,55 @@ def to_numpy(tensor: torch.Tensor) -> np.ndarray:
 
 def torch_dtype(name: str) -> torch.dtype:
     return getattr(torch, name)
+
+
+def path_text(path) -> str:
+    """A pytree path as text, lists and tuples alike: ``[0]``, ``['logits']``, ``.hidden``."""
+    parts = []
+    for key in path:
+        if isinstance(key, jax.tree_util.SequenceKey):
+            parts.append(f"[{key.idx}]")
+        elif isinstance(key, jax.tree_util.DictKey):
+            parts.append(f"[{key.key!r}]")
+        elif isinstance(key, jax.tree_util.GetAttrKey):
+            parts.append(f".{key.name}")
+        else:
+            parts.append(str(key))
+    return "".join(parts) or "output"
+
+
+def output_leaves(out, is_array) -> list[tuple[str, object]]:
+    """(path, leaf) for every array leaf of a model's output (tuples, lists, dicts, nests)."""
+    leaves, _ = jax.tree_util.tree_flatten_with_path(out)
+    return [(path_text(path), leaf) for path, leaf in leaves if is_array(leaf)]
+
+
+def same_dtype_kind(flax_dtype, torch_dtype_name: str) -> bool:
+    """Output dtypes agree: floats exactly; integers of any width (JAX computes in int32 unless x64 is on)."""
+    flax_dtype = np.dtype(flax_dtype)
+    torch_np = np.dtype(torch_dtype_name) if torch_dtype_name != "bfloat16" else None
+    if torch_dtype_name == "bfloat16":
+        return flax_dtype.name == "bfloat16"
+    if np.issubdtype(torch_np, np.bool_) or np.issubdtype(flax_dtype, np.bool_):
+        return flax_dtype == torch_np
+    if np.issubdtype(torch_np, np.integer):
+        return np.issubdtype(flax_dtype, np.integer)
+    return flax_dtype == torch_np
+
+
+@dataclass
+class TorchRun:
+    """One PyTorch forward and backward: outputs (with paths and dtypes), gradients, buffers, draws."""
+
+    paths: list[str]
+    outputs: list[np.ndarray]
+    dtypes: list[str]
+    cotangent: list[np.ndarray]
+    grad_inputs: list[np.ndarray]
+    grad_params: dict[str, np.ndarray]
+    buffers: dict[str, np.ndarray]
+    buffers_before: dict[str, np.ndarray]
+    tape: DrawTape
 
 
 @dataclass
@@ -61,12 +135,34 @@ class ModelPair:
     tolerance: Tolerance = field(default_factory=Tolerance)
     #: where PyTorch runs: "cpu" or "cuda" (JAX's device is chosen by the caller, see ``device.py``)
     torch_device: str = "cpu"
+    #: the state is the user's checkpoint (``check --weights``): never replaced by a trained-like one
+    fixed_state: bool = False
     _grad_fn: object = None
 
     def __post_init__(self):
         self.torch_model.to(self.torch_device)
         self.torch_model.train(self.train)
         self.float_positions = [i for i, s in enumerate(self.specs) if s.is_float]
+        self.initial_state = {k: to_numpy(v) for k, v in self.torch_model.state_dict().items()}
+        self.state_seed: int | None = None
+        names = flax_module_paths(self.torch_model)
+        self.native_random = [names[n] for n in native_random_paths(self.torch_model) if n in names]
+
+    # ----------------------------------------------------------------- state
+    def use_trained_like_state(self, seed: int | None) -> None:
+        """Give both models the trained-like state drawn from ``seed`` (``state.py``); ``None`` or a
+        fixed state (``--weights``) keeps the current one."""
+        if seed is None or self.fixed_state or seed == self.state_seed:
+            return
+        self.set_state(trained_like_state(self.torch_model, seed, base=self.initial_state))
+        self.state_seed = seed
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        """The same values in the PyTorch model, its float64 twin and the Flax variables (through the port)."""
+        load_into(self.torch_model, state)
+        if getattr(self, "_reference64", None) is not None:
+            load_into(self._reference64, state)
+        self.variables = self.plan.to_flax(state)
 
     # ----------------------------------------------------------------- structure (the Spec stage)
     def check_structure(self, inputs: tuple[np.ndarray, ...]) -> None:
@@ -75,7 +171,7 @@ class ModelPair:
         try:
             expected = jax.eval_shape(self.flax_model.init, key, *[jnp.asarray(x) for x in inputs])
         except Exception as error:
-            raise SpecMismatch(f"the Flax module does not initialise on these inputs: {type(error).__name__}: {error}") from None
+            raise SpecMismatch(self.explain_init_failure(key, inputs, error)) from None
         flax_shapes = {k: tuple(v.shape) for k, v in flatten_variables(expected).items()}
         ported = {k: tuple(np.shape(v)) for k, v in flatten_variables(self.variables).items()}
         problems = []
@@ -92,53 +188,84 @@ class ModelPair:
         if problems:
             raise SpecMismatch("variables differ:\n  " + "\n  ".join(problems))
 
+    def explain_init_failure(self, key, inputs, error: Exception) -> str:
+        """Why initialisation failed: under tracing only (``jax.jit``; data-dependent shapes, Python
+        control flow on values, boolean-mask indexing), or at all."""
+        reason = f"{type(error).__name__}: {error}".strip()
+        traced = isinstance(error, (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError,
+                                    jax.errors.TracerIntegerConversionError, jax.errors.TracerArrayConversionError,
+                                    jax.errors.NonConcreteBooleanIndexError))
+        if not traced:
+            try:  # eagerly, with concrete values: does it run outside of jit?
+                with jax.disable_jit():
+                    self.flax_model.init(key, *[jnp.asarray(x) for x in inputs])
+                traced = True
+            except Exception:
+                traced = False
+        if traced:
+            return ("the Flax module runs eagerly but fails under jax.jit (traced values have no concrete value: "
+                    "a shape, index or Python branch depends on data, e.g. boolean-mask indexing or "
+                    f"`x.at[mask].set(...)`): {reason.splitlines()[0]}")
+        return f"the Flax module does not initialise on these inputs: {reason}"
+
     # ----------------------------------------------------------------- running both sides
     def flax_loss(self):
-        """``loss(params, rest, float_inputs, other_inputs, cotangent) -> (sum(out * g), (out, new_state))``."""
+        """``loss(params, rest, float_inputs, other_inputs, cotangent, draws, draw_kinds) -> (sum(out * g), (out, state))``.
+
+        ``draws`` are PyTorch's recorded random draws (``draws.py``), replayed at the translation's
+        ``jax.random`` calls; ``draw_kinds`` (static) their kinds.  Every non-parameter collection is
+        mutable in both modes, so a buffer the forward pass updates is returned and compared.
+        """
         model, floats, train = self.flax_model, self.float_positions, self.train
         takes_train = "train" in inspect.signature(type(model).__call__).parameters
+        native = self.native_random
 
-        def loss(params, rest, float_inputs, other_inputs, cotangent):
-            mutable = ["batch_stats"] if train and "batch_stats" in rest else False
+        def loss(params, rest, float_inputs, other_inputs, cotangent, draws, draw_kinds):
+            mutable = sorted(rest) or False
             args = list(other_inputs)
             for position, value in zip(floats, float_inputs):
                 args[position] = value
             kwargs = {"train": True} if train and takes_train else {}
-            # dropout is disabled and random draws are zeroed (see `dropout_disabled`, `random_draws_zeroed`);
-            # the streams exist so the translated code runs as written
-            kwargs["rngs"] = {"noise": jax.random.PRNGKey(0), **({"dropout": jax.random.PRNGKey(0)} if train else {})}
-            result = model.apply({"params": params, **rest}, *args, mutable=mutable, **kwargs)
+            # the streams exist so the translated code runs as written; the values drawn are PyTorch's
+            kwargs["rngs"] = {"noise": jax.random.PRNGKey(0), "dropout": jax.random.PRNGKey(0)}
+            with replaying_jax(draws, draw_kinds), native_dropout_disabled(torch.nn.Identity(), native):
+                result = model.apply({"params": params, **rest}, *args, mutable=mutable, **kwargs)
             out, state = result if mutable else (result, {})
-            leaves = jax.tree_util.tree_leaves(out)
-            total = sum(jnp.vdot(leaf.astype(jnp.float32), g) for leaf, g in zip(leaves, cotangent))
+            leaves = [leaf for _, leaf in output_leaves(out, is_jax_array)]
+            total = sum(jnp.vdot(leaf.astype(jnp.float32), g) for leaf, g in zip(leaves, cotangent)
+                        if jnp.issubdtype(leaf.dtype, jnp.floating))
             return total, (out, state)
 
         return loss
 
     def _flax_grad_fn(self):
-        """The jitted ``(params, rest, floats, others, cotangent) -> ((loss, (out, state)), (dparams, dfloats))``.
+        """The jitted ``(params, rest, floats, others, cotangent, draws, kinds) -> ((loss, (out, state)), (dparams, dfloats))``.
 
         The non-parameter variables are an argument, not constants: the behavioral stage calls the
-        same compiled function with its updated batch statistics (one compile per input shape for both).
+        same compiled function with its updated state (one compile per input shape for both).
         """
         if self._grad_fn is None:
-            self._grad_fn = jax.jit(jax.value_and_grad(self.flax_loss(), argnums=(0, 2), has_aux=True))
+            self._grad_fn = jax.jit(jax.value_and_grad(self.flax_loss(), argnums=(0, 2), has_aux=True), static_argnums=(6,))
         return self._grad_fn
 
-    def compare_in_mode(self, inputs, cotangent_seed: int = 0) -> Comparison:
-        """:meth:`compare`, with dropout disabled on both sides in train mode."""
-        with random_draws_zeroed():
-            if not self.train:
-                return self.compare(inputs, cotangent_seed)
-            with dropout_disabled(self.torch_model):
-                return self.compare(inputs, cotangent_seed)
+    def compare_in_mode(self, inputs, cotangent_seed: int = 0, state_seed: int | None = None) -> Comparison:
+        """:meth:`compare` in the pair's mode, with the trained-like state of ``state_seed`` (``None``: as is)."""
+        self.use_trained_like_state(state_seed)
+        return self.compare(inputs, cotangent_seed)
 
-    def run_torch(self, inputs, cotangent_seed: int, model: torch.nn.Module | None = None):
+    def run_torch(self, inputs, cotangent_seed: int, model: torch.nn.Module | None = None, tape: DrawTape | None = None) -> TorchRun:
+        """PyTorch's forward and backward; records its draws into a new tape, or replays ``tape``."""
         model = self.torch_model if model is None else model
-        # a training-mode forward updates buffers in place: restore them so every example starts equal
+        # a forward updates buffers in place (running statistics): restore them so every example starts equal
         saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
         try:
-            return self._run_torch(model, inputs, cotangent_seed, float64=model is not self.torch_model)
+            with native_dropout_disabled(model):
+                if tape is None:
+                    tape = DrawTape()
+                    with recording(tape):
+                        return self._run_torch(model, inputs, cotangent_seed, tape, float64=model is not self.torch_model)
+                with replaying_torch(tape):
+                    return self._run_torch(model, inputs, cotangent_seed, tape, float64=model is not self.torch_model)
         finally:
             model.load_state_dict(saved)
 
@@ -151,144 +278,135 @@ class ModelPair:
             self._reference64 = copy.deepcopy(self.torch_model).double()
         return self._reference64
 
-    def _run_torch(self, model: torch.nn.Module, inputs, cotangent_seed: int, float64: bool = False):
+    def _run_torch(self, model: torch.nn.Module, inputs, cotangent_seed: int, tape: DrawTape, float64: bool = False) -> TorchRun:
         tensors = [torch.from_numpy(np.array(x)).to(self.torch_device) for x in inputs]
         for position in self.float_positions:
             if float64:
                 tensors[position] = tensors[position].double()
             tensors[position].requires_grad_(True)
         model.zero_grad(set_to_none=True)
+        before = {name: to_numpy(b) for name, b in model.named_buffers(remove_duplicate=False)}
         out = model(*tensors)
-        leaves = [leaf for leaf in jax.tree_util.tree_leaves(out) if isinstance(leaf, torch.Tensor)]
+        named = output_leaves(out, lambda leaf: isinstance(leaf, torch.Tensor))
+        leaves = [leaf for _, leaf in named]
         rng = np.random.default_rng(cotangent_seed)
         cotangent = [rng.standard_normal(tuple(leaf.shape)).astype(np.float32) for leaf in leaves]
-        total = sum((leaf * torch.from_numpy(g).to(leaf.device, leaf.dtype)).sum() for leaf, g in zip(leaves, cotangent))
-        total.backward()
+        total = sum((leaf * torch.from_numpy(g).to(leaf.device, leaf.dtype)).sum()
+                    for leaf, g in zip(leaves, cotangent) if leaf.is_floating_point() and leaf.requires_grad)
+        if isinstance(total, torch.Tensor):
+            total.backward()
         grads_in = [to_numpy(tensors[p].grad) if tensors[p].grad is not None else np.zeros(inputs[p].shape, np.float32) for p in self.float_positions]
         grads_params = {
             name: (to_numpy(p.grad) if p.grad is not None else np.zeros(tuple(p.shape), np.float32))
-            for name, p in model.named_parameters()
+            for name, p in model.named_parameters(remove_duplicate=False)
         }
-        state = {k: to_numpy(v) for k, v in model.state_dict().items()}
-        return [to_numpy(leaf) for leaf in leaves], cotangent, grads_in, grads_params, state
+        buffers = {name: to_numpy(b) for name, b in model.named_buffers(remove_duplicate=False)}
+        dtypes = [str(leaf.dtype).removeprefix("torch.") for leaf in leaves]
+        return TorchRun([p for p, _ in named], [to_numpy(leaf) for leaf in leaves], dtypes, cotangent, grads_in,
+                        grads_params, buffers, before, tape)
 
-    def run_flax(self, inputs, cotangent):
+    def run_flax(self, inputs, cotangent, tape: DrawTape | None = None, variables: Variables | None = None):
+        """The translation's outputs (with paths), input gradients, parameter gradients and updated variables
+        (both under PyTorch's names), with PyTorch's draws replayed."""
+        variables = self.variables if variables is None else variables
+        tape = tape or DrawTape()
         floats = [jax.device_put(inputs[p]) for p in self.float_positions]
         others = [jax.device_put(x) if i not in self.float_positions else None for i, x in enumerate(inputs)]
+        rest = {k: v for k, v in variables.items() if k != "params"}
         (_, (out, state)), (grad_params, grad_inputs) = self._flax_grad_fn()(
-            self.variables.get("params", {}), self._non_params(), floats, others, [jax.device_put(g) for g in cotangent]
+            variables.get("params", {}), rest, floats, others, [jax.device_put(g) for g in cotangent],
+            [jax.device_put(d) for d in tape.arrays()], tape.kinds,
         )
-        leaves = [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(out)]
-        torch_grads = self.plan.to_torch({"params": jax.tree_util.tree_map(np.asarray, grad_params), **self._non_params()})
-        new_state = {}
-        if state:
-            updated = {**self.variables, **jax.tree_util.tree_map(np.asarray, state)}
-            new_state = self.plan.to_torch(updated)
-        return leaves, [np.asarray(g) for g in grad_inputs], torch_grads, new_state
-
-    def _non_params(self):
-        return {k: v for k, v in self.variables.items() if k != "params"}
+        named = output_leaves(out, is_jax_array)
+        torch_grads = self.plan.to_torch({"params": jax.tree_util.tree_map(np.asarray, grad_params), **rest})
+        updated = self.plan.to_torch({**variables, **jax.tree_util.tree_map(np.asarray, state)})
+        return named, [np.asarray(g) for g in grad_inputs], torch_grads, updated
 
     # ----------------------------------------------------------------- one example
     def compare(self, inputs: tuple[np.ndarray, ...], cotangent_seed: int = 0) -> Comparison:
-        torch_out, cotangent, torch_grad_in, torch_grad_params, torch_state = self.run_torch(inputs, cotangent_seed)
-        flax_out, flax_grad_in, flax_grad_params, flax_state = self.run_flax(inputs, cotangent)
+        ran = self.run_torch(inputs, cotangent_seed)
         try:
-            exact_out, _, exact_grad_in, exact_grad_params, exact_state = self.run_torch(inputs, cotangent_seed, self.reference64)
+            flax_named, flax_grad_in, flax_grad_params, flax_state = self.run_flax(inputs, ran.cotangent, ran.tape)
+        except DrawMismatch as error:
+            raise SpecMismatch(f"random draws differ: {error}") from None
+        try:
+            exact = self.run_torch(inputs, cotangent_seed, self.reference64, tape=ran.tape)
         except Exception:  # the model makes float32 tensors of its own (a mask): no float64 floor, strict bound
-            exact_out, exact_grad_in, exact_grad_params, exact_state = [None] * len(torch_out), [None] * len(torch_grad_in), {}, {}
-        if len(torch_out) != len(flax_out):
-            raise SpecMismatch(f"PyTorch returns {len(torch_out)} tensor(s), Flax {len(flax_out)}")
-        for i, (a, b) in enumerate(zip(flax_out, torch_out)):
-            if a.shape != b.shape:
-                raise SpecMismatch(f"output {i}: Flax shape {a.shape}, PyTorch shape {b.shape}")
-        output = worst((error_of(a, b, None, c) for a, b, c in zip(flax_out, torch_out, exact_out)), self.tolerance)
+            exact = None
+        self.check_outputs(ran, flax_named)
+        flax_out = [np.asarray(leaf) for _, leaf in flax_named]
+        exact_out = exact.outputs if exact is not None else [None] * len(ran.outputs)
+        compared = [f"output{p}" for p in ran.paths]
+        output = worst((error_of(a, b, None, c, self.tolerance) for a, b, c in zip(flax_out, ran.outputs, exact_out)), self.tolerance)
+        exact_grad_in = exact.grad_inputs if exact is not None else [None] * len(ran.grad_inputs)
         grad_input = worst(
-            (error_of(a, b, None, c) for a, b, c in zip(flax_grad_in, torch_grad_in, exact_grad_in)), self.tolerance
+            (error_of(a, b, None, c, self.tolerance) for a, b, c in zip(flax_grad_in, ran.grad_inputs, exact_grad_in)), self.tolerance
         )
-        scale = max((float(np.abs(g).max()) for g in torch_grad_params.values() if g.size), default=0.0)
-        per_parameter = {
-            name: error_of(flax_grad_params[name], grad, scale, exact_grad_params.get(name))
-            for name, grad in torch_grad_params.items()
-            if name in flax_grad_params
-        }
-        buffers = {name for name, _ in self.torch_model.named_buffers()}
-        state = worst(
-            (
-                error_of(flax_state[k], torch_state[k], None, exact_state.get(k))
-                for k in flax_state
-                if k in buffers and k in torch_state
-            ),
-            self.tolerance,
-        )
-        return Comparison(output, grad_input, worst(per_parameter.values(), self.tolerance), per_parameter, state)
+        compared += [f"grad_input[{p}]" for p in self.float_positions]
+        per_parameter, uncompared = self.parameter_errors(ran, flax_grad_params, exact)
+        compared += [f"grad:{name}" for name in per_parameter]
+        state, buffers_compared, buffers_uncompared, not_ported = self.buffer_errors(ran, flax_state, exact)
+        return Comparison(output, grad_input, worst(per_parameter.values(), self.tolerance), per_parameter, state,
+                          compared + buffers_compared, uncompared + buffers_uncompared, not_ported, len(ran.tape))
+
+    def check_outputs(self, ran: TorchRun, flax_named) -> None:
+        """Raise :class:`SpecMismatch` unless the outputs have PyTorch's structure, shapes and dtypes."""
+        flax_paths = [p for p, _ in flax_named]
+        if flax_paths != ran.paths:
+            missing = [p for p in ran.paths if p not in flax_paths]
+            extra = [p for p in flax_paths if p not in ran.paths]
+            detail = "; ".join(filter(None, [missing and f"missing in Flax: {', '.join(missing)}",
+                                             extra and f"only in Flax: {', '.join(extra)}"]))
+            raise SpecMismatch(f"output structure differs: PyTorch returns {ran.paths}, Flax {flax_paths}"
+                               + (f" ({detail})" if detail else ""))
+        for (path, leaf), torch_leaf, torch_dtype_name in zip(flax_named, ran.outputs, ran.dtypes):
+            if tuple(leaf.shape) != tuple(torch_leaf.shape):
+                raise SpecMismatch(f"output {path}: Flax shape {tuple(leaf.shape)}, PyTorch shape {tuple(torch_leaf.shape)}")
+            if not same_dtype_kind(leaf.dtype, torch_dtype_name):
+                raise SpecMismatch(f"output {path}: Flax dtype {np.dtype(leaf.dtype).name}, PyTorch dtype {torch_dtype_name}")
+
+    def parameter_errors(self, ran: TorchRun, flax_grads: dict, exact: TorchRun | None):
+        """Every parameter's gradient under each of its names (tied ones too); names with no Flax gradient are uncompared."""
+        aliases = dict(self.plan.tied)
+        scale = max((float(np.abs(g).max()) for g in ran.grad_params.values() if g.size), default=0.0)
+        errors, uncompared = {}, []
+        for name, grad in ran.grad_params.items():
+            source = name if name in flax_grads else aliases.get(name)
+            if source not in flax_grads:
+                uncompared.append(f"grad:{name} (the port maps this parameter to no Flax variable)")
+                continue
+            floor = exact.grad_params.get(name) if exact is not None else None
+            errors[name] = error_of(flax_grads[source], grad, scale, floor, self.tolerance)
+        return errors, uncompared
+
+    def buffer_errors(self, ran: TorchRun, flax_state: dict, exact: TorchRun | None):
+        """Every buffer after the forward pass: compared where the translation holds it; one it does not hold
+        is a failure if PyTorch's forward changed it (state the translation loses), else a constant of
+        the architecture (checked through the outputs)."""
+        dropped = dict(self.plan.dropped)
+        errors, compared, uncompared, not_ported = [], [], [], []
+        for name, value in ran.buffers.items():
+            if name in flax_state:
+                floor = exact.buffers.get(name) if exact is not None else None
+                errors.append(error_of(flax_state[name], value, None, floor, self.tolerance))
+                compared.append(f"buffer:{name}")
+            elif name in dropped:
+                not_ported.append(f"buffer:{name} ({dropped[name]})")
+            elif not np.array_equal(value, ran.buffers_before.get(name), equal_nan=value.dtype.kind == "f"):
+                uncompared.append(f"buffer:{name} (PyTorch's forward updates it; the translation does not hold it)")
+            else:
+                compared.append(f"buffer:{name} (constant, checked through the outputs)")
+        return worst(errors, self.tolerance), compared, uncompared, not_ported
 
 
-#: the samplers rule T023 translates, on each side (PyTorch's functions, and what the translation calls)
-TORCH_SAMPLERS = ("randn", "rand", "randn_like", "rand_like")
-JAX_SAMPLERS = ("normal", "uniform")
+def is_jax_array(leaf) -> bool:
+    return isinstance(leaf, (jax.Array, np.ndarray)) or hasattr(leaf, "aval")
 
 
-@contextlib.contextmanager
-def random_draws_zeroed():
-    """Every ``torch.randn/rand(_like)`` and ``jax.random.normal/uniform`` returns zeros meanwhile.
+def flax_module_paths(torch_model: torch.nn.Module) -> dict[str, tuple[str, ...]]:
+    from translator.equivalence.localise import flax_names
 
-    The two frameworks' generators can never produce the same numbers, so the numeric
-    and behavioral stages compare a model that samples (a VAE's ``mu + eps * std``) with
-    its draws fixed at zero on both sides -- the same model with ``eps = 0``. The Flax
-    side is patched while the function is traced, so the compiled code holds the zeros.
-    """
-    import jax.numpy as jnp
-
-    saved = [(torch, name, getattr(torch, name)) for name in TORCH_SAMPLERS]
-    saved += [(jax.random, name, getattr(jax.random, name)) for name in JAX_SAMPLERS]
-
-    def torch_zeros(original):
-        def sample(*args, **kwargs):
-            return torch.zeros_like(original(*args, **kwargs))
-        return sample
-
-    def jax_zeros(key, shape=(), dtype=jnp.float32, *args, **kwargs):
-        return jnp.zeros(shape, dtype)
-
-    for owner, name, original in saved:
-        setattr(owner, name, torch_zeros(original) if owner is torch else jax_zeros)
     try:
-        yield
-    finally:
-        for owner, name, original in saved:
-            setattr(owner, name, original)
-
-
-@contextlib.contextmanager
-def dropout_disabled(torch_model: torch.nn.Module):
-    """Train mode without dropout, on both sides: batch norm uses batch statistics, dropout is off.
-
-    Dropout masks come from different random streams and can never match
-    elementwise, so the train-mode numeric check compares everything else
-    (batch statistics, running-statistic updates, gradients) with dropout off:
-    PyTorch's dropout modules get ``p = 0`` and Flax's ``nn.Dropout`` is made
-    deterministic while the function is traced.
-    """
-    import flax.linen as flax_nn
-
-    saved = []
-    for module in torch_model.modules():
-        if isinstance(module, torch.nn.modules.dropout._DropoutNd):
-            saved.append((module, "p", module.p))
-            module.p = 0.0
-        elif isinstance(module, (torch.nn.MultiheadAttention, torch.nn.RNNBase)):
-            saved.append((module, "dropout", module.dropout))
-            module.dropout = 0.0
-    original = flax_nn.Dropout.__call__
-
-    def deterministic_call(self, inputs, deterministic=None, rng=None):
-        return inputs
-
-    flax_nn.Dropout.__call__ = deterministic_call
-    try:
-        yield
-    finally:
-        flax_nn.Dropout.__call__ = original
-        for module, name, value in saved:
-            setattr(module, name, value)
+        return flax_names(torch_model)
+    except Exception:
+        return {}

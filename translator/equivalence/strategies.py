@@ -96,14 +96,16 @@ class Draw:
 
 @dataclass(frozen=True)
 class Recipe:
-    """One whole example: the batch size (for ``B`` dims), one :class:`Draw` per input, the cotangent seed.
+    """One whole example: the batch size (for ``B`` dims), one :class:`Draw` per input, the cotangent seed,
+    and the seed of the trained-like state both models hold (``state.py``).
 
-    ``str(recipe)`` is the ``--replay`` argument, e.g. ``B=2;g=7;in0=s123,x0.01,o3,z``.
+    ``str(recipe)`` is the ``--replay`` argument, e.g. ``B=2;g=7;w=5;in0=s123,x0.01,o3,z``.
     """
 
     draws: tuple[Draw, ...]
     cotangent_seed: int = 0
     batch: int = DEFAULT_BATCH
+    state_seed: int = 0
 
     def specs(self, specs: list[InputSpec]) -> list[InputSpec]:
         return [s.resolve(self.batch) for s in specs]
@@ -112,11 +114,12 @@ class Recipe:
         return tuple(d.array(s) for d, s in zip(self.draws, self.specs(specs)))
 
     def __str__(self) -> str:
-        return ";".join([f"B={self.batch}", f"g={self.cotangent_seed}", *(f"in{i}={d}" for i, d in enumerate(self.draws))])
+        return ";".join([f"B={self.batch}", f"g={self.cotangent_seed}", f"w={self.state_seed}",
+                         *(f"in{i}={d}" for i, d in enumerate(self.draws))])
 
     @classmethod
     def parse(cls, text: str, n_inputs: int) -> Recipe:
-        usage = f"--replay {text!r}: expected B=N;g=SEED;in0=sSEED[,xSCALE][,oOFFSET][,z];... (as printed by a failed check)"
+        usage = f"--replay {text!r}: expected B=N;g=SEED;w=SEED;in0=sSEED[,xSCALE][,oOFFSET][,z];... (as printed by a failed check)"
         fields: dict[str, str] = {}
         for part in text.split(";"):
             if "=" not in part:
@@ -125,10 +128,10 @@ class Recipe:
             fields[key.strip()] = value.strip()
         try:
             draws = tuple(Draw.parse(fields[f"in{i}"]) for i in range(n_inputs))
-            recipe = cls(draws, int(fields.get("g", 0)), int(fields.get("B", DEFAULT_BATCH)))
+            recipe = cls(draws, int(fields.get("g", 0)), int(fields.get("B", DEFAULT_BATCH)), int(fields.get("w", 0)))
         except (KeyError, ValueError):
             raise UsageError(usage) from None
-        extra = set(fields) - {"B", "g", *(f"in{i}" for i in range(n_inputs))}
+        extra = set(fields) - {"B", "g", "w", *(f"in{i}" for i in range(n_inputs))}
         if extra or recipe.batch < 1:
             raise UsageError(usage + f" ({n_inputs} input(s))")
         return recipe
@@ -159,6 +162,7 @@ def recipes(
         st.tuples(*(draws(s, offset=offset, zeros=zeros, scales=scales) for s in specs)),
         st.integers(0, 2**31 - 1),
         batch,
+        st.integers(0, 2**31 - 1),
     )
 
 

@@ -9,7 +9,7 @@ frameworks return rounding noise there (PITFALLS.md section 5).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,72 +33,145 @@ class Tolerance:
 
 @dataclass(frozen=True)
 class Error:
-    """The error of one quantity (possibly many tensors) against its reference."""
+    """The error of one quantity (possibly many tensors) against its reference, judged element by element.
+
+    Each element must satisfy ``|a - b| <= rtol * scale + atol`` (the policy bound).  An element past
+    it is *relaxed* when PyTorch's own float32 error at that element (``|float32 - float64|``, the
+    floor) explains it, ``|a - b| <= FLOOR_FACTOR * floor_i``, and the relaxed bound stays under the cap
+    ``FLOOR_CAP * rtol * scale``; past the cap float32 itself cannot decide, and the element is
+    *undecided* (the verdict is inconclusive, never a pass).  Anything else is *failing*.
+    Integer and bool quantities are compared exactly; NaN/inf must sit at the same positions.
+    """
 
     max_abs: float = 0.0
     scale: float = 0.0  # the max |reference| the error is measured against
     #: PyTorch's own float32 error on this quantity (max |float32 - float64|): the floor no port can beat
     floor: float = 0.0
+    #: elements past the policy bound but explained by the floor (and under the cap)
+    relaxed: int = 0
+    #: the largest bound a relaxed element needed, relative to ``scale``
+    relaxed_to: float = 0.0
+    #: elements that only the floor could explain, past the cap: float32 cannot decide
+    undecided: int = 0
+    failing: int = 0
+    #: max over elements of ``|a - b| / bound`` (<= 1: within the policy bound everywhere)
+    ratio: float = 0.0
+    #: the reference holds elements but none is finite: nothing was really compared
+    no_finite_reference: bool = False
+    exact: bool = False  # an integer or bool quantity, compared exactly
+    tolerance: Tolerance | None = None  # the tolerance the counts were computed with
 
     @property
     def max_rel(self) -> float:
         return self.max_abs / self.scale if self.scale > 0 else (0.0 if self.max_abs == 0 else float("inf"))
 
     def allowed(self, tolerance: Tolerance) -> float:
-        """The policy bound, or a multiple of the measured float32 floor where that is larger.
-
-        Some quantities are ill-conditioned in float32 for the input drawn (the gradient of a
-        bias feeding a batch norm is a sum that cancels to ~0): there PyTorch's own result is
-        off from the float64 one by more than the policy allows, and a port can only be asked
-        to be as close as ``FLOOR_FACTOR`` times that (JAX's CPU matmul accumulates ~3x less
-        accurately than PyTorch's, PITFALLS.md section 3b).
-        """
-        return max(tolerance.bound(self.scale), FLOOR_FACTOR * self.floor)
+        """The largest bound any element was held to (for reporting and ranking)."""
+        base = tolerance.bound(self.scale)
+        return max(base, min(FLOOR_FACTOR * self.floor, cap(tolerance, self.scale)))
 
     def within(self, tolerance: Tolerance) -> bool:
-        return bool(np.isfinite(self.max_abs)) and self.max_abs <= self.allowed(tolerance)
+        """No failing and no undecided element (judged with ``tolerance``)."""
+        if self.tolerance is not None and self.tolerance != tolerance:
+            return bool(np.isfinite(self.max_abs)) and self.max_abs <= self.allowed(tolerance)
+        return self.failing == 0 and self.undecided == 0 and not self.no_finite_reference and bool(np.isfinite(self.max_abs))
+
+    def inconclusive(self, tolerance: Tolerance) -> bool:
+        """Nothing fails, but float32 cannot decide some element (or there was nothing finite to compare)."""
+        return self.failing == 0 and bool(np.isfinite(self.max_abs)) and (self.undecided > 0 or self.no_finite_reference) \
+            and (self.tolerance is None or self.tolerance == tolerance)
+
+    @property
+    def severity(self) -> int:
+        return 2 if self.failing or not np.isfinite(self.max_abs) else (1 if self.undecided or self.no_finite_reference else 0)
 
 
 FLOOR_FACTOR = 10.0
+#: the floor relaxes an element's bound to at most this many times the policy's rtol
+FLOOR_CAP = 100.0
 
 
-def error_of(actual, reference, scale: float | None = None, floor_reference=None) -> Error:
-    """Norm-wise error of ``actual`` against ``reference``; NaN/inf mismatches count as infinite."""
+def cap(tolerance: Tolerance, scale: float) -> float:
+    return FLOOR_CAP * tolerance.rtol * scale + tolerance.atol
+
+
+def is_exact_dtype(dtype) -> bool:
+    return np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.bool_)
+
+
+def error_of(actual, reference, scale: float | None = None, floor_reference=None, tolerance: Tolerance | None = None) -> Error:
+    """Element-wise judged error of ``actual`` against ``reference`` (see :class:`Error`).
+
+    ``scale`` defaults to ``max|reference|`` (finite elements); ``floor_reference`` is the same
+    quantity computed by PyTorch in float64.  Integer and bool references are compared exactly.
+    """
+    tolerance = tolerance or Tolerance()
+    reference_raw = np.asarray(reference)
     actual = np.asarray(actual, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
     if actual.shape != reference.shape:
-        return Error(float("inf"), 0.0)
+        return Error(float("inf"), 0.0, failing=max(reference.size, 1), ratio=float("inf"), tolerance=tolerance)
     if actual.size == 0:
-        return Error(0.0, 0.0)
+        return Error(0.0, 0.0, tolerance=tolerance)
+    if is_exact_dtype(reference_raw.dtype):
+        diff = np.abs(actual - reference)
+        wrong = int(np.count_nonzero(diff))
+        return Error(float(diff.max()), float(np.abs(reference).max()), failing=wrong, ratio=float(wrong > 0) * 2,
+                     exact=True, tolerance=tolerance)
     same_nonfinite = (~np.isfinite(actual) & ~np.isfinite(reference)) & (np.isnan(actual) == np.isnan(reference))
     same_nonfinite &= np.isnan(actual) | (np.sign(actual) == np.sign(reference))  # +inf vs -inf differ
     with np.errstate(invalid="ignore"):
         diff = np.where(same_nonfinite, 0.0, np.abs(actual - reference))
     diff = np.where(np.isnan(diff), np.inf, diff)
+    finite = np.isfinite(reference)
     if scale is None:
-        finite = np.abs(reference[np.isfinite(reference)])
-        scale = float(finite.max()) if finite.size else 0.0
-    floor = 0.0
+        scale = float(np.abs(reference[finite]).max()) if finite.any() else 0.0
+    gap = np.zeros_like(diff)
     if floor_reference is not None:  # the same quantity computed by PyTorch in float64
         exact = np.asarray(floor_reference, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            gap = np.abs(reference - exact)
-        gap = gap[np.isfinite(gap)]
-        floor = float(gap.max()) if gap.size else 0.0
-    return Error(float(diff.max()), scale, floor)
+        if exact.shape == reference.shape:
+            with np.errstate(invalid="ignore"):
+                gap = np.abs(reference - exact)
+            gap = np.where(np.isfinite(gap), gap, 0.0)
+    base = tolerance.bound(scale)
+    limit = cap(tolerance, scale)
+    explained = FLOOR_FACTOR * gap
+    over = diff > base
+    failing = over & (diff > explained)
+    undecided = over & ~failing & (diff > limit)
+    relaxed = over & ~failing & ~undecided
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = float(np.max(diff / base)) if base > 0 else (0.0 if not diff.any() else float("inf"))
+    return Error(
+        float(diff.max()), scale, float(gap.max()),
+        relaxed=int(relaxed.sum()),
+        relaxed_to=float(diff[relaxed].max() / scale) if relaxed.any() and scale > 0 else 0.0,
+        undecided=int(undecided.sum()), failing=int(failing.sum()), ratio=ratio,
+        no_finite_reference=not finite.any(), tolerance=tolerance,
+    )
 
 
 def worst(errors, tolerance: Tolerance | None = None) -> Error:
-    """The measurement closest to (or furthest past) its tolerance bound, for reporting.
+    """The measurement that decides the verdict, for reporting: failing before undecided before
+    passing, then the largest ``max_abs / bound``; the element counts are summed over all.
 
     Ranking by ``max_abs / bound`` rather than by relative error keeps a tensor
     of pure rounding noise (a gradient that is mathematically ~0, where ``atol``
     decides) from hiding the figures that matter.
     """
     tolerance = tolerance or Tolerance()
-    result, result_ratio = Error(), -1.0
+    result, key = Error(tolerance=tolerance), (-1, -1.0)
+    relaxed = undecided = failing = 0
+    relaxed_to = 0.0
+    any_error = False
     for error in errors:
-        ratio = error.max_abs / error.allowed(tolerance)
-        if ratio > result_ratio:
-            result, result_ratio = error, ratio
-    return result
+        any_error = True
+        relaxed, undecided, failing = relaxed + error.relaxed, undecided + error.undecided, failing + error.failing
+        relaxed_to = max(relaxed_to, error.relaxed_to)
+        ratio = error.max_abs / error.allowed(tolerance) if error.allowed(tolerance) > 0 else (0.0 if error.max_abs == 0 else float("inf"))
+        candidate = (error.severity, ratio)
+        if candidate > key:
+            result, key = error, candidate
+    if not any_error:
+        return result
+    return replace(result, relaxed=relaxed, relaxed_to=relaxed_to, undecided=undecided, failing=failing)
