@@ -312,27 +312,50 @@ class _JaxDraws:
 def replaying_jax(values: Sequence, kinds: Sequence[str], calls: Sequence[str] = ()):
     """``jax.random.normal/uniform/bernoulli/randint`` meanwhile return PyTorch's recorded draws in order.
 
-    ``values`` may be tracers (the draws are an argument of the jitted function).  On exit every
+    Initialisers Flax evaluates inside ``Scope.param``/``Scope.variable`` (to check an existing
+    variable's shape) draw as usual: they are not draws of the forward pass.  ``values`` may be tracers (the draws are an argument of the jitted function).  On exit every
     recorded draw must have been taken.
     """
+    from flax.core.scope import Scope
+
     state = _JaxDraws(values, kinds, calls)
+    originals = {name: getattr(jax.random, name) for name in ("normal", "uniform", "bernoulli", "randint")}
+    initialising = [0]  # > 0 inside Scope.param/variable: Flax evaluates initialisers to check shapes
 
     def normal(key, shape=(), dtype=jnp.float32, *args, **kwargs):
+        if initialising[0]:
+            return originals["normal"](key, shape, dtype, *args, **kwargs)
         return state.take(NORMAL, shape, "normal").astype(dtype)
 
     def uniform(key, shape=(), dtype=jnp.float32, minval=0.0, maxval=1.0, *args, **kwargs):
+        if initialising[0]:
+            return originals["uniform"](key, shape, dtype, minval, maxval, *args, **kwargs)
         u = state.take(UNIFORM, shape, "uniform")
         return (minval + (maxval - minval) * u).astype(dtype)
 
     def bernoulli(key, p=0.5, shape=None, *args, **kwargs):
+        if initialising[0]:
+            return originals["bernoulli"](key, p, shape, *args, **kwargs)
         shape = jnp.shape(p) if shape is None else shape
         return state.take(BERNOULLI, shape, "bernoulli").astype(bool)
 
     def randint(key, shape, minval, maxval, dtype=jnp.int32, *args, **kwargs):
+        if initialising[0]:
+            return originals["randint"](key, shape, minval, maxval, dtype, *args, **kwargs)
         return state.take(INTEGERS, shape, "randint").astype(dtype)
 
+    def not_a_draw(method):
+        def wrapped(self, *args, **kwargs):
+            initialising[0] += 1
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                initialising[0] -= 1
+        return wrapped
+
     replacements = [(jax.random, "normal", normal), (jax.random, "uniform", uniform),
-                    (jax.random, "bernoulli", bernoulli), (jax.random, "randint", randint)]
+                    (jax.random, "bernoulli", bernoulli), (jax.random, "randint", randint),
+                    (Scope, "param", not_a_draw(Scope.param)), (Scope, "variable", not_a_draw(Scope.variable))]
     with _patched(replacements):
         yield
     if state.cursor != len(state.values):

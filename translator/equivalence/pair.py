@@ -329,6 +329,9 @@ class ModelPair:
             flax_named, flax_grad_in, flax_grad_params, flax_state = self.run_flax(inputs, ran.cotangent, ran.tape)
         except DrawMismatch as error:
             raise SpecMismatch(f"random draws differ: {error}") from None
+        except Exception:
+            self.check_outputs(ran, self.flax_output_shapes(inputs, ran))  # a structure difference explains it
+            raise
         try:
             exact = self.run_torch(inputs, cotangent_seed, self.reference64, tape=ran.tape)
         except Exception:  # the model makes float32 tensors of its own (a mask): no float64 floor, strict bound
@@ -348,6 +351,17 @@ class ModelPair:
         state, buffers_compared, buffers_uncompared, not_ported = self.buffer_errors(ran, flax_state, exact)
         return Comparison(output, grad_input, worst(per_parameter.values(), self.tolerance), per_parameter, state,
                           compared + buffers_compared, uncompared + buffers_uncompared, not_ported, len(ran.tape))
+
+    def flax_output_shapes(self, inputs, ran: TorchRun):
+        """(path, ShapeDtypeStruct) of the translation's outputs, without running it (``jax.eval_shape``)."""
+        loss = self.flax_loss()
+        floats = [inputs[p] for p in self.float_positions]
+        others = [x if i not in self.float_positions else None for i, x in enumerate(inputs)]
+        rest = {k: v for k, v in self.variables.items() if k != "params"}
+        no_cotangent = []  # sum over zip(leaves, []) is 0: the loss does not need PyTorch's output structure
+        _, (out, _) = jax.eval_shape(lambda *a: loss(*a, ran.tape.kinds), self.variables.get("params", {}), rest, floats,
+                                     others, no_cotangent, ran.tape.arrays())
+        return output_leaves(out, lambda leaf: hasattr(leaf, "shape") and hasattr(leaf, "dtype"))
 
     def check_outputs(self, ran: TorchRun, flax_named) -> None:
         """Raise :class:`SpecMismatch` unless the outputs have PyTorch's structure, shapes and dtypes."""
