@@ -9,7 +9,9 @@ and progress go to stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -173,30 +175,82 @@ class progress_bar:
 
 # --------------------------------------------------------------------------- check
 def cmd_check(args) -> int:
-    from translator.equivalence.check import check
-    from translator.equivalence.specs import parse_spec
-    from translator.equivalence.tolerance import Tolerance
-    from translator.loading import parse_kwargs
+    """``check``; with ``--json`` stdout carries exactly one JSON object: whatever the user's file and
+    models print (at import, or during forward) goes to stderr."""
+    from translator.loading import parse_kwargs, recording_ran_statements
 
     read_source(args.source)
-    specs = [parse_spec(s) for s in args.input or []]
-    kwargs = parse_kwargs(args.kwargs)
-    tolerance = Tolerance(rtol=args.rtol) if args.rtol is not None else Tolerance()
-    try:
-        report = check(args.source, args.class_name, specs, kwargs, args.flax, args.examples, args.seed, tolerance, train=args.train,
-                       stages=args.stages, steps=args.steps, device=args.device, replay=args.replay)
-    except TranslationFailed as error:
-        for diagnostic in error.diagnostics:
-            stderr.print(diagnostic.format(), markup=False, style="red")
+    with user_output_to_stderr(args.json), recording_ran_statements() as ran:
+        from translator.equivalence.check import check
+        from translator.equivalence.specs import parse_spec
+        from translator.equivalence.tolerance import Tolerance
+
+        specs = [parse_spec(s) for s in args.input or []]
+        kwargs = parse_kwargs(args.kwargs)
+        tolerance = Tolerance(rtol=args.rtol) if args.rtol is not None else Tolerance()
+        try:
+            report = check(args.source, args.class_name, specs, kwargs, args.flax, args.examples, args.seed, tolerance,
+                           train=args.train, stages=args.stages, steps=args.steps, device=args.device, replay=args.replay,
+                           weights=args.weights)
+        except TranslationFailed as error:
+            for diagnostic in error.diagnostics:
+                stderr.print(diagnostic.format(), markup=False, style="red")
+            report, failed = None, error
+    ran_json = [r.to_json() for r in ran]
+    if report is None:
         if args.json:
-            print(json.dumps({"ok": False, "class": args.class_name, "examples": 0, "failure": str(error),
-                              "diagnostics": [d.format() for d in error.diagnostics]}))
+            print(json.dumps({"ok": False, "class": args.class_name, "examples": 0, "failure": str(failed),
+                              "diagnostics": [d.format() for d in failed.diagnostics], "ran": ran_json}))
         return 1
     if args.json:
-        print(json.dumps(report.to_json()))
+        print(json.dumps({**report.to_json(), "ran": ran_json}))
     else:
         print_check_table(report)
     return 0 if report.ok else 1
+
+
+@contextlib.contextmanager
+def user_output_to_stderr(active: bool):
+    """While active, anything written to stdout -- ``print`` in the user's file or models, rich, even
+    C code writing to file descriptor 1 -- goes to stderr instead, so stdout can carry JSON alone."""
+    if not active:
+        yield
+        return
+    original = sys.stdout
+    for stream in (original, sys.__stdout__):
+        flush_quietly(stream)
+    saved = duplicate_stdout_fd()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        for stream in (original, sys.__stdout__, sys.stderr):  # what was buffered for stdout lands on stderr too
+            flush_quietly(stream)
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def duplicate_stdout_fd() -> int | None:
+    """Point file descriptor 1 at stderr's; returns a copy of the old one to restore (None if there is none)."""
+    try:
+        saved = os.dup(1)
+    except OSError:
+        return None
+    try:
+        os.dup2(2, 1)
+    except OSError:
+        os.close(saved)
+        return None
+    return saved
+
+
+def flush_quietly(stream) -> None:
+    try:
+        if stream is not None:
+            stream.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def print_check_table(report) -> None:
@@ -356,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
                    help="run both frameworks here; gpu: CUDA with TF32 off on both sides")
     p.add_argument("--replay", metavar="RECIPE", help="run the one example a failed check printed (B=..;g=..;in0=..)")
+    p.add_argument("--weights", metavar="CKPT",
+                   help="check with these PyTorch weights instead of random ones (anything `port` reads)")
     p.set_defaults(run=cmd_check)
 
     p = verbs.add_parser("rules", help="list the rule catalogue, or explain one rule")

@@ -11,6 +11,7 @@ are left alone.  (Rule S014.)
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -123,24 +124,38 @@ def _read(path: Path) -> _Module:
     return _Module(path, text.splitlines(), tree)
 
 
-def needed_statements(module: _Module, names: set[str] | None) -> list[ast.stmt]:
+def needed_statements(
+    module: _Module,
+    names: set[str] | None,
+    *,
+    binds: Callable[[ast.stmt], set[str]] = defined_names,
+    uses: Callable[[ast.stmt], set[str]] = used_names,
+    every_binding: bool = False,
+) -> list[ast.stmt]:
     """The top-level statements of ``module`` that define ``names`` (all definitions for ``*``) and
-    everything they use from the same module, in source order."""
-    definers: dict[str, ast.stmt] = {}
+    everything they use from the same module, in source order.
+
+    ``binds``/``uses`` say which names a statement binds and uses (default: a syntactic reading
+    fit for splicing definitions).  By default only the last statement binding a name counts; with
+    ``every_binding`` every one does (``x = 1`` then ``x += 1``: both are needed to run ``x``)."""
+    definers: dict[str, list[ast.stmt]] = {}
     for statement in module.tree.body:
-        for name in defined_names(statement):
-            definers[name] = statement
+        for name in binds(statement):
+            if every_binding:
+                definers.setdefault(name, []).append(statement)
+            else:
+                definers[name] = [statement]
     if names is None:
         names = {n for s in module.tree.body if isinstance(s, (ast.ClassDef, ast.FunctionDef)) for n in defined_names(s)}
-    wanted: list[ast.stmt] = []
-    queue = [definers[n] for n in names if n in definers]
+    wanted: dict[int, ast.stmt] = {}
+    queue = [s for n in names for s in definers.get(n, ())]
     while queue:
         statement = queue.pop()
-        if any(statement is w for w in wanted):
+        if id(statement) in wanted:
             continue
-        wanted.append(statement)
-        queue.extend(definers[n] for n in used_names(statement) if n in definers)
-    return sorted(wanted, key=lambda s: s.lineno)
+        wanted[id(statement)] = statement
+        queue.extend(s for n in uses(statement) for s in definers.get(n, ()))
+    return sorted(wanted.values(), key=lambda s: s.lineno)
 
 
 def merge_local_imports(source: str, path: str) -> MergedSource:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from translator.loading import class_from, import_source, instantiate
+from translator.loading import class_from, import_for_class, instantiate
 from translator.weights.checkpoint import (
     cast,
     load_variables,
@@ -36,8 +36,10 @@ Progress = Callable[[PlannedTensor], None]
 
 
 def build_structure(source: str | os.PathLike, class_name: str, kwargs: dict) -> torch.nn.Module:
-    """The PyTorch model, on the ``meta`` device (no memory for weights) when its code allows."""
-    cls = class_from(import_source(source), class_name, str(source))
+    """The PyTorch model, on the ``meta`` device (no memory for weights) when its code allows.
+
+    Only the top-level statements of ``source`` that the class needs run (see ``import_for_class``)."""
+    cls = class_from(import_for_class(source, {class_name}), class_name, str(source))
     try:
         with torch.device("meta"):
             return instantiate(cls, kwargs, str(source))
