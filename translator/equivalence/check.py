@@ -113,6 +113,8 @@ class CheckReport:
     draws: int = 0
     #: where the state came from: "trained-like" (drawn per example) or the checkpoint's path
     state: str = "trained-like"
+    #: max-pool windows with near ties (PyTorch name -> windows), where an example was outside its bound
+    near_ties: dict = field(default_factory=dict)
 
     @property
     def quantities(self) -> tuple[str, ...]:
@@ -147,8 +149,19 @@ class CheckReport:
 
     def relaxed_json(self) -> dict:
         """Quantities whose bound the float32 floor relaxed: how many elements, to what relative bound."""
-        return {q: {"elements": e.relaxed, "to_rel": e.relaxed_to} for q in self.quantities
-                if (e := self.errors[q]).relaxed}
+        relaxed = {}
+        for quantity in self.quantities:
+            error = self.errors[quantity]
+            entry = {}
+            if error.relaxed:
+                entry.update(elements=error.relaxed, to_rel=error.relaxed_to, reason="PyTorch's own float32 error (float64 floor)")
+            if error.tie_relaxed:
+                entry["tie_breaking"] = {"elements": error.tie_relaxed, "windows": sum(self.near_ties.values()),
+                                         "where": dict(self.near_ties),
+                                         "reason": "near ties in max-type ops: the frameworks' rounding picks different winners"}
+            if entry:
+                relaxed[quantity] = entry
+        return relaxed
 
     def undecided_json(self) -> dict:
         return {q: {"elements": e.undecided, "max_rel": e.max_rel, "float32_floor": e.floor}
@@ -165,6 +178,9 @@ class CheckReport:
         self.uncompared.update(comparison.uncompared)
         self.not_ported.update(comparison.not_ported)
         self.draws = max(self.draws, comparison.draws)
+        if comparison.near_ties is not None:
+            for name, windows in comparison.near_ties.windows.items():
+                self.near_ties[name] = max(self.near_ties.get(name, 0), windows)
         for quantity in self.quantities:
             self.errors[quantity] = worst([self.errors[quantity], getattr(comparison, quantity)], self.tolerance)
         if comparison.per_parameter:

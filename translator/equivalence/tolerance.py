@@ -56,6 +56,8 @@ class Error:
     failing: int = 0
     #: max over elements of ``|a - b| / bound`` (<= 1: within the policy bound everywhere)
     ratio: float = 0.0
+    #: elements explained by tie-breaking in a max-type op (near ties counted at this input): relaxed, uncapped
+    tie_relaxed: int = 0
     #: the reference holds elements but none is finite: nothing was really compared
     no_finite_reference: bool = False
     exact: bool = False  # an integer or bool quantity, compared exactly
@@ -99,11 +101,16 @@ def is_exact_dtype(dtype) -> bool:
     return np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.bool_)
 
 
-def error_of(actual, reference, scale: float | None = None, floor_reference=None, tolerance: Tolerance | None = None) -> Error:
+def error_of(actual, reference, scale: float | None = None, floor_reference=None, tolerance: Tolerance | None = None,
+             sensitivity=None, near_ties: int = 0) -> Error:
     """Element-wise judged error of ``actual`` against ``reference`` (see :class:`Error`).
 
     ``scale`` defaults to ``max|reference|`` (finite elements); ``floor_reference`` is the same
     quantity computed by PyTorch in float64.  Integer and bool references are compared exactly.
+    ``sensitivity`` is how far PyTorch's own float32 result moves when the input is nudged by a few
+    ulps (per element): with ``near_ties`` > 0 (max-type windows whose winners are within rounding
+    of each other at this input), an element explained by it is relaxed without the cap -- the two
+    frameworks' rounding picked different winners -- and otherwise it counts as floor (capped).
     """
     tolerance = tolerance or Tolerance()
     reference_raw = np.asarray(reference)
@@ -135,8 +142,13 @@ def error_of(actual, reference, scale: float | None = None, floor_reference=None
             gap = np.where(np.isfinite(gap), gap, 0.0)
     base = tolerance.bound(scale)
     limit = cap(tolerance, scale)
+    ties = np.zeros(diff.shape, bool)
+    if sensitivity is not None and np.shape(sensitivity) == diff.shape:
+        gap = np.maximum(gap, np.where(np.isfinite(sensitivity), np.asarray(sensitivity, np.float64), 0.0))
+        if near_ties:  # past the cap, but PyTorch itself moves that much: the winners of near ties flipped
+            ties = (diff > limit) & (diff <= FLOOR_FACTOR * gap)
     explained = FLOOR_FACTOR * gap
-    over = diff > base
+    over = (diff > base) & ~ties
     failing = over & (diff > explained)
     undecided = over & ~failing & (diff > limit)
     relaxed = over & ~failing & ~undecided
@@ -146,7 +158,7 @@ def error_of(actual, reference, scale: float | None = None, floor_reference=None
         float(diff.max()), scale, float(gap.max()),
         relaxed=int(relaxed.sum()),
         relaxed_to=float(diff[relaxed].max() / scale) if relaxed.any() and scale > 0 else 0.0,
-        undecided=int(undecided.sum()), failing=int(failing.sum()), ratio=ratio,
+        undecided=int(undecided.sum()), failing=int(failing.sum()), ratio=ratio, tie_relaxed=int(ties.sum()),
         no_finite_reference=not finite.any(), tolerance=tolerance,
     )
 
@@ -161,12 +173,13 @@ def worst(errors, tolerance: Tolerance | None = None) -> Error:
     """
     tolerance = tolerance or Tolerance()
     result, key = Error(tolerance=tolerance), (-1, -1.0)
-    relaxed = undecided = failing = 0
+    relaxed = undecided = failing = tie_relaxed = 0
     relaxed_to = 0.0
     any_error = False
     for error in errors:
         any_error = True
         relaxed, undecided, failing = relaxed + error.relaxed, undecided + error.undecided, failing + error.failing
+        tie_relaxed += error.tie_relaxed
         relaxed_to = max(relaxed_to, error.relaxed_to)
         ratio = error.max_abs / error.allowed(tolerance) if error.allowed(tolerance) > 0 else (0.0 if error.max_abs == 0 else float("inf"))
         candidate = (error.severity, ratio)
@@ -174,4 +187,4 @@ def worst(errors, tolerance: Tolerance | None = None) -> Error:
             result, key = error, candidate
     if not any_error:
         return result
-    return replace(result, relaxed=relaxed, relaxed_to=relaxed_to, undecided=undecided, failing=failing)
+    return replace(result, relaxed=relaxed, relaxed_to=relaxed_to, undecided=undecided, failing=failing, tie_relaxed=tie_relaxed)
