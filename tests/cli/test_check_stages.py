@@ -63,7 +63,7 @@ def test_json_has_stages_and_every_old_field(capsys, model):
         assert key in result
     stages = result["stages"]
     assert stages["spec"]["ok"] and stages["spec"]["errors"] == []
-    assert stages["numeric"]["ok"] and set(stages["numeric"]["max_rel_err"]) == {"output", "grad_input", "grad_params"}
+    assert stages["numeric"]["ok"] and set(stages["numeric"]["max_rel_err"]) == {"output", "grad_input", "grad_params", "state"}
     assert stages["behavioral"]["ok"] and stages["behavioral"]["steps"] == 3
     assert {"params", "update"} <= set(stages["behavioral"]["max_abs_err"])
     assert result["reproduce"] is None and result["compiles"] >= 1

@@ -154,7 +154,7 @@ class CheckReport:
             error = self.errors[quantity]
             entry = {}
             if error.relaxed:
-                entry.update(elements=error.relaxed, to_rel=error.relaxed_to, reason="PyTorch's own float32 error (float64 floor)")
+                entry.update(elements=error.relaxed, to_rel=error.relaxed_to, reason="PyTorch's own float32 error here (its float64 run, or ulp-level nudges of the input)")
             if error.tie_relaxed:
                 entry["tie_breaking"] = {"elements": error.tie_relaxed, "windows": sum(self.near_ties.values()),
                                          "where": dict(self.near_ties),

@@ -9,6 +9,7 @@ channels-last is compared after moving its last axis back to position 1.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import jax
@@ -80,21 +81,22 @@ def torch_outputs(model: torch.nn.Module, inputs, device: str = "cpu") -> list[t
     return captured
 
 
-def flax_outputs(pair, inputs) -> dict[tuple[str, ...], np.ndarray]:
+def flax_outputs(pair, inputs) -> dict[tuple[str, ...], list[np.ndarray]]:
+    """Every Flax submodule's output at each of its calls, in call order (a shared layer is called more than once)."""
     rngs = {"noise": jax.random.PRNGKey(0), "dropout": jax.random.PRNGKey(0)}
-    kwargs = {"train": True, "rngs": rngs} if pair.train else {"rngs": rngs}
+    takes_train = "train" in inspect.signature(type(pair.flax_model).__call__).parameters
+    kwargs = {"train": True, "rngs": rngs} if pair.train and takes_train else {"rngs": rngs}
     mutable = ["intermediates", *sorted(k for k in pair.variables if k != "params")]
     _, state = pair.flax_model.apply(
         pair.variables, *[jnp.asarray(x) for x in inputs], capture_intermediates=True, mutable=mutable, **kwargs
     )
-    found: dict[tuple[str, ...], np.ndarray] = {}
+    found: dict[tuple[str, ...], list[np.ndarray]] = {}
 
     def walk(tree, path):
         for key, value in tree.items():
-            if key == "__call__":
-                leaves = jax.tree_util.tree_leaves(value)
-                if leaves:
-                    found[path] = np.asarray(leaves[0])
+            if key == "__call__":  # a tuple: one output per call
+                calls = [jax.tree_util.tree_leaves(output) for output in value]
+                found[path] = [np.asarray(leaves[0]) if leaves else None for leaves in calls]
             elif isinstance(value, dict):
                 walk(value, (*path, key))
 
@@ -103,10 +105,22 @@ def flax_outputs(pair, inputs) -> dict[tuple[str, ...], np.ndarray]:
 
 
 def as_torch_layout(flax_value: np.ndarray, torch_value: np.ndarray) -> np.ndarray:
+    """Flax's output in PyTorch's layout: as it is, or channels-last with its last axis moved back to 1.
+
+    The shapes decide unless both readings fit them (as many channels as each spatial size: 8
+    channels on an 8x8 map, ``(N, 8, 8, 8)`` either way). Then the layout is a property of the
+    translation the localiser cannot see (a channels-last ``nn.Conv``, a layer that keeps its
+    input's layout, a hand-written ``--flax`` module), and the reading closer to PyTorch's value is
+    taken: the other one is a transposition of the same values, not a difference.
+    """
+    candidates = []
     if flax_value.shape == torch_value.shape:
-        return flax_value
-    moved = np.moveaxis(flax_value, -1, 1) if flax_value.ndim >= 3 else flax_value
-    return moved
+        candidates.append(flax_value)
+    if flax_value.ndim >= 3 and np.moveaxis(flax_value, -1, 1).shape == torch_value.shape:
+        candidates.append(np.moveaxis(flax_value, -1, 1))
+    if not candidates:
+        return flax_value  # neither fits: error_of reports the shape mismatch
+    return min(candidates, key=lambda candidate: error_of(candidate, torch_value).max_abs)
 
 
 def localise(pair, inputs, tolerance: Tolerance) -> Divergence | None:
@@ -119,11 +133,13 @@ def localise(pair, inputs, tolerance: Tolerance) -> Divergence | None:
         torch_side = list(torch_outputs(pair.torch_model, inputs, pair.torch_device))
     with replaying_jax(tape.arrays(), tape.kinds), native_dropout_disabled(torch.nn.Identity(), pair.native_random):
         with_flax = flax_outputs(pair, inputs)
+    calls: dict[str, int] = {}
     for torch_name, module, torch_value in torch_side:
+        call = calls[torch_name] = calls.get(torch_name, -1) + 1  # the n-th call of a layer is paired with Flax's n-th
         flax_path = names.get(torch_name)
-        if flax_path is None or flax_path not in with_flax:
+        if flax_path is None or call >= len(with_flax.get(flax_path, ())) or with_flax[flax_path][call] is None:
             continue
-        flax_value = as_torch_layout(with_flax[flax_path], torch_value)
+        flax_value = as_torch_layout(with_flax[flax_path][call], torch_value)
         error = error_of(flax_value, torch_value, tolerance=tolerance)
         if not error.within(tolerance):
             rule = rule_for_object(type(module))

@@ -34,7 +34,7 @@ from translator.equivalence.draws import (
 )
 from translator.equivalence.specs import InputSpec
 from translator.equivalence.state import load_into, trained_like_state
-from translator.equivalence.ties import NearTies, counting_near_ties, nudged_inputs
+from translator.equivalence.ties import NUDGES, NearTies, flipping_near_ties, nudged_inputs
 from translator.equivalence.tolerance import Error, Tolerance, error_of, worst
 from translator.weights.plan import PortPlan, Variables, flatten_variables
 
@@ -345,30 +345,37 @@ class ModelPair:
         quantities = ("output", "grad_input", "grad_params", "state")
         if self.float_positions and any(getattr(comparison, q).failing or getattr(comparison, q).undecided for q in quantities):
             # outside the bound: is PyTorch itself that sensitive here (near ties in a max pool)?
-            with counting_near_ties(self.torch_model) as ties:
-                nudged = self.run_torch(nudged_inputs(inputs, self.float_positions, cotangent_seed), cotangent_seed,
-                                        tape=ran.tape)
+            with flipping_near_ties(self.torch_model, np.random.default_rng(cotangent_seed)) as ties:
+                nudged = [self.run_torch(nudged_inputs(inputs, self.float_positions, cotangent_seed + k), cotangent_seed,
+                                         tape=ran.tape) for k in range(NUDGES)]
+            ties.windows = {name: count // NUDGES for name, count in ties.windows.items()}
             comparison = self.judge(ran, flax_out, flax_grad_in, flax_grad_params, flax_state, exact, nudged, ties)
         return comparison
 
     def judge(self, ran: TorchRun, flax_out, flax_grad_in, flax_grad_params, flax_state, exact: TorchRun | None,
-              nudged: TorchRun | None = None, ties: NearTies | None = None) -> Comparison:
+              nudged: list[TorchRun] | None = None, ties: NearTies | None = None) -> Comparison:
         """Every quantity of one example judged element by element (``tolerance.error_of``): against the float64
-        floor, and -- given the run on nudged inputs -- against PyTorch's own sensitivity there."""
+        floor, and -- given runs on nudged inputs -- against PyTorch's own sensitivity there (per element, the
+        most any nudged run moved)."""
         near = ties.total if ties is not None else 0
 
         def moved(a, b):
-            return None if a is None or b is None else np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))
+            if a is None or b is None:
+                return None
+            return np.max([np.abs(np.asarray(a, np.float64) - np.asarray(x, np.float64)) for x in b], axis=0)
 
         def judged(actual, reference, floor, scale=None, nudged_reference=None):
             return error_of(actual, reference, scale, floor, self.tolerance, moved(reference, nudged_reference), near)
 
+        def across(runs, get):  # the same quantity in every nudged run
+            return None if not runs else [get(run) for run in runs]
+
         exact_out = exact.outputs if exact is not None else [None] * len(ran.outputs)
-        nudged_out = nudged.outputs if nudged is not None else [None] * len(ran.outputs)
+        nudged_out = [across(nudged, lambda r, i=i: r.outputs[i]) for i in range(len(ran.outputs))]
         compared = [f"output{p}" for p in ran.paths]
         output = worst((judged(a, b, c, None, d) for a, b, c, d in zip(flax_out, ran.outputs, exact_out, nudged_out)), self.tolerance)
         exact_grad_in = exact.grad_inputs if exact is not None else [None] * len(ran.grad_inputs)
-        nudged_grad_in = nudged.grad_inputs if nudged is not None else [None] * len(ran.grad_inputs)
+        nudged_grad_in = [across(nudged, lambda r, i=i: r.grad_inputs[i]) for i in range(len(ran.grad_inputs))]
         grad_input = worst(
             (judged(a, b, c, None, d) for a, b, c, d in zip(flax_grad_in, ran.grad_inputs, exact_grad_in, nudged_grad_in)),
             self.tolerance,
@@ -383,7 +390,7 @@ class ModelPair:
                 uncompared.append(f"grad:{name} (the port maps this parameter to no Flax variable)")
                 continue
             per_parameter[name] = judged(flax_grad_params[source], grad, exact.grad_params.get(name) if exact else None,
-                                         scale, nudged.grad_params.get(name) if nudged else None)
+                                         scale, across(nudged, lambda r, name=name: r.grad_params[name]))
         compared += [f"grad:{name}" for name in per_parameter]
         state, buffers_compared, buffers_uncompared, not_ported = self.buffer_errors(ran, flax_state, exact)
         comparison = Comparison(output, grad_input, worst(per_parameter.values(), self.tolerance), per_parameter, state,

@@ -9,14 +9,19 @@ float64 run (3e-9), so the float64 floor does not cover it.
 
 Two measurements make that visible, both taken only when a quantity is outside its bound:
 
-* :func:`nudged_inputs`: the float inputs moved by a few ulps; how far PyTorch's own float32
-  result moves then (per element) is the quantity's *sensitivity* at this input;
-* :func:`counting_near_ties`: forward hooks on ``nn.MaxPool1d``/``nn.MaxPool2d`` count the windows
-  whose two largest values are within ``TIE_ULPS`` float32 steps of the larger.
+* :func:`flipping_near_ties`: forward pre-hooks on ``nn.MaxPool1d``/``nn.MaxPool2d`` count the
+  windows whose two largest values are within ``TIE_ULPS`` float32 steps of the larger, and let the
+  runner-up win in a random half of them (a few ulps added there: what another framework's
+  rounding can do);
+* :func:`nudged_inputs`: the float inputs moved by a few ulps.  PyTorch is run ``NUDGES`` times so;
+  how far its own float32 result moves (per element, the most over the runs) is the quantity's
+  *sensitivity* at this input.
 
 An element outside its bound that the sensitivity explains is relaxed as tie-breaking when near
 ties were counted (reported with the count), and treated like the float64 floor (capped) when
-none were; a wrong pick where there is no near tie still fails.
+none were; a wrong pick where there is no near tie still fails.  Max pools called as functions
+(``F.max_pool2d``) and other max-type ops (``max``, ``argmax``, ``topk``, ``sort``) are not hooked:
+there only the input nudge measures sensitivity, and the floor's cap applies.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ import torch.nn.functional as F
 TIE_ULPS = 4
 #: the float inputs are nudged by up to this many float32 steps (relative) to measure sensitivity
 NUDGE_ULPS = 4
+#: nudged runs per measurement: each flips about half of the near ties, so four see nearly every one flipped
+NUDGES = 4
 
 
 @dataclass
@@ -59,48 +66,52 @@ def nudged_inputs(inputs, float_positions, seed: int) -> list[np.ndarray]:
     return nudged
 
 
-def near_tie_windows(module: torch.nn.Module, x: torch.Tensor) -> int:
-    """Windows of a ``MaxPool1d``/``MaxPool2d`` on ``x`` whose two largest values are within ``TIE_ULPS`` steps."""
+def _pool_arguments(module: torch.nn.Module):
+    return dict(kernel_size=module.kernel_size, stride=module.stride, padding=module.padding, dilation=module.dilation,
+                ceil_mode=module.ceil_mode)
+
+
+def tie_flip(module: torch.nn.Module, x: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, int]:
+    """For a ``MaxPool1d``/``MaxPool2d`` on ``x``: the windows whose two largest values are within ``TIE_ULPS``
+    float32 steps of the larger (windows of zeros after a ReLU excluded: no gradient flows there either
+    way), and a constant offset that makes the runner-up win in a random half of them.
+
+    Returns ``(offset, near_ties)``; ``x + offset`` differs from ``x`` by a few ulps at those positions only.
+    """
     with torch.no_grad():
-        x = x.detach().float()
-        if isinstance(module, torch.nn.MaxPool1d):
-            x, kernel, stride, padding, dilation = x.unsqueeze(-2), (1, _one(module.kernel_size)), \
-                (1, _one(module.stride)), (0, _one(module.padding)), (1, _one(module.dilation))
-        else:
-            kernel, stride, padding, dilation = (_pair(module.kernel_size), _pair(module.stride), _pair(module.padding),
-                                                 _pair(module.dilation))
-        if x.dim() == 3:
-            x = x.unsqueeze(0)
-        x = F.pad(x, (padding[1], padding[1], padding[0], padding[0]), value=float("-inf"))
-        n, c = x.shape[:2]
-        windows = F.unfold(x.reshape(n * c, 1, *x.shape[2:]), kernel, dilation=dilation, stride=stride)
-        if windows.shape[1] < 2:
-            return 0
-        top = windows.topk(2, dim=1).values
-        largest, second = top[:, 0], top[:, 1]
-        close = (largest - second) <= TIE_ULPS * torch.finfo(torch.float32).eps * largest.abs()
-        # windows of zeros (after a ReLU) tie exactly, but no gradient flows through them either way
-        return int((close & torch.isfinite(second) & (largest != 0)).sum())
-
-
-def _one(value) -> int:
-    return value[0] if isinstance(value, (tuple, list)) else value
-
-
-def _pair(value) -> tuple[int, int]:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+        one_d = isinstance(module, torch.nn.MaxPool1d)
+        values = x.detach().unsqueeze(-2) if one_d else x.detach()
+        arguments = _pool_arguments(module)
+        if one_d:
+            arguments = {k: (1, v) if k != "ceil_mode" else v for k, v in arguments.items()}
+            arguments["padding"] = (0, arguments["padding"][1])
+        pool = F.max_pool2d
+        largest, first = pool(values, return_indices=True, **arguments)
+        flat = values.flatten(-2).clone()
+        flat.scatter_(-1, first.flatten(-2), float("-inf"))
+        second, runner_up = pool(flat.view_as(values), return_indices=True, **arguments)
+        step = torch.finfo(torch.float32).eps * largest.abs()
+        near = ((largest - second) <= TIE_ULPS * step) & torch.isfinite(second) & (largest != 0)
+        flip = near & torch.from_numpy(rng.random(tuple(near.shape)) < 0.5).to(near.device)
+        lift = torch.where(flip, largest - second + 2 * step, torch.zeros_like(largest))
+        offset = torch.zeros_like(flat).scatter_reduce_(-1, runner_up.flatten(-2), lift.flatten(-2), reduce="amax")
+        offset = offset.view_as(values).squeeze(-2) if one_d else offset.view_as(values)
+        return offset.to(x.dtype), int(near.sum())
 
 
 @contextlib.contextmanager
-def counting_near_ties(model: torch.nn.Module):
-    """Count near-tie windows in every ``MaxPool1d``/``MaxPool2d`` that runs meanwhile."""
+def flipping_near_ties(model: torch.nn.Module, rng: np.random.Generator):
+    """Meanwhile every ``MaxPool1d``/``MaxPool2d`` counts its near ties and lets the runner-up win in a random half
+    of them (a forward pre-hook adding :func:`tie_flip`'s offset): what another framework's rounding could do."""
     ties = NearTies()
     handles = []
     for name, module in model.named_modules():
-        if isinstance(module, (torch.nn.MaxPool1d, torch.nn.MaxPool2d)) and not module.ceil_mode:
-            def hook(module, args, output, name=name):
-                ties.windows[name] = ties.windows.get(name, 0) + near_tie_windows(module, args[0])
-            handles.append(module.register_forward_hook(hook))
+        if isinstance(module, (torch.nn.MaxPool1d, torch.nn.MaxPool2d)) and not module.return_indices:
+            def hook(module, args, name=name):
+                offset, count = tie_flip(module, args[0], rng)
+                ties.windows[name] = ties.windows.get(name, 0) + count
+                return (args[0] + offset, *args[1:])
+            handles.append(module.register_forward_pre_hook(hook))
     try:
         yield ties
     finally:
