@@ -254,21 +254,24 @@ def flush_quietly(stream) -> None:
 
 
 def print_check_table(report) -> None:
-    mode = "train mode, dropout off" if report.train else "eval mode"
+    mode = "train mode, PyTorch's dropout masks replayed" if report.train else "eval mode"
+    state = "trained-like state per example" if report.state == "trained-like" else f"weights {report.state}"
     device = "" if report.device == "cpu" else f", {report.device}"
-    table = Table(title=f"{report.class_name}: {report.examples} examples (seed {report.seed}, {mode}{device})")
+    table = Table(title=f"{report.class_name}: {report.examples} examples (seed {report.seed}, {mode}, {state}{device})")
     for column in ("quantity", "max abs error", "max rel error", "tolerance", "pass"):
         table.add_column(column, justify="right" if column != "quantity" else "left")
-    numeric_run = report.stages["numeric"].status in ("passed", "failed")
+    numeric_run = report.stages["numeric"].status in ("passed", "failed", "inconclusive")
     for quantity in report.quantities if numeric_run else ():
         error = report.errors[quantity]
         passed = error.within(report.tolerance)
+        verdict = ("[green]yes[/green]" + (" (relaxed)" if error.relaxed or error.tie_relaxed else "")) if passed else (
+            "[yellow]undecided[/yellow]" if error.inconclusive(report.tolerance) else "[red]NO[/red]")
         table.add_row(
             quantity,
             f"{error.max_abs:.3e}",
             f"{error.max_rel:.3e}",
             f"{report.tolerance.rtol:.0e} rel",
-            "[green]yes[/green]" if passed else "[red]NO[/red]",
+            verdict,
         )
     behavioral = report.behavioral
     if behavioral is not None:
@@ -287,13 +290,33 @@ def print_check_table(report) -> None:
     for column in ("stage", "result", "detail", "seconds"):
         stage_table.add_column(column, justify="right" if column == "seconds" else "left")
     for name, stage in report.stages.items():
-        style = {"passed": "green", "failed": "red"}.get(stage.status, "dim")
+        style = {"passed": "green", "failed": "red", "inconclusive": "yellow"}.get(stage.status, "dim")
         stage_table.add_row(name, f"[{style}]{stage.status}[/{style}]", escape(stage_detail(report, name)),
-                            f"{stage.seconds:.1f}" if stage.status in ("passed", "failed") else "")
+                            f"{stage.seconds:.1f}" if stage.status in ("passed", "failed", "inconclusive") else "")
     stdout.print(stage_table)
     if report.worst_parameter:
         stdout.print(f"largest parameter-gradient error: {report.worst_parameter}", markup=False)
-    if report.failure:
+    compared = report.compared_json()
+    if compared["of"]:
+        stdout.print(f"compared {compared['quantities']} of {compared['of']} quantities (outputs, gradients, buffers)"
+                     + (f"; {compared['draws_replayed']} random draw(s) of PyTorch replayed" if compared["draws_replayed"] else ""),
+                     markup=False)
+    for quantity, relaxed in report.relaxed_json().items():
+        if "elements" in relaxed:
+            stdout.print(f"relaxed: {quantity}, {relaxed['elements']} element(s) up to {relaxed['to_rel']:.2g} rel, "
+                         f"{relaxed['reason']}", markup=False)
+        if "tie_breaking" in relaxed:
+            ties = relaxed["tie_breaking"]
+            where = ", ".join(f"`{name}` {count}" for name, count in ties["where"].items())
+            stdout.print(f"relaxed: {quantity}, {ties['elements']} element(s) explained by tie-breaking in max pools "
+                         f"(near-tie windows: {where})", markup=False)
+    if report.verdict == "inconclusive":
+        stdout.print("[yellow]INCONCLUSIVE[/yellow] (not a pass):")
+        stdout.print(report.failure, markup=False)
+        if report.reproduce:
+            stdout.print("reproduce this example with:", markup=False)
+            stdout.print(report.reproduce, markup=False)
+    elif report.failure:
         stdout.print(f"[red]FAILED at the {report.stage} stage:[/red]")
         stdout.print(report.failure, markup=False)
         if report.divergence is not None:
@@ -308,8 +331,8 @@ def print_check_table(report) -> None:
 
 def stage_detail(report, name: str) -> str:
     stage = report.stages[name]
-    if stage.status not in ("passed", "failed"):
-        return "an earlier stage failed" if stage.status == "skipped" else ""
+    if stage.status not in ("passed", "failed", "inconclusive"):
+        return "an earlier stage did not pass" if stage.status == "skipped" else ""
     if name == "spec":
         return "variables and output shapes match" if stage.status == "passed" else (stage.failure or "").splitlines()[0]
     if name == "numeric":
@@ -319,6 +342,8 @@ def stage_detail(report, name: str) -> str:
     result = report.behavioral
     if result is None:
         return ""
+    if result.nothing_to_train:
+        return "no parameters: nothing to train"
     worst = max((result.errors[q] for q in result.quantities), key=lambda e: e.max_rel)
     text = f"{result.steps} SGD steps (lr {result.learning_rate:.2g}), worst rel {worst.max_rel:.2e}"
     if result.dropout is not None:
