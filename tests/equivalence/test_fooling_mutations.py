@@ -274,3 +274,36 @@ def test_dropout_left_deterministic_in_train_mode_is_caught(tmp_path):
     torch_file, _, bad = write(tmp_path, "drop", DROPOUT_MLP, replace=("deterministic=not train", "deterministic=True"))
     report = run(torch_file, "Drop", bad, "float32[4,6]", train=True, stages="spec,numeric")
     assert report.verdict == "fail" and report.stage == "spec" and "not drawn by the translation" in report.failure
+
+
+CONV_NORM_STACK = """
+import torch.nn as nn
+
+
+class Stack(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.bn = nn.BatchNorm2d(6)
+        self.act = nn.GELU()
+        self.norm = nn.LayerNorm(6)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        y = self.act(self.bn(self.conv(x))).mean((2, 3))
+        return self.fc(self.norm(y))
+"""
+
+
+@pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])
+@pytest.mark.parametrize("mutation, module", [
+    # GELU becomes a function (no module output to capture): the first captured output after it differs
+    (("approximate=False", "approximate=True"), ("act", "norm")),
+    (("epsilon=1e-05, ", "epsilon=1e-2, "), ("norm",)),
+    (('y = y * self.param("scale"', 'y = 1.5 * y * self.param("scale"'), ("bn",)),
+], ids=["gelu-approximation", "layer-norm-eps", "batch-norm-scale"])
+def test_a_broken_layer_is_localised_in_both_modes(tmp_path, mutation, module, train):
+    torch_file, _, bad = write(tmp_path, "stack", CONV_NORM_STACK, replace=mutation)
+    report = run(torch_file, "Stack", bad, "float32[3,3,5,5]", train=train, stages="spec,numeric", examples=3)
+    assert report.verdict == "fail" and report.stage == "numeric", report.to_json()
+    assert report.divergence is not None and report.divergence.torch_module in module, report.divergence
