@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     totals = [0, 0.0]
     for model in models:
         started = time.perf_counter()
-        report = check(model.path, model.class_name, [parse_spec(s) for s in model.inputs], model.kwargs,
+        report = check(model.path, model.class_name, [parse_spec(s) for s in model.inputs_for(args.train)], model.kwargs,
                        examples=args.examples, train=args.train, stages=args.stages)
         wall = time.perf_counter() - started
         seconds = {name: stage.seconds for name, stage in report.stages.items()}

@@ -42,7 +42,7 @@ def worst_rel(errors: dict) -> str:
 
 def run_model(model, device: str, examples: int, train: bool, seed: int) -> dict:
     started = time.perf_counter()
-    report = check(model.path, model.class_name, [parse_spec(s) for s in model.inputs], model.kwargs,
+    report = check(model.path, model.class_name, [parse_spec(s) for s in model.inputs_for(train)], model.kwargs,
                    examples=examples, seed=seed, train=train, device=device, stages=STAGES)
     result = report.to_json()
     result["wall_s"] = time.perf_counter() - started

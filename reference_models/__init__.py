@@ -16,6 +16,12 @@ class ReferenceModel:
     class_name: str
     inputs: tuple[str, ...]  # --input specs
     kwargs: dict = field(default_factory=dict)
+    #: --input specs for train mode where they must differ: batch statistics over a few values are
+    #: ill-conditioned in float32 (a batch norm on 1x1 maps of a batch of 2 normalises two numbers)
+    train_inputs: tuple[str, ...] = ()
+
+    def inputs_for(self, train: bool) -> tuple[str, ...]:
+        return self.train_inputs if train and self.train_inputs else self.inputs
 
     @property
     def path(self) -> Path:
@@ -31,7 +37,9 @@ CATALOGUE = (
     ReferenceModel("resnet", "ResNet18", ("float32[2,3,32,32]",), {"num_classes": 10, "width": 8}),
     ReferenceModel("resnet", "BottleneckResNet", ("float32[2,3,32,32]",), {"num_blocks": (1, 1, 1, 1), "width": 4}),
     ReferenceModel("vgg", "VGG11BN", ("float32[2,3,32,32]",), {"width": 4, "hidden": 32}),
-    ReferenceModel("mobilenet_v2", "MobileNetV2", ("float32[2,3,32,32]",), {"width_mult": 0.25}),
+    # train mode at 64x64, batch 4: at 32x32 the last batch norms see 1x1 maps, two values per channel, where
+    # PyTorch's own float32 gradients are 126% off its float64 ones (check says inconclusive, rightly)
+    ReferenceModel("mobilenet_v2", "MobileNetV2", ("float32[2,3,32,32]",), {"width_mult": 0.25}, ("float32[4,3,64,64]",)),
     ReferenceModel("unet", "UNet", ("float32[2,1,16,16]",), {"width": 4}),
     ReferenceModel("dcgan", "Generator", ("float32[2,16,1,1]",), {"nz": 16, "ngf": 4}),
     ReferenceModel("dcgan", "Discriminator", ("float32[2,3,64,64]",), {"ndf": 4}),

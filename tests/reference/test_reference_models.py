@@ -45,5 +45,6 @@ def test_train_mode_equivalence(model):
     """Batch statistics, running-statistic updates and gradients match in training mode."""
     # the behavioral stage in train mode where it is cheap (measured ~30 s for these; ~134 s for all)
     stages = STAGES if model.class_name in CHEAP_TRAIN_BEHAVIORAL else ("spec", "numeric")
-    report = check(model.path, model.class_name, [parse_spec(s) for s in model.inputs], model.kwargs, examples=2, train=True, stages=stages)
+    report = check(model.path, model.class_name, [parse_spec(s) for s in model.inputs_for(train=True)], model.kwargs, examples=2,
+                   train=True, stages=stages)
     assert report.ok, report.to_json()
