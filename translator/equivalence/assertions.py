@@ -26,10 +26,12 @@ def assert_equivalent(
     train: bool = False,
     cotangent_seed: int = 0,
 ) -> None:
-    """Raise AssertionError unless outputs and gradients (inputs and parameters) agree within ``rtol``.
+    """Raise AssertionError unless outputs, gradients (inputs and parameters) and buffers agree within ``rtol``.
 
     ``variables`` are the Flax variables for ``flax_module`` (for instance from ``port_state_dict``);
     gradients are compared under PyTorch's parameter names through the port plan of ``torch_module``.
+    Both models keep the weights given (no trained-like state is drawn); PyTorch's random draws are
+    replayed to the translation, as in ``check``.
     """
     inputs = tuple(np.asarray(x) for x in inputs)
     specs = [
@@ -40,10 +42,14 @@ def assert_equivalent(
     pair = ModelPair(torch_module, flax_module, variables, plan_port(torch_module), specs, train=train, tolerance=tolerance)
     pair.check_structure(inputs)
     comparison = pair.compare_in_mode(inputs, cotangent_seed)
-    quantities = ("output", "grad_input", "grad_params", *(("state",) if train else ()))
+    quantities = ("output", "grad_input", "grad_params", "state")
     failing = [q for q in quantities if not getattr(comparison, q).within(tolerance)]
+    if comparison.uncompared:
+        raise AssertionError("not compared: " + "; ".join(comparison.uncompared))
     if failing:
         details = "; ".join(
-            f"{q}: max abs {getattr(comparison, q).max_abs:.3g}, rel {getattr(comparison, q).max_rel:.3g}" for q in failing
+            f"{q}: max abs {getattr(comparison, q).max_abs:.3g}, rel {getattr(comparison, q).max_rel:.3g}"
+            + (" (float32 cannot decide: PyTorch's own float32 error is as large)" if getattr(comparison, q).inconclusive(tolerance) else "")
+            for q in failing
         )
         raise AssertionError(f"the Flax module differs from the PyTorch one (rtol {rtol:g}): {details}")
