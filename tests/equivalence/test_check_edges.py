@@ -10,6 +10,8 @@ from translator.diagnostics import PortError
 from translator.equivalence.check import check
 from translator.equivalence.specs import parse_spec
 
+from test_broken_translations import BATCH_NORM  # noqa: E402  (pytest puts this folder on sys.path)
+
 NO_PARAMETERS = textwrap.dedent(
     """
     import torch.nn as nn
@@ -55,23 +57,6 @@ MASKED_SUM_FLAX = textwrap.dedent(
             return jnp.sum(y[y > 0])  # boolean-mask indexing: a data-dependent shape
     """
 )
-
-BATCH_NORM = textwrap.dedent(
-    """
-    import torch.nn as nn
-
-
-    class B(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc = nn.Linear(4, 3)
-            self.bn = nn.BatchNorm1d(3)
-
-        def forward(self, x):
-            return self.bn(self.fc(x))
-    """
-)
-
 
 def test_a_model_without_parameters_has_nothing_to_train(tmp_path):
     source = tmp_path / "pool.py"

@@ -176,3 +176,29 @@ def test_map_over_a_method_defined_after_its_user(tmp_path, capsys):
     '''))
     args = ["check", str(path), "--class", "Net", "--input", "float32[2,4]", "--examples", "2", "--stages", "spec,numeric"]
     assert main(args) == 0, capsys.readouterr()
+
+
+def test_flatten_of_an_expression_computes_it_once(tmp_path, capsys):
+    """`self.flatten(self.pool(self.bn(...)))` read the shape of its input expression, so the network under it ran
+    twice and a train-mode batch norm updated its statistics twice (found by check's buffer comparison)."""
+    path = tmp_path / "flat.py"
+    path.write_text(textwrap.dedent('''\
+        import torch.nn as nn
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 4, 3)
+                self.bn = nn.BatchNorm2d(4)
+                self.flatten = nn.Flatten()
+                self.fc = nn.Linear(16, 2)
+
+            def forward(self, x):
+                return self.fc(self.flatten(self.bn(self.conv(x))))
+    '''))
+    code = translate_source(path.read_text(), str(path)).code
+    assert code.count("self.conv(") == 1 and "jax.lax.collapse(" in code, code
+    args = ["check", str(path), "--class", "Net", "--input", "float32[B,3,4,4]", "--train", "--examples", "2",
+            "--stages", "spec,numeric"]
+    assert main(args) == 0, capsys.readouterr()

@@ -46,12 +46,17 @@ def flatten_expr(ctx, start, end) -> Emitted:
 
     if (start, end) == (0, -1):
         return Emitted(cst.parse_expression(f"{code}.reshape(-1)"))
-    if end == -1 and start >= 0:
-        head = ", ".join(dim(i) for i in range(start))
-        return Emitted(cst.parse_expression(f"{code}.reshape({head}, -1)"))
     if start < 0 or end < -1:
         ctx.unsupported("negative `start_dim`/`end_dim` other than -1 need the input's rank; not translated yet")
         return Emitted(x)
+    if not isinstance(ctx.expr("input"), (cst.Name, cst.Attribute)):
+        # reading the shape of an expression would compute it twice (a batch norm would update its
+        # statistics twice): collapse the axes without naming the others
+        stop = "" if end == -1 else f", {end + 1}"
+        return Emitted(cst.parse_expression(f"jax.lax.collapse({code}, {start}{stop})"))
+    if end == -1 and start >= 0:
+        head = ", ".join(dim(i) for i in range(start))
+        return Emitted(cst.parse_expression(f"{code}.reshape({head}, -1)"))
     return Emitted(cst.parse_expression(f"{code}.reshape({code}.shape[:{start}] + (-1,) + {code}.shape[{end + 1}:])"))
 
 
@@ -73,8 +78,12 @@ class TorchFlatten(Rule):
             "transposes back to NCHW first, so ported weights need no row permutation."
         ),
         example=Example(
-            torch="x = torch.flatten(x, 1)",
-            flax="x = jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)  # NHWC -> NCHW first",
+            torch="self.conv = nn.Conv2d(3, 8, 3)\nx = self.conv(x)\nx = torch.flatten(x, 1)",
+            flax=(
+                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID")\n'
+                "x = self.conv(jnp.transpose(x, (0, 2, 3, 1)))  # NHWC\n"
+                "x = jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)  # NHWC -> NCHW first"
+            ),
         ),
         fidelity="Exact: a reshape (and transpose) moves values without arithmetic.",
     )
