@@ -202,3 +202,23 @@ def test_flatten_of_an_expression_computes_it_once(tmp_path, capsys):
     args = ["check", str(path), "--class", "Net", "--input", "float32[B,3,4,4]", "--train", "--examples", "2",
             "--stages", "spec,numeric"]
     assert main(args) == 0, capsys.readouterr()
+
+
+def test_attributes_assigned_by_unpacking_are_fields():
+    """`self.heads, self.p = heads, p` emitted `self.heads, self.p = self.heads, self.p` in setup (Flax: frozen)."""
+    source = textwrap.dedent('''\
+        import torch.nn as nn
+
+
+        class Net(nn.Module):
+            def __init__(self, heads=2, p=0.1, dim=4):
+                super().__init__()
+                self.heads, self.p = heads, p
+                self.scale, self.offset = dim ** -0.5, 1.0
+                self.fc = nn.Linear(dim, dim)
+
+            def forward(self, x):
+                return self.fc(x) * self.scale * self.heads + self.offset + self.p
+    ''')
+    code = translate_source(source, "net.py").code
+    assert "self.heads, self.p" not in code and "self.scale = self.dim**-0.5" in code and "self.offset = 1.0" in code, code

@@ -1,7 +1,9 @@
 """Constructor spellings rewritten into the forms ``setup`` translation reads.
 
-Two spellings real model files use for optional and repeated layers:
+Spellings real model files use for attributes, optional and repeated layers:
 
+* ``self.heads, self.p = heads, p``: one assignment per attribute, so each is read as
+  ``self.x = x`` is (a constructor argument is already the dataclass field);
 * ``self.proj = nn.Linear(a, b) if cond else nn.Identity()``: a conditional
   expression is written as an ``if`` statement, so each branch's layer is
   recorded like any other branch of ``__init__`` (the attribute then holds a
@@ -92,6 +94,43 @@ class ConditionalLayerToIf(TargetedTransformer):
         statement = choice_as_if(assign.targets[0].target, value).with_changes(leading_lines=updated_node.leading_lines)
         self.origins[statement] = original_node
         return statement
+
+
+UNPACKED_ATTRIBUTES = m.SimpleStatementLine(
+    body=[m.Assign(targets=[m.AssignTarget(m.Tuple(elements=[m.AtLeastN(m.Element(SELF_ATTR), n=2)]))],
+                   value=m.Tuple())]
+)
+
+
+class UnpackedAttributesToAssignments(TargetedTransformer):
+    """``self.heads, self.p = heads, p`` -> one assignment per attribute, read as ``self.x = x`` is (a field
+    that needs no line in ``setup``); only where no value reads an attribute being assigned (a swap keeps its form)."""
+
+    target = UNPACKED_ATTRIBUTES
+
+    def __init__(self, origins: dict[cst.CSTNode, cst.CSTNode]):
+        self.origins = origins
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return not isinstance(node, cst.SimpleStatementLine) and super().on_visit(node)
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine):
+        if not m.matches(updated_node, UNPACKED_ATTRIBUTES):
+            return updated_node
+        assign = updated_node.body[0]
+        targets, values = assign.targets[0].target.elements, assign.value.elements
+        names = {t.value.attr.value for t in targets}
+        reads = {a.attr.value for v in values for a in m.findall(v.value, SELF_ATTR)}
+        if len(targets) != len(values) or any(isinstance(v, cst.StarredElement) for v in values) or names & reads:
+            return updated_node
+        statements = [
+            cst.SimpleStatementLine(body=[cst.Assign(targets=[cst.AssignTarget(t.value)], value=v.value)],
+                                    leading_lines=updated_node.leading_lines if i == 0 else [])
+            for i, (t, v) in enumerate(zip(targets, values))
+        ]
+        for statement in statements:
+            self.origins[statement] = original_node
+        return cst.FlattenSentinel(statements)
 
 
 def grown_attributes(init: cst.FunctionDef) -> set[str]:
@@ -203,6 +242,7 @@ def normalise_init(init: cst.FunctionDef, is_container) -> tuple[cst.FunctionDef
     Returns the new function and, for each statement it created, the user's statement it stands for.
     """
     origins: dict[cst.CSTNode, cst.CSTNode] = {}
+    init = init.visit(UnpackedAttributesToAssignments(origins))
     init = init.visit(ConditionalLayerToIf(origins))
     for attr in sorted(grown_attributes(init)):
         init = grow_in_local(init, attr, is_container, origins)
