@@ -5,12 +5,11 @@ import textwrap
 
 import pytest
 import torch
+from test_broken_translations import BATCH_NORM  # noqa: E402  (pytest puts this folder on sys.path)
 
 from translator.diagnostics import PortError
 from translator.equivalence.check import check
 from translator.equivalence.specs import parse_spec
-
-from test_broken_translations import BATCH_NORM  # noqa: E402  (pytest puts this folder on sys.path)
 
 NO_PARAMETERS = textwrap.dedent(
     """

@@ -37,8 +37,14 @@ import numpy as np
 import optax
 import torch
 
+from translator.equivalence.draws import (
+    DrawMismatch,
+    DrawTape,
+    native_dropout_disabled,
+    recording,
+    replaying_torch,
+)
 from translator.equivalence.dropout import DropoutCheck, check_dropout, has_dropout
-from translator.equivalence.draws import DrawMismatch, DrawTape, native_dropout_disabled, recording, replaying_torch
 from translator.equivalence.pair import ModelPair, SpecMismatch, to_numpy
 from translator.equivalence.specs import BATCH_RANGE, TRAIN_BATCH_RANGE, InputSpec
 from translator.equivalence.strategies import Draw, Recipe

@@ -40,8 +40,8 @@ from translator.equivalence.device import on_device, torch_device
 from translator.equivalence.localise import Divergence, localise
 from translator.equivalence.pair import ModelPair, SpecMismatch
 from translator.equivalence.specs import BATCH_RANGE, TRAIN_BATCH_RANGE, InputSpec, resolve_all
-from translator.equivalence.strategies import Recipe, recipes
 from translator.equivalence.state import load_into
+from translator.equivalence.strategies import Recipe, recipes
 from translator.equivalence.tolerance import FLOOR_CAP, Error, Tolerance, worst
 from translator.loading import class_from, import_source, instantiate, module_from_code
 from translator.rewrite.pipeline import translate_source

@@ -119,7 +119,7 @@ def _patched_samplers(state: _TorchDraws) -> list[tuple[object, str, object]]:
     randn, rand, randn_like, rand_like = torch.randn, torch.rand, torch.randn_like, torch.rand_like
     randint, randint_like, normal, bernoulli = torch.randint, torch.randint_like, torch.normal, torch.bernoulli
     multinomial, randperm = torch.multinomial, torch.randperm
-    tensor_normal, tensor_uniform, tensor_bernoulli = torch.Tensor.normal_, torch.Tensor.uniform_, torch.Tensor.bernoulli_
+    tensor_bernoulli = torch.Tensor.bernoulli_
 
     def direct(kind, original, name):
         def sample(*args, **kwargs):

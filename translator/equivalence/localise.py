@@ -135,7 +135,12 @@ def as_torch_layout(flax_value: np.ndarray, torch_value: np.ndarray) -> np.ndarr
 
 def localise(pair, inputs, tolerance: Tolerance) -> Divergence | None:
     """The first submodule (in PyTorch's execution order) whose output is outside tolerance."""
-    from translator.equivalence.draws import DrawTape, native_dropout_disabled, recording, replaying_jax
+    from translator.equivalence.draws import (
+        DrawTape,
+        native_dropout_disabled,
+        recording,
+        replaying_jax,
+    )
 
     names = flax_names(pair.torch_model)
     tape = DrawTape()  # as in the stage that failed: PyTorch's draws replayed to the translation
