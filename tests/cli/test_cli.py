@@ -165,11 +165,12 @@ def test_check_json(capsys):
     )
     assert code == 0, out
     report = json.loads(out)  # exactly one JSON object on stdout
-    assert report["ok"] is True and report["class"] == "MLP" and report["examples"] >= 3
+    assert report["ok"] is True and report["verdict"] == "pass" and report["class"] == "MLP" and report["examples"] >= 3
     for key in ("max_abs_err", "max_rel_err"):
-        assert set(report[key]) == {"output", "grad_input", "grad_params"}
+        assert set(report[key]) == {"output", "grad_input", "grad_params", "state"}
         assert all(v < 1e-4 for v in report["max_rel_err"].values())
     assert report["tolerance"]["rtol"] == 1e-4
+    assert report["compared"]["quantities"] == report["compared"]["of"] == 6 and report["relaxed"] == {}
 
 
 def test_check_table_with_python_literal_kwargs(capsys):
