@@ -1,5 +1,6 @@
 """Constructs found by the third-party trial (benchmarks/third_party_trial.py), each pinned by a test."""
 
+import json
 import textwrap
 
 from translator.cli import main
@@ -222,3 +223,27 @@ def test_attributes_assigned_by_unpacking_are_fields():
     ''')
     code = translate_source(source, "net.py").code
     assert "self.heads, self.p" not in code and "self.scale = self.dim**-0.5" in code and "self.offset = 1.0" in code, code
+
+
+def test_a_dict_output_is_translated_and_checked_leaf_by_leaf(tmp_path, capsys):
+    path = tmp_path / "heads.py"
+    path.write_text(textwrap.dedent('''\
+        import torch.nn as nn
+
+
+        class Heads(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(6, 5)
+                self.proj = nn.Linear(6, 3)
+
+            def forward(self, x):
+                logits = self.fc(x)
+                return {"logits": logits, "index": logits.argmax(-1), **{"features": self.proj(x)}}
+    '''))
+    assert "X001" not in {d.code for d in translate_source(path.read_text(), str(path)).diagnostics}
+    args = ["check", str(path), "--class", "Heads", "--input", "float32[3,6]", "--examples", "2", "--stages", "spec,numeric",
+            "--json"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["compared"]["quantities"] == report["compared"]["of"] == 8  # 3 outputs, 1 input, 4 parameters

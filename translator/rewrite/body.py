@@ -204,6 +204,10 @@ class BodyTranslator:
         if isinstance(node, (cst.Tuple, cst.List)):
             elements = [self.element(e) for e in node.elements]
             return Emitted(node.with_changes(elements=elements))
+        if isinstance(node, cst.Dict):  # `return {"logits": x, "features": h}`: Flax returns pytrees as they are
+            elements = [e.with_changes(key=self.plain(e.key), value=self.plain(e.value)) if isinstance(e, cst.DictElement)
+                        else e.with_changes(value=self.plain(e.value)) for e in node.elements]
+            return Emitted(node.with_changes(elements=elements))
         if isinstance(node, cst.Subscript):
             return self.subscript(node)
         if isinstance(node, cst.IfExp):
@@ -822,7 +826,7 @@ class BodyTranslator:
             if node.attr.value in VIEW_METHODS:
                 return self.storage(node.value)
             return frozenset({f"shared:{code_of(node)}"})
-        if isinstance(node, (cst.Tuple, cst.List)):
+        if isinstance(node, (cst.Tuple, cst.List, cst.Dict)):
             return frozenset().union(*(self.storage(e.value) for e in node.elements)) if node.elements else tracker.new_root()
         if isinstance(node, cst.IfExp):
             return self.storage(node.body) | self.storage(node.orelse)
