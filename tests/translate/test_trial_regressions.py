@@ -247,3 +247,20 @@ def test_a_dict_output_is_translated_and_checked_leaf_by_leaf(tmp_path, capsys):
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["compared"]["quantities"] == report["compared"]["of"] == 8  # 3 outputs, 1 input, 4 parameters
+
+
+def test_unbind_with_a_keyword_dimension_keeps_its_axis():
+    """`x.unbind(dim=1)` and `torch.unbind(x, dim=2)` became `jnp.unstack(x, axis=0)` (silently wrong)."""
+    source = textwrap.dedent('''\
+        import torch
+        import torch.nn as nn
+
+
+        class U(nn.Module):
+            def forward(self, x):
+                r, g, b = x.unbind(dim=1)
+                first, second = torch.unbind(x[:, :, :2], dim=2)
+                return r + g * b, first - second
+    ''')
+    code = translate_source(source, "u.py").code
+    assert "jnp.unstack(x, axis=1)" in code and "axis=2" in code and "axis=0" not in code, code

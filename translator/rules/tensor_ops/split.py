@@ -38,8 +38,9 @@ class TorchSplit(Rule):
     def emit_call(self, ctx):
         op = op_name(ctx)
         x = code(ctx, "input")
-        if op == "unbind":
-            dim = code_of(ctx.expr("size")) if not ctx.is_default("size") else "0"
+        if op == "unbind":  # unbind(dim) binds the dimension positionally as `size`, unbind(dim=d) as `dim`
+            given = next((n for n in ("size", "dim") if not ctx.is_default(n)), None)
+            dim = code_of(ctx.expr(given)) if given else "0"
             return emit(f"tuple(jnp.unstack({x}, axis={dim}))")
         if op == "narrow":  # narrow(dim, start, length): bound as size=dim, dim=start
             if ctx.is_default("length"):
