@@ -264,3 +264,25 @@ def test_unbind_with_a_keyword_dimension_keeps_its_axis():
     ''')
     code = translate_source(source, "u.py").code
     assert "jnp.unstack(x, axis=1)" in code and "axis=2" in code and "axis=0" not in code, code
+
+
+def test_integer_division_with_rounding_keeps_integers(tmp_path, capsys):
+    """`torch.div(t, 4, rounding_mode='trunc')` on token ids fed an embedding a float index (fails at run time)."""
+    path = tmp_path / "ids.py"
+    path.write_text(textwrap.dedent('''\
+        import torch
+        import torch.nn as nn
+
+
+        class E(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = nn.Embedding(20, 4)
+
+            def forward(self, tokens):
+                a = torch.div(tokens, 4, rounding_mode="trunc")
+                b = torch.div(tokens - 15, 3, rounding_mode="trunc") + 5
+                return self.emb(a) + self.emb(b) + self.emb(tokens // 2), torch.div(tokens.float(), 4, rounding_mode="trunc")
+    '''))
+    args = ["check", str(path), "--class", "E", "--input", "int64[2,7]:0..30", "--examples", "2", "--stages", "spec,numeric"]
+    assert main(args) == 0, capsys.readouterr()

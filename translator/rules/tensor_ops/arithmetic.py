@@ -38,6 +38,18 @@ FUNCTIONS = {
 }
 
 
+TRUNC_DIVIDE = "torch_trunc_divide"
+TRUNC_DIVIDE_SOURCE = '''
+def torch_trunc_divide(x, y):
+    """torch.div(x, y, rounding_mode='trunc') (T005): integers stay integers, as in PyTorch (jnp.trunc of a
+    true division would return floats, and lose exactness above 2**24)."""
+    dtype = jnp.result_type(x, y)
+    if jnp.issubdtype(dtype, jnp.integer):
+        return jax.lax.div(jnp.asarray(x, dtype), jnp.asarray(y, dtype))  # C division: rounds toward zero
+    return jnp.trunc(jnp.divide(x, y))
+'''
+
+
 @register
 class TorchArithmetic(Rule):
     code = "T005"
@@ -55,8 +67,10 @@ class TorchArithmetic(Rule):
         why=(
             "JAX arrays have no arithmetic methods and no in-place forms (`add_`): each op returns a new\n"
             "array. `alpha` is folded in (x + alpha * y). `div(rounding_mode='floor')` is\n"
-            "`jnp.floor_divide` (Python's `//`), `'trunc'` is `jnp.trunc(x / y)`; both have zero\n"
-            "gradient in both frameworks. Integer / integer is true division in both. Broadcasting\n"
+            "`jnp.floor_divide` (Python's `//`); `'trunc'` is the support function `torch_trunc_divide`:\n"
+            "`jax.lax.div` on integers (integers stay integers, as in PyTorch: an index stays an index),\n"
+            "`jnp.trunc(x / y)` on floats; both have zero gradient in both frameworks. Integer /\n"
+            "integer is true division in both. Broadcasting\n"
             "follows NumPy in both, so the layout is kept only when both operands share it."
         ),
         example=Example(torch="y = torch.add(x, r, alpha=0.5)", flax="y = jnp.add(x, 0.5 * r)"),
@@ -83,8 +97,10 @@ class TorchArithmetic(Rule):
         if mode is not None:
             if op not in ("div", "divide") or mode not in ("trunc", "floor"):
                 return unsupported(ctx, f"`rounding_mode={mode!r}` is not translated for `{op}`")
-            text = f"jnp.floor_divide({x}, {y})" if mode == "floor" else f"jnp.trunc(jnp.divide({x}, {y}))"
-            return emit(text, fact or PLAIN)
+            if mode == "trunc":  # integers stay integers (C division), as in PyTorch; floats truncate
+                ctx.support(TRUNC_DIVIDE, TRUNC_DIVIDE_SOURCE)
+                return emit(f"{TRUNC_DIVIDE}({x}, {y})", fact or PLAIN)
+            return emit(f"jnp.floor_divide({x}, {y})", fact or PLAIN)
         return emit(f"{FUNCTIONS[op]}({x}, {y})", fact or PLAIN)
 
     def cases(self):
