@@ -166,3 +166,27 @@ def test_unknown_format_and_garbage(capsys, tmp_path):
     code, err, target = port(capsys, tmp_path, garbage)
     assert code == 2 and "g.pt" in err and len(err.strip().splitlines()) == 1
     assert not target.exists()
+
+
+def test_a_model_without_parameters_ports(tmp_path):
+    """`port` of a pooling/activation-only model: its (empty) state dict is a state dict."""
+    import textwrap
+
+    import torch
+
+    from translator.cli import main
+
+    source = tmp_path / "pool.py"
+    source.write_text(textwrap.dedent('''\
+        import torch.nn as nn
+
+
+        class Pool(nn.Module):
+            def forward(self, x):
+                return x.relu()
+    '''))
+    checkpoint = tmp_path / "empty.pt"
+    torch.save({}, checkpoint)
+    assert main(["port", str(source), "--class", "Pool", "--weights", str(checkpoint), "-o", str(tmp_path / "v.msgpack")]) == 0
+    assert main(["port", str(source), "--class", "Pool", "--weights", str(checkpoint), "-o", str(tmp_path / "orbax")]) == 2
+    assert not (tmp_path / "orbax").exists()

@@ -227,7 +227,7 @@ def _unwrap(obj, path: Path, key: str | None) -> tuple[dict[str, torch.Tensor], 
 
 
 def _is_state_dict(obj: Mapping) -> bool:
-    return len(obj) > 0 and all(isinstance(v, torch.Tensor) for v in obj.values())
+    return all(isinstance(v, torch.Tensor) for v in obj.values())  # empty: a model without parameters
 
 
 def _open_sharded(index: Path, key: str | None) -> TensorSource:
@@ -423,6 +423,9 @@ def save_orbax(variables: Variables, path: Path) -> None:
     """An Orbax (PyTree) checkpoint directory, written next to ``path`` and renamed into place."""
     import orbax.checkpoint as ocp
 
+    if not flatten_variables(variables):
+        raise UsageError(f"{path}: the model has no parameters or buffers, and Orbax cannot write an empty tree; "
+                         "write .msgpack or .safetensors instead")
     path = path.absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
