@@ -1,25 +1,33 @@
-"""Shared test set-up: Hypothesis profiles and small fixtures.
+"""Shared test set-up: Hypothesis profiles, the session's seed, and small fixtures.
 
-``HYPOTHESIS_PROFILE=ci`` (the default, used by .ci/run) runs a fixed, small,
-derandomized example budget so the suite fits in minutes on 2 cores;
-``HYPOTHESIS_PROFILE=thorough`` is for local runs before a release.
+``HYPOTHESIS_PROFILE=ci`` (the default, used by .ci/run) runs a small example
+budget with no shrinking so the suite fits in minutes on 2 cores; its draws
+change from run to run.  Every session draws from one seed, printed in the
+session header and summary: ``T2F_SEED=<seed>`` (or ``--hypothesis-seed=<seed>``)
+repeats a run's draws, including under ``-n 2``.  ``HYPOTHESIS_PROFILE=thorough``
+is for local runs before a release.
 """
 
 import os
+import random
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+#: the environment variable that fixes the session's seed; set by the controller for xdist workers
+SEED_VARIABLE = "T2F_SEED"
+SEED_KEY = pytest.StashKey[int]()
+
 settings.register_profile(
     "ci",
     max_examples=4,
     deadline=None,
-    derandomize=True,
     database=None,
     # no shrinking in CI: each shrink step of a rule case recompiles; a failure is reported as drawn
     phases=(Phase.explicit, Phase.reuse, Phase.generate),
@@ -32,3 +40,36 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def session_seed(config) -> int:
+    """The seed of this run: ``--hypothesis-seed``, else ``$T2F_SEED``, else a fresh random one."""
+    chosen = config.getoption("hypothesis_seed", None) or os.environ.get(SEED_VARIABLE)
+    return int(chosen) if chosen else random.SystemRandom().randrange(2**32)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Fix the seed before Hypothesis' own plugin reads ``--hypothesis-seed``.
+
+    The seed is exported so that xdist workers (started after this hook) draw
+    from the same one as the controller that prints it.
+    """
+    seed = session_seed(config)
+    os.environ[SEED_VARIABLE] = str(seed)
+    config.option.hypothesis_seed = str(seed)
+    config.stash[SEED_KEY] = seed
+
+
+def reproduce_line(config) -> str:
+    seed = config.stash[SEED_KEY]
+    return f"seed {seed} (Hypothesis profile {settings.get_current_profile_name()!r}): rerun with {SEED_VARIABLE}={seed}"
+
+
+def pytest_report_header(config):
+    return reproduce_line(config)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Repeat the seed under the results, where ``-q`` (no header) still shows it."""
+    terminalreporter.write_line(reproduce_line(config))

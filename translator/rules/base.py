@@ -123,10 +123,17 @@ class LayerBuild:
 
 @dataclass(frozen=True)
 class Example:
-    """A before/after pair: the PyTorch line(s) and the Flax line(s) a rule turns them into."""
+    """A before/after pair: the PyTorch line(s) and the Flax line(s) a rule turns them into.
+
+    The catalogue test translates ``torch`` (a fragment is wrapped in a module) and checks that
+    the statements of ``flax`` appear in the translation; comments are not compared, ``...``
+    leaves code out.
+    """
 
     torch: str
     flax: str
+    #: other modules the example imports, as (file name, source): written next to it when checked
+    siblings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -264,6 +271,9 @@ class Rule:
 
     #: examples that must translate to themselves-unchanged or be left alone
     no_op_examples: ClassVar[tuple[str, ...]] = ()
+    #: PyTorch sources that must produce this rule's code: for a translating rule, the claimed
+    #: constructs it reports instead of translating (``torch.randint``); see :class:`DiagnosticRule`
+    flagged_examples: ClassVar[tuple[str, ...]] = ()
 
     def build_layer(self, ctx: BuildContext) -> LayerBuild:  # pragma: no cover - hook
         raise NotImplementedError(f"{self.code} translates no layer")
@@ -306,8 +316,6 @@ def signature_of(stub) -> inspect.Signature:
 class DiagnosticRule(Rule):
     """A rule whose job is to *flag* a construct: it owns a diagnostic code and no translation.
 
-    ``flagged_examples`` are PyTorch sources that must produce this code; the
+    ``flagged_examples`` (at least one) are PyTorch sources that must produce this code; the
     generated test checks each one.
     """
-
-    flagged_examples: ClassVar[tuple[str, ...]] = ()

@@ -128,7 +128,8 @@ class AxisActivation(Rule):
 
     @staticmethod
     def fill(template: str, x: str, dim: int | None) -> str:
+        """The template's call on ``x``; with ``dim=None`` the dim argument (positional or keyword) is left out."""
         if dim is None:
-            return template.replace(", {dim}", "").replace("{dim}", "").format(x=x)
+            return template.replace(", dim={dim}", "").replace(", {dim}", "").replace("{dim}", "").format(x=x)
         return template.format(x=x, dim=dim)
 

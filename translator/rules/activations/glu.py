@@ -32,7 +32,13 @@ class TorchGLU(AxisActivation):
             "last dim: the axis is always written, and remapped on channels-last values (NCHW dim=1\n"
             "-> NHWC axis=-1), so no transpose is needed."
         ),
-        example=Example(torch="h = F.glu(self.conv(x), dim=1)", flax="h = nn.glu(self.conv(x), axis=-1)"),
+        example=Example(
+            torch="self.conv = nn.Conv1d(8, 16, 3)\nh = F.glu(self.conv(x), dim=1)",
+            flax=(
+                'self.conv = nn.Conv(16, kernel_size=(3,), padding="VALID")\n'
+                "h = nn.glu(self.conv(jnp.transpose(x, (0, 2, 1))), axis=-1)  # the conv output is channels-last"
+            ),
+        ),
         fidelity="Equal within float32 tolerance (a split, a sigmoid and a product).",
     )
 

@@ -33,8 +33,12 @@ class TorchSoftmax(AxisActivation):
             "`dim` and with an input of unknown rank, the translator asks for an explicit `dim`."
         ),
         example=Example(
-            torch="self.softmax = nn.Softmax(dim=1)\np = self.softmax(self.conv(x))",
-            flax="p = nn.softmax(self.conv(x), axis=-1)  # channels-last: dim 1 is the last axis",
+            torch="self.conv = nn.Conv2d(3, 8, 3)\nself.softmax = nn.Softmax(dim=1)\nh = self.conv(x)\np = self.softmax(h)",
+            flax=(
+                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID")\n'
+                "h = self.conv(jnp.transpose(x, (0, 2, 3, 1)))  # NHWC\n"
+                "p = nn.softmax(h, axis=-1)  # h is channels-last: dim 1 is the last axis"
+            ),
         ),
         fidelity="Equal within float32 tolerance (measured 3e-8 on outputs, 2.2e-7 on gradients).",
     )

@@ -39,8 +39,12 @@ class TorchEinopsEinsum(Rule):
             "while PyTorch does not: set `jax_default_matmul_precision='highest'` to compare strictly."
         ),
         example=Example(
-            torch="gram = einsum(f, f, 'b c h w, b d h w -> b c d')  # f = self.conv(x)",
-            flax="gram = einops.einsum(f, f, 'b h w c, b h w d -> b c d')  # f is NHWC",
+            torch="self.conv = nn.Conv2d(3, 8, 3)\nf = self.conv(x)\ngram = einsum(f, f, 'b c h w, b d h w -> b c d')",
+            flax=(
+                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID")\n'
+                "f = self.conv(jnp.transpose(x, (0, 2, 3, 1)))  # NHWC\n"
+                "gram = einops.einsum(f, f, 'b h w c, b h w d -> b c d')"
+            ),
         ),
         fidelity="Equal within float32 tolerance: the same contraction, accumulated in another order (measured 2.3e-7 relative on CPU).",
     )

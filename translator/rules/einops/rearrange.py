@@ -63,8 +63,12 @@ class TorchEinopsRearrange(Rule):
             "a pattern that is not a constant) the input is transposed back to PyTorch's layout first."
         ),
         example=Example(
-            torch="x = self.conv(x)\nx = rearrange(x, 'b c h w -> b (h w) c')",
-            flax="x = self.conv(x)  # NHWC\nx = einops.rearrange(x, 'b h w c -> b (h w) c')",
+            torch="self.conv = nn.Conv2d(3, 8, 3)\nx = self.conv(x)\nx = rearrange(x, 'b c h w -> b (h w) c')",
+            flax=(
+                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID")\n'
+                "x = self.conv(jnp.transpose(x, (0, 2, 3, 1)))  # NHWC\n"
+                "x = einops.rearrange(x, 'b h w c -> b (h w) c')"
+            ),
         ),
         fidelity="Exact: values move without arithmetic; the output has PyTorch's layout (measured 0 over 20 drawn cases).",
     )

@@ -70,8 +70,11 @@ class TorchEinopsReduce(Rule):
             "setup. A callable reduction is reported: it would receive a jax array."
         ),
         example=Example(
-            torch="self.pool = Reduce('b c h w -> b c', 'mean')\ny = self.pool(self.conv(x))",
-            flax="y = einops.reduce(self.conv(x), 'b h w c -> b c', 'mean')",
+            torch="self.conv = nn.Conv2d(3, 8, 3)\nself.pool = Reduce('b c h w -> b c', 'mean')\ny = self.pool(self.conv(x))",
+            flax=(
+                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID")\n'
+                "y = einops.reduce(self.conv(jnp.transpose(x, (0, 2, 3, 1))), 'b h w c -> b c', 'mean')  # NHWC"
+            ),
         ),
         fidelity=(
             "Equal within float32 tolerance: sums may accumulate in a different order (measured over 20\n"

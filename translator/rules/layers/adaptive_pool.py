@@ -105,7 +105,7 @@ class TorchAdaptivePool(Rule):
         ),
         example=Example(
             torch="self.pool = nn.AdaptiveAvgPool2d(1)\nx = self.pool(x)",
-            flax="x = x.mean((1, 2), keepdims=True)  # NHWC",
+            flax="x = (jnp.transpose(x, (0, 2, 3, 1))).mean((1, 2), keepdims=True)  # NHWC: H, W are axes 1, 2",
         ),
         fidelity=(
             "Equal within float32 tolerance (PITFALLS measured o=1: 4.5e-8; 10->7 and (10,13)->(3,5):\n"

@@ -103,7 +103,11 @@ class TorchAvgPool(Rule):
         ),
         example=Example(
             torch="self.pool = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)\nx = self.pool(x)",
-            flax="x = nn.avg_pool(x, (3, 3), (2, 2), padding=((1, 1), (1, 1)), count_include_pad=False)",
+            flax=(
+                "self.pool = partial(nn.avg_pool, window_shape=(3, 3), strides=(2, 2), padding=((1, 1), (1, 1)),\n"
+                "                    count_include_pad=False)\n"
+                "x = self.pool(jnp.transpose(x, (0, 2, 3, 1)))  # NCHW -> NHWC: Flax pools are channels-last"
+            ),
         ),
         fidelity=(
             "Equal within float32 tolerance (PITFALLS measured 0 / 6e-8; ceil-mode sum / count 1.2e-7;\n"

@@ -127,7 +127,10 @@ class TorchMaxPool(Rule):
         ),
         example=Example(
             torch="self.pool = nn.MaxPool2d(2)\nx = self.pool(x)",
-            flax="self.pool = partial(nn.max_pool, window_shape=(2, 2), strides=(2, 2))\nx = self.pool(x)",
+            flax=(
+                "self.pool = partial(nn.max_pool, window_shape=(2, 2), strides=(2, 2))\n"
+                "x = self.pool(jnp.transpose(x, (0, 2, 3, 1)))  # NCHW -> NHWC: Flax pools are channels-last"
+            ),
         ),
         fidelity=(
             "Exact: outputs and gradients identical, including ties (measured 0 / 0; ceil_mode and dilated\n"
@@ -179,13 +182,14 @@ class TorchMaxPool(Rule):
         def pool_case(draw):
             # the first value of each choice is its trap: the smallest example (tried first) has a
             # dilated window, a ceil-mode overhang on an even size with stride 2, and ties
-            n = draw(st.sampled_from([2, 1]))
+            n = draw(st.sampled_from([2, 1, 3]))
             kernel = draw(st.sampled_from([3, 2, 1]))
             stride = draw(st.sampled_from([2, None, 1, 3]))
             padding = min(draw(st.sampled_from([1, 0])), kernel // 2)
             dilation = draw(st.sampled_from([2, 1, 1]))
             ceil_mode = draw(st.sampled_from([True, False]))
-            size = max(dilation * (kernel - 1) + 1, draw(st.sampled_from([8, 7, 5, 4, 6, 9, 10])))
+            sizes = [8, 7, 5, 4, 6, 9, 10] if n < 3 else [4, 5, 6]  # 3-D: a few hundred cells per channel
+            size = max(dilation * (kernel - 1) + 1, draw(st.sampled_from(sizes)))
             functional = draw(st.booleans())
             args = f"{kernel}, stride={stride}, padding={padding}, dilation={dilation}, ceil_mode={ceil_mode}"
             # negative inputs with exact zeros mixed in make ties for the maximum common: the gradient

@@ -84,8 +84,8 @@ class TorchPixelShuffle(Rule):
         example=Example(
             torch="self.shuffle = nn.PixelShuffle(2)\nx = self.shuffle(x)",
             flax=(
-                "x = x.reshape(x.shape[0], x.shape[1], x.shape[2], -1, 2, 2).transpose(0, 1, 4, 2, 5, 3)"
-                ".reshape(x.shape[0], x.shape[1] * 2, x.shape[2] * 2, -1)  # NHWC"
+                "x = x.reshape(x.shape[0], -1, 2, 2, x.shape[2], x.shape[3]).transpose(0, 1, 4, 2, 5, 3)"
+                ".reshape(x.shape[0], -1, x.shape[2] * 2, x.shape[3] * 2)  # NCHW; on NHWC the channel factors come last"
             ),
         ),
         fidelity="Exact: reshapes and transposes move values without arithmetic (measured 0 / 0).",

@@ -130,7 +130,7 @@ class TorchInterpolate(Rule):
         ),
         example=Example(
             torch="x = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)",
-            flax="x = jax.image.resize(x, (x.shape[0], x.shape[1] * 2, x.shape[2] * 2, x.shape[3]), 'linear', antialias=False)",
+            flax="x = jax.image.resize(x, (x.shape[0], x.shape[1], x.shape[2] * 2, x.shape[3] * 2), 'linear', antialias=False)",
         ),
         fidelity=(
             "Nearest: exact (0). Linear: equal within float32 tolerance (PITFALLS measured resize x2\n"

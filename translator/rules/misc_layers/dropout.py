@@ -56,8 +56,8 @@ class TorchDropout(Rule):
         @st.composite
         def dropout_case(draw):
             p = draw(st.sampled_from([0.0, 0.1, 0.5]))
-            kind = draw(st.sampled_from(["", "1d", "2d"]))
-            shape = {"": (2, 3), "1d": (2, 3, 4), "2d": (2, 3, 4, 4)}[kind]
+            kind = draw(st.sampled_from(["", "1d", "2d", "3d"]))
+            shape = {"": (2, 3), "1d": (2, 3, 4), "2d": (2, 3, 4, 4), "3d": (2, 3, 4, 4, 4)}[kind]
             return RuleCase(f"nn.Dropout{kind}({p})", "self.layer(x)", shape)
 
         return dropout_case()

@@ -39,8 +39,7 @@ class TorchEmbedding(Rule):
             torch="self.embed = nn.Embedding(1000, 64, padding_idx=0)\nh = self.embed(tokens)",
             flax=(
                 "self.embed = nn.Embed(1000, 64)\n"
-                "h = self.embed(tokens)\n"
-                "h = jnp.where((tokens == 0)[..., None], jax.lax.stop_gradient(h), h)"
+                "h = jnp.where((tokens == 0 % 1000)[..., None], jax.lax.stop_gradient(self.embed(tokens)), self.embed(tokens))"
             ),
         ),
         fidelity="Exact (outputs and gradients identical).",

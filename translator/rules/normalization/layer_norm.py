@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import libcst as cst
 from hypothesis import strategies as st
 
@@ -96,14 +98,18 @@ class TorchLayerNorm(Rule):
     def cases(self):
         @st.composite
         def layer_norm_case(draw):
-            dims = draw(st.lists(st.integers(1, 5), min_size=1, max_size=2))
+            # at least 3 normalised values: one or two normalise to exactly 0 or +-1, and the gradients are then
+            # rounding noise amplified by 1/sqrt(eps) in both frameworks
+            dims = draw(st.lists(st.integers(1, 5), min_size=1, max_size=2).filter(lambda d: math.prod(d) >= 3))
             lead = draw(st.lists(st.integers(1, 3), min_size=1, max_size=2))
             affine = draw(st.booleans())
             bias = draw(st.booleans())
             eps = draw(st.sampled_from([1e-5, 1e-3]))
             shape_arg = dims[0] if len(dims) == 1 else tuple(dims)
             init = f"nn.LayerNorm({shape_arg!r}, eps={eps}, elementwise_affine={affine}, bias={bias})"
-            scale = draw(st.sampled_from(["x", "x * 0.01", "x + 100.0"]))
+            # an offset mean: a fast E[x^2] - E[x]^2 is off by 2e-4 or more at mean 30 (measured), while the
+            # two-pass float32 rounding stays near 3e-6 (at mean 100 it reaches the 1e-5 tolerance: flaky)
+            scale = draw(st.sampled_from(["x", "x * 0.01", "x + 30.0"]))
             return RuleCase(init, f"self.layer({scale})", (*lead, *dims))
 
         return layer_norm_case()

@@ -95,7 +95,7 @@ class TorchNoGrad(Rule):
         ),
         example=Example(
             torch="with torch.no_grad():\n    scale = x.abs().amax()\ny = x / scale",
-            flax="scale = jnp.amax(jnp.abs(x))\nscale = jax.lax.stop_gradient(scale)\ny = x / scale",
+            flax="scale = jnp.amax(jnp.where(x == 0, 0, jnp.abs(x)))\nscale = jax.lax.stop_gradient(scale)\ny = x / scale",
         ),
         fidelity="Exact: values are unchanged, gradients through them are zero as in PyTorch.",
     )

@@ -28,8 +28,9 @@ class TorchLayout(Rule):
             "PyTorch's layout, so an unknown op can cost a transpose but never give a wrong axis."
         ),
         example=Example(
-            torch="x = torch.relu(self.conv(x))\nx = torch.flatten(x, 1)",
+            torch="self.conv = nn.Conv2d(3, 8, 3)\nx = torch.relu(self.conv(x))\nx = torch.flatten(x, 1)",
             flax=(
+                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID")\n'
                 "x = nn.relu(self.conv(jnp.transpose(x, (0, 2, 3, 1))))\n"
                 "x = jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)"
             ),

@@ -63,8 +63,39 @@ class TorchModuleArgument(Rule):
             "something it cannot name (a variable, a torch layer), or the classes differ in taking `train`."
         ),
         example=Example(
-            torch="class PreNorm(nn.Module):\n    def __init__(self, dim, fn):\n        ...\n        self.fn = fn\n    def forward(self, x):\n        return self.fn(self.norm(x))\n...\nPreNorm(dim, FeedForward(dim))",
-            flax="class PreNorm(nn.Module):\n    dim: Any\n    fn: Any\n    ...\n    def __call__(self, x, train: bool = False):\n        return self.fn(self.norm(x), train=train)",
+            torch=(
+                "class FeedForward(nn.Module):\n"
+                "    def __init__(self, dim):\n"
+                "        super().__init__()\n"
+                "        self.net = nn.Sequential(nn.Linear(dim, dim), nn.Dropout(0.1))\n\n"
+                "    def forward(self, x):\n"
+                "        return self.net(x)\n\n\n"
+                "class PreNorm(nn.Module):\n"
+                "    def __init__(self, dim, fn):\n"
+                "        super().__init__()\n"
+                "        self.norm = nn.LayerNorm(dim)\n"
+                "        self.fn = fn\n\n"
+                "    def forward(self, x):\n"
+                "        return self.fn(self.norm(x))\n\n\n"
+                "class Block(nn.Module):\n"
+                "    def __init__(self, dim):\n"
+                "        super().__init__()\n"
+                "        self.ff = PreNorm(dim, FeedForward(dim))\n\n"
+                "    def forward(self, x):\n"
+                "        return self.ff(x)"
+            ),
+            flax=(
+                "class PreNorm(nn.Module):\n"
+                "    dim: Any\n"
+                "    fn: Any\n"
+                "    ...\n\n"
+                "    def __call__(self, x, train: bool = False):  # train: fn (FeedForward) has dropout\n"
+                "        return self.fn(self.norm(x), train=train)\n\n\n"
+                "class Block(nn.Module):\n"
+                "    ...\n\n"
+                "    def setup(self):\n"
+                "        self.ff = PreNorm(self.dim, FeedForward(self.dim))"
+            ),
         ),
         fidelity="Exact (structure only); the wrapped module is as exact as its own translation.",
     )

@@ -27,8 +27,14 @@ class TorchModuleClass(Rule):
             "weights: `init` returns them as a separate pytree of variables."
         ),
         example=Example(
-            torch="class MLP(nn.Module):\n    def __init__(self, d):\n        super().__init__()\n        self.fc = nn.Linear(d, d)",
-            flax="class MLP(nn.Module):\n    d: int\n\n    def setup(self):\n        self.fc = nn.Dense(self.d)",
+            torch=(
+                "class MLP(nn.Module):\n    def __init__(self, d):\n        super().__init__()\n        self.fc = nn.Linear(d, d)\n\n"
+                "    def forward(self, x):\n        return self.fc(x)"
+            ),
+            flax=(
+                "class MLP(nn.Module):\n    d: int\n\n    def setup(self):\n        self.fc = nn.Dense(self.d)\n\n"
+                "    def __call__(self, x):\n        return self.fc(x)"
+            ),
         ),
         fidelity="Structural: exact. Checked by every equivalence test.",
     )

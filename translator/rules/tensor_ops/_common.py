@@ -146,3 +146,8 @@ def axes_for(ctx, dims, keepdim: bool, order_free: bool = True) -> tuple[str, st
             if left == sorted(left):
                 return code(ctx, "input", plain=False), axis, PLAIN
     return code(ctx, "input"), (None if dims is None else dim_code(ctx, "dim")), PLAIN
+
+
+def forward_returning(expression: str) -> str:
+    """A model file whose ``forward(self, x)`` returns ``expression``: a flagged example's source."""
+    return f"import torch\nimport torch.nn as nn\n\n\nclass M(nn.Module):\n    def forward(self, x):\n        return {expression}\n"

@@ -78,7 +78,8 @@ class TorchPermute(Rule):
             forms = [
                 f"x.permute{perm!r}" if rank > 1 else "x.permute(0)", f"x.permute({perm!r})", f"torch.permute(x, {perm!r})",
                 f"x.transpose({a}, {b})", f"torch.transpose(x, {a}, {b})", f"x.swapaxes({a}, {b})", f"x.movedim({a}, {b})",
-                f"torch.movedim(x, {a}, {b})", "x.mT",
+                f"torch.movedim(x, {a}, {b})", "x.mT", f"torch.swapaxes(x, {a}, {b})", f"torch.swapdims(x, {a}, {b})",
+                f"x.swapdims({a}, {b})",
             ]
             if rank == 2:
                 forms += ["x.t()", "x.T", "torch.t(x)"]

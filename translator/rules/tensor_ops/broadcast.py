@@ -14,6 +14,7 @@ from translator.rules.tensor_ops._common import (
     dim_code,
     emit,
     op_name,
+    paren,
     shapes,
     unsupported,
 )
@@ -60,7 +61,7 @@ class TorchExpandRepeat(Rule):
         op = op_name(ctx)
         x = code(ctx, "input")
         if op == "expand_as":
-            return emit(f"jnp.broadcast_to({x}, {code_of(ctx.expr('sizes').elements[0].value)}.shape)")
+            return emit(f"jnp.broadcast_to({x}, {paren(code_of(ctx.expr('sizes').elements[0].value))}.shape)")
         if op == "repeat_interleave":
             elements = ctx.expr("sizes").elements if not ctx.is_default("sizes") else []
             if len(elements) == 0:
@@ -94,6 +95,7 @@ class TorchExpandRepeat(Rule):
             forms = [
                 f"x.expand({', '.join(map(str, target))})", f"x.expand({tuple(target)!r})", "x.expand_as(x * 2)",
                 f"torch.broadcast_to(x, {tuple(s if s != -1 else shape[i - len(target)] for i, s in enumerate(target))!r})",
+                f"x.broadcast_to({tuple(target)!r})",
                 f"x.repeat({', '.join(map(str, reps))})", f"x.repeat({tuple(reps)!r})", "x.expand(x.shape)",
                 f"x.repeat_interleave(2, dim={d})", f"torch.repeat_interleave(x, 3, {d})", "x.repeat_interleave(2)",
             ]

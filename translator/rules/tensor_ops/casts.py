@@ -97,6 +97,7 @@ class TorchCast(Rule):
             form = draw(st.sampled_from([
                 "{x}.half().float()", "{x}.bfloat16().float()", "{x}.double().float() * 2",
                 "{x} * 0 + {x}.long().float() + {x}.int().float()", "{x} + {x}.bool().float()",
+                "{x} + {x}.short().float() + {x}.char().float() * 2 + {x}.abs().byte().float() * 3",
                 "{x}.to(torch.float16).to(dtype=torch.float32)", "{x}.to('cpu') * 3", "{x}.to(x.device, torch.float32)",
                 "{x}.type(torch.float16).type_as({x})", "{x}.to({x}.dtype)", "{x}.to(device='cpu', dtype=torch.float16).float()",
                 "cast({x}) * 2", "cast({x}, torch.float16).float()", "cast_like({x}, {x} * 2)",

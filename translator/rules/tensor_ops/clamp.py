@@ -80,7 +80,7 @@ class TorchClamp(Rule):
             lo, hi = draw(st.sampled_from([("0.0", "1.0"), ("-1.0", "0.0"), ("-0.5", "0.5"), ("0.5", "-0.5"), ("{x}[..., :1]", "{x}[..., :1] + 0.5")]))
             form = draw(st.sampled_from(["torch.clamp({x}, {lo}, {hi})", "{x}.clamp(min={lo})", "{x}.clip(max={hi})",
                                          "torch.clip({x}, min={lo}, max={hi})", "{x}.clamp_min({lo})", "torch.clamp_max({x}, {hi})",
-                                         "{x}.clamp({lo}, {hi})"]))
+                                         "{x}.clamp({lo}, {hi})", "torch.clamp_min({x}, {lo})", "{x}.clamp_max({hi})"]))
             forward = form.replace("{lo}", lo).replace("{hi}", hi)
             if draw(st.booleans()):  # integers as floats: many inputs sit exactly on the bounds
                 return RuleCase(None, forward.format(x="x.round()"), shapes(draw), input_range=(-2.0, 2.0))

@@ -69,7 +69,7 @@ class TorchComparison(Rule):
             other = draw(st.sampled_from(["{x} * 0.5", "0.3", "{x}[..., :1]", "{x}.round()", "0"]))
             if logical:  # non-zero is True: x itself has exact zeros
                 other = draw(st.sampled_from(["{x}.round()", "{x} > 0.5", "{x}[..., :1]"]))
-            if op in ("logical_and", "logical_or", "logical_xor") or draw(st.booleans()):
+            if draw(st.booleans()):
                 mask = f"torch.{op}({{x}}, {other})"
             else:
                 mask = f"{{x}}.{op}({other})"

@@ -31,7 +31,14 @@ class TorchCat(Rule):
             "layout first (XLA cancels the transposes against the next conv's). The result is a new\n"
             "array; there is no `out=`."
         ),
-        example=Example(torch="y = torch.cat([self.conv(x), x], dim=1)", flax="y = jnp.concatenate([jnp.transpose(self.conv(x_nhwc), (0, 3, 1, 2)), x], axis=1)"),
+        example=Example(
+            torch="self.conv = nn.Conv2d(3, 8, 3, padding=1)\ny = torch.cat([self.conv(x), x], dim=1)",
+            flax=(
+                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding=1)\n'
+                "y = jnp.concatenate([jnp.transpose(self.conv(jnp.transpose(x, (0, 2, 3, 1))), (0, 3, 1, 2)), x], axis=1)"
+                "  # NCHW to join x"
+            ),
+        ),
         fidelity="Exact: values move without arithmetic.",
     )
 
@@ -55,7 +62,7 @@ class TorchCat(Rule):
             s = draw(st.integers(-rank - 1, rank))
             forms = [f"torch.cat([x, x * 2], dim={d})", f"torch.cat((x, x.exp(), x), {d})", f"torch.concat([x, x + 1], {d})",
                      f"torch.concatenate([x, x * 3], axis={d})", f"torch.stack([x, x * 2], dim={s})", "torch.stack((x, x - 1))",
-                     "torch.cat([x])", "torch.hstack([x, x * 2])", "torch.vstack([x, x * 2])"]
+                     "torch.cat([x])", "torch.hstack([x, x * 2])", "torch.vstack([x, x * 2])", "torch.dstack([x, x * 2])"]
             if draw(st.booleans()):  # layout: concatenating conv outputs (channels-last) with plain tensors
                 return RuleCase("nn.Conv2d(2, 3, 1)", draw(st.sampled_from([
                     "torch.cat([self.layer(x), x], dim=1)", "torch.cat([self.layer(x), self.layer(x) * 2], 1)",

@@ -29,7 +29,7 @@ class TorchCopyDetach(Rule):
             "either: `detach` becomes `jax.lax.stop_gradient`, which blocks the gradient where it\n"
             "stands in the traced function. Device moves are decided outside the model."
         ),
-        example=Example(torch="t = x.detach().clone()", flax="t = jax.lax.stop_gradient(x)"),
+        example=Example(torch="t = x.detach().clone().cuda()", flax="t = jax.lax.stop_gradient(x)  # clone() and cuda() disappear"),
         fidelity="Exact: values unchanged; detach gives zero gradient in both.",
     )
 

@@ -55,7 +55,13 @@ class TorchDtype(Rule):
     def cases(self):
         @st.composite
         def dtype_case(draw):
-            dtype = draw(st.sampled_from(["torch.float32", "torch.float", "torch.float16", "torch.half", "torch.bfloat16"]))
-            return RuleCase(None, f"x.to({dtype}).float() * 2 + torch.zeros(x.shape, dtype={dtype})", shapes(draw))
+            dtype = draw(st.sampled_from([f"torch.{name}" for name in DTYPES]))
+            if "complex" in DTYPES[dtype[6:]]:  # compared, not cast to: a complex result has no real gradient
+                return RuleCase(None, f"x * (2.0 if x.dtype != {dtype} else 3.0)", shapes(draw))
+            # integer casts truncate toward zero in both; uint8 takes the magnitude (negatives wrap)
+            x = "x.abs()" if dtype == "torch.uint8" else "x"
+            # float32 + float64 zeros is float64 in PyTorch but float32 in JAX without x64 (see `why`)
+            zeros = f"torch.zeros(x.shape, dtype={dtype})" + (".float()" if DTYPES[dtype[6:]] == "float64" else "")
+            return RuleCase(None, f"x + {x}.to({dtype}).float() * 2 + {zeros}", shapes(draw))
 
         return dtype_case()

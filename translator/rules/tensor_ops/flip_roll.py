@@ -37,7 +37,7 @@ class TorchFlipRoll(Rule):
             "its axes remapped (order does not matter); a roll pairs each shift with its dim, so its\n"
             "operand goes back to PyTorch's layout first."
         ),
-        example=Example(torch="y = torch.roll(x, shifts=1, dims=-1).flip(1)", flax="y = jnp.flip(jnp.roll(x, 1, axis=-1), axis=1)"),
+        example=Example(torch="y = torch.roll(x, shifts=1, dims=-1).flip(1)", flax="y = jnp.flip(jnp.roll(x, 1, axis=-1), axis=(1,))"),
         fidelity="Exact (a permutation of the entries; gradients are the inverse permutation).",
     )
 
@@ -94,7 +94,7 @@ class TorchFlipRoll(Rule):
             shifts = tuple(draw(st.integers(-3, 5)) for _ in dims)
             forms = [
                 f"torch.flip(x, {dims!r})", f"x.flip({', '.join(map(str, dims))})", f"x.flip(dims={list(dims)!r})",
-                "torch.fliplr(x)", "x.flipud()",
+                "torch.fliplr(x)", "x.flipud()", "torch.flipud(x)", "x.fliplr()",
                 f"torch.roll(x, {shifts!r}, {dims!r})", f"x.roll({shifts[0]}, {dims[0]})", f"torch.roll(x, shifts={shifts[0]})",
                 f"x.roll(shifts={shifts!r}, dims={dims!r})",
             ]

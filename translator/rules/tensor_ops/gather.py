@@ -30,7 +30,7 @@ class TorchGather(Rule):
             "wrong indices give silently clamped values. Gradients scatter-add over repeated indices\n"
             "in both."
         ),
-        example=Example(torch="y = x.gather(1, idx)", flax="y = jnp.take_along_axis(x[tuple(slice(None) if a == 1 else slice(0, n) for a, n in enumerate(idx.shape))], idx, axis=1)"),
+        example=Example(torch="y = x.gather(1, idx)", flax="y = jnp.take_along_axis(x[tuple(slice(None) if a == 1 % x.ndim else slice(0, n) for a, n in enumerate(idx.shape))], idx, axis=1)"),
         fidelity="Exact for in-range indices.",
     )
 
@@ -57,6 +57,7 @@ class TorchGather(Rule):
             # index tensors from torch.where (a method on a parenthesised expression is not dispatched yet)
             forms = [f"torch.gather(x, {d}, torch.where(x > 0, 1, 0))", f"x.gather({d}, torch.where(x < 0, 1, 0))",
                      f"x.gather({d}, x.argmax(dim={d}, keepdim=True))", f"x.index_select({d}, torch.tensor([1, 0, 1]))",
+                     f"torch.index_select(x, {d}, torch.tensor([0, 1, 1]))",
                      f"x.gather({d}, torch.where(x > 0, 1, 0)[..., :1])", f"x.gather({d}, torch.where(x > 0, 1, 0)[:1])"]
             if draw(st.booleans()):  # layout: gathering channels of a conv output
                 return RuleCase("nn.Conv2d(2, 3, 1)", "self.layer(x).gather(1, torch.where(x[:, :1] > 0, 2, 0))", (1, 2, 3, 3))

@@ -31,6 +31,8 @@ class TorchHostSync(DiagnosticRule):
         fidelity="Not translated.",
     )
     flagged_examples = (HEADER + "        return x.sum().item()\n", HEADER + "        y = x.requires_grad_()\n        return y\n",
+                        HEADER + "        return x.numpy()\n", HEADER + "        y = x.retain_grad()\n        return x\n",
+                        HEADER + "        y = x.sum().backward()\n        return x\n",
                         HEADER + "        return x.tolist()\n")
 
     def emit_call(self, ctx):

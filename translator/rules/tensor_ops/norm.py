@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from translator.rules._emit import literal_or_none
+from translator.rules._emit import code_of, literal_or_none
 from translator.rules.base import Example, NotLiteral, Rule, RuleCase, RuleDoc, signature_of
 from translator.rules.registry import register
 from translator.rules.tensor_ops._common import axes_for, bind, emit, shapes, unsupported
@@ -16,6 +16,8 @@ def _norm(input, p="fro", dim=None, keepdim=False, dtype=None, *, out=None): ...
 ABS = "jnp.where({x} == 0, 0, jnp.abs({x}))"
 #: the norm of a zero slice has gradient 0 in PyTorch; sqrt's at 0 is inf (nan after the chain rule)
 SAFE_SQRT = "(lambda _s: jnp.where(_s == 0, 0.0, jnp.sqrt(jnp.where(_s == 0, 1.0, _s))))({s})"
+#: spellings of an infinite ``p`` that are expressions, not literals
+INFINITY = {"float('inf')", "math.inf", "torch.inf"}
 
 
 @register
@@ -46,6 +48,8 @@ class TorchNorm(Rule):
         if not ctx.is_default("out") or not ctx.is_default("dtype"):
             return unsupported(ctx, "`out=`/`dtype=` of norm are not translated")
         p = literal_or_none(ctx, "p")
+        if p is NotLiteral and code_of(ctx.expr("p")).replace(" ", "").replace('"', "'") in INFINITY:
+            p = float("inf")
         dims = literal_or_none(ctx, "dim")
         dims = tuple(dims) if isinstance(dims, list) else dims
         keepdim = literal_or_none(ctx, "keepdim")

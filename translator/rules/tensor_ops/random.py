@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 from translator.rules._emit import code_of
 from translator.rules.base import Example, Rule, RuleCase, RuleDoc, signature_of
 from translator.rules.registry import register
-from translator.rules.tensor_ops._common import emit, op_name, shapes, unsupported
+from translator.rules.tensor_ops._common import (
+    emit,
+    forward_returning,
+    op_name,
+    shapes,
+    unsupported,
+)
 
 FUNCTIONS = ("randn", "rand", "randint", "randn_like", "rand_like", "randint_like", "randperm", "normal", "bernoulli",
              "multinomial", "poisson")
@@ -91,10 +97,18 @@ class TorchRandom(Rule):
             form = draw(st.sampled_from([
                 "x + 0.0 * torch.randn_like(x)", "x * (torch.rand_like(x) >= 0.0)",
                 "x + 0.0 * torch.randn(x.shape)", "x + torch.rand(x.shape[0], 1) * 0.0",
-                "x + 0.0 * torch.randn(*x.shape, device=x.device)", "x + 0 * torch.randn_like(x, dtype=torch.float32)",
+                "x + 0.0 * torch.randn(x.shape, device=x.device)", "x + 0 * torch.randn_like(x, dtype=torch.float32)",
             ]))
             return RuleCase("nn.Identity()", f"self.layer({form})", shapes(draw))
 
         return random_case()
 
     no_op_examples = ()
+    #: the draws that are reported: each claimed function and method once
+    flagged_examples = tuple(forward_returning(draw) for draw in (
+        "torch.randint(0, 4, x.shape)", "torch.randint_like(x, 4)", "x[torch.randperm(x.shape[0])]",
+        "torch.normal(x, 1.0)", "torch.bernoulli(x.sigmoid())", "torch.multinomial(x.softmax(-1), 1)",
+        "torch.poisson(x.abs())", "x.sigmoid().bernoulli()", "x.sigmoid().bernoulli_()", "x.softmax(-1).multinomial(1)",
+        "x.uniform_()", "x.normal_()", "x.random_(0, 4)", "x.exponential_()",
+        "x + torch.randn(*x.shape)",  # a size given as star-arguments cannot be read
+    ))

@@ -54,8 +54,11 @@ class TorchReduction(Rule):
             "amax/amin split the gradient evenly between tied maxima in both frameworks."
         ),
         example=Example(
-            torch="y = self.conv(x).mean(dim=(2, 3))",
-            flax="y = jnp.mean(self.conv(x), axis=(1, 2))  # NHWC: H, W are axes 1, 2",
+            torch="self.conv = nn.Conv2d(3, 8, 3)\ny = self.conv(x).mean(dim=(2, 3))",
+            flax=(
+                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID")\n'
+                "y = jnp.mean(self.conv(jnp.transpose(x, (0, 2, 3, 1))), axis=(1, 2))  # NHWC: H, W are axes 1, 2"
+            ),
         ),
         fidelity="Same sums in a possibly different order: outputs within float32 rounding (~1e-7 relative).",
     )

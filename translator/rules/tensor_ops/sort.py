@@ -37,7 +37,7 @@ class TorchSort(Rule):
         ),
         example=Example(
             torch="v, i = torch.sort(x, dim=1, descending=True)",
-            flax="v, i = (lambda _v: (jnp.take_along_axis(_v, jnp.argsort(_v, axis=1, descending=True), axis=1), jnp.argsort(_v, axis=1, descending=True)))(x)",
+            flax="v, i = (jnp.take_along_axis(x, jnp.argsort(x, axis=1, descending=True), axis=1), jnp.argsort(x, axis=1, descending=True))",
         ),
         fidelity=(
             "Exact with `stable=True`. With PyTorch's default `stable=False` the order among tied values\n"

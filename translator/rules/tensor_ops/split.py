@@ -8,7 +8,15 @@ from hypothesis import strategies as st
 from translator.rules._emit import code_of, literal_or_none
 from translator.rules.base import Example, Rule, RuleCase, RuleDoc, signature_of
 from translator.rules.registry import register
-from translator.rules.tensor_ops._common import bind, code, emit, op_name, shapes, unsupported
+from translator.rules.tensor_ops._common import (
+    bind,
+    code,
+    emit,
+    forward_returning,
+    op_name,
+    shapes,
+    unsupported,
+)
 
 
 def _split(input, size=None, dim=0, length=None, *, split_size_or_sections=None, chunks=None, start=None): ...
@@ -21,6 +29,8 @@ class TorchSplit(Rule):
     summary = "split(size) / split([sizes]) / chunk(n) / unbind / narrow -> jnp.split at PyTorch's boundaries"
     torch_functions = ("torch.split", "torch.chunk", "torch.unbind", "torch.narrow", "torch.tensor_split")
     tensor_methods = ("split", "chunk", "unbind", "narrow")
+    #: claimed to be reported rather than mistranslated (numpy's array_split sizes)
+    flagged_examples = (forward_returning("torch.tensor_split(x, 3, dim=1)"),)
     call_signature = signature_of(_split)
     doc = RuleDoc(
         what="`x.split(2, dim=1)`, `x.split([1, 3], 1)`, `x.chunk(3, dim=-1)`, `x.unbind(1)`, `x.narrow(1, start, length)`.",
