@@ -454,3 +454,9 @@ def instantiate(cls: type, kwargs: dict, where: str):
             f"{where}: cannot construct {cls.__name__}(**{kwargs!r}): NameError: {error} (only the top-level statements "
             "a class needs run, found by the names it uses; bind this name at the top level of the file)"
         ) from None
+    except Exception as error:  # the constructor's own failure (a registry filled by a top-level loop that did not run)
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        raise UsageError(
+            f"{frame.filename}:{frame.lineno}: constructing {cls.__name__}(**{kwargs!r}) failed: {type(error).__name__}: "
+            f"{error} (only the top-level statements a class needs run: loops and calls at the top level do not)"
+        ) from None

@@ -307,3 +307,208 @@ def test_a_broken_layer_is_localised_in_both_modes(tmp_path, mutation, module, t
     report = run(torch_file, "Stack", bad, "float32[3,3,5,5]", train=train, stages="spec,numeric", examples=3)
     assert report.verdict == "fail" and report.stage == "numeric", report.to_json()
     assert report.divergence is not None and report.divergence.torch_module in module, report.divergence
+
+
+# --------------------------------------------------------------------------- found in review: draws built from uniforms
+DROP_PATH = """
+import torch.nn as nn
+
+
+def drop_path(x, drop_prob: float = 0.0, training: bool = False):
+    if drop_prob == 0.0 or not training:
+        return x
+    keep_prob = 1 - drop_prob
+    shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+    return x * x.new_empty(shape).bernoulli_(keep_prob) / keep_prob
+
+
+class Res(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.head(x + drop_path(self.fc(x), 0.2, self.training))
+"""
+
+DROP_PATH_FLAX = """
+import flax.linen as nn
+import jax
+
+
+def drop_path(x, rng, drop_prob, train):
+    if drop_prob == 0.0 or not train:
+        return x
+    keep_prob = 1 - drop_prob
+    mask = jax.random.bernoulli(rng, keep_prob, (x.shape[0],) + (1,) * (x.ndim - 1))
+    return x * mask / keep_prob
+
+
+class Res(nn.Module):
+    def setup(self):
+        self.fc = nn.Dense(8)
+        self.head = nn.Dense(3)
+
+    def __call__(self, x, train: bool = False):
+        return self.head(x + drop_path(self.fc(x), self.make_rng("dropout") if train else None, 0.2, train))
+"""
+
+RANDOM_TOKENS = """
+import torch
+import torch.nn as nn
+
+
+class RandInt(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(10, 4)
+
+    def forward(self, x):
+        return self.emb(torch.randint(0, 10, x.shape)) + x.unsqueeze(-1)
+"""
+
+RANDOM_TOKENS_FLAX = """
+import flax.linen as nn
+import jax
+
+
+class RandInt(nn.Module):
+    def setup(self):
+        self.emb = nn.Embed(10, 4)
+
+    def __call__(self, x):
+        return self.emb(jax.random.randint(self.make_rng("noise"), x.shape, 0, 10)) + x[..., None]
+"""
+
+LAYER_SCALE = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, d=8):
+        super().__init__()
+        self.fc1 = nn.Linear(d, 4 * d)
+        self.fc2 = nn.Linear(4 * d, d)
+        self.gamma = nn.Parameter(1e-6 * torch.ones(d))
+        self.head = nn.Linear(d, 3)
+
+    def forward(self, x):
+        return self.head(x + self.gamma * self.fc2(F.gelu(self.fc1(x))))
+"""
+
+UNRECORDED = """
+import torch
+import torch.nn as nn
+
+
+class Jitter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        h = self.fc(x)
+        return h + 1e-4 * torch.empty_like(h).exponential_()
+"""
+
+UNRECORDED_FLAX = """
+import flax.linen as nn
+
+
+class Jitter(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        return nn.Dense(8, name="fc")(x)  # the noise dropped
+"""
+
+
+def test_a_bernoulli_with_the_wrong_probability_is_caught(tmp_path):
+    """Masks are `u < p` from PyTorch's uniforms on both sides: a translation asking for p=0.2 where PyTorch keeps
+    0.8 gets other masks (the replayed mask used to ignore the translation's p)."""
+    torch_file, good, bad = write(tmp_path, "res", DROP_PATH, DROP_PATH_FLAX,
+                                  replace=("jax.random.bernoulli(rng, keep_prob,", "jax.random.bernoulli(rng, drop_prob,"))
+    assert run(torch_file, "Res", good, "float32[4,8]", train=True, stages="spec,numeric").ok
+    report = run(torch_file, "Res", bad, "float32[4,8]", train=True, stages="spec,numeric")
+    assert report.verdict == "fail" and report.stage == "numeric"
+
+
+def test_random_integers_with_the_wrong_range_are_caught(tmp_path):
+    torch_file, good, bad = write(tmp_path, "tokens", RANDOM_TOKENS, RANDOM_TOKENS_FLAX, replace=("x.shape, 0, 10)", "x.shape, 0, 5)"))
+    assert run(torch_file, "RandInt", good, "float32[3,5]", stages="spec,numeric").ok
+    report = run(torch_file, "RandInt", bad, "float32[3,5]", stages="spec,numeric")
+    assert report.verdict == "fail" and report.stage == "numeric"
+
+
+def test_a_branch_behind_a_tiny_layer_scale_is_compared(tmp_path):
+    """A layer scale of 1e-6 gets a trained-like magnitude: a translation that stops the gradient into the
+    branch it gates (or changes its activation) no longer hides behind it."""
+    torch_file, good, bad = write(tmp_path, "block", LAYER_SCALE, replace=("self.fc2(nn.gelu(", "self.fc2(jax.lax.stop_gradient(nn.gelu("))
+    code = bad.read_text()
+    bad.write_text("import jax\n" + code.replace("approximate=False)))", "approximate=False))))", 1))
+    assert run(torch_file, "Block", good, "float32[4,8]", stages="spec,numeric").ok
+    report = run(torch_file, "Block", bad, "float32[4,8]", stages="spec,numeric")
+    assert report.verdict == "fail" and not report.errors["grad_params"].within(report.tolerance)
+
+
+def test_randomness_check_cannot_record_is_inconclusive_never_a_pass(tmp_path):
+    torch_file, flax_file, _ = write(tmp_path, "jitter", UNRECORDED, UNRECORDED_FLAX)
+    report = run(torch_file, "Jitter", flax_file, "float32[4,8]", stages="spec,numeric")
+    assert report.verdict == "inconclusive" and "does not record" in report.failure
+
+
+def test_torch_normal_gives_no_gradient_as_in_pytorch(tmp_path):
+    """`torch.normal(mu, 0.5)` has no gradient to `mu` in PyTorch: the faithful translation stops it."""
+    source = """
+import torch
+import torch.nn as nn
+
+
+class Norm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.mu = nn.Linear(8, 4)
+        self.out = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.out(torch.normal(self.mu(x), 0.5))
+"""
+    faithful = """
+import flax.linen as nn
+import jax
+
+
+class Norm(nn.Module):
+    def setup(self):
+        self.mu = nn.Dense(4)
+        self.out = nn.Dense(2)
+
+    def __call__(self, x):
+        mu = jax.lax.stop_gradient(self.mu(x))
+        return self.out(mu + 0.5 * jax.random.normal(self.make_rng("noise"), mu.shape))
+"""
+    torch_file, good, bad = write(tmp_path, "norm", source, faithful, replace=("jax.lax.stop_gradient(self.mu(x))", "self.mu(x)"))
+    assert run(torch_file, "Norm", good, "float32[4,8]", stages="spec,numeric").ok
+    assert run(torch_file, "Norm", bad, "float32[4,8]", stages="spec,numeric").verdict == "fail"
+
+
+def test_in_place_dropout_keeps_pytorchs_gradient(tmp_path):
+    source = """
+import torch.nn as nn
+
+
+class InplaceDrop(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.drop = nn.Dropout(0.3, inplace=True)
+        self.fc2 = nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.fc2(self.drop(self.fc(x)).tanh())
+"""
+    torch_file, good, _ = write(tmp_path, "inplace", source)
+    report = run(torch_file, "InplaceDrop", good, "float32[4,8]", train=True, stages="spec,numeric")
+    assert report.ok and report.draws == 1, report.to_json()

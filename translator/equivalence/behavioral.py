@@ -45,7 +45,7 @@ from translator.equivalence.draws import (
     replaying_torch,
 )
 from translator.equivalence.dropout import DropoutCheck, check_dropout, has_dropout
-from translator.equivalence.pair import ModelPair, SpecMismatch, to_numpy
+from translator.equivalence.pair import ModelPair, SpecMismatch, draw_seed, to_numpy
 from translator.equivalence.specs import BATCH_RANGE, TRAIN_BATCH_RANGE, InputSpec
 from translator.equivalence.strategies import Draw, Recipe
 from translator.equivalence.tolerance import Error, Tolerance, error_of, worst
@@ -166,6 +166,8 @@ def train_both(pair: ModelPair, inputs, recipe: Recipe, steps: int, learning_rat
                                     float64=True, tapes=tapes)
     except Exception:  # the model makes float32 tensors of its own: no float64 floor (as the numeric stage)
         final64 = {}
+    if any(tape.unrecorded for tape in tapes):
+        raise DrawMismatch("PyTorch drew random numbers that check does not record during training: inconclusive")
     final_flax = train_flax(pair, inputs, cotangent, steps, learning_rate, tapes)
     return final32, final64, final_flax, initial, learning_rate, sum(len(t) for t in tapes)
 
@@ -218,7 +220,7 @@ def train_torch(pair: ModelPair, model: torch.nn.Module, inputs, cotangent_seed:
         for step in range(steps):
             optimizer.zero_grad(set_to_none=True)
             tape = DrawTape() if tapes is None else tapes[step]
-            with recording(tape) if tapes is None else replaying_torch(tape):
+            with recording(tape, seed=draw_seed(cotangent_seed, step)) if tapes is None else replaying_torch(tape):
                 out = model(*tensors)
             recorded.append(tape)
             leaves = [leaf for leaf in jax.tree_util.tree_leaves(out) if isinstance(leaf, torch.Tensor)]

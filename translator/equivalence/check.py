@@ -38,7 +38,7 @@ from translator.equivalence.behavioral import (
 from translator.equivalence.compiles import CompileCounter
 from translator.equivalence.device import on_device, torch_device
 from translator.equivalence.localise import Divergence, localise
-from translator.equivalence.pair import ModelPair, SpecMismatch
+from translator.equivalence.pair import ModelPair, SpecMismatch, restore_buffers, saved_buffers
 from translator.equivalence.specs import BATCH_RANGE, TRAIN_BATCH_RANGE, InputSpec, resolve_all
 from translator.equivalence.state import load_into
 from translator.equivalence.strategies import Recipe, recipes
@@ -111,6 +111,8 @@ class CheckReport:
     not_ported: set = field(default_factory=set)
     #: random draws PyTorch made per example, replayed to the translation (the largest count seen)
     draws: int = 0
+    #: some example drew randomness ``draws.py`` does not record: the numeric stage cannot decide
+    unrecorded: bool = False
     #: where the state came from: "trained-like" (drawn per example) or the checkpoint's path
     state: str = "trained-like"
     #: max-pool windows with near ties (PyTorch name -> windows), where an example was outside its bound
@@ -178,6 +180,7 @@ class CheckReport:
         self.uncompared.update(comparison.uncompared)
         self.not_ported.update(comparison.not_ported)
         self.draws = max(self.draws, comparison.draws)
+        self.unrecorded = self.unrecorded or comparison.unrecorded
         if comparison.near_ties is not None:
             for name, windows in comparison.near_ties.windows.items():
                 self.near_ties[name] = max(self.near_ties.get(name, 0), windows)
@@ -456,7 +459,13 @@ def run_numeric(pair, specs, report, examples, seed, recipe) -> None:
         return
     if report.failure is None and report.uncompared:
         report.failure = "not compared: " + "; ".join(sorted(report.uncompared))
-    if report.failure is None and report.numeric_ok:
+    if report.unrecorded:  # two different random experiments were compared: nothing can be concluded
+        stage.status = "inconclusive"
+        report.failure = ("inconclusive: PyTorch drew random numbers that check does not record (PyTorch's global "
+                          "generator moved during the forward pass: a sampler bound before the check patched it, "
+                          "`exponential_`, `F.rrelu`, ...), so the translation cannot be given the same draws"
+                          + (f"; the comparison said: {report.failure}" if report.failure else ""))
+    elif report.failure is None and report.numeric_ok:
         stage.status = "passed"
     elif report.failure is None and report.numeric_inconclusive:
         stage.status = "inconclusive"
@@ -594,10 +603,10 @@ def run_examples(pair: ModelPair, specs: list[InputSpec], report: CheckReport, e
 
 def locate_divergence(pair: ModelPair, inputs, tolerance: Tolerance):
     """Run the localisation on a failing input (PyTorch's buffers restored afterwards)."""
-    saved = {k: v.detach().clone() for k, v in pair.torch_model.state_dict().items()}
+    saved = saved_buffers(pair.torch_model)
     try:
         return localise(pair, inputs, tolerance)
     except Exception:  # localisation is a diagnosis aid; its failure must not hide the finding
         return None
     finally:
-        pair.torch_model.load_state_dict(saved)
+        restore_buffers(pair.torch_model, saved)

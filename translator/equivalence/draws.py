@@ -10,25 +10,28 @@ one run is *recorded* at its call (:func:`recording`), and the same values are *
 * to the translation, at its ``jax.random`` calls in the same order (:func:`replaying_jax`),
   where the values are arguments of the jitted function (one compile serves every example).
 
-What is recorded is the *standard* draw a sampler is built on: ``z`` for
-``torch.randn``/``torch.normal(mean, std)``/``normal_``, ``u`` in [0, 1) for
-``torch.rand``/``uniform_``, the keep mask of every dropout (``F.dropout``,
-``F.dropout1d/2d/3d``, the attention dropout of ``F.scaled_dot_product_attention`` and of
-``nn.MultiheadAttention``), 0/1 draws of ``torch.bernoulli``, integers of ``torch.randint``,
-``torch.multinomial`` and ``torch.randperm``.  On the JAX side ``normal``, ``uniform``,
-``bernoulli`` and ``randint`` take the recorded values (``uniform`` scaled to its
-``minval``/``maxval``).  Draws are matched by call order and kind; a draw taken
-channels-last by the translation (a ``Dropout2d`` mask ``(N, 1, 1, C)`` for PyTorch's
-``(N, C, 1, 1)``) gets the recorded values moved the same way, and a draw of the same size in
-another shape (``(B * H, L, S)`` vs ``(B, H, L, S)``) is reshaped.  Any other difference --
-another kind, another size, more or fewer draws -- raises :class:`DrawMismatch`: the check
-says so instead of comparing two different random experiments.
+What is recorded is the *standard* draw a sampler is built on: ``z`` for ``torch.randn``,
+``torch.normal(mean, std)`` and ``normal_``; ``u`` uniform in [0, 1) for ``torch.rand`` and
+``uniform_``, and for everything made from a uniform: bernoulli masks (``u < p``: ``torch.bernoulli``,
+``bernoulli_``, the keep masks of ``F.dropout``, ``F.dropout1d/2d/3d``, the attention dropout of
+``F.scaled_dot_product_attention`` and ``nn.MultiheadAttention``) and bounded integers
+(``low + floor(u * (high - low))``: ``torch.randint``).  The JAX side builds its values from the same
+standard draw with *its own* arguments, as ``jax.random`` does (``bernoulli(key, p)`` is ``u < p``):
+a translation that asks for another probability or range gets other values.  ``torch.multinomial``
+and ``torch.randperm`` are recorded as the integers drawn.  Draws are matched by call order and
+kind; a draw taken channels-last by the translation (a ``Dropout2d`` mask ``(N, 1, 1, C)`` for
+PyTorch's ``(N, C, 1, 1)``) gets the recorded values moved the same way, and a draw of the same size
+in another shape (``(B * H, L, S)`` vs ``(B, H, L, S)``) is reshaped.  Any other difference --
+another kind, another size, more or fewer draws -- raises :class:`DrawMismatch`: the check says so
+instead of comparing two different random experiments.
 
-Randomness inside PyTorch's native kernels cannot be recorded (the inter-layer dropout of
-``nn.LSTM``/``nn.GRU``/``nn.RNN``): there dropout is switched off on both sides
-(:func:`native_dropout_disabled`) and the behavioral stage checks it statistically.  A draw
-made by a sampler this module does not patch shows up as a float32-vs-float64 disagreement
-of PyTorch with itself, which the tolerance reports as inconclusive, never as a pass.
+Recorded draws come from a private generator seeded per example, so an example draws the same
+values every time it runs (``--replay``, Hypothesis's shrinking).  PyTorch's global generators
+must not move during the recorded run: if they do, something drew that is not recorded here (a
+sampler bound by ``from torch import rand`` before the patch, ``exponential_``, ``F.rrelu``), the
+tape says ``unrecorded`` and the example is inconclusive, never a pass.  Randomness inside
+PyTorch's native kernels (the inter-layer dropout of ``nn.LSTM``/``nn.GRU``/``nn.RNN``) is switched
+off on both sides (:func:`native_dropout_disabled`) and checked statistically by the behavioral stage.
 """
 
 from __future__ import annotations
@@ -46,8 +49,8 @@ import torch.nn.functional as F
 
 _ORIGINAL_RAND = torch.rand
 
-#: the kinds of standard draw
-NORMAL, UNIFORM, BERNOULLI, INTEGERS = "normal", "uniform", "bernoulli", "integers"
+#: the kinds of standard draw: bernoulli masks and bounded integers are made from uniform draws
+NORMAL, UNIFORM, INTEGERS = "normal", "uniform", "integers"
 
 
 class DrawMismatch(Exception):
@@ -68,9 +71,11 @@ class RecordedDraw:
 
 @dataclass
 class DrawTape:
-    """The draws of one PyTorch run, in call order."""
+    """The draws of one PyTorch run, in call order; ``unrecorded`` names randomness drawn some other way."""
 
     draws: list[RecordedDraw] = field(default_factory=list)
+    #: the global generator moved during the run: something drew that this module does not record
+    unrecorded: bool = False
 
     def __len__(self) -> int:
         return len(self.draws)
@@ -80,86 +85,173 @@ class DrawTape:
         return tuple(d.kind for d in self.draws)
 
     def arrays(self) -> list[np.ndarray]:
-        """The values as the translation receives them (float32, bool or int32)."""
-        return [jax_value(d) for d in self.draws]
-
-
-def jax_value(draw: RecordedDraw) -> np.ndarray:
-    if draw.kind == BERNOULLI:
-        return draw.values.astype(bool)
-    if draw.kind == INTEGERS:
-        return draw.values.astype(np.int32)
-    return draw.values.astype(np.float32)
+        """The values as the translation receives them (float32, or int32 for integer draws)."""
+        return [d.values.astype(np.int32 if d.kind == INTEGERS else np.float32) for d in self.draws]
 
 
 # --------------------------------------------------------------------------- the PyTorch side
 class _TorchDraws:
-    """Record (``tape`` grows) or replay (``cursor`` walks ``tape``) standard draws on the PyTorch side."""
+    """Record (``tape`` grows) or replay (``cursor`` walks ``tape``) standard draws on the PyTorch side.
 
-    def __init__(self, tape: DrawTape, replay: bool):
+    Draws come from a private generator state seeded per run, never from PyTorch's global one:
+    the same example draws the same values every time (``--replay``, Hypothesis's shrinking), and a
+    move of the global generator during the run can only be a draw this module does not record.
+    """
+
+    def __init__(self, tape: DrawTape, replay: bool, seed: int):
         self.tape, self.replay, self.cursor = tape, replay, 0
+        self.state = torch.Generator().manual_seed(seed % 2**63).get_state()
 
-    def take(self, kind: str, like: torch.Tensor, call: str, make) -> torch.Tensor:
-        """The standard draw for this call: made by ``make()`` and recorded, or the recorded one."""
+    def private(self, make):
+        """``make()`` with the global CPU generator switched to this run's private state."""
+        saved = torch.get_rng_state()
+        torch.set_rng_state(self.state)
+        try:
+            return make()
+        finally:
+            self.state = torch.get_rng_state()
+            torch.set_rng_state(saved)
+
+    def take(self, kind: str, shape, call: str, make) -> torch.Tensor:
+        """The standard draw of ``shape`` for this call (on the CPU): ``make()`` recorded, or the recorded one."""
+        shape = tuple(int(d) for d in shape)
         if not self.replay:
-            value = make()
+            value = self.private(make)
             self.tape.draws.append(RecordedDraw(kind, value.detach().cpu().numpy().copy(), call))
             return value
         if self.cursor >= len(self.tape.draws):
             raise DrawMismatch(f"the PyTorch run drew more than the {len(self.tape.draws)} recorded draws at {call}")
         recorded = self.tape.draws[self.cursor]
         self.cursor += 1
-        if recorded.kind != kind or tuple(recorded.values.shape) != tuple(like.shape):
-            raise DrawMismatch(f"draw {self.cursor}: {call} {kind}{list(like.shape)}, recorded {recorded.describe()}")
-        return torch.as_tensor(recorded.values).to(device=like.device, dtype=like.dtype)
+        if recorded.kind != kind or tuple(recorded.values.shape) != shape:
+            raise DrawMismatch(f"draw {self.cursor}: {call} {kind}{list(shape)}, recorded {recorded.describe()}")
+        return torch.as_tensor(recorded.values)
+
+    def normal(self, shape, call: str) -> torch.Tensor:
+        return self.take(NORMAL, shape, call, lambda: _ORIGINAL["randn"](tuple(shape)))
+
+    def uniform(self, shape, call: str) -> torch.Tensor:
+        return self.take(UNIFORM, shape, call, lambda: _ORIGINAL["rand"](tuple(shape)))
+
+
+_ORIGINAL = {"randn": torch.randn, "rand": torch.rand}
+
+
+def _like(template: torch.Tensor, value: torch.Tensor, dtype=None) -> torch.Tensor:
+    return value.to(device=template.device, dtype=dtype or template.dtype)
+
+
+def _shape_of(args, kwargs) -> tuple[int, ...]:
+    """The size of ``torch.randn(2, 3)``, ``torch.rand((2, 3))``, ``torch.randint(0, 5, (2, 3))``, ``size=``."""
+    if "size" in kwargs:
+        return tuple(kwargs["size"])
+    sizes = [a for a in args if isinstance(a, (tuple, list, torch.Size))]
+    if sizes:
+        return tuple(sizes[-1])
+    return tuple(int(a) for a in args)
+
+
+def _factory_options(kwargs) -> dict:
+    return {k: kwargs[k] for k in ("dtype", "device", "requires_grad") if k in kwargs}
+
+
+def _randint_bounds(args, kwargs) -> tuple[int, int]:
+    """(low, high) of ``randint(high, size)``, ``randint(low, high, size)``, ``randint_like(x, [low,] high)``."""
+    bounds = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
+    low, high = (0, bounds[0]) if len(bounds) == 1 else (bounds[0], bounds[1]) if len(bounds) >= 2 else (0, None)
+    return kwargs.get("low", low), kwargs.get("high", high)
 
 
 def _patched_samplers(state: _TorchDraws) -> list[tuple[object, str, object]]:
-    """(owner, name, replacement) for every PyTorch sampler recorded here."""
-    randn, rand, randn_like, rand_like = torch.randn, torch.rand, torch.randn_like, torch.rand_like
-    randint, randint_like, normal, bernoulli = torch.randint, torch.randint_like, torch.normal, torch.bernoulli
-    multinomial, randperm = torch.multinomial, torch.randperm
-    tensor_bernoulli = torch.Tensor.bernoulli_
+    """(owner, name, replacement) for every PyTorch sampler recorded here.
 
-    def direct(kind, original, name):
+    Each is rebuilt from a standard draw: ``z`` (normal), or ``u`` uniform in [0, 1) from which
+    bernoulli masks (``u < p``) and integers (``low + floor(u * (high - low))``) are made, as
+    ``jax.random.bernoulli`` and ``randint`` are from theirs: a translation that asks for another
+    probability or range gets other values, not PyTorch's.
+    """
+    multinomial, randperm = torch.multinomial, torch.randperm
+
+    def made(value, kwargs, default_dtype=None):
+        options = _factory_options(kwargs)
+        dtype = options.get("dtype") or default_dtype or torch.get_default_dtype()
+        out = value.to(device=options.get("device", "cpu"), dtype=dtype)
+        return out.requires_grad_(True) if options.get("requires_grad") else out
+
+    def randn(*args, **kwargs):
+        return made(state.normal(_shape_of(args, kwargs), "torch.randn"), kwargs)
+
+    def rand(*args, **kwargs):
+        return made(state.uniform(_shape_of(args, kwargs), "torch.rand"), kwargs)
+
+    def randn_like(input, **kwargs):
+        return _like(input, state.normal(input.shape, "torch.randn_like"), kwargs.get("dtype"))
+
+    def rand_like(input, **kwargs):
+        return _like(input, state.uniform(input.shape, "torch.rand_like"), kwargs.get("dtype"))
+
+    def integers_from(u, low, high):
+        return low + torch.floor(u * (high - low)).to(torch.int64)
+
+    def randint(*args, **kwargs):
+        low, high = _randint_bounds(args, kwargs)
+        u = state.uniform(_shape_of([a for a in args if not isinstance(a, int)], kwargs), "torch.randint")
+        return made(integers_from(u, low, high), kwargs, torch.int64)
+
+    def randint_like(input, *args, **kwargs):
+        low, high = _randint_bounds(args, kwargs)
+        return _like(input, integers_from(state.uniform(input.shape, "torch.randint_like"), low, high), kwargs.get("dtype"))
+
+    def bernoulli(input, p=None, **kwargs):
+        probs = input if p is None else p
+        u = _like(input, state.uniform(input.shape, "torch.bernoulli"))
+        return (u < probs).to(input.dtype)
+
+    def normal(*args, **kwargs):
+        mean, std = _normal_arguments(args, kwargs)
+        shape = kwargs.get("size") or (args[2] if len(args) > 2 else None)
+        if shape is None:
+            shape = torch.broadcast_shapes(*(t.shape for t in (mean, std) if isinstance(t, torch.Tensor)))
+        z = state.normal(shape, "torch.normal")
+        like = next((t for t in (mean, std) if isinstance(t, torch.Tensor)), None)
+        value = (mean + std * (_like(like, z) if like is not None else z)).detach()  # no gradient, as PyTorch's
+        return value if like is not None else made(value, kwargs)
+
+    def recorded_integers(original, name):
         def sample(*args, **kwargs):
-            out = original(*args, **kwargs)
-            return state.take(kind, out, name, lambda: out)
+            out = state.private(lambda: original(*args, **kwargs))
+            return _like(out, state.take(INTEGERS, out.shape, name, lambda: out))
         return sample
 
-    def torch_normal(*args, **kwargs):
-        out = normal(*args, **kwargs)  # mean + std * z: record z
-        mean, std = _normal_arguments(args, kwargs)
-        z = state.take(NORMAL, out, "torch.normal", lambda: randn_like(out))
-        return (mean + std * z).to(out.dtype)
+    def overwrite(self, value):
+        """In place, as PyTorch's samplers: the old values get no gradient (a leaf is written under no_grad)."""
+        if self.is_leaf and self.requires_grad:
+            with torch.no_grad():
+                return self.copy_(value)
+        return self.copy_(value.detach())
 
     def tensor_normal_(self, mean=0.0, std=1.0, *, generator=None):
-        with torch.no_grad():
-            z = state.take(NORMAL, self, "Tensor.normal_", lambda: randn_like(self))
-            return self.copy_(mean + std * z)
+        return overwrite(self, mean + std * _like(self, state.normal(self.shape, "Tensor.normal_")))
 
     def tensor_uniform_(self, a=0.0, b=1.0, *, generator=None, **kwargs):
         a, b = kwargs.get("from", a), kwargs.get("to", b)
-        with torch.no_grad():
-            u = state.take(UNIFORM, self, "Tensor.uniform_", lambda: rand_like(self))
-            return self.copy_(a + (b - a) * u)
+        return overwrite(self, a + (b - a) * _like(self, state.uniform(self.shape, "Tensor.uniform_")))
 
     def tensor_bernoulli_(self, p=0.5, *, generator=None):
-        with torch.no_grad():
-            drawn = state.take(BERNOULLI, self, "Tensor.bernoulli_", lambda: tensor_bernoulli(self.clone(), p))
-            return self.copy_(drawn)
+        u = _like(self, state.uniform(self.shape, "Tensor.bernoulli_"))
+        return overwrite(self, (u < p).to(self.dtype))
 
     return [
-        (torch, "randn", direct(NORMAL, randn, "torch.randn")),
-        (torch, "randn_like", direct(NORMAL, randn_like, "torch.randn_like")),
-        (torch, "rand", direct(UNIFORM, rand, "torch.rand")),
-        (torch, "rand_like", direct(UNIFORM, rand_like, "torch.rand_like")),
-        (torch, "randint", direct(INTEGERS, randint, "torch.randint")),
-        (torch, "randint_like", direct(INTEGERS, randint_like, "torch.randint_like")),
-        (torch, "bernoulli", direct(BERNOULLI, bernoulli, "torch.bernoulli")),
-        (torch, "multinomial", direct(INTEGERS, multinomial, "torch.multinomial")),
-        (torch, "randperm", direct(INTEGERS, randperm, "torch.randperm")),
-        (torch, "normal", torch_normal),
+        (torch, "randn", randn),
+        (torch, "randn_like", randn_like),
+        (torch, "rand", rand),
+        (torch, "rand_like", rand_like),
+        (torch, "randint", randint),
+        (torch, "randint_like", randint_like),
+        (torch, "bernoulli", bernoulli),
+        (torch, "multinomial", recorded_integers(multinomial, "torch.multinomial")),
+        (torch, "randperm", recorded_integers(randperm, "torch.randperm")),
+        (torch, "normal", normal),
         (torch.Tensor, "normal_", tensor_normal_),
         (torch.Tensor, "uniform_", tensor_uniform_),
         (torch.Tensor, "bernoulli_", tensor_bernoulli_),
@@ -174,20 +266,14 @@ def _normal_arguments(args, kwargs):
 
 
 def _keep_mask(state: _TorchDraws, shape, like: torch.Tensor, p: float, call: str) -> torch.Tensor:
-    """A recorded (or replayed) keep mask of ``shape``: True with probability ``1 - p``."""
-    template = torch.empty(tuple(shape), dtype=torch.bool, device=like.device)
-    mask = state.take(BERNOULLI, template, call, lambda: _ORIGINAL_RAND(tuple(shape), device=like.device) >= p)
-    return mask.to(torch.bool)
+    """A recorded (or replayed) keep mask of ``shape``: ``u < 1 - p``, as ``jax.random.bernoulli(key, 1 - p)`` makes it."""
+    return state.uniform(shape, call).to(like.device) < (1.0 - p)
 
 
 def _apply_keep(x: torch.Tensor, keep: torch.Tensor, p: float, inplace: bool) -> torch.Tensor:
     """Inverted dropout with the given mask, computed as Flax does (``where(keep, x / (1 - p), 0)``)."""
     out = torch.where(keep, x / (1.0 - p), torch.zeros((), dtype=x.dtype, device=x.device))
-    if inplace:
-        with torch.no_grad():
-            x.copy_(out)
-        return x
-    return out
+    return x.copy_(out) if inplace else out  # in place with autograd, as PyTorch's own in-place dropout
 
 
 def _patched_dropouts(state: _TorchDraws) -> list[tuple[object, str, object]]:
@@ -259,18 +345,29 @@ def _patched(replacements):
             setattr(owner, name, original)
 
 
+def _global_generators() -> list:
+    states = [torch.get_rng_state()]
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states += list(torch.cuda.get_rng_state_all())
+    return states
+
+
 @contextlib.contextmanager
-def recording(tape: DrawTape):
-    """Every PyTorch draw made meanwhile is appended to ``tape`` (and used as drawn)."""
-    state = _TorchDraws(tape, replay=False)
+def recording(tape: DrawTape, seed: int = 0):
+    """Every PyTorch draw made meanwhile is appended to ``tape`` (and used as drawn), from a private generator
+    seeded with ``seed``; if PyTorch's global generators move meanwhile, ``tape.unrecorded`` is set."""
+    state = _TorchDraws(tape, replay=False, seed=seed)
+    before = _global_generators()
     with _patched(_patched_samplers(state)):
         yield tape
+    after = _global_generators()
+    tape.unrecorded = len(before) != len(after) or any(not torch.equal(a, b) for a, b in zip(before, after))
 
 
 @contextlib.contextmanager
 def replaying_torch(tape: DrawTape):
     """PyTorch's draws meanwhile take ``tape``'s values in order (the float64 twin of a recorded run)."""
-    state = _TorchDraws(tape, replay=True)
+    state = _TorchDraws(tape, replay=True, seed=0)
     with _patched(_patched_samplers(state)):
         yield
     if state.cursor != len(tape.draws):
@@ -337,12 +434,13 @@ def replaying_jax(values: Sequence, kinds: Sequence[str], calls: Sequence[str] =
         if initialising[0]:
             return originals["bernoulli"](key, p, shape, *args, **kwargs)
         shape = jnp.shape(p) if shape is None else shape
-        return state.take(BERNOULLI, shape, "bernoulli").astype(bool)
+        return state.take(UNIFORM, shape, "bernoulli") < p  # as jax.random.bernoulli: the translation's own p
 
     def randint(key, shape, minval, maxval, dtype=jnp.int32, *args, **kwargs):
         if initialising[0]:
             return originals["randint"](key, shape, minval, maxval, dtype, *args, **kwargs)
-        return state.take(INTEGERS, shape, "randint").astype(dtype)
+        u = state.take(UNIFORM, shape, "randint")  # the translation's own bounds
+        return (minval + jnp.floor(u * (maxval - minval))).astype(dtype)
 
     def not_a_draw(method):
         def wrapped(self, *args, **kwargs):

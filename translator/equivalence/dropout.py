@@ -31,6 +31,8 @@ import jax
 import numpy as np
 import torch
 
+from translator.equivalence.pair import restore_buffers, saved_buffers
+
 Z = 5.0
 SCALE_RTOL = 1e-5
 ROUNDS = 4
@@ -103,14 +105,14 @@ def called_torch_dropouts(pair, inputs) -> dict[str, float]:
         called[name] = expected[name]  # returns None: the output is unchanged
 
     handles = [modules[name].register_forward_hook(lambda m, a, o, name=name: hook(m, a, o, name)) for name in expected]
-    saved = {k: v.detach().clone() for k, v in pair.torch_model.state_dict().items()}
+    saved = saved_buffers(pair.torch_model)
     try:
         with torch.no_grad():
             pair.torch_model(*[torch.from_numpy(np.array(x)).to(pair.torch_device) for x in inputs])
     finally:
         for handle in handles:
             handle.remove()
-        pair.torch_model.load_state_dict(saved)
+        restore_buffers(pair.torch_model, saved)
     return called
 
 

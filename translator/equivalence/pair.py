@@ -67,6 +67,8 @@ class Comparison:
     draws: int = 0
     #: near-tie windows in max pools, counted when a quantity was outside its bound (``ties.py``)
     near_ties: NearTies | None = None
+    #: PyTorch drew randomness that ``draws.py`` does not record: the example cannot be decided
+    unrecorded: bool = False
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:
@@ -259,18 +261,21 @@ class ModelPair:
     def run_torch(self, inputs, cotangent_seed: int, model: torch.nn.Module | None = None, tape: DrawTape | None = None) -> TorchRun:
         """PyTorch's forward and backward; records its draws into a new tape, or replays ``tape``."""
         model = self.torch_model if model is None else model
-        # a forward updates buffers in place (running statistics): restore them so every example starts equal
-        saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        # a forward updates buffers in place (running statistics, non-persistent ones too): restore them so every
+        # example starts equal
+        saved = saved_buffers(model)
         try:
             with native_dropout_disabled(model):
                 if tape is None:
                     tape = DrawTape()
-                    with recording(tape):
+                    seed = draw_seed(cotangent_seed, self.state_seed)
+                    torch.manual_seed(seed)  # what is drawn unrecorded is at least the same each time the example runs
+                    with recording(tape, seed=seed):
                         return self._run_torch(model, inputs, cotangent_seed, tape, float64=model is not self.torch_model)
                 with replaying_torch(tape):
                     return self._run_torch(model, inputs, cotangent_seed, tape, float64=model is not self.torch_model)
         finally:
-            model.load_state_dict(saved)
+            restore_buffers(model, saved)
 
     @property
     def reference64(self) -> torch.nn.Module:
@@ -384,7 +389,10 @@ class ModelPair:
         aliases = dict(self.plan.tied)
         scale = max((float(np.abs(g).max()) for g in ran.grad_params.values() if g.size), default=0.0)
         per_parameter, uncompared = {}, []
+        frozen = {name for name, p in self.torch_model.named_parameters(remove_duplicate=False) if not p.requires_grad}
         for name, grad in ran.grad_params.items():
+            if name in frozen:  # PyTorch computes no gradient; Flax differentiates every param (a value is compared)
+                continue
             source = name if name in flax_grad_params else aliases.get(name)
             if source not in flax_grad_params:
                 uncompared.append(f"grad:{name} (the port maps this parameter to no Flax variable)")
@@ -396,6 +404,8 @@ class ModelPair:
         comparison = Comparison(output, grad_input, worst(per_parameter.values(), self.tolerance), per_parameter, state,
                                 compared + buffers_compared, uncompared + buffers_uncompared, not_ported, len(ran.tape))
         comparison.near_ties = ties if ties is not None and ties.total else None
+        comparison.not_ported += [f"grad:{name} (requires_grad=False: no gradient in PyTorch)" for name in sorted(frozen)]
+        comparison.unrecorded = ran.tape.unrecorded
         return comparison
 
     def flax_output_shapes(self, inputs, ran: TorchRun):
@@ -443,6 +453,24 @@ class ModelPair:
             else:
                 compared.append(f"buffer:{name} (constant, checked through the outputs)")
         return worst(errors, self.tolerance), compared, uncompared, not_ported
+
+
+def draw_seed(*seeds) -> int:
+    """The private generator's seed of one example's draws (from its cotangent and state seeds)."""
+    return int(np.random.SeedSequence([s or 0 for s in seeds]).generate_state(1)[0])
+
+
+def saved_buffers(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of every buffer (persistent or not) and parameter, to undo what a forward pass changes."""
+    return {name: t.detach().clone() for name, t in [*model.named_buffers(remove_duplicate=False),
+                                                      *model.named_parameters(remove_duplicate=False)]}
+
+
+def restore_buffers(model: torch.nn.Module, saved: dict[str, torch.Tensor]) -> None:
+    current = dict([*model.named_buffers(remove_duplicate=False), *model.named_parameters(remove_duplicate=False)])
+    with torch.no_grad():
+        for name, value in saved.items():
+            current[name].copy_(value)
 
 
 def is_jax_array(leaf) -> bool:

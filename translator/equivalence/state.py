@@ -12,8 +12,9 @@ example's recipe), identical on both sides through the port:
   ``running_var``): scales in [0.5, 1.5], shifts ~ N(0, 0.5), running means ~ N(0, 1) times
   ``10^U(-1, 0.5)``, running variances ``10^U(-1.5, 1.5)`` (three orders of magnitude);
 * any other parameter that is constant (zeros, ones, a PReLU's 0.25, a layer scale of 1e-6, a class
-  token or a positional table initialised to zeros): spread around its magnitude, ``c * U(0.5, 1.5)``,
-  or ``N(0, 0.1)`` where it is zero, so a translation that drops it or broadcasts it wrongly shows;
+  token or a positional table initialised to zeros): spread around its magnitude, at least 0.1
+  (``sign(c) * max(|c|, 0.1) * U(0.5, 1.5)``), or ``N(0, 0.1)`` where it is zero, so a translation
+  that drops it, broadcasts it wrongly or breaks the branch a layer scale gates shows;
 * parameters that are already random (conv and linear weights, embeddings): kept as initialised,
   then multiplied by ``U(0.8, 1.25)`` per tensor (so a weight's default scale is no anchor);
 * buffers other than running statistics (a causal mask, a sinusoidal table, an ``eps``, an EMA
@@ -75,12 +76,18 @@ def norm_value(role: str, shape, rng: np.random.Generator) -> np.ndarray:
     return 10 ** rng.uniform(-1.5, 1.5, shape)  # running_var
 
 
+#: a constant parameter smaller than this (a layer scale of 1e-6) gets a trained-like magnitude: at 1e-6 the branch
+#: behind it contributes nothing a comparison could see
+SMALLEST_CONSTANT = 0.1
+
+
 def spread_constant(value: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A constant tensor spread around its magnitude (zero: ``N(0, 0.1)``), so it is no longer uniform."""
+    """A constant tensor spread around its magnitude, at least ``SMALLEST_CONSTANT`` (zero: ``N(0, 0.1)``)."""
     constant = float(value.reshape(-1)[0])
     if constant == 0.0:
         return rng.normal(0.0, 0.1, value.shape).astype(value.dtype)
-    return (constant * rng.uniform(0.5, 1.5, value.shape)).astype(value.dtype)
+    magnitude = np.sign(constant) * max(abs(constant), SMALLEST_CONSTANT)
+    return (magnitude * rng.uniform(0.5, 1.5, value.shape)).astype(value.dtype)
 
 
 def _is_constant(value: np.ndarray) -> bool:

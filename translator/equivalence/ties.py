@@ -66,6 +66,10 @@ def nudged_inputs(inputs, float_positions, seed: int) -> list[np.ndarray]:
     return nudged
 
 
+def _one(value) -> int:
+    return value[0] if isinstance(value, (tuple, list)) else value
+
+
 def _pool_arguments(module: torch.nn.Module):
     return dict(kernel_size=module.kernel_size, stride=module.stride, padding=module.padding, dilation=module.dilation,
                 ceil_mode=module.ceil_mode)
@@ -82,8 +86,8 @@ def tie_flip(module: torch.nn.Module, x: torch.Tensor, rng: np.random.Generator)
         one_d = isinstance(module, torch.nn.MaxPool1d)
         values = x.detach().unsqueeze(-2) if one_d else x.detach()
         arguments = _pool_arguments(module)
-        if one_d:
-            arguments = {k: (1, v) if k != "ceil_mode" else v for k, v in arguments.items()}
+        if one_d:  # MaxPool1d(kernel_size=(2,)) as well as MaxPool1d(2)
+            arguments = {k: (1, _one(v)) if k != "ceil_mode" else v for k, v in arguments.items()}
             arguments["padding"] = (0, arguments["padding"][1])
         pool = F.max_pool2d
         largest, first = pool(values, return_indices=True, **arguments)
@@ -108,7 +112,10 @@ def flipping_near_ties(model: torch.nn.Module, rng: np.random.Generator):
     for name, module in model.named_modules():
         if isinstance(module, (torch.nn.MaxPool1d, torch.nn.MaxPool2d)) and not module.return_indices:
             def hook(module, args, name=name):
-                offset, count = tie_flip(module, args[0], rng)
+                try:
+                    offset, count = tie_flip(module, args[0], rng)
+                except Exception:  # a pool this cannot read: no sensitivity measured there, nothing flipped
+                    return None
                 ties.windows[name] = ties.windows.get(name, 0) + count
                 return (args[0] + offset, *args[1:])
             handles.append(module.register_forward_pre_hook(hook))
