@@ -120,8 +120,12 @@ def compare_module(
             (Path(tmp) / name).write_text(sibling)
         pair, _ = build_pair(path, class_name, [spec], seed=seed, train=train, tolerance=tolerance)
         pair.check_structure((x,))
-        comparison = pair.compare_in_mode((x,), cotangent_seed=seed)
+        comparison = pair.compare_in_mode((x,), cotangent_seed=seed, state_seed=seed)  # trained-like state, as check
     failing = [q for q in ("output", "grad_input", "grad_params", "state") if not getattr(comparison, q).within(tolerance)]
+    if comparison.uncompared:
+        raise AssertionError(f"not compared: {'; '.join(comparison.uncompared)}\nPyTorch source:\n{source}")
+    if comparison.unrecorded:
+        raise AssertionError(f"PyTorch drew randomness check does not record\nPyTorch source:\n{source}")
     if failing:
         details = "; ".join(f"{q}: abs {getattr(comparison, q).max_abs:.3g}, rel {getattr(comparison, q).max_rel:.3g}" for q in failing)
         raise AssertionError(f"{details}\nPyTorch source:\n{source}")
@@ -397,6 +401,7 @@ def is_ellipsis(statement: ast.stmt) -> bool:
 
 
 def is_method(function: ast.FunctionDef) -> bool:
+    """A function whose first parameter is ``self``: a method of the example's class."""
     return bool(function.args.args) and function.args.args[0].arg == "self"
 
 
@@ -426,7 +431,7 @@ def self_targets(statement: ast.stmt) -> list[str]:
 
 
 def self_attributes(statement: ast.stmt) -> list[str]:
-    """The attributes of ``self`` the statement names, other than methods it calls."""
+    """The attributes of ``self`` the statement names, other than the ``register_*`` methods it calls."""
     called = {id(n.func) for n in ast.walk(statement) if isinstance(n, ast.Call)}
     return [
         n.attr for n in ast.walk(statement)
