@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 
 #: the environment variable that fixes the session's seed; set by the controller for xdist workers
 SEED_VARIABLE = "T2F_SEED"
-SEED_KEY = pytest.StashKey[int]()
+SEED_KEY = pytest.StashKey[object]()
 
 settings.register_profile(
     "ci",
@@ -42,10 +42,18 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-def session_seed(config) -> int:
-    """The seed of this run: ``--hypothesis-seed``, else ``$T2F_SEED``, else a fresh random one."""
+def session_seed(config) -> int | str:
+    """The seed of this run: ``--hypothesis-seed``, else ``$T2F_SEED``, else a fresh random one.
+
+    An integer as Hypothesis reads it; other text is used as it is (Hypothesis accepts it too).
+    """
     chosen = config.getoption("hypothesis_seed", None) or os.environ.get(SEED_VARIABLE)
-    return int(chosen) if chosen else random.SystemRandom().randrange(2**32)
+    if not chosen:
+        return random.SystemRandom().randrange(2**32)
+    try:
+        return int(chosen)
+    except ValueError:
+        return chosen
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -62,6 +70,7 @@ def pytest_configure(config):
 
 
 def reproduce_line(config) -> str:
+    """The line that says how to repeat this run's draws."""
     seed = config.stash[SEED_KEY]
     return f"seed {seed} (Hypothesis profile {settings.get_current_profile_name()!r}): rerun with {SEED_VARIABLE}={seed}"
 

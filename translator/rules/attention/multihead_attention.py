@@ -153,7 +153,7 @@ class TorchMultiheadAttention(Rule):
             if mask in ("kpm", "both"):
                 extra.append(f"key_padding_mask={kpm}")
             if mask == "kpm_float":
-                extra.append(f"key_padding_mask=torch.zeros_like(x[..., 0]).masked_fill({kpm}, -2.0)")
+                extra.append(f"key_padding_mask=torch.zeros({batch}, {length}).masked_fill({kpm}, -2.0)")  # (N, S)
             if mask in ("causal_bool", "both"):
                 extra.append(f"attn_mask={causal}")
             if mask == "float":

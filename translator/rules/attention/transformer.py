@@ -255,12 +255,12 @@ class TorchTransformerEncoder(ComposedRule):
         ),
         example=Example(
             torch=(
-                "layer = nn.TransformerEncoderLayer(64, 4, batch_first=True)\n"
-                "self.encoder = nn.TransformerEncoder(layer, 6, norm=nn.LayerNorm(64))"
+                "layer = nn.TransformerEncoderLayer(64, 4, 128, batch_first=True)\n"
+                "self.encoder = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(64))"
             ),
             flax=(
-                "layer = TorchTransformerEncoderLayer(d_model=64, nhead=4, batch_first=True)\n"
-                "self.encoder = TorchTransformerEncoder(layer, 6, norm=nn.LayerNorm(epsilon=1e-05, use_fast_variance=False))"
+                "layer = TorchTransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128, batch_first=True)\n"
+                "self.encoder = TorchTransformerEncoder(layer, 2, norm=nn.LayerNorm(epsilon=1e-05, use_fast_variance=False))"
             ),
         ),
         fidelity=(

@@ -66,7 +66,7 @@ class TorchCat(Rule):
             if draw(st.booleans()):  # layout: concatenating conv outputs (channels-last) with plain tensors
                 return RuleCase("nn.Conv2d(2, 3, 1)", draw(st.sampled_from([
                     "torch.cat([self.layer(x), x], dim=1)", "torch.cat([self.layer(x), self.layer(x) * 2], 1)",
-                    "torch.stack([self.layer(x), self.layer(x)], dim=-1)", "torch.cat([self.layer(x), x[:, :1]], dim=-1)",
+                    "torch.stack([self.layer(x), self.layer(x)], dim=-1)", "torch.cat([self.layer(x)[:, :1], x[:, :1]], dim=-1)",
                 ])), (2, 2, 3, 3))
             return RuleCase(None, draw(st.sampled_from(forms)), shape)
 

@@ -96,7 +96,7 @@ class TorchRandom(Rule):
         def random_case(draw):
             form = draw(st.sampled_from([
                 "x + 0.0 * torch.randn_like(x)", "x * (torch.rand_like(x) >= 0.0)",
-                "x + 0.0 * torch.randn(x.shape)", "x + torch.rand(x.shape[0], 1) * 0.0",
+                "x + 0.0 * torch.randn(x.shape)", "x + torch.rand(x.shape[-1:]) * 0.0",
                 "x + 0.0 * torch.randn(x.shape, device=x.device)", "x + 0 * torch.randn_like(x, dtype=torch.float32)",
             ]))
             return RuleCase("nn.Identity()", f"self.layer({form})", shapes(draw))

@@ -73,7 +73,8 @@ class TorchVarStd(Rule):
             shape = shapes(draw, min_size=2)  # N = 1 with ddof = 1 is nan in both
             rank = len(shape)
             args = []
-            if draw(st.booleans()):
+            has_dim = draw(st.booleans())
+            if has_dim:
                 dim = draw(st.integers(-rank, rank - 1)) if draw(st.booleans()) else tuple(
                     draw(st.lists(st.integers(0, rank - 1), min_size=1, max_size=rank, unique=True))
                 )
@@ -83,7 +84,8 @@ class TorchVarStd(Rule):
                 bias = "correction=0"
             if bias:
                 args.append(bias)
-            if args and draw(st.booleans()):
+            # keepdim needs a dim, except with correction= (PyTorch has no std(x, unbiased, keepdim))
+            if args and (has_dim or not bias.startswith("unbiased")) and draw(st.booleans()):
                 args.append("keepdim=True")
             if draw(st.booleans()):
                 x = "x.round()" if op == "std" else "x"  # integer inputs: constant slices, std == 0
