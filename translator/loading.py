@@ -65,6 +65,8 @@ def import_source(path: str | Path, class_names: Iterable[str] | None = None) ->
             root, name = located
             if str(root) not in sys.path:
                 sys.path.insert(0, str(root))
+            if getattr(sys.modules.get(name), "__torch2flax_classes__", None) is not None:
+                del sys.modules[name]  # a slice made for some classes (import_for_class): import the whole file
             return importlib.import_module(name)
         name = f"_torch2flax_src_{abs(hash(str(path)))}"
         spec = importlib.util.spec_from_file_location(name, path)
