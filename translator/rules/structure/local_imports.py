@@ -98,7 +98,7 @@ class TorchLocalImports(Rule):
             scale = draw(st.sampled_from([0.5, 1.0, 2.0]))
             module = draw(st.sampled_from(["s014_blocks", "s014_layers"]))
             # `from module import *` is left out: the check cannot build the PyTorch model yet (it runs only the
-            # statements a class names, and a star import names nothing); tests/rules/structure/test_local_imports.py
+            # statements a class names, and a star import names nothing); tests/rules/structure/test_project_imports_rule.py
             spelling = f"from {module} import Block"
             return RuleCase(
                 f"Block({channels})", "self.layer(x)", (1, channels, 4, 4), prelude=spelling,
