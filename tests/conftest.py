@@ -82,3 +82,13 @@ def pytest_report_header(config):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Repeat the seed under the results, where ``-q`` (no header) still shows it."""
     terminalreporter.write_line(reproduce_line(config))
+
+
+def run_cli(capsys, *argv):
+    """``torch2flax ARGV`` in-process: (exit code, stdout, stderr); no traceback may reach the user."""
+    from translator.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "Traceback" not in out
+    return code, out, err

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import run_cli  # noqa: E402  (tests/ is on sys.path)
 
-from translator.cli import main
 from translator.diagnostics import UsageError
 from translator.loading import import_for_class, recording_ran_statements
 
@@ -111,11 +111,7 @@ NEEDS_A_CALL_FLAX = textwrap.dedent(
 )
 
 
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err and "Traceback" not in out
-    return code, out, err
+run = run_cli
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import run_cli  # noqa: E402  (tests/ is on sys.path)
 
-from translator.cli import main
 from translator.equivalence.device import gpu_problem
 from translator.rewrite.pipeline import translate_source
 
@@ -33,11 +33,7 @@ TANH_MLP = textwrap.dedent(
 )
 
 
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err and "Traceback" not in out
-    return code, out, err
+run = run_cli
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli  # noqa: E402  (tests/ is on sys.path)
 from safetensors.torch import save_file
 
 from reference_models import CATALOGUE
@@ -14,11 +15,7 @@ from translator.weights.checkpoint import load_variables, open_checkpoint
 LENET = next(m for m in CATALOGUE if m.class_name == "LeNet5")
 
 
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err and "Traceback" not in out
-    return code, out, err
+run = run_cli
 
 
 @pytest.fixture
@@ -174,7 +171,6 @@ def test_a_model_without_parameters_ports(tmp_path):
 
     import torch
 
-    from translator.cli import main
 
     source = tmp_path / "pool.py"
     source.write_text(textwrap.dedent('''\

@@ -51,9 +51,6 @@ class NearTies:
     def total(self) -> int:
         return sum(self.windows.values())
 
-    def describe(self) -> str:
-        return ", ".join(f"{count} window(s) in `{name}`" for name, count in self.windows.items() if count)
-
 
 def nudged_inputs(inputs, float_positions, seed: int) -> list[np.ndarray]:
     """The inputs with every float input moved by up to ``NUDGE_ULPS`` float32 steps (relative), seeded."""

@@ -57,13 +57,10 @@ class Error:
     #: elements that only the floor could explain, past the cap: float32 cannot decide
     undecided: int = 0
     failing: int = 0
-    #: max over elements of ``|a - b| / bound`` (<= 1: within the policy bound everywhere)
-    ratio: float = 0.0
     #: elements explained by tie-breaking in a max-type op (near ties counted at this input): relaxed, uncapped
     tie_relaxed: int = 0
     #: the reference holds elements but none is finite: nothing was really compared
     no_finite_reference: bool = False
-    exact: bool = False  # an integer or bool quantity, compared exactly
     tolerance: Tolerance | None = None  # the tolerance the counts were computed with
 
     @property
@@ -120,14 +117,13 @@ def error_of(actual, reference, scale: float | None = None, floor_reference=None
     actual = np.asarray(actual, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
     if actual.shape != reference.shape:
-        return Error(float("inf"), 0.0, failing=max(reference.size, 1), ratio=float("inf"), tolerance=tolerance)
+        return Error(float("inf"), 0.0, failing=max(reference.size, 1), tolerance=tolerance)
     if actual.size == 0:
         return Error(0.0, 0.0, tolerance=tolerance)
     if is_exact_dtype(reference_raw.dtype):
         diff = np.abs(actual - reference)
         wrong = int(np.count_nonzero(diff))
-        return Error(float(diff.max()), float(np.abs(reference).max()), failing=wrong, ratio=float(wrong > 0) * 2,
-                     exact=True, tolerance=tolerance)
+        return Error(float(diff.max()), float(np.abs(reference).max()), failing=wrong, tolerance=tolerance)
     same_nonfinite = (~np.isfinite(actual) & ~np.isfinite(reference)) & (np.isnan(actual) == np.isnan(reference))
     same_nonfinite &= np.isnan(actual) | (np.sign(actual) == np.sign(reference))  # +inf vs -inf differ
     with np.errstate(invalid="ignore"):
@@ -155,13 +151,11 @@ def error_of(actual, reference, scale: float | None = None, floor_reference=None
     failing = over & (diff > explained)
     undecided = over & ~failing & (diff > limit)
     relaxed = over & ~failing & ~undecided
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = float(np.max(diff / base)) if base > 0 else (0.0 if not diff.any() else float("inf"))
     return Error(
         float(diff.max()), scale, float(gap.max()),
         relaxed=int(relaxed.sum()),
         relaxed_to=float(diff[relaxed].max() / scale) if relaxed.any() and scale > 0 else 0.0,
-        undecided=int(undecided.sum()), failing=int(failing.sum()), ratio=ratio, tie_relaxed=int(ties.sum()),
+        undecided=int(undecided.sum()), failing=int(failing.sum()), tie_relaxed=int(ties.sum()),
         no_finite_reference=not finite.any(), tolerance=tolerance,
     )
 

@@ -70,21 +70,25 @@ class TargetedTransformer(cst.CSTTransformer):
         return result
 
 
-LAYER_CHOICE = m.SimpleStatementLine(
-    body=[m.Assign(targets=[m.AssignTarget(SELF_ATTR)], value=m.MatchIfTrue(lambda v: is_layer_choice(v.with_changes(lpar=[], rpar=[]))))]
-)
-
-
-class ConditionalLayerToIf(TargetedTransformer):
-    """``self.a = A if c else B`` (a branch builds a layer, or is None) -> an ``if`` statement."""
-
-    target = LAYER_CHOICE
+class StatementRewriter(TargetedTransformer):
+    """A :class:`TargetedTransformer` that rewrites whole statement lines matching ``target`` (recording origins)."""
 
     def __init__(self, origins: dict[cst.CSTNode, cst.CSTNode]):
         self.origins = origins
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         return not isinstance(node, cst.SimpleStatementLine) and super().on_visit(node)
+
+
+LAYER_CHOICE = m.SimpleStatementLine(
+    body=[m.Assign(targets=[m.AssignTarget(SELF_ATTR)], value=m.MatchIfTrue(lambda v: is_layer_choice(v.with_changes(lpar=[], rpar=[]))))]
+)
+
+
+class ConditionalLayerToIf(StatementRewriter):
+    """``self.a = A if c else B`` (a branch builds a layer, or is None) -> an ``if`` statement."""
+
+    target = LAYER_CHOICE
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine):
         if not m.matches(updated_node, LAYER_CHOICE):
@@ -102,17 +106,11 @@ UNPACKED_ATTRIBUTES = m.SimpleStatementLine(
 )
 
 
-class UnpackedAttributesToAssignments(TargetedTransformer):
+class UnpackedAttributesToAssignments(StatementRewriter):
     """``self.heads, self.p = heads, p`` -> one assignment per attribute, read as ``self.x = x`` is (a field
     that needs no line in ``setup``); only where no value reads an attribute being assigned (a swap keeps its form)."""
 
     target = UNPACKED_ATTRIBUTES
-
-    def __init__(self, origins: dict[cst.CSTNode, cst.CSTNode]):
-        self.origins = origins
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        return not isinstance(node, cst.SimpleStatementLine) and super().on_visit(node)
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine):
         if not m.matches(updated_node, UNPACKED_ATTRIBUTES):
