@@ -92,7 +92,7 @@ def path_text(path) -> str:
             parts.append(f".{key.name}")
         else:
             parts.append(str(key))
-    return "".join(parts) or "output"
+    return "".join(parts)  # "" for a bare tensor: named `output`, `output[0]`, `output['logits']`
 
 
 def output_leaves(out, is_array) -> list[tuple[str, object]]:
@@ -431,9 +431,9 @@ class ModelPair:
                                + (f" ({detail})" if detail else ""))
         for (path, leaf), torch_leaf, torch_dtype_name in zip(flax_named, ran.outputs, ran.dtypes):
             if tuple(leaf.shape) != tuple(torch_leaf.shape):
-                raise SpecMismatch(f"output {path}: Flax shape {tuple(leaf.shape)}, PyTorch shape {tuple(torch_leaf.shape)}")
+                raise SpecMismatch(f"output{path}: Flax shape {tuple(leaf.shape)}, PyTorch shape {tuple(torch_leaf.shape)}")
             if not same_dtype_kind(leaf.dtype, torch_dtype_name):
-                raise SpecMismatch(f"output {path}: Flax dtype {np.dtype(leaf.dtype).name}, PyTorch dtype {torch_dtype_name}")
+                raise SpecMismatch(f"output{path}: Flax dtype {np.dtype(leaf.dtype).name}, PyTorch dtype {torch_dtype_name}")
 
     def buffer_errors(self, ran: TorchRun, flax_state: dict, exact: TorchRun | None):
         """Every buffer after the forward pass: compared where the translation holds it; one it does not hold
