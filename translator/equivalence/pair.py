@@ -423,11 +423,11 @@ class ModelPair:
         """Raise :class:`SpecMismatch` unless the outputs have PyTorch's structure, shapes and dtypes."""
         flax_paths = [p for p, _ in flax_named]
         if flax_paths != ran.paths:
-            missing = [p for p in ran.paths if p not in flax_paths]
-            extra = [p for p in flax_paths if p not in ran.paths]
+            missing = [f"output{p}" for p in ran.paths if p not in flax_paths]
+            extra = [f"output{p}" for p in flax_paths if p not in ran.paths]
             detail = "; ".join(filter(None, [missing and f"missing in Flax: {', '.join(missing)}",
                                              extra and f"only in Flax: {', '.join(extra)}"]))
-            raise SpecMismatch(f"output structure differs: PyTorch returns {ran.paths}, Flax {flax_paths}"
+            raise SpecMismatch(f"output structure differs: PyTorch returns {len(ran.paths)} tensor(s), Flax {len(flax_paths)}"
                                + (f" ({detail})" if detail else ""))
         for (path, leaf), torch_leaf, torch_dtype_name in zip(flax_named, ran.outputs, ran.dtypes):
             if tuple(leaf.shape) != tuple(torch_leaf.shape):
