@@ -10,7 +10,7 @@ claims must be exercised; and a rule's flagged examples must produce its code.
 import ast
 
 import pytest
-from hypothesis import example, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from translator.equivalence.rule_cases import (
@@ -86,12 +86,11 @@ def test_rule_equivalence(rule):
     The explicit case (a fixed, non-trivial draw) runs first on every run; the drawn cases
     change with the session's seed (printed in the header: ``T2F_SEED=...`` repeats them).
     """
-    fixed = explicit_case(rule)
+    compare_case(explicit_case(rule), 0)  # outside Hypothesis: an undecided explicit case fails
 
     @given(case=rule.cases(), seed=st.integers(0, 2**16))
-    @example(case=fixed, seed=0)
     def equivalent(case, seed):
-        compare_case(case, seed)
+        compare_case(case, seed)  # a draw float32 cannot decide is rejected, never passed
 
     equivalent()
 

@@ -28,9 +28,10 @@ from random import Random
 
 import numpy as np
 import torch
-from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import HealthCheck, Phase, find, given, reject, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 from hypothesis.errors import NoSuchExample
 
 from translator.diagnostics import Diagnostic
@@ -128,6 +129,11 @@ def compare_module(
         raise AssertionError(f"PyTorch drew randomness check does not record\nPyTorch source:\n{source}")
     if failing:
         details = "; ".join(f"{q}: abs {getattr(comparison, q).max_abs:.3g}, rel {getattr(comparison, q).max_rel:.3g}" for q in failing)
+        if currently_in_test_context() and all(getattr(comparison, q).inconclusive(tolerance) for q in failing):
+            # A draw whose float32 floor alone exceeds the tolerance (LayerNorm over two elements:
+            # its gradient is all cancellation) decides nothing either way; draw another.  A
+            # failing element is never rejected, and explicit cases run outside Hypothesis.
+            reject()
         raise AssertionError(f"{details}\nPyTorch source:\n{source}")
     return comparison
 
