@@ -33,7 +33,10 @@ def cmd_translate(args) -> int:
     if Path(args.source).is_dir():
         return translate_directory(Path(args.source), args)
     source = read_source(args.source)
-    translation = translate_source(source, args.source, notes=not args.no_notes)
+    if args.class_name or args.build:
+        translation = translate_one_model(args)
+    else:
+        translation = translate_source(source, args.source, notes=not args.no_notes)
     for diagnostic in translation.diagnostics:
         stderr.print(diagnostic.format(), markup=False, style="red" if diagnostic.severity is Severity.ERROR else "yellow")
     if args.output:
@@ -42,6 +45,23 @@ def cmd_translate(args) -> int:
     else:
         sys.stdout.write(translation.code)
     return 1 if translation.errors else 0
+
+
+def translate_one_model(args):
+    """``translate --class NAME``: the source's translation, or the built model's when the source
+    cannot be translated as written (said on stderr, with the methods that were traced)."""
+    from translator.instance.translate import translate_model
+    from translator.loading import parse_kwargs
+
+    class_name = args.class_name or ""
+    chosen = translate_model(args.source, class_name, kwargs=parse_kwargs(args.kwargs), build=args.build,
+                             notes=not args.no_notes)
+    if chosen.built is not None:
+        why = (f"{len(chosen.source_errors)} construct(s) its source translation cannot express, first: "
+               f"{chosen.source_errors[0].format()}" if chosen.source_errors else "--build")
+        stderr.print(f"note: translated from the built model ({why}); traced: {', '.join(chosen.traced) or 'none'}",
+                     markup=False)
+    return chosen.translation
 
 
 def translate_directory(source: Path, args) -> int:
@@ -97,7 +117,7 @@ def cmd_port(args) -> int:
     with progress_bar("porting") as progress:
         result = port_checkpoint(
             args.source, args.class_name, args.weights, args.output, parse_kwargs(args.kwargs), args.force,
-            key=args.key, strip_prefix=args.strip_prefix, dtype=args.dtype, progress=progress,
+            key=args.key, strip_prefix=args.strip_prefix, dtype=args.dtype, progress=progress, build=args.build,
         )
     print_notes(result.notes)
     table = Table(title=f"{args.class_name}: {len(result.plan.tensors)} tensors, {result.parameter_count:,} values")
@@ -180,6 +200,8 @@ def cmd_check(args) -> int:
     from translator.loading import parse_kwargs, recording_ran_statements
 
     read_source(args.source)
+    if not args.class_name and not args.build:
+        raise UsageError("check needs --class NAME (or --build EXPR)")
     with user_output_to_stderr(args.json), recording_ran_statements() as ran:
         from translator.equivalence.check import check
         from translator.equivalence.specs import parse_spec
@@ -191,7 +213,7 @@ def cmd_check(args) -> int:
         try:
             report = check(args.source, args.class_name, specs, kwargs, args.flax, args.examples, args.seed, tolerance,
                            train=args.train, stages=args.stages, steps=args.steps, device=args.device, replay=args.replay,
-                           weights=args.weights)
+                           weights=args.weights, build=args.build)
         except TranslationFailed as error:
             for diagnostic in error.diagnostics:
                 stderr.print(diagnostic.format(), markup=False, style="red")
@@ -257,6 +279,9 @@ def print_check_table(report) -> None:
     mode = "train mode, PyTorch's dropout masks replayed" if report.train else "eval mode"
     state = "trained-like state per example" if report.state == "trained-like" else f"weights {report.state}"
     device = "" if report.device == "cpu" else f", {report.device}"
+    if report.traced:
+        stdout.print(f"translated from the built model (its source cannot be translated as written); "
+                     f"traced: {', '.join(report.traced)}", markup=False)
     table = Table(title=f"{report.class_name}: {report.examples} examples (seed {report.seed}, {mode}, {state}{device})")
     for column in ("quantity", "max abs error", "max rel error", "tolerance", "pass"):
         table.add_column(column, justify="right" if column != "quantity" else "left")
@@ -381,6 +406,12 @@ def cmd_demo(args) -> int:
 
 
 # --------------------------------------------------------------------------- parser
+def add_build_argument(parser) -> None:
+    parser.add_argument("--build", metavar="EXPR",
+                        help="a Python expression evaluated in SRC's namespace that builds the model, for constructors "
+                             "that take modules or config objects: --build 'LoRALinear(nn.Linear(16, 8), rank=4)'")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torch2flax",
@@ -392,6 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", metavar="SRC.py", help="a model file, or a package directory (each model file translated)")
     p.add_argument("-o", "--output", metavar="OUT.py", help="write here instead of stdout (a directory for a directory)")
     p.add_argument("--no-notes", action="store_true", help="leave out the teaching notes")
+    p.add_argument("--class", dest="class_name", metavar="NAME",
+                   help="translate this model; built from --kwargs and translated from the instance when its source cannot be")
+    p.add_argument("--kwargs", metavar="JSON", help="constructor arguments (JSON object or Python dict literal)")
+    add_build_argument(p)
     p.set_defaults(run=cmd_translate)
 
     p = verbs.add_parser("port", help="port a PyTorch checkpoint to Flax variables")
@@ -406,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strip-prefix", metavar="PREFIX", help="remove this prefix from every key (default: module./model. recognised)")
     p.add_argument("--dtype", metavar="DTYPE", help="float32, float16 or bfloat16: cast floating tensors (default: keep each one's)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    add_build_argument(p)
     p.set_defaults(run=cmd_port)
 
     p = verbs.add_parser("export", help="export Flax variables back to a PyTorch state dict")
@@ -420,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("check", help="check a translation's outputs and gradients against PyTorch")
     p.add_argument("source", metavar="SRC.py")
-    p.add_argument("--class", dest="class_name", required=True, metavar="NAME")
+    p.add_argument("--class", dest="class_name", metavar="NAME", help="the model class (required unless --build)")
     p.add_argument("--kwargs", metavar="JSON")
     p.add_argument("--input", action="append", metavar="SPEC", help="DTYPE[DIMS] or DTYPE[DIMS]:LOW..HIGH; once per input")
     p.add_argument("--flax", metavar="FLAX.py", help="use this translation instead of translating SRC")
@@ -437,6 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replay", metavar="RECIPE", help="run the one example a failed check printed (B=..;g=..;in0=..)")
     p.add_argument("--weights", metavar="CKPT",
                    help="check with these PyTorch weights instead of random ones (anything `port` reads)")
+    add_build_argument(p)
     p.set_defaults(run=cmd_check)
 
     p = verbs.add_parser("rules", help="list the rule catalogue, or explain one rule")

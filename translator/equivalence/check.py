@@ -117,6 +117,8 @@ class CheckReport:
     state: str = "trained-like"
     #: max-pool windows with near ties (PyTorch name -> windows), where an example was outside its bound
     near_ties: dict = field(default_factory=dict)
+    #: the source could not be translated as written: the built model was, these methods traced
+    traced: list = field(default_factory=list)
 
     @property
     def quantities(self) -> tuple[str, ...]:
@@ -225,6 +227,7 @@ class CheckReport:
             "compiles": self.compiles,
             "seconds": self.seconds,
             "stages": self.stages_json(),
+            "traced": self.traced,
         }
 
     def stages_json(self) -> dict:
@@ -267,6 +270,7 @@ def build_pair(
     tolerance: Tolerance | None = None,
     device: str = "cpu",
     weights: str | os.PathLike | None = None,
+    build: str | None = None,
 ) -> tuple[ModelPair, tuple[Diagnostic, ...]]:
     """Both models with ported weights; raises :class:`TranslationFailed` if the translation has errors.
 
@@ -274,15 +278,27 @@ def build_pair(
     trained-like state replaces it.  Without it the pair starts from PyTorch's initialisation (seeded
     by ``seed``) and each example gives both a trained-like state (``ModelPair.use_trained_like_state``).
     """
+    from translator.instance.translate import build_model, promote_constants, translate_model
+
     kwargs = kwargs or {}
-    torch_cls = class_from(import_source(source, {class_name}), class_name, str(source))
+    torch.manual_seed(seed)
+    if build is not None:
+        torch_model = build_model(source, None, build=build).float()
+        class_name = type(torch_model).__name__
+    else:
+        torch_cls = class_from(import_source(source, {class_name}), class_name, str(source))
+        torch_model = instantiate(torch_cls, kwargs, str(source)).float()
     diagnostics: tuple[Diagnostic, ...] = ()
+    traced: list[str] = []
+    flax_kwargs = kwargs
     if flax_source is None:
-        translation = translate_source(Path(source).read_text(), str(source))
-        diagnostics = translation.diagnostics
-        blocking = errors_affecting(translation.errors, class_name, Path(source))
-        if blocking:
-            raise TranslationFailed(blocking)
+        chosen = translate_model(source, class_name, torch_model, build=build)
+        translation, diagnostics, traced = chosen.translation, chosen.translation.diagnostics, chosen.traced
+        if chosen.built is not None:
+            if translation.errors:
+                raise TranslationFailed(list(chosen.source_errors) + list(translation.errors))
+            promote_constants(torch_model, chosen.built.regenerated.constants)
+            flax_kwargs = {}
         try:
             flax_module = module_from_code(translation.code, f"{Path(source).stem}_flax")
         except (UsageError, Exception):
@@ -292,9 +308,7 @@ def build_pair(
     else:
         flax_module = import_source(flax_source)
     flax_cls = class_from(flax_module, class_name, str(flax_source or "the translation"))
-    torch.manual_seed(seed)
-    torch_model = instantiate(torch_cls, kwargs, str(source)).float()
-    flax_model = instantiate(flax_cls, kwargs, str(flax_source or "the translation"))
+    flax_model = instantiate(flax_cls, flax_kwargs, str(flax_source or "the translation"))
     plan = plan_port(torch_model)
     if weights is not None:
         state = checkpoint_state(weights, plan, torch_model)
@@ -303,6 +317,7 @@ def build_pair(
     variables = plan.to_flax(state)
     pair = ModelPair(torch_model, flax_model, variables, plan, specs, train=train, tolerance=tolerance or Tolerance(),
                      torch_device=torch_device(device), fixed_state=weights is not None)
+    pair.traced = traced
     return pair, diagnostics
 
 
@@ -368,6 +383,7 @@ def check(
     device: str = "cpu",
     replay: str | None = None,
     weights: str | os.PathLike | None = None,
+    build: str | None = None,
 ) -> CheckReport:
     """Check a translation: structure, then outputs and gradients over Hypothesis examples, then training.
 
@@ -381,7 +397,10 @@ def check(
     checks dropout statistically instead).  ``device="gpu"`` runs both frameworks on
     CUDA with TF32 off.  ``replay`` runs the one example a failed check printed
     (``report.recipe``) instead of drawing examples.  ``weights`` checks with the user's checkpoint
-    instead of a trained-like state drawn per example.
+    instead of a trained-like state drawn per example.  ``build`` is a Python expression that builds
+    the model in the source file's namespace (``LoRALinear(nn.Linear(16, 8), rank=4)``); the
+    translation then comes from the built model (``report.traced`` names the traced methods, as it
+    does whenever the source cannot be translated as written).
 
     Random draws (samplers, dropout masks, attention dropout) are recorded in the PyTorch run and
     replayed to the translation (``draws.py``), in both modes.  ``report.verdict`` is ``pass``,
@@ -403,7 +422,7 @@ def check(
     with on_device(device), CompileCounter() as compiles:
         try:
             run_stages(report, stages, recipe, source, class_name, specs, kwargs, flax_source, examples, seed,
-                       tolerance, train, steps, learning_rate, device, weights)
+                       tolerance, train, steps, learning_rate, device, weights, build)
         finally:
             report.compiles = compiles.total
             report.compile_seconds = compiles.seconds
@@ -415,14 +434,17 @@ def check(
 
 
 def run_stages(report, stages, recipe, source, class_name, specs, kwargs, flax_source, examples, seed,
-               tolerance, train, steps, learning_rate, device, weights=None) -> None:
+               tolerance, train, steps, learning_rate, device, weights=None, build=None) -> None:
     for name in STAGES:
         if name in stages:
             report.stages[name].status = "pending"
     clock = time.perf_counter()
     spec_stage = report.stages["spec"]
     pair, report.diagnostics = build_pair(source, class_name, specs, kwargs, flax_source, seed, train=train,
-                                          tolerance=tolerance, device=device, weights=weights)
+                                          tolerance=tolerance, device=device, weights=weights, build=build)
+    report.traced = pair.traced
+    if build is not None:
+        report.class_name = type(pair.torch_model).__name__
     if "spec" in stages:
         first = tuple(np.zeros(s.shape, dtype=np.float32 if s.is_float else s.dtype) for s in resolve_all(specs))
         try:

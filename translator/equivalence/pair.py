@@ -142,6 +142,8 @@ class ModelPair:
     torch_device: str = "cpu"
     #: the state is the user's checkpoint (``check --weights``): never replaced by a trained-like one
     fixed_state: bool = False
+    #: the translation came from the built model: its traced methods (``translator.instance``)
+    traced: list = field(default_factory=list)
     _grad_fn: object = None
 
     def __post_init__(self):

@@ -18,6 +18,7 @@ import torch
 
 from translator.loading import class_from, import_for_class, instantiate
 from translator.weights.checkpoint import (
+    TensorSource,
     cast,
     load_variables,
     open_checkpoint,
@@ -45,6 +46,30 @@ def build_structure(source: str | os.PathLike, class_name: str, kwargs: dict) ->
             return instantiate(cls, kwargs, str(source))
     except Exception:
         return instantiate(cls, kwargs, str(source))
+
+
+def structure_for_translation(source, class_name: str, kwargs: dict, build: str | None = None):
+    """The model to plan from, and the constants the translation holds besides the state dict.
+
+    When the source translates as written: the model on ``meta`` and no constants.  When the
+    translation comes from the built model: that model, built for real, and its constants."""
+    from translator.instance.translate import promote_constants, translate_model
+
+    chosen = translate_model(source, class_name, kwargs=kwargs, build=build, notes=False)
+    if chosen.built is None:
+        return build_structure(source, class_name, kwargs), {}
+    constants = chosen.built.regenerated.constants
+    promote_constants(chosen.model, constants)
+    return chosen.model, constants
+
+
+def with_constants(tensors: TensorSource, constants: dict[str, np.ndarray]) -> TensorSource:
+    """The checkpoint's tensors, and the built model's constants under their state-dict keys."""
+    if not constants:
+        return tensors
+    shapes = {**tensors.shapes(), **{k: tuple(v.shape) for k, v in constants.items()}}
+    return TensorSource(tensors.path, shapes, lambda k: constants[k] if k in constants else tensors.get(k),
+                        list(tensors.notes) + [f"{len(constants)} constant(s) computed in __init__ ported from the built model"])
 
 
 @dataclass(frozen=True)
@@ -89,6 +114,7 @@ def port_checkpoint(
     strip_prefix: str | None = None,
     dtype: str | None = None,
     progress: Callable[[PortPlan], Progress | None] | None = None,
+    build: str | None = None,
 ) -> PortResult:
     """Read ``weights``, port them to the translation of ``class_name``, write ``output`` if given.
 
@@ -96,7 +122,10 @@ def port_checkpoint(
     ``/``).  ``key``/``strip_prefix`` pick the state dict inside a wrapping checkpoint and
     remove a key prefix (both recognised automatically otherwise; see ``result.notes``).
     ``dtype`` (``float32``, ``float16``, ``bfloat16``) casts floating tensors; by default each
-    keeps its own.  ``progress(plan)`` may return a per-tensor callback.
+    keeps its own.  ``progress(plan)`` may return a per-tensor callback.  ``build`` builds the model
+    from a Python expression (as ``check --build``).  When the translation comes from the built
+    model (``translator.instance``), its constants (tensors ``__init__`` computed that the state
+    dict does not hold) are ported from the built model.
     """
     target = None
     if output is not None:
@@ -104,9 +133,10 @@ def port_checkpoint(
         target = Path(output)
         refuse_overwrite(target, force)
     dtype_target = parse_dtype(dtype)
-    model = build_structure(source, class_name, kwargs or {})
+    model, constants = structure_for_translation(source, class_name, kwargs or {}, build)
     plan = plan_port(model)
-    tensors = open_checkpoint(weights, key, strip_prefix, expected=[t.torch_key for t in plan.tensors])
+    expected = [t.torch_key for t in plan.tensors if t.torch_key not in constants]
+    tensors = with_constants(open_checkpoint(weights, key, strip_prefix, expected=expected), constants)
     on_tensor = progress(plan) if progress is not None else None
     variables = plan.to_flax(tensors, convert=lambda a: cast(a, dtype_target), on_tensor=on_tensor)
     if output is not None:

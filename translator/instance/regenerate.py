@@ -1,0 +1,222 @@
+"""Write the built model back as plain PyTorch source that says what it builds.
+
+Real model code builds layers through factories, name lookups, config objects and loops; the
+built instance holds the answer.  :func:`regenerate` walks it and writes one class per distinct
+user module (a variant of a class, a shortcut that is a conv in one block and absent in another,
+becomes ``Block_2``): ``__init__`` builds exactly the submodules, parameters and buffers the
+instance holds (``torch.nn`` layers by their proved constructor call, see
+:mod:`~translator.instance.constructors`), and ``forward`` is the method traced on the instance
+(:mod:`~translator.instance.trace`).  The rule catalogue then translates that source as usual,
+so every op still cites its rule.
+
+Tensors the constructor computed that the state dict does not hold (a non-persistent buffer, a
+positional table kept as a plain attribute, a constant the trace captured) are registered as
+buffers whose values, in :attr:`Regenerated.constants`, come from the built model: the
+translation holds them as state, never recomputes them by mutating a JAX array.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from translator.instance.constructors import CONTAINERS, UnrecoverableLayer, is_torch_layer, layer_call, python_literal
+from translator.instance.trace import Call, TracedMethod, TraceFailed, source_line, trace_forward
+
+
+@dataclass
+class Problem:
+    """Something of the built model the regenerated source cannot express; ``path`` names the module."""
+
+    path: str
+    message: str
+    location: tuple[str, int] | None = None
+
+
+@dataclass
+class Regenerated:
+    """The built model as source, and what the translation needs besides."""
+
+    source: str
+    root: str  #: the class name of the model
+    constants: dict[str, np.ndarray] = field(default_factory=dict)  #: state-dict key -> value from the built model
+    traced: list[str] = field(default_factory=list)  #: ``Class.forward`` of every traced method
+    fixed: dict[str, dict[str, object]] = field(default_factory=dict)  #: ``Class.forward`` -> arguments fixed
+    by_mode: list[str] = field(default_factory=list)  #: traced methods whose program depends on train/eval
+    problems: list[Problem] = field(default_factory=list)
+    origins: dict[int, tuple[str, int]] = field(default_factory=dict)  #: source line -> user's (file, line)
+
+
+def regenerate(model: nn.Module) -> Regenerated:
+    """The regenerated source of ``model`` (a built ``nn.Module``), with its constants and problems.
+
+    Tensors kept as plain attributes become non-persistent buffers of ``model`` first (same value,
+    same forward, same state dict), so the trace reads them as the module's state, not as constants
+    it cannot index with a traced size."""
+    for module in model.modules():
+        for name, value in list(vars(module).items()):
+            if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and not name.startswith("_"):
+                delattr(module, name)
+                module.register_buffer(name, value, persistent=False)
+    return _Writer(model).write()
+
+
+class _Writer:
+    def __init__(self, model: nn.Module):
+        self.model = model
+        self.paths = {id(module): path for path, module in model.named_modules(remove_duplicate=False)}
+        self.calls: dict[str, list[Call]] = {}
+        self.classes: dict[str, str] = {}  #: class source -> class name
+        self.names_used: dict[str, int] = {}
+        self.result = Regenerated("", type(model).__name__)
+        self.class_origins: dict[str, dict[int, tuple[str, int]]] = {}
+        self.inspected: set[int] = set()
+
+    def write(self) -> Regenerated:
+        from torch.nn.modules import module as torch_module
+
+        if torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks:
+            self.result.problems.append(Problem("", "global module hooks are registered: hooks are not translated"))
+        self.user_class(self.model, "", root=True)
+        header = "import torch\nimport torch.nn as nn\nfrom collections import OrderedDict\n\n\n"
+        parts, origins, line = [], {}, header.count("\n") + 1
+        for text, name in self.classes.items():
+            for offset, where in self.class_origins.get(name, {}).items():
+                origins[line + offset - 1] = where
+            parts.append(text)
+            line += text.count("\n") + 2
+        self.result.source = header + "\n\n".join(parts)
+        self.result.origins = origins
+        return self.result
+
+    # ----------------------------------------------------------------- expressions for submodules
+
+    def expression(self, module: nn.Module | None, path: str) -> str:
+        if module is None:
+            return "None"
+        if isinstance(module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
+            return self.container(module, path)
+        if isinstance(module, CONTAINERS):
+            self.result.problems.append(Problem(path, f"{type(module).__name__} is not regenerated yet"))
+            return "None"
+        if is_torch_layer(module):
+            try:
+                return layer_call(module)
+            except UnrecoverableLayer as error:
+                self.result.problems.append(Problem(path, str(error)))
+                return "None"
+        return self.user_class(module, path) + "()"
+
+    def container(self, module: nn.Module, path: str) -> str:
+        children = list(module._modules.items())
+        items = [(name, self.expression(child, join(path, name))) for name, child in children]
+        kind = type(module).__name__
+        if isinstance(module, nn.ModuleDict):
+            inner = ", ".join(f"{name!r}: {text}" for name, text in items)
+            return f"nn.ModuleDict({{{inner}}})"
+        if all(name == str(i) for i, (name, _) in enumerate(items)):
+            inner = ", ".join(text for _, text in items)
+            return f"nn.{kind}([{inner}])" if kind == "ModuleList" else f"nn.Sequential({inner})"
+        inner = ", ".join(f"({name!r}, {text})" for name, text in items)
+        return f"nn.Sequential(OrderedDict([{inner}]))"
+
+    # ----------------------------------------------------------------- user classes
+
+    def user_class(self, module: nn.Module, path: str, root: bool = False) -> str:
+        """Write (or reuse) the class for ``module``; return its name."""
+        base = type(module).__name__
+        for submodule_path, submodule in [(path, module)] + [(join(path, n), c) for n, c in module._modules.items()]:
+            self.refuse_hidden_behaviour(submodule, submodule_path)
+        forward = self.forward_body(module, path)  # first: it records how the children are called
+        init = self.init_body(module, path, forward.tensor_constants if forward else {})
+        body = init + "\n\n" + textwrap.indent(forward.source, "    ") if forward else init
+        for text, name in self.classes.items():
+            if text == self.class_text(name, body):
+                return name
+        count = self.names_used.get(base, 0) + 1
+        self.names_used[base] = count
+        name = base if count == 1 else f"{base}_{count}"
+        text = self.class_text(name, body)
+        self.classes[text] = name
+        if forward:
+            first = init.count("\n") + 4  # class line, blank line, def line
+            self.class_origins[name] = {first + offset: where for offset, where in forward.lines.items()}
+            method = f"{name}.forward"
+            self.result.traced.append(method)
+            if forward.fixed:
+                self.result.fixed[method] = forward.fixed
+            if forward.by_mode:
+                self.result.by_mode.append(method)
+        return name
+
+    def refuse_hidden_behaviour(self, module: nn.Module | None, path: str) -> None:
+        """Hooks and parametrizations change what a module computes without showing in its methods
+        (the trace calls submodules without running their hooks): reported, never dropped."""
+        if module is None or id(module) in self.inspected:
+            return
+        self.inspected.add(id(module))
+        hooks = [kind for kind in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+                 if getattr(module, kind, None)]
+        if hooks:
+            self.result.problems.append(Problem(path, f"{type(module).__name__} has {', '.join(h.strip('_') for h in hooks)} "
+                                                      "(torch.nn.utils.weight_norm is one): hooks are not translated"))
+        if parametrize.is_parametrized(module):
+            self.result.problems.append(Problem(path, f"{type(module).__name__} is parametrized "
+                                                      f"({', '.join(module.parametrizations)}): not translated yet"))
+
+    @staticmethod
+    def class_text(name: str, body: str) -> str:
+        return f"class {name}(nn.Module):\n{body}\n"
+
+    def init_body(self, module: nn.Module, path: str, traced_constants: dict[str, torch.Tensor]) -> str:
+        lines = ["def __init__(self):", "    super().__init__()"]
+        for name, parameter in module._parameters.items():
+            if parameter is None:
+                lines.append(f"    self.{name} = None")
+                continue
+            frozen = "" if parameter.requires_grad else ", requires_grad=False"
+            lines.append(f"    self.{name} = nn.Parameter({zeros(parameter)}{frozen})")
+        for name, buffer in module._buffers.items():
+            if buffer is None:
+                lines.append(f"    self.register_buffer({name!r}, None)")
+                continue
+            if name in module._non_persistent_buffers_set:
+                self.result.constants[join(path, name)] = buffer.detach().cpu().numpy()
+            lines.append(f"    self.register_buffer({name!r}, {zeros(buffer)})")
+        for name, tensor in traced_constants.items():
+            self.result.constants[join(path, name)] = tensor.detach().cpu().numpy()
+            lines.append(f"    self.register_buffer({name!r}, {zeros(tensor)})  # a constant of the traced forward")
+        for name, child in module._modules.items():
+            lines.append(f"    self.{name} = {self.expression(child, join(path, name))}")
+        return textwrap.indent("\n".join(lines), "    ")
+
+    def forward_body(self, module: nn.Module, path: str) -> TracedMethod | None:
+        if type(module).forward is nn.Module.forward:
+            return None
+        try:
+            traced = trace_forward(module, self.calls.get(path, []))
+        except TraceFailed as error:
+            self.result.problems.append(Problem(path, f"{type(module).__name__}.forward: {error}",
+                                                error.location or source_line(module)))
+            return None
+        for child, calls in traced.calls.items():
+            self.calls.setdefault(join(path, child), []).extend(calls)
+        return traced
+
+
+def zeros(tensor: torch.Tensor) -> str:
+    """Source for a zero tensor of ``tensor``'s shape and dtype (its value is ported)."""
+    shape = python_literal(tuple(tensor.shape))
+    dtype = "" if tensor.dtype == torch.float32 else f", dtype={tensor.dtype}"
+    return f"torch.zeros({shape}{dtype})"
+
+
+def join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
