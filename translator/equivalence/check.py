@@ -44,7 +44,6 @@ from translator.equivalence.state import load_into
 from translator.equivalence.strategies import Recipe, recipes
 from translator.equivalence.tolerance import FLOOR_CAP, Error, Tolerance, worst
 from translator.loading import class_from, import_source, instantiate, module_from_code
-from translator.rewrite.pipeline import translate_source
 from translator.weights.plan import plan_port
 
 QUANTITIES = ("output", "grad_input", "grad_params")

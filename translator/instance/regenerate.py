@@ -25,7 +25,13 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from translator.instance.constructors import CONTAINERS, UnrecoverableLayer, is_torch_layer, layer_call, python_literal
+from translator.instance.constructors import (
+    CONTAINERS,
+    UnrecoverableLayer,
+    is_torch_layer,
+    layer_call,
+    python_literal,
+)
 from translator.instance.trace import Call, TracedMethod, TraceFailed, source_line, trace_forward
 
 

@@ -85,11 +85,26 @@ def translate_built(model: nn.Module, path: str, notes: bool = True) -> BuiltTra
     diagnostics = [locate(d, regenerated, class_lines, path) for d in translation.diagnostics]
     diagnostics += [
         Diagnostic(UNEXPRESSIBLE, f"`{problem.path or regenerated.root}`: {problem.message}",
-                   *(problem.location or (path, class_lines.get(regenerated.root, 1))), 1)
+                   *(problem.location or where_built(model, problem.path) or (path, class_lines.get(regenerated.root, 1))), 1)
         for problem in regenerated.problems
     ]
     code = with_provenance(translation.code, regenerated, notes)
     return BuiltTranslation(replace(translation, code=code, diagnostics=tuple(diagnostics)), regenerated)
+
+
+def where_built(model: nn.Module, path: str) -> tuple[str, int] | None:
+    """The line of the owner's ``__init__`` that assigns ``self.<name>`` for the module at ``path``."""
+    owner_path, _, name = path.rpartition(".")
+    try:
+        owner = model.get_submodule(owner_path)
+        lines, first = inspect.getsourcelines(type(owner).__init__)
+        file = inspect.getsourcefile(type(owner).__init__)
+    except (AttributeError, OSError, TypeError):
+        return None
+    for offset, line in enumerate(lines):
+        if f"self.{name} =" in line or f"self.{name}=" in line:
+            return file, first + offset
+    return None
 
 
 def class_locations(model: nn.Module) -> dict[str, int]:

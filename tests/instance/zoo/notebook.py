@@ -1,6 +1,5 @@
 """Model classes as exercise notebooks write them (each pattern stops the source translation)."""
 
-import math
 
 import numpy as np
 import torch
@@ -41,7 +40,7 @@ class InitInHelper(nn.Module):
 
     def __init__(self, channels=4, pad=1):
         super().__init__()
-        make = lambda n: nn.Parameter(torch.randn(n) * 0.1)
+        make = lambda n: nn.Parameter(torch.randn(n) * 0.1)  # noqa: E731 (the notebook pattern)
         self.gain = make(channels)
         self.pad = tuple([pad] * 4)
         self.conv = nn.Conv2d(channels, channels, 3)
