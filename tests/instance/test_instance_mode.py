@@ -106,3 +106,12 @@ def test_port_carries_the_constants_the_state_dict_does_not_hold(tmp_path):
     result = port_checkpoint(NOTEBOOK, "PositionalEncoding", checkpoint, tmp_path / "pe.msgpack")
     np.testing.assert_array_equal(result.variables["buffers"]["pe"], model.pe.numpy())
     np.testing.assert_array_equal(result.variables["params"]["proj"]["kernel"], model.proj.weight.detach().numpy().T)
+
+
+def test_check_of_a_saved_built_translation_ports_its_constants(capsys, tmp_path):
+    flax_file = tmp_path / "pe_flax.py"
+    code, _, _ = run_cli(capsys, "translate", NOTEBOOK, "--class", "PositionalEncoding", "-o", flax_file)
+    assert code == 0 and "pe[:, :size]" in flax_file.read_text()  # fx's slice(...) calls written as slices
+    report = check(NOTEBOOK, "PositionalEncoding", [parse_spec("float32[2,5,8]")], flax_source=flax_file, examples=1,
+                   stages=("spec", "numeric"))
+    assert report.verdict == "pass", report.failure

@@ -258,6 +258,10 @@ class CheckReport:
         return out
 
 
+#: the docstring line of a translation made from the built model (``translator.instance``)
+BUILT_MARK = "Translated from the built `"
+
+
 def build_pair(
     source: str | os.PathLike,
     class_name: str,
@@ -306,6 +310,11 @@ def build_pair(
             raise
     else:
         flax_module = import_source(flax_source)
+        if BUILT_MARK in Path(flax_source).read_text():  # a translation of the built model: its constants too
+            from translator.instance.regenerate import regenerate
+
+            promote_constants(torch_model, regenerate(torch_model).constants)
+            flax_kwargs = {}
     flax_cls = class_from(flax_module, class_name, str(flax_source or "the translation"))
     flax_model = instantiate(flax_cls, flax_kwargs, str(flax_source or "the translation"))
     plan = plan_port(torch_model)

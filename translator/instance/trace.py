@@ -182,6 +182,17 @@ class _Tidy(cst.CSTTransformer):
                 return cst.Attribute(owner, cst.Name(name))
         return updated
 
+    def leave_Subscript(self, original, updated):
+        """``pe[(slice(None, None, None), slice(None, n, None))]`` as ``pe[:, :n]``."""
+        if len(updated.slice) != 1 or not isinstance(updated.slice[0].slice, cst.Index):
+            return updated
+        index = updated.slice[0].slice.value
+        items = [e.value for e in index.elements] if isinstance(index, cst.Tuple) else [index]
+        if not any(is_slice_call(item) for item in items):
+            return updated
+        elements = [cst.SubscriptElement(as_slice(item) if is_slice_call(item) else cst.Index(item)) for item in items]
+        return updated.with_changes(slice=elements)
+
     def leave_Attribute(self, original, updated):
         if isinstance(self.resolve(updated.value), nn.ModuleDict):  # fx writes self.experts.e0
             return cst.Subscript(updated.value, [cst.SubscriptElement(cst.Index(cst.SimpleString(repr(updated.attr.value))))])
@@ -209,6 +220,15 @@ class _Tidy(cst.CSTTransformer):
         if updated.default is not None:
             return updated.with_changes(equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
         return updated
+
+
+def is_slice_call(node: cst.BaseExpression) -> bool:
+    return m.matches(node, m.Call(func=m.Name("slice"), args=[m.Arg(keyword=None)] * 3))
+
+
+def as_slice(call: cst.Call) -> cst.Slice:
+    lower, upper, step = (None if m.matches(a.value, m.Name("None")) else a.value for a in call.args)
+    return cst.Slice(lower=lower, upper=upper, step=step)
 
 
 def frees_names(statement: cst.BaseSmallStatement) -> bool:
