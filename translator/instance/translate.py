@@ -197,7 +197,7 @@ def translate_model(path: str | Path, class_name: str, model: nn.Module | None =
 
     source = translate_source(Path(path).read_text(), str(path), notes=notes)
     if build is None and class_name not in source.classes:
-        raise UsageError(f"{path}: no model class `{class_name}` (model classes there: {', '.join(source.classes) or 'none'})")
+        raise UsageError(f"{path}: no class `{class_name}` (model classes there: {', '.join(source.classes) or 'none'})")
     blocking = tuple(errors_affecting(source.errors, class_name, Path(path))) if build is None else ()
     if build is None and not blocking:
         return ModelTranslation(source)
