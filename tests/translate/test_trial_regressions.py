@@ -47,7 +47,9 @@ def test_check_of_one_class_is_not_stopped_by_another_class_it_does_not_use(tmp_
     assert main([*args, "--class", "Mixer"]) == 0
     assert main([*args, "--class", "TypeChecks"]) == 1
     out, err = capsys.readouterr()
-    assert "Traceback" not in out + err and "trial.py:22:" in out + err
+    # the source stops at line 22; the built model is then tried (it fails its spec stage: Conv2d on an
+    # unbatched input), and either way the user is told where and why, with no traceback
+    assert "Traceback" not in out + err and ("trial.py:22:" in out + err or "translated from the built model" in out + err)
 
 
 def test_map_over_a_lambda_translates_its_body():
