@@ -30,13 +30,14 @@ from translator.equivalence.rule_cases import (
     unexercised_claims,
     unexplained_errors,
 )
+from translator.instance.translate import build_model, translate_built
 from translator.rewrite.pipeline import translate_source
 from translator.rules.base import DiagnosticRule
 from translator.rules.registry import all_rules
 
 RULES = all_rules()
 TRANSLATING = [r for r in RULES if not isinstance(r, DiagnosticRule)]
-FLAGGING = [r for r in RULES if isinstance(r, DiagnosticRule) or r.flagged_examples]
+FLAGGING = [r for r in RULES if isinstance(r, DiagnosticRule) or r.flagged_examples or r.flagged_builds]
 
 
 def test_codes_are_unique_and_well_formed():
@@ -123,9 +124,14 @@ def test_every_claimed_construct_is_exercised(rule):
 
 
 @pytest.mark.parametrize("rule", FLAGGING, ids=lambda r: r.code)
-def test_rule_flags_its_examples(rule):
+def test_rule_flags_its_examples(rule, tmp_path):
     """A diagnostic rule's examples, and the constructs a translating rule reports, produce its code."""
-    assert rule.flagged_examples or not isinstance(rule, DiagnosticRule), f"{rule.code} has no flagged examples"
+    assert rule.flagged_examples or rule.flagged_builds or not isinstance(rule, DiagnosticRule), f"{rule.code} has no flagged examples"
     for source in rule.flagged_examples:
         translation = translate_source(source, "example.py")
         assert rule.code in {d.code for d in translation.diagnostics}, (rule.code, translation.diagnostics)
+    for index, (source, build) in enumerate(rule.flagged_builds):
+        path = tmp_path / f"built_{index}.py"
+        path.write_text(source)
+        translation = translate_built(build_model(path, None, build=build), str(path)).translation
+        assert rule.code in {d.code for d in translation.diagnostics}, (rule.code, build, translation.diagnostics)

@@ -348,33 +348,6 @@ def checkpoint_state(path, plan, torch_model) -> dict[str, np.ndarray]:
     return state
 
 
-def errors_affecting(errors, class_name: str, source: Path) -> list[Diagnostic]:
-    """The errors that can change ``class_name``'s translation: those outside the definitions of
-    *other* classes and functions of the file that the class does not use (directly or not).
-
-    A file often holds many models; one that cannot be translated does not stop the check of
-    another that does not use it (its diagnostics are still reported).
-    """
-    import ast
-
-    from translator.rewrite.local_imports import _Module, needed_statements, statement_lines
-
-    text = source.read_text()
-    tree = ast.parse(text)
-    module = _Module(source, text.splitlines(), tree)
-    used = {id(s) for s in needed_statements(module, {class_name})}
-    unused_ranges = [
-        statement_lines(s) for s in tree.body
-        if isinstance(s, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and id(s) not in used
-    ]
-    same_file = {str(source), str(source.resolve())}
-
-    def elsewhere(diagnostic) -> bool:
-        return diagnostic.path in same_file and any(first <= diagnostic.line <= last for first, last in unused_ranges)
-
-    return [d for d in errors if not elsewhere(d)]
-
-
 def check(
     source: str | os.PathLike,
     class_name: str,

@@ -88,7 +88,7 @@ class _Writer:
 
         if torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks:
             self.result.problems.append(Problem("", "global module hooks are registered: hooks are not translated"))
-        self.user_class(self.model, "", root=True)
+        self.user_class(self.model, "")
         header = "import torch\nimport torch.nn as nn\nfrom collections import OrderedDict\n\n\n"
         parts, origins, line = [], {}, header.count("\n") + 1
         for text, name in self.classes.items():
@@ -133,7 +133,7 @@ class _Writer:
 
     # ----------------------------------------------------------------- user classes
 
-    def user_class(self, module: nn.Module, path: str, root: bool = False) -> str:
+    def user_class(self, module: nn.Module, path: str) -> str:
         """Write (or reuse) the class for ``module``; return its name."""
         base = type(module).__name__
         for submodule_path, submodule in [(path, module)] + [(join(path, n), c) for n, c in module._modules.items()]:

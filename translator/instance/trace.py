@@ -14,6 +14,7 @@ fx's reason and the user's line.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ def trace_forward(module: nn.Module, callers: list[Call]) -> TracedMethod:
     """``module.forward`` as PyTorch source in which submodules are calls (both modes when they differ)."""
     fixed = fixed_arguments(module, callers)
     training = module.training
+    before = plain_state(module)
     try:
         module.train(False)
         evaluation = trace_once(module, fixed)
@@ -79,10 +81,39 @@ def trace_forward(module: nn.Module, callers: list[Call]) -> TracedMethod:
         train = trace_once(module, fixed)
     finally:
         module.train(training)
+        changed = restore_plain_state(module, before)
+    if changed:
+        raise TraceFailed(f"it changes {', '.join(f'`self.{name}`' for name in changed)} (state kept across calls in a "
+                          "Python attribute): a trace would freeze one value", source_line(module))
     if train.source == evaluation.source:
         return evaluation
     merged = merge_modes(train, evaluation)
     return merged
+
+
+def plain_state(module: nn.Module) -> dict[tuple[str, str], object]:
+    """The plain Python values (numbers, strings, tuples, lists, dicts of them) every module holds."""
+    state = {}
+    for path, sub in module.named_modules():
+        for name, value in vars(sub).items():
+            if not name.startswith("_") and name != "training" and isinstance(value, (bool, int, float, str, tuple, list, dict)):
+                state[(path, name)] = copy.deepcopy(value)
+    return state
+
+
+def restore_plain_state(module: nn.Module, before: dict[tuple[str, str], object]) -> list[str]:
+    """Put back what running forward changed; the names changed."""
+    changed = []
+    for (path, name), value in before.items():
+        sub = module.get_submodule(path)
+        try:
+            same = vars(sub).get(name) == value
+        except Exception:
+            same = False
+        if not same:
+            setattr(sub, name, value)
+            changed.append(f"{path}.{name}" if path else name)
+    return changed
 
 
 def fixed_arguments(module: nn.Module, callers: list[Call]) -> dict[str, object]:

@@ -26,10 +26,12 @@ from torch import nn
 from translator.diagnostics import Diagnostic, UsageError
 from translator.instance.regenerate import Regenerated, regenerate
 from translator.loading import class_from, import_for_class, instantiate
+from translator.rewrite.local_imports import errors_affecting
 from translator.rewrite.pipeline import Translation, translate_source
+from translator.rules.unsupported.constructs import ModuleBehaviourHiddenFromTheBuiltModel
 
 #: the diagnostic for a part of the built model the instance translation cannot express
-UNEXPRESSIBLE = "X009"
+UNEXPRESSIBLE = ModuleBehaviourHiddenFromTheBuiltModel.code
 
 
 @dataclass
@@ -140,7 +142,7 @@ def owning_class(source: str, line: int) -> str | None:
 
 
 def with_provenance(code: str, regenerated: Regenerated, notes: bool) -> str:
-    """The translation's docstring, extended with how it was made (rule X009's mode)."""
+    """The translation's docstring, extended with how it was made."""
     traced = ", ".join(regenerated.traced) or "none"
     lines = [
         f"Translated from the built `{regenerated.root}`: its source cannot be read as written, so each module's",
@@ -193,8 +195,6 @@ def translate_model(path: str | Path, class_name: str, model: nn.Module | None =
                     build: str | None = None, notes: bool = True) -> ModelTranslation:
     """Source translation first; the built model's (``model``, or built here) when the source's
     errors affect ``class_name``, or always with ``build`` (a constructor the source cannot express)."""
-    from translator.equivalence.check import errors_affecting
-
     source = translate_source(Path(path).read_text(), str(path), notes=notes)
     if build is None and class_name not in source.classes:
         raise UsageError(f"{path}: no class `{class_name}` (model classes there: {', '.join(source.classes) or 'none'})")

@@ -251,3 +251,26 @@ def merge_local_imports(source: str, path: str) -> MergedSource:
     merged.text = "\n".join(out) + "\n"
     merged.chunks = chunks
     return merged
+
+
+def errors_affecting(errors, class_name: str, source: Path) -> list[Diagnostic]:
+    """The errors that can change ``class_name``'s translation: those outside the definitions of
+    *other* classes and functions of the file that the class does not use (directly or not).
+
+    A file often holds many models; one that cannot be translated does not stop the check of
+    another that does not use it (its diagnostics are still reported).
+    """
+    text = source.read_text()
+    tree = ast.parse(text)
+    module = _Module(source, text.splitlines(), tree)
+    used = {id(s) for s in needed_statements(module, {class_name})}
+    unused_ranges = [
+        statement_lines(s) for s in tree.body
+        if isinstance(s, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and id(s) not in used
+    ]
+    same_file = {str(source), str(source.resolve())}
+
+    def elsewhere(diagnostic) -> bool:
+        return diagnostic.path in same_file and any(first <= diagnostic.line <= last for first, last in unused_ranges)
+
+    return [d for d in errors if not elsewhere(d)]

@@ -274,6 +274,9 @@ class Rule:
     #: PyTorch sources that must produce this rule's code: for a translating rule, the claimed
     #: constructs it reports instead of translating (``torch.randint``); see :class:`DiagnosticRule`
     flagged_examples: ClassVar[tuple[str, ...]] = ()
+    #: (PyTorch source, ``--build`` expression) pairs whose *built* model must produce this code when
+    #: translated from the instance (``translator.instance``)
+    flagged_builds: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def build_layer(self, ctx: BuildContext) -> LayerBuild:  # pragma: no cover - hook
         raise NotImplementedError(f"{self.code} translates no layer")

@@ -1,4 +1,4 @@
-"""X001-X008: constructs the translator reports instead of guessing."""
+"""X001-X009: constructs the translator reports instead of guessing."""
 
 from __future__ import annotations
 
@@ -172,4 +172,54 @@ class TorchHooks(DiagnosticRule):
         "        self.fc = nn.Linear(2, 2)\n        self.fc.register_forward_hook(lambda m, i, o: o * 2)\n\n"
         "    def forward(self, x):\n        return self.fc(x)\n",
         HEADER + "        x.register_hook(lambda g: g * 0)\n        return x\n",
+    )
+
+
+@register
+class ModuleBehaviourHiddenFromTheBuiltModel(DiagnosticRule):
+    code = "X009"
+    name = "ModuleBehaviourHiddenFromTheBuiltModel"
+    summary = "translating from the built model: a hook, a parametrization, an untraceable or frozen-random forward, an unprovable layer"
+    doc = RuleDoc(
+        what=(
+            "When a model's source cannot be translated as written, it is translated from the built model\n"
+            "(`translate --class`, `check`, `port`, `--build`): `__init__` rewritten from the instance and\n"
+            "`forward` traced with torch.fx. This code reports what that cannot express: module hooks\n"
+            "(`torch.nn.utils.weight_norm` is one), parametrizations, control flow on tensor values, random\n"
+            "draws whose arguments are constants, Python attributes forward changes (a call counter), a\n"
+            "torch layer whose constructor call cannot be proved."
+        ),
+        why=(
+            "A trace records the tensor program of one call. Hooks run outside the methods it reads; a\n"
+            "branch on a tensor's value has no single program; `torch.randn(4)` with constant arguments\n"
+            "would be frozen into one draw. Each would make a translation that is silently wrong, so the\n"
+            "tool stops at the user's line instead."
+        ),
+        example=Example(
+            torch="self.fc = torch.nn.utils.weight_norm(nn.Linear(4, 4))",
+            flax="# X009 `fc`: Linear has forward_pre_hooks (torch.nn.utils.weight_norm is one): hooks are not translated",
+        ),
+        fidelity="Not translated.",
+    )
+    flagged_builds = (
+        (
+            "import torch\nimport torch.nn as nn\n\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.fc = torch.nn.utils.weight_norm(nn.Linear(4, 4))\n\n    def forward(self, x):\n        return self.fc(x)\n",
+            "M()",
+        ),
+        (
+            "import torch\nimport torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n"
+            "        if x.sum() > 0:\n            return x\n        return -x\n",
+            "M()",
+        ),
+        (
+            "import torch\nimport torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n"
+            "        return x + torch.randn(4)\n",
+            "M()",
+        ),
+        (
+            "import torch.nn as nn\n\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.calls = 0\n\n    def forward(self, x):\n        self.calls += 1\n        return x * self.calls\n",
+            "M()",
+        ),
     )
