@@ -106,14 +106,16 @@ def test_a_draw_float32_cannot_decide_is_rejected_not_passed_and_never_when_fail
     from translator.equivalence.rule_cases import RuleCase, compare_case
 
     # LayerNorm over two elements: its input gradient is all cancellation, float32 floor ~0.3 % of it
+    # (undecided under an absolute term below that noise)
     case = RuleCase(init="nn.LayerNorm(2)", forward="self.layer(torch.tanh(x)) * 2.0", input_shape=(2, 3, 2))
+    tight = Tolerance(rtol=1e-5, atol=1e-7)
     with pytest.raises(AssertionError, match="grad_input"):
-        compare_case(case, 3304)
+        compare_case(case, 3304, tight)
 
     @settings(max_examples=2, database=None, deadline=None)
     @given(seed=st.just(3304))
     def drawn(seed):
-        compare_case(case, seed)
+        compare_case(case, seed, tight)
 
     with pytest.raises(Unsatisfiable):
         drawn()

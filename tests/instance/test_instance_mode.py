@@ -28,6 +28,9 @@ LAYERS = [
     nn.LSTM(4, 8, 2, batch_first=True), nn.GRU(3, 4, bidirectional=True), nn.RNN(3, 4, nonlinearity="relu"),
     nn.MultiheadAttention(8, 2, batch_first=True), nn.MaxPool2d((2, 2)), nn.AvgPool2d(3, 2, 1, count_include_pad=False),
     nn.Upsample(scale_factor=2, mode="bilinear"), nn.GroupNorm(2, 8), nn.Hardtanh(-0.5, 0.5), nn.PReLU(4),
+    # composite layers: their arguments are read back from their children
+    nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, activation="gelu"), nn.TransformerDecoderLayer(8, 2, 16, norm_first=True),
+    nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 2, norm=nn.LayerNorm(8), enable_nested_tensor=False),
 ]
 
 
@@ -38,8 +41,9 @@ def test_a_torch_layer_is_rebuilt_by_its_proved_constructor_call(layer):
     assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in layer.state_dict().items()}
 
 
-@pytest.mark.parametrize("layer", [nn.TransformerEncoderLayer(8, 2, 16), nn.Embedding.from_pretrained(torch.zeros(3, 2))],
-                         ids=["composite", "frozen"])
+@pytest.mark.parametrize("layer", [nn.TransformerEncoderLayer(8, 2, 16, activation=lambda t: t * 2),
+                                   nn.Embedding.from_pretrained(torch.zeros(3, 2))],
+                         ids=["activation-lambda", "frozen"])
 def test_a_layer_whose_call_cannot_be_proved_is_refused(layer):
     with pytest.raises(UnrecoverableLayer):
         layer_call(layer)
@@ -58,6 +62,7 @@ def test_a_library_model_built_by_factories_checks_from_the_built_model():
     ("PositionalEncoding", "float32[2,5,8]"),  # a table filled by slice assignment, numpy on a constant
     ("InitInHelper", "float32[2,4,6,6]"),  # nn.init in a helper, Parameter in a lambda, computed pad, Sequential(*layers)
     ("Router", "float32[3,8]"),  # a config object's attributes, ModuleDict .items() in forward
+    ("TinyTransformer", "int64[2,5]:0..11"),  # a plain-attribute table and torch's TransformerEncoder
 ])
 def test_notebook_patterns_check_from_the_built_model(class_name, spec):
     report = check(NOTEBOOK, class_name, [parse_spec(spec)], examples=2, stages=("spec", "numeric"))

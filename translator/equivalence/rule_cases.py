@@ -61,7 +61,11 @@ class Case(nn.Module):
         return {forward}
 """
 
-LAYER_TOLERANCE = Tolerance(rtol=LAYER_RTOL["float32"], atol=1e-7)
+#: PITFALLS.md section 3's single layer/op policy, ``1e-5 * max|ref| + 1e-6``.  The absolute term is
+#: one float32 step of an O(1) intermediate: a quantity far smaller than the operands it is computed
+#: from (tanh's gradient 1 - y**2 where y is near 1, XLA's tanh 2 ulps off PyTorch's) carries that
+#: rounding, which neither the float64 floor nor input nudges measure.
+LAYER_TOLERANCE = Tolerance(rtol=LAYER_RTOL["float32"], atol=1e-6)
 
 
 def case_source(case: RuleCase) -> str:

@@ -15,6 +15,7 @@ import inspect
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 #: constructor parameters that say where a tensor lives, never what the layer computes
@@ -52,13 +53,20 @@ def layer_call(module: nn.Module) -> str:
 
 
 def recovered_arguments(module: nn.Module, simplify: bool = False) -> dict[str, object]:
-    """The constructor's keyword arguments, read from same-named attributes; defaults left out."""
+    """The constructor's keyword arguments, read from same-named attributes (or, for a composite
+    layer, from its children: :data:`COMPOSITE_ARGUMENTS`); defaults left out."""
     cls = type(module)
     arguments: dict[str, object] = {}
+    composite = COMPOSITE_ARGUMENTS.get(cls.__name__)
+    kept = composite(module) if composite is not None and cls.__module__.startswith("torch.nn.") else {}
     for name, parameter in constructor_parameters(cls):
-        if name in vars(module) or name in module._parameters or name in module._buffers:
+        if name in kept:
+            value = kept[name]
+        elif name in vars(module) or name in module._parameters or name in module._buffers:
             value = as_argument(getattr(module, name), parameter.default)
             value = simplest(value) if simplify else value
+        if name in kept or name in vars(module) or name in module._parameters or name in module._buffers:
+            pass
         elif parameter.default is inspect.Parameter.empty:
             raise UnrecoverableLayer(f"{cls.__name__} keeps no attribute `{name}`, a required constructor argument")
         else:
@@ -66,6 +74,51 @@ def recovered_arguments(module: nn.Module, simplify: bool = False) -> dict[str, 
         if parameter.default is inspect.Parameter.empty or not same_value(value, parameter.default):
             arguments[name] = value
     return arguments
+
+
+class Layer:
+    """A constructor argument that is itself a layer (``TransformerEncoder``'s ``encoder_layer``)."""
+
+    def __init__(self, module: nn.Module):
+        self.module = module
+
+    def __eq__(self, other):
+        return False  # never a default
+
+
+def activation_argument(function):
+    """``activation`` as the constructor took it: ``"relu"``/``"gelu"`` for the functions it maps them to."""
+    if function is F.relu:
+        return "relu"
+    if function is F.gelu:
+        return "gelu"
+    if isinstance(function, nn.Module):
+        return Layer(function)
+    raise UnrecoverableLayer(f"the activation {function!r} has no source form")
+
+
+def transformer_layer_arguments(layer: nn.Module) -> dict[str, object]:
+    arguments = {
+        "d_model": layer.self_attn.embed_dim, "nhead": layer.self_attn.num_heads,
+        "dim_feedforward": layer.linear1.out_features, "dropout": layer.dropout.p,
+        "layer_norm_eps": layer.norm1.eps, "batch_first": layer.self_attn.batch_first,
+        "bias": layer.linear1.bias is not None,
+    }
+    if layer.activation is not F.relu:  # the default
+        arguments["activation"] = activation_argument(layer.activation)
+    return arguments
+
+
+#: composite torch layers keep their constructor arguments inside their children: how to read them back
+#: (the proof in :func:`prove_call` still decides whether the call builds the same layer)
+COMPOSITE_ARGUMENTS = {
+    "TransformerEncoderLayer": transformer_layer_arguments,
+    "TransformerDecoderLayer": transformer_layer_arguments,
+    "TransformerEncoder": lambda e: {"encoder_layer": Layer(e.layers[0]), "num_layers": len(e.layers),
+                                     "norm": Layer(e.norm) if e.norm is not None else None},
+    "TransformerDecoder": lambda d: {"decoder_layer": Layer(d.layers[0]), "num_layers": len(d.layers),
+                                     "norm": Layer(d.norm) if d.norm is not None else None},
+}
 
 
 #: layers whose ``__init__`` takes ``*args``: the base whose signature they forward to, less what they fix
@@ -115,7 +168,7 @@ def prove_call(module: nn.Module, cls: type, arguments: dict, text: str) -> None
     """Build ``cls(**arguments)`` on meta and compare it with ``module``; raise if anything differs."""
     try:
         with torch.device("meta"):
-            candidate = cls(**arguments)
+            candidate = cls(**{k: v.module if isinstance(v, Layer) else v for k, v in arguments.items()})
     except Exception as error:
         raise UnrecoverableLayer(f"{text} does not build: {type(error).__name__}: {error}") from None
     differences = [
@@ -150,7 +203,9 @@ def is_plain(value) -> bool:
 
 
 def python_literal(value) -> str:
-    """Source for a plain value (``float('inf')`` and ``nan`` included)."""
+    """Source for a plain value (``float('inf')`` and ``nan`` included), or a layer's proved call."""
+    if isinstance(value, Layer):
+        return layer_call(value.module)
     if isinstance(value, float) and not math.isfinite(value):
         return f"float({str(value)!r})"
     if isinstance(value, tuple):

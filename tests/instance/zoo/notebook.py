@@ -1,6 +1,8 @@
 """Model classes as exercise notebooks write them (each pattern stops the source translation)."""
 
 
+import math
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -132,3 +134,24 @@ class FrozenDraw(nn.Module):
 
     def forward(self, x):
         return self.fc(x) + torch.randn(4) * self.table["k"]
+
+
+class TinyTransformer(nn.Module):
+    """The notebook classic: an embedding, the sinusoidal table as a plain attribute, torch's encoder."""
+
+    def __init__(self, vocab=11, d_model=8, heads=2, layers=2, max_len=16):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d_model)
+        pe = torch.zeros(max_len, d_model)
+        position = torch.arange(0, max_len).unsqueeze(1).float()
+        div_term = torch.exp(torch.arange(0, d_model, 2).float() * -(math.log(10000.0) / d_model))
+        pe[:, 0::2] = torch.sin(position * div_term)
+        pe[:, 1::2] = torch.cos(position * div_term)
+        self.pe = pe
+        layer = nn.TransformerEncoderLayer(d_model, heads, 2 * d_model, dropout=0.1, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.head = nn.Linear(d_model, vocab)
+
+    def forward(self, tokens):
+        x = self.embed(tokens) * math.sqrt(self.embed.embedding_dim) + self.pe[: tokens.size(1)]
+        return self.head(self.encoder(x))

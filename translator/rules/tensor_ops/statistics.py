@@ -14,6 +14,19 @@ def _var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=
 
 
 #: PyTorch's std gradient is masked to 0 where std == 0 (a constant slice); sqrt's would be inf * 0 = nan
+TORCH_VAR = "torch_var"
+TORCH_VAR_SOURCE = '''
+def torch_var(x, axis=None, correction=1, keepdims=False):
+    """x.var(dim, correction=c) (T008): PyTorch divides by max(N - c, 0), so N <= c gives inf (nan where
+    the slice is constant) where jnp.var(ddof=c) gives nan; otherwise the same two-pass formula."""
+    axes = range(x.ndim) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    squares = jnp.sum(jnp.square(x - jnp.mean(x, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims)
+    return squares / max(n - correction, 0)
+'''
+
 SAFE_SQRT = "(lambda _var: jnp.where(_var == 0, 0.0, jnp.sqrt(jnp.where(_var == 0, 1.0, _var))))({var})"
 
 
@@ -35,7 +48,11 @@ class TorchVarStd(Rule):
             "slice): `jnp.std`'s gradient there is nan."
         ),
         example=Example(torch="v = x.var(dim=1)", flax="v = jnp.var(x, axis=1, ddof=1)"),
-        fidelity="Same two-pass formula: outputs and gradients within float32 rounding.",
+        fidelity=(
+            "Same two-pass formula: outputs and gradients within float32 rounding. With `correction` of 2 or\n"
+            "more (or not a constant) the support function `torch_var` divides by max(N - c, 0) as PyTorch\n"
+            "does: inf where N <= c, where jnp.var returns nan."
+        ),
     )
 
     def emit_call(self, ctx):
@@ -62,8 +79,14 @@ class TorchVarStd(Rule):
         x, axis, fact = axes_for(ctx, dims, keepdim)
         if dims is NotLiteral:
             x, axis = code_of(ctx.plain("input")), code_of(ctx.expr("dim"))
-        args = [x] + ([f"axis={axis}"] if axis is not None else []) + [f"ddof={ddof}"] + (["keepdims=True"] if keepdim else [])
-        var = f"jnp.var({', '.join(args)})"
+        if correction is NotLiteral or (correction is not None and correction >= 2):
+            # N <= correction is possible: PyTorch's inf there, not jnp.var's nan (with ddof 0 or 1 they agree)
+            ctx.support(TORCH_VAR, TORCH_VAR_SOURCE)
+            args = [x] + ([f"axis={axis}"] if axis is not None else []) + [f"correction={ddof}"] + (["keepdims=True"] if keepdim else [])
+            var = f"{TORCH_VAR}({', '.join(args)})"
+        else:
+            args = [x] + ([f"axis={axis}"] if axis is not None else []) + [f"ddof={ddof}"] + (["keepdims=True"] if keepdim else [])
+            var = f"jnp.var({', '.join(args)})"
         return emit(var if op == "var" else SAFE_SQRT.format(var=var), fact)
 
     def cases(self):
