@@ -99,6 +99,9 @@ def test_translate_with_a_class_falls_back_and_says_so(capsys, tmp_path):
     assert "translated from the built model" in err and "its source translation cannot express" in err  # why
     text = out.read_text()
     assert "Translated from the built `ResNetish`" in text and "class Unit(nn.Module)" in text
+    # four Units of two kinds (with and without a shortcut) are two classes whose sizes are arguments
+    assert "class Unit_2(nn.Module)" in text and "class Unit_3" not in text
+    assert "Unit(in_channels=3, out_channels=8)" in text and "Unit(in_channels=8, out_channels=16)" in text
     code, _, _ = run_cli(capsys, "translate", LIBRARY, "-o", tmp_path / "plain.py")
     assert code == 1  # without --class: the source translation, as before
 

@@ -17,7 +17,6 @@ translation holds them as state, never recomputes them by mutating a JAX array.
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +32,7 @@ from translator.instance.constructors import (
     python_literal,
 )
 from translator.instance.trace import Call, TracedMethod, TraceFailed, source_line, trace_forward
+from translator.instance.variants import TOKEN, Instance, write_classes
 
 
 @dataclass
@@ -77,10 +77,8 @@ class _Writer:
         self.model = model
         self.paths = {id(module): path for path, module in model.named_modules(remove_duplicate=False)}
         self.calls: dict[str, list[Call]] = {}
-        self.classes: dict[str, str] = {}  #: class source -> class name
-        self.names_used: dict[str, int] = {}
+        self.instances: list[Instance] = []
         self.result = Regenerated("", type(model).__name__)
-        self.class_origins: dict[str, dict[int, tuple[str, int]]] = {}
         self.inspected: set[int] = set()
 
     def write(self) -> Regenerated:
@@ -89,13 +87,22 @@ class _Writer:
         if torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks:
             self.result.problems.append(Problem("", "global module hooks are registered: hooks are not translated"))
         self.user_class(self.model, "")
+        written, _ = write_classes(self.instances)
         header = "import torch\nimport torch.nn as nn\nfrom collections import OrderedDict\n\n\n"
         parts, origins, line = [], {}, header.count("\n") + 1
-        for text, name in self.classes.items():
-            for offset, where in self.class_origins.get(name, {}).items():
-                origins[line + offset - 1] = where
-            parts.append(text)
-            line += text.count("\n") + 2
+        for cls in written:
+            traced: TracedMethod | None = cls.members[0].payload
+            if traced is not None:
+                method = f"{cls.name}.forward"
+                self.result.traced.append(method)
+                if traced.fixed:
+                    self.result.fixed[method] = traced.fixed
+                if traced.by_mode:
+                    self.result.by_mode.append(method)
+                for offset, where in traced.lines.items():
+                    origins[line + cls.forward_line + offset - 2] = where
+            parts.append(cls.text)
+            line += cls.text.count("\n") + 2
         self.result.source = header + "\n\n".join(parts)
         self.result.origins = origins
         return self.result
@@ -116,7 +123,7 @@ class _Writer:
             except UnrecoverableLayer as error:
                 self.result.problems.append(Problem(path, str(error)))
                 return "None"
-        return self.user_class(module, path) + "()"
+        return self.user_class(module, path)
 
     def container(self, module: nn.Module, path: str) -> str:
         children = list(module._modules.items())
@@ -134,31 +141,15 @@ class _Writer:
     # ----------------------------------------------------------------- user classes
 
     def user_class(self, module: nn.Module, path: str) -> str:
-        """Write (or reuse) the class for ``module``; return its name."""
-        base = type(module).__name__
+        """Record ``module`` as an :class:`~translator.instance.variants.Instance`; return the token its
+        class's call replaces once every instance is known (``variants.write_classes``)."""
         for submodule_path, submodule in [(path, module)] + [(join(path, n), c) for n, c in module._modules.items()]:
             self.refuse_hidden_behaviour(submodule, submodule_path)
         forward = self.forward_body(module, path)  # first: it records how the children are called
-        init = self.init_body(module, path, forward.tensor_constants if forward else {})
-        body = init + "\n\n" + textwrap.indent(forward.source, "    ") if forward else init
-        for text, name in self.classes.items():
-            if text == self.class_text(name, body):
-                return name
-        count = self.names_used.get(base, 0) + 1
-        self.names_used[base] = count
-        name = base if count == 1 else f"{base}_{count}"
-        text = self.class_text(name, body)
-        self.classes[text] = name
-        if forward:
-            first = init.count("\n") + 4  # class line, blank line, def line
-            self.class_origins[name] = {first + offset: where for offset, where in forward.lines.items()}
-            method = f"{name}.forward"
-            self.result.traced.append(method)
-            if forward.fixed:
-                self.result.fixed[method] = forward.fixed
-            if forward.by_mode:
-                self.result.by_mode.append(method)
-        return name
+        lines = self.init_lines(module, path, forward.tensor_constants if forward else {})
+        instance = Instance(len(self.instances), type(module).__name__, lines, forward.source if forward else None, forward)
+        self.instances.append(instance)
+        return TOKEN.format(instance.index)
 
     def refuse_hidden_behaviour(self, module: nn.Module | None, path: str) -> None:
         """Hooks and parametrizations change what a module computes without showing in its methods
@@ -175,31 +166,28 @@ class _Writer:
             self.result.problems.append(Problem(path, f"{type(module).__name__} is parametrized "
                                                       f"({', '.join(module.parametrizations)}): not translated yet"))
 
-    @staticmethod
-    def class_text(name: str, body: str) -> str:
-        return f"class {name}(nn.Module):\n{body}\n"
-
-    def init_body(self, module: nn.Module, path: str, traced_constants: dict[str, torch.Tensor]) -> str:
-        lines = ["def __init__(self):", "    super().__init__()"]
+    def init_lines(self, module: nn.Module, path: str, traced_constants: dict[str, torch.Tensor]) -> list[str]:
+        """The lines of ``__init__`` after ``super().__init__()``: parameters, buffers, constants, children."""
+        lines = []
         for name, parameter in module._parameters.items():
             if parameter is None:
-                lines.append(f"    self.{name} = None")
+                lines.append(f"self.{name} = None")
                 continue
             frozen = "" if parameter.requires_grad else ", requires_grad=False"
-            lines.append(f"    self.{name} = nn.Parameter({zeros(parameter)}{frozen})")
+            lines.append(f"self.{name} = nn.Parameter({zeros(parameter)}{frozen})")
         for name, buffer in module._buffers.items():
             if buffer is None:
-                lines.append(f"    self.register_buffer({name!r}, None)")
+                lines.append(f"self.register_buffer({name!r}, None)")
                 continue
             if name in module._non_persistent_buffers_set:
                 self.result.constants[join(path, name)] = buffer.detach().cpu().numpy()
-            lines.append(f"    self.register_buffer({name!r}, {zeros(buffer)})")
+            lines.append(f"self.register_buffer({name!r}, {zeros(buffer)})")
         for name, tensor in traced_constants.items():
             self.result.constants[join(path, name)] = tensor.detach().cpu().numpy()
-            lines.append(f"    self.register_buffer({name!r}, {zeros(tensor)})  # a constant of the traced forward")
+            lines.append(f"self.register_buffer({name!r}, {zeros(tensor)})  # a constant of the traced forward")
         for name, child in module._modules.items():
-            lines.append(f"    self.{name} = {self.expression(child, join(path, name))}")
-        return textwrap.indent("\n".join(lines), "    ")
+            lines.append(f"self.{name} = {self.expression(child, join(path, name))}")
+        return lines
 
     def forward_body(self, module: nn.Module, path: str) -> TracedMethod | None:
         if type(module).forward is nn.Module.forward:
