@@ -178,6 +178,7 @@ class Result:
     inputs: list[str] = field(default_factory=list)
     seconds: float = 0.0
     isolated: str = ""  # --isolated: the check of a DIAGNOSED class whose own lines are clean, on the partial translation
+    traced: list[str] = field(default_factory=list)  # the source stopped it: checked from the built model, these traced
 
 
 class Timeout(Exception):
@@ -273,9 +274,10 @@ def short(text: str, n: int = 160) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def run_check(result: Result, path: Path, name: str, spec_text: str, kwargs: dict, flax_file: Path,
+def run_check(result: Result, path: Path, name: str, spec_text: str, kwargs: dict, flax_file: Path | None,
               examples: int, timeout: int) -> None:
-    """The check as the CLI runs it, on a translation already written to ``flax_file``; sets status and detail."""
+    """The check as the CLI runs it, on a translation already written to ``flax_file`` (or, without one,
+    on the translation ``check`` chooses: the source's, else the built model's); sets status and detail."""
     from translator.diagnostics import TranslationFailed, UsageError
     from translator.equivalence.check import check
     from translator.equivalence.specs import parse_spec
@@ -283,8 +285,11 @@ def run_check(result: Result, path: Path, name: str, spec_text: str, kwargs: dic
     try:
         with time_limit(timeout), contextlib.redirect_stderr(io.StringIO()):
             report = check(path, name, [parse_spec(spec_text)], kwargs, flax_source=flax_file, examples=examples)
-    except TranslationFailed as error:  # pragma: no cover - errors were handled before
-        result.status, result.detail = "DIAGNOSED", short(error)
+    except TranslationFailed as error:  # the source's errors, and what the built model could not express
+        built = [d for d in error.diagnostics if d.code == "X009" or "traced" in d.message or "built" in d.message]
+        where = (built or error.diagnostics)[0]
+        result.status = "DIAGNOSED"
+        result.detail = f"{len(error.diagnostics)} error(s), e.g. {Path(where.path).name}:{where.line}: {where.code} {short(where.message, 110)}"
     except Timeout as error:
         result.status, result.detail = "CRASH", f"check timed out ({error})"
     except UsageError as error:
@@ -294,6 +299,7 @@ def run_check(result: Result, path: Path, name: str, spec_text: str, kwargs: dic
         result.detail = f"check: {type(error).__name__}: {short(error)} at {internal_frame(error)}"
     else:
         result.errors = {q: report.errors[q].max_rel for q in report.quantities}
+        result.traced = list(report.traced)
         if report.ok:
             result.status = "PASS"
             result.detail = "max rel " + ", ".join(f"{q} {v:.1e}" for q, v in result.errors.items())
@@ -304,11 +310,12 @@ def run_check(result: Result, path: Path, name: str, spec_text: str, kwargs: dic
                 result.detail += f" | first divergence: {report.divergence.torch_module} ({report.divergence.rule})"
 
 
-def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: bool = False) -> list[Result]:
+def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: bool = False,
+               instance: bool = True) -> list[Result]:
     import torch
 
     from translator.diagnostics import UsageError
-    from translator.equivalence.check import errors_affecting
+    from translator.rewrite.local_imports import errors_affecting
     from translator.loading import import_source
     from translator.rewrite.pipeline import translate_source
 
@@ -363,6 +370,11 @@ def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: 
         result.inputs = [spec_text]
         # as `torch2flax check` does: only errors in this class or what it uses stop its check
         blocking = errors_affecting(errors, name, path)
+        if blocking and instance:  # as check does: translated from the built model instead
+            started = time.perf_counter()
+            run_check(result, path, name, spec_text, kwargs, None, examples, timeout)
+            result.seconds = round(time.perf_counter() - started + translate_seconds, 2)
+            continue
         if blocking:
             errors = blocking
             first = errors[0]
@@ -405,7 +417,8 @@ def summary(results: list[Result]) -> dict:
         out[package] = {"tried": tried, **{s: counts.get(s, 0) for s in STATUSES},
                         "skipped": sum(1 for r in results if (package == "all" or r.package == package) and r.status == "SKIPPED"),
                         "share_pass_or_diagnosed": round((counts["PASS"] + counts["DIAGNOSED"]) / tried, 3) if tried else None,
-                        "share_pass": round(counts["PASS"] / tried, 3) if tried else None}
+                        "share_pass": round(counts["PASS"] / tried, 3) if tried else None,
+                        "pass_from_built_model": sum(1 for r in rows if r.status == "PASS" and r.traced)}
     return out
 
 
@@ -427,12 +440,13 @@ def print_report(results: list[Result], show_skipped: bool) -> None:
     if isolated:
         print("  of those, checked on the partial translation (--isolated): "
               + ", ".join(f"{k} {v}" for k, v in isolated.most_common()))
-    print(f"\n{'package':<22} {'tried':>5} {'pass':>5} {'diag':>5} {'silent':>6} {'crash':>5} {'skip':>5}  pass+diag  pass")
+    print(f"\n{'package':<22} {'tried':>5} {'pass':>5} {'built':>5} {'diag':>5} {'silent':>6} {'crash':>5} {'skip':>5}  pass+diag  pass")
     for package, s in summary(results).items():
         share = f"{s['share_pass_or_diagnosed']:.0%}" if s["tried"] else "-"
         share_pass = f"{s['share_pass']:.0%}" if s["tried"] else "-"
-        print(f"{package:<22} {s['tried']:>5} {s['PASS']:>5} {s['DIAGNOSED']:>5} {s['FAIL-SILENT']:>6} {s['CRASH']:>5} "
-              f"{s['skipped']:>5}  {share:>9} {share_pass:>5}")
+        print(f"{package:<22} {s['tried']:>5} {s['PASS']:>5} {s['pass_from_built_model']:>5} {s['DIAGNOSED']:>5} "
+              f"{s['FAIL-SILENT']:>6} {s['CRASH']:>5} {s['skipped']:>5}  {share:>9} {share_pass:>5}")
+    print("(built: passing classes whose source the translator could not read, checked from the built model)")
 
 
 def main(argv=None) -> int:
@@ -443,6 +457,8 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=int, default=180, help="seconds per translation and per check")
     parser.add_argument("--no-stage", action="store_true", help="run on the installed files (package __init__ runs)")
     parser.add_argument("--show-skipped", action="store_true")
+    parser.add_argument("--source-only", action="store_true",
+                        help="no fallback to the built model: a class the source translation stops is DIAGNOSED")
     parser.add_argument("--isolated", action="store_true",
                         help="also check DIAGNOSED classes whose own lines have no diagnostic, on the partial translation")
     args = parser.parse_args(argv)
@@ -464,7 +480,7 @@ def main(argv=None) -> int:
                     continue
                 if args.only and args.only not in f"{package}/{path.name}":
                     continue
-                file_results = trial_file(package, path, args.examples, args.timeout, args.isolated)
+                file_results = trial_file(package, path, args.examples, args.timeout, args.isolated, not args.source_only)
                 for r in file_results:
                     if r.status != "SKIPPED":
                         print(f"  {r.file}::{r.cls}: {r.status} {short(r.detail, 120)}", file=sys.stderr, flush=True)
