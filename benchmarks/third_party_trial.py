@@ -315,8 +315,8 @@ def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: 
     import torch
 
     from translator.diagnostics import UsageError
-    from translator.rewrite.local_imports import errors_affecting
     from translator.loading import import_source
+    from translator.rewrite.local_imports import errors_affecting
     from translator.rewrite.pipeline import translate_source
 
     rel = f"{package}/{path.name}"
