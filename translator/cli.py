@@ -1,7 +1,8 @@
 """The ``torch2flax`` command line: translate, port, export, check, rules, demo.
 
 Exit codes: 0 success; 1 the work was done but found a problem (untranslatable
-constructs, a check outside tolerance); 2 bad usage or input (nothing written).
+constructs, a check outside tolerance); 2 bad usage or input (nothing written); 3 the
+tool's own failure (one line, nothing written).
 Machine-readable output (``check --json``) goes to stdout alone; diagnostics
 and progress go to stderr.
 """
@@ -13,6 +14,7 @@ import contextlib
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from rich.console import Console
@@ -495,6 +497,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # the tool's own failure: one line, exit 3 (1: not translated, 2: bad usage)
+        frames = traceback.extract_tb(error.__traceback__)
+        ours = [f for f in frames if "/translator/" in f.filename] or frames
+        where = f"{Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else "?"
+        stderr.print(f"torch2flax {args.verb}: internal error: {type(error).__name__}: {' '.join(str(error).split())[:300]} "
+                     f"(at {where}); please report it with the input that caused it", markup=False)
+        return 3
 
 
 if __name__ == "__main__":

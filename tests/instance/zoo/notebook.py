@@ -155,3 +155,18 @@ class TinyTransformer(nn.Module):
     def forward(self, tokens):
         x = self.embed(tokens) * math.sqrt(self.embed.embedding_dim) + self.pe[: tokens.size(1)]
         return self.head(self.encoder(x))
+
+
+class CellStack(nn.Module):
+    """A container built by concatenating lists over two lines (S005 in the source: its elements are unknown)."""
+
+    def __init__(self, a=4, b=8, n=3):
+        super().__init__()
+        self.cells = nn.ModuleList([nn.LSTMCell(a, b)] +
+                                   [nn.LSTMCell(b, b) for _ in range(n - 1)])
+
+    def forward(self, x):
+        h = x
+        for cell in self.cells:
+            h, _ = cell(h)
+        return h
