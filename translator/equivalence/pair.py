@@ -239,8 +239,8 @@ class ModelPair:
                 result = model.apply({"params": params, **rest}, *args, mutable=mutable, **kwargs)
             out, state = result if mutable else (result, {})
             leaves = [leaf for _, leaf in output_leaves(out, is_jax_array)]
-            total = sum(jnp.vdot(leaf.astype(jnp.float32), g) for leaf, g in zip(leaves, cotangent)
-                        if jnp.issubdtype(leaf.dtype, jnp.floating))
+            total = sum((jnp.vdot(leaf.astype(jnp.float32), g) for leaf, g in zip(leaves, cotangent)
+                         if jnp.issubdtype(leaf.dtype, jnp.floating)), jnp.zeros((), jnp.float32))  # float with integer outputs only
             return total, (out, state)
 
         return loss
