@@ -288,3 +288,25 @@ def test_integer_division_with_rounding_keeps_integers(tmp_path, capsys):
     '''))
     args = ["check", str(path), "--class", "E", "--input", "int64[2,7]:0..30", "--examples", "2", "--stages", "spec,numeric"]
     assert main(args) == 0, capsys.readouterr()
+
+
+def test_a_mask_from_a_torch_predicate_is_assigned_with_where_and_runs_under_jit(tmp_path, capsys):
+    """GCN normalisation: `d[torch.isinf(d)] = 0.` (x.at[mask].set under jit has a data-dependent shape)."""
+    path = tmp_path / "gcn.py"
+    path.write_text(textwrap.dedent('''\
+        import torch
+        import torch.nn as nn
+
+
+        class Norm(nn.Module):
+            def forward(self, x):
+                d = (x > 0).float().sum(-1).pow(-0.5)
+                d[torch.isinf(d)] = 0.0
+                e = x.abs()
+                e[e.isnan() | (e > 2)] = 1.0
+                return x * d[:, None] + e
+    '''))
+    code = translate_source(path.read_text(), str(path)).code
+    assert "jnp.where(jnp.isinf(d), 0.0, d)" in code and ".at[" not in code, code
+    args = ["check", str(path), "--class", "Norm", "--input", "float32[6,2]", "--examples", "3", "--stages", "spec,numeric"]
+    assert main(args) == 0, capsys.readouterr()

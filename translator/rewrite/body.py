@@ -92,6 +92,14 @@ HOOKS = frozenset({
 GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.enable_grad"})
 #: contexts that choose how PyTorch computes, not what: the body is kept as is
 KERNEL_CONTEXTS = frozenset({"torch.nn.attention.sdpa_kernel", "torch.backends.cuda.sdp_kernel"})
+#: torch functions and tensor methods that return a boolean tensor (an index that is a mask)
+BOOLEAN_FUNCTIONS = frozenset({
+    "isinf", "isnan", "isfinite", "isposinf", "isneginf", "isreal", "logical_and", "logical_or", "logical_not",
+    "logical_xor", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal",
+    "not_equal", "isclose", "isin",
+})
+BOOLEAN_METHODS = BOOLEAN_FUNCTIONS | {"bool"}
+
 #: `x.at[i].<method>(v)` for each augmented assignment operator on an indexed target
 AT_METHODS = {
     cst.AddAssign: "add", cst.SubtractAssign: "subtract", cst.MultiplyAssign: "multiply",
@@ -1094,6 +1102,12 @@ class BodyTranslator:
             return self.is_mask(node.expression)
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.BitAnd, cst.BitOr, cst.BitXor)):
             return self.is_mask(node.left) or self.is_mask(node.right)
+        if isinstance(node, cst.Call):  # torch.isinf(d), d.isnan(), torch.logical_not(m), x.eq(0), m.bool()
+            func = node.func
+            qualified = library_name(self.file.resolved, func) if isinstance(func, (cst.Name, cst.Attribute)) else None
+            if qualified is not None:
+                return qualified.removeprefix("torch.") in BOOLEAN_FUNCTIONS
+            return isinstance(func, cst.Attribute) and func.attr.value in BOOLEAN_METHODS
         return isinstance(node, cst.Name) and node.value in self.masks
 
     def masked_update(self, node: cst.Assign | cst.AugAssign, target: cst.Subscript) -> list[cst.BaseSmallStatement]:
