@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 import libcst.matchers as m
 
+from translator.diagnostics import Severity
 from translator.rewrite.aliasing import (
     VIEW_FUNCTIONS,
     VIEW_METHODS,
@@ -92,6 +93,10 @@ HOOKS = frozenset({
 GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.enable_grad"})
 #: contexts that choose how PyTorch computes, not what: the body is kept as is
 KERNEL_CONTEXTS = frozenset({"torch.nn.attention.sdpa_kernel", "torch.backends.cuda.sdp_kernel"})
+#: an integer constant this large in tensor arithmetic may overflow int32 (rule T053)
+INT64_ARITHMETIC = "T053"
+INT64_WARNING_AT = 2**16
+
 #: torch functions and tensor methods that return a boolean tensor (an index that is a mask)
 BOOLEAN_FUNCTIONS = frozenset({
     "isinf", "isnan", "isfinite", "isposinf", "isneginf", "isreal", "logical_and", "logical_or", "logical_not",
@@ -352,9 +357,27 @@ class BodyTranslator:
                 fact = lf if lf.channels_last else rf
                 return Emitted(node.with_changes(left=parenthesize(left.expr), right=parenthesize(right.expr)), fact)
         fact = SCALAR if lf.scalar and rf.scalar else PLAIN
+        if fact is PLAIN:
+            self.warn_if_past_int32(node)
         return Emitted(
             node.with_changes(left=parenthesize(self.as_plain(left)), right=parenthesize(self.as_plain(right))), fact
         )
+
+    def warn_if_past_int32(self, node: cst.BinaryOperation) -> None:
+        """A tensor times (plus, shifted by, raised to) an integer constant of 2**16 or more: in PyTorch an
+        int64 tensor holds the result, in JAX (x64 off) int32 wraps it (rule T053)."""
+        if not isinstance(node.operator, (cst.Multiply, cst.Add, cst.Subtract, cst.LeftShift, cst.Power)):
+            return
+        for side in (node.left, node.right):
+            if isinstance(side, cst.Integer) and abs(int(side.evaluated_value)) >= INT64_WARNING_AT:
+                self.file.report(
+                    INT64_ARITHMETIC,
+                    f"`{code_of(node).strip()}`: if this tensor holds integers, PyTorch computes in int64 while JAX "
+                    "computes in int32 (x64 is off), so results past 2**31 wrap (a hashed bucket differs); enable "
+                    "`jax.config.update('jax_enable_x64', True)` or keep the values below 2**31",
+                    node, Severity.WARNING,
+                )
+                return
 
     def subscript(self, node: cst.Subscript) -> Emitted:
         if m.matches(node.value, m.Attribute(attr=m.Name("shape"))):

@@ -223,3 +223,25 @@ class ModuleBehaviourHiddenFromTheBuiltModel(DiagnosticRule):
             "M()",
         ),
     )
+
+
+@register
+class TorchInt64Arithmetic(DiagnosticRule):
+    code = "T053"
+    name = "TorchInt64Arithmetic"
+    summary = "tensor arithmetic with an integer constant >= 2**16: PyTorch's int64 vs JAX's int32 (a warning)"
+    doc = RuleDoc(
+        what="`tokens * 1000003 % buckets` and other tensor arithmetic with a large integer constant.",
+        why=(
+            "PyTorch's integer tensors are int64 by default; JAX's are int32 unless `jax_enable_x64` is on.\n"
+            "A hashed bigram bucket `prev * 1000003 % buckets` wraps past 2**31 in JAX (token 4000: PyTorch\n"
+            "bucket 0, JAX 704). The translator cannot always tell an integer tensor from a float one, so it\n"
+            "warns at every such constant; on float tensors the warning can be ignored."
+        ),
+        example=Example(
+            torch="bucket = prev * 1000003 % self.buckets",
+            flax="# T053 `prev * 1000003`: ... JAX computes in int32 (x64 is off), so results past 2**31 wrap",
+        ),
+        fidelity="Translated as written, with a warning; enable x64 in JAX for int64 arithmetic.",
+    )
+    flagged_examples = (HEADER + "        return x * 1000003 % 1000\n",)
