@@ -1,4 +1,4 @@
-"""T007 TorchReduction: ``x.sum(dim, keepdim)``, mean, prod, amax, amin, logsumexp, cumsum -> ``jnp`` with ``axis``."""
+"""T007 TorchReduction: ``x.sum(dim, keepdim)``, mean, prod, amax, amin, logsumexp, cumsum, logcumsumexp -> ``jnp`` with ``axis``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from translator.rules.base import Emitted, Example, Rule, RuleCase, RuleDoc, sig
 from translator.rules.registry import register
 from translator.rules.tensor_ops._common import (
     axes_for,
+    bind,
     emit,
     op_name,
     reduction_arguments,
@@ -30,21 +31,25 @@ REDUCTIONS = {
     "amin": "jnp.amin",
     "logsumexp": "jax.nn.logsumexp",
     "cumsum": "jnp.cumsum",
+    "logcumsumexp": "jax.lax.cumlogsumexp",
 }
+#: scans keep every axis (the layout can stay)
+SCANS = ("cumsum", "logcumsumexp")
 
 
 @register
 class TorchReduction(Rule):
     code = "T007"
     name = "TorchReduction"
-    summary = "sum / mean / prod / amax / amin / logsumexp / cumsum with dim, keepdim -> jnp with axis, keepdims"
+    summary = "sum / mean / prod / amax / amin / logsumexp / cumsum / logcumsumexp with dim, keepdim -> jnp with axis"
     torch_functions = tuple(f"torch.{n}" for n in REDUCTIONS)
     tensor_methods = tuple(REDUCTIONS)
     call_signature = signature_of(_reduce)
     doc = RuleDoc(
         what=(
             "Reductions over all axes or over `dim` (an int or a tuple), with `keepdim` and `dtype=`:\n"
-            "sum, nansum, mean, nanmean, prod, amax, amin, logsumexp; and the scan cumsum(dim)."
+            "sum, nansum, mean, nanmean, prod, amax, amin, logsumexp; and the scans cumsum(dim) and\n"
+            "logcumsumexp(dim) (`jax.lax.cumlogsumexp`)."
         ),
         why=(
             "NumPy spells PyTorch's `dim`/`keepdim` as `axis`/`keepdims`. After a channels-last conv the\n"
@@ -69,15 +74,21 @@ class TorchReduction(Rule):
         if isinstance(arguments, Emitted):
             return arguments
         dims, keepdim = arguments
-        if op in ("logsumexp", "cumsum") and dims is None:
+        if op in ("logsumexp", *SCANS) and dims is None:
             return unsupported(ctx, f"`{op}` needs `dim`")
-        if op in ("cumsum",):
+        if op in SCANS:
             keepdim = True  # a scan keeps every axis: the layout can stay
         x, axis, fact = axes_for(ctx, dims, keepdim)
+        if op == "logcumsumexp":
+            if not ctx.is_default("dtype"):
+                return unsupported(ctx, "`dtype=` is not an argument of `logcumsumexp`")
+            if str(axis).startswith("-"):  # lax's scans take a non-negative axis
+                return emit(bind(x, lambda v: f"jax.lax.cumlogsumexp({v}, axis={axis} % {v}.ndim)"), fact)
+            return emit(f"jax.lax.cumlogsumexp({x}, axis={axis})", fact)
         args = [x]
         if axis is not None:
             args.append(f"axis={axis}")
-        if keepdim and op != "cumsum":
+        if keepdim and op not in SCANS:
             args.append("keepdims=True")
         if not ctx.is_default("dtype"):
             if op in ("logsumexp", "amax", "amin"):
@@ -91,13 +102,13 @@ class TorchReduction(Rule):
             op = draw(st.sampled_from(sorted(REDUCTIONS)))
             shape = shapes(draw)
             rank = len(shape)
-            if op in ("logsumexp", "cumsum") or draw(st.booleans()):
-                if op in ("prod", "cumsum", "logsumexp") or draw(st.booleans()):
+            if op in ("logsumexp", *SCANS) or draw(st.booleans()):
+                if op in ("prod", "logsumexp", *SCANS) or draw(st.booleans()):
                     dim = draw(st.integers(-rank, rank - 1))
                 else:
                     dim = tuple(draw(st.lists(st.integers(0, rank - 1), min_size=1, max_size=rank, unique=True)))
                 args = [f"dim={dim!r}"] if draw(st.booleans()) else [repr(dim)]
-                if op != "cumsum" and draw(st.booleans()):
+                if op not in SCANS and draw(st.booleans()):
                     args.append("keepdim=True")
             else:
                 args = []
@@ -105,8 +116,8 @@ class TorchReduction(Rule):
                 args.append("dtype=torch.float32")
             if draw(st.booleans()):  # layout: a reduction right after a conv
                 conv_dim = draw(st.sampled_from([1, -1, (2, 3), (1, 2), (1, 2, 3), 2]))
-                conv_dim = conv_dim if op not in ("prod", "cumsum", "logsumexp") or isinstance(conv_dim, int) else 1
-                keep = ", keepdim=True" if op != "cumsum" and draw(st.booleans()) else ""
+                conv_dim = conv_dim if op not in ("prod", "logsumexp", *SCANS) or isinstance(conv_dim, int) else 1
+                keep = ", keepdim=True" if op not in SCANS and draw(st.booleans()) else ""
                 forward = f"torch.{op}(self.layer(x), dim={conv_dim!r}{keep})" if draw(st.booleans()) else f"self.layer(x).{op}({conv_dim!r}{keep})"
                 return RuleCase("nn.Conv2d(2, 3, 1)", forward, (2, 2, 3, 4))
             if draw(st.booleans()):
