@@ -55,16 +55,7 @@ class TorchNorm(Rule):
         keepdim = literal_or_none(ctx, "keepdim")
         if NotLiteral in (p, keepdim, dims):
             return unsupported(ctx, "`p`, `dim` and `keepdim` must be constants")
-        x, axis, fact = axes_for(ctx, dims, keepdim)
-        args = ([f"axis={axis}"] if axis is not None else []) + (["keepdims=True"] if keepdim else [])
-        tail = "".join(", " + a for a in args)
-        if p in (2, 2.0, "fro", None):
-            return emit(SAFE_SQRT.format(s=f"jnp.sum(jnp.square({x}){tail})"), fact)
-        if p in (1, 1.0):
-            return emit(f"jnp.sum({bind(x, lambda v: ABS.format(x=v))}{tail})", fact)
-        if p == float("inf"):
-            return emit(f"jnp.amax({bind(x, lambda v: ABS.format(x=v))}{tail})", fact)
-        return unsupported(ctx, f"`p={p!r}` is not translated (only 2, 'fro', 1, inf)")
+        return emit_norm(ctx, p, dims, keepdim)
 
     def cases(self):
         @st.composite
@@ -87,3 +78,17 @@ class TorchNorm(Rule):
             return RuleCase(None, f"{x}.norm({', '.join(args)})", shape, input_range=(-1.0, 1.0))
 
         return norm_case()
+
+
+def emit_norm(ctx, p, dims, keepdim):
+    """The p-norm of ``ctx``'s input over ``dims`` (all axes for None), with PyTorch's zero gradient at 0."""
+    x, axis, fact = axes_for(ctx, dims, keepdim)
+    args = ([f"axis={axis}"] if axis is not None else []) + (["keepdims=True"] if keepdim else [])
+    tail = "".join(", " + a for a in args)
+    if p in (2, 2.0, "fro", None):
+        return emit(SAFE_SQRT.format(s=f"jnp.sum(jnp.square({x}){tail})"), fact)
+    if p in (1, 1.0):
+        return emit(f"jnp.sum({bind(x, lambda v: ABS.format(x=v))}{tail})", fact)
+    if p == float("inf"):
+        return emit(f"jnp.amax({bind(x, lambda v: ABS.format(x=v))}{tail})", fact)
+    return unsupported(ctx, f"`p={p!r}` is not translated (only 2, 'fro', 1, inf)")
