@@ -73,7 +73,8 @@ def translates_or_refuses(source: str, where: str) -> None:
 def test_a_model_file_and_its_mutants_translate_or_are_refused(path):
     source = path.read_text()
     translates_or_refuses(source, str(path))
-    for number, mutant in enumerate(mutants(source, hash(path.name) % 1000)):
+    count = MUTANTS_PER_FILE if path in OWN_FILES else 1  # installed packages: every file, one mutant each
+    for number, mutant in enumerate(mutants(source, hash(path.name) % 1000)[:count]):
         translates_or_refuses(mutant, f"{path.name} (mutant {number})")
 
 
