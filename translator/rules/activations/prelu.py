@@ -26,7 +26,7 @@ from translator.rules.base import (
     TensorMapping,
 )
 from translator.rules.registry import register
-from translator.weights.layouts import LayoutTransform
+from translator.weights.layouts import IDENTITY, LayoutTransform
 
 SUPPORT_NAME = "TorchPReLU"
 SUPPORT = '''
@@ -38,10 +38,15 @@ class TorchPReLU(nn.Module):
     """
 
     negative_slope_init: float = 0.25
+    #: per-channel slopes (PyTorch's num_parameters): broadcast along axis 1, the input is in PyTorch's layout
+    num_parameters: int = 1
 
     @nn.compact
     def __call__(self, x):
-        slope = self.param("negative_slope", nn.initializers.constant(self.negative_slope_init), ())
+        shape = () if self.num_parameters == 1 else (self.num_parameters,)
+        slope = self.param("negative_slope", nn.initializers.constant(self.negative_slope_init), shape)
+        if self.num_parameters > 1:
+            slope = slope.reshape((-1,) + (1,) * (x.ndim - 2) if x.ndim > 1 else (-1,))
         return jnp.where(x > 0, x, jnp.asarray(slope, x.dtype) * x)
 '''
 
@@ -72,10 +77,10 @@ PRELU_WEIGHT_TO_SLOPE = SlopeToScalar("prelu_weight_to_slope", "[1]", "[] (scala
 class TorchPReLU(Rule):
     code = "A006"
     name = "TorchPReLU"
-    summary = "nn.PReLU() -> TorchPReLU(), a support module; weight [1] -> negative_slope (scalar)"
+    summary = "nn.PReLU() -> TorchPReLU(), a support module; weight [1] -> negative_slope (scalar), [C] per channel"
     torch_classes = ("torch.nn.PReLU",)
     doc = RuleDoc(
-        what="The PReLU module with one learned slope (`num_parameters=1`, the default).",
+        what="The PReLU module with one learned slope (`num_parameters=1`, the default) or one per channel.",
         why=(
             "`nn.PReLU` has the same parameter (a scalar `negative_slope`) but computes\n"
             "`where(x >= 0, x, slope * x)`: at exactly x = 0 its input gradient is 1, where PyTorch's\n"
@@ -84,7 +89,8 @@ class TorchPReLU(Rule):
             "module, `TorchPReLU`, with PyTorch's comparison and Flax's parameter name and shape. Its\n"
             "init is PyTorch's 0.25 (Flax's default is 0.01; irrelevant once weights are ported). The\n"
             "weight [1] ports to the scalar by a reshape. Per-channel slopes (`num_parameters=C`) have no\n"
-            "Flax layer and are reported, not translated."
+            "Flax layer either: the same module holds a `(C,)` slope broadcast along PyTorch's channel\n"
+            "axis (axis 1; the input is brought to PyTorch's layout)."
         ),
         example=Example(
             torch="self.act = nn.PReLU()\nx = self.act(self.conv(x))",
@@ -98,32 +104,34 @@ class TorchPReLU(Rule):
 
     def build_layer(self, ctx):
         count = literal_or_none(ctx, "num_parameters")
-        if count != 1:
-            shown = "an expression" if count is NotLiteral else count
-            ctx.unsupported(
-                f"PReLU with num_parameters={shown}: per-channel slopes have no Flax layer (nn.PReLU has one "
-                "scalar slope); not translated yet. Write `jnp.where(x > 0, x, w * x)` with a `(C,)` parameter "
-                "`w` broadcast along the channel axis"
-            )
+        channels = "" if count == 1 else f"num_parameters={cst.Module([]).code_for_node(ctx.expr('num_parameters'))}"
         if not ctx.is_default("dtype"):
             ctx.unsupported("`dtype=` is not translated yet (Flax uses `param_dtype`)")
         init = literal_or_none(ctx, "init")
-        keywords = "" if init == 0.25 else f"negative_slope_init={_code(ctx, init)}"
+        keywords = ", ".join(k for k in ("" if init == 0.25 else f"negative_slope_init={_code(ctx, init)}", channels) if k)
+        # one slope is elementwise (any layout); per-channel slopes broadcast along PyTorch's channel axis
+        spec = CallSpec(accepts="any", produces="same") if count == 1 else CallSpec(accepts="plain", produces="plain")
         return LayerBuild(
             cst.parse_expression(f"{SUPPORT_NAME}({keywords})"),
-            CallSpec(accepts="any", produces="same"),
+            spec,
             notes=("PReLU -> TorchPReLU (support code below): PyTorch's gradient at x = 0, weight [1] -> scalar slope",),
             support=((SUPPORT_NAME, SUPPORT),),
         )
 
     def weight_layout(self, module):
-        return [TensorMapping("weight", ("params", "negative_slope"), PRELU_WEIGHT_TO_SLOPE)]
+        layout = PRELU_WEIGHT_TO_SLOPE if module.num_parameters == 1 else IDENTITY
+        return [TensorMapping("weight", ("params", "negative_slope"), layout)]
 
     def cases(self):
         @st.composite
         def prelu_case(draw):
-            init = draw(st.sampled_from(["nn.PReLU()", "nn.PReLU(init=0.1)", "nn.PReLU(1, 0.5)"]))
+            init = draw(st.sampled_from(["nn.PReLU()", "nn.PReLU(init=0.1)", "nn.PReLU(1, 0.5)", "per-channel"]))
             kink = draw(st.sampled_from([0.0, 0.0, 1.0]))
+            if init == "per-channel":  # one slope per channel, also after a channels-last conv
+                if draw(st.booleans()):
+                    return RuleCase("nn.PReLU(num_parameters=3)\nself.conv = nn.Conv2d(2, 3, 1)",
+                                    f"self.layer(self.conv({shifted('x', kink)}))", (2, 2, 3, 3))
+                return RuleCase("nn.PReLU(3, init=0.1)", f"self.layer({shifted('x', kink)})", draw(st.sampled_from([(2, 3), (2, 3, 4)])))
             return RuleCase(init, f"self.layer({shifted('x', kink)})", draw(shapes()))
 
         return prelu_case()
