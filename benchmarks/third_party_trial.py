@@ -18,16 +18,24 @@ loss module that needs targets. Constructor arguments come from a table of small
 parameter name (``NAME_VALUES``) plus per-class overrides (``OVERRIDES``); inputs are tried from a
 list of candidate shapes until the PyTorch forward runs.
 
-Files are staged into a temporary copy of each package with an empty ``__init__.py``: vit-pytorch's
-``__init__`` imports torchvision, whose PyPI wheel does not import with the CPU torch used here,
-and importing the model file by its package name would fail before the translator gets a say
-(``--no-stage`` runs on the installed files as a user would).
+The flat packages (``STAGED``) are staged into a temporary copy with an empty ``__init__.py``:
+vit-pytorch's ``__init__`` imports torchvision, whose PyPI wheel does not import with the CPU torch
+used here, and importing the model file by its package name would fail before the translator gets a
+say (``--no-stage`` runs on the installed files as a user would).  The large packages (``IN_PLACE``:
+monai, diffusers, transformers) import across the whole package with relative imports, so a chosen
+list of their model files is checked in place, as the installed package's modules (the translation,
+self-contained, is written to a temporary directory: monai's ``__init__`` imports every module it finds in
+the package, so a translation left there would be imported by anyone importing monai).  Their constructor values
+come from per-package tables (``PACKAGE_VALUES``, which may hold Python objects such as a small
+``BertConfig``); a class whose forward takes several tensors is given several input specs.  A package
+that is not installed is left out.
 
 ``--isolated`` also checks each DIAGNOSED class whose own lines carry no diagnostic (the file was
 stopped by another class) on the partial translation: a failure there is a silent defect waiting
 behind the diagnostics.
 
-Run: ``python benchmarks/third_party_trial.py [--json OUT.json] [--examples N] [--only PATTERN] [--isolated]``.
+Run: ``python benchmarks/third_party_trial.py [--json OUT.json] [--examples N] [--only PATTERN] [--isolated]
+[--packages monai,diffusers]``.
 """
 
 from __future__ import annotations
@@ -50,7 +58,24 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-PACKAGES = ("vit_pytorch", "efficientnet_pytorch", "mlp_mixer_pytorch", "densenet_pytorch")
+STAGED = ("vit_pytorch", "efficientnet_pytorch", "mlp_mixer_pytorch", "densenet_pytorch")
+# Packages checked in place (relative imports across the package): the model files tried, relative to
+# the installed package directory.
+IN_PLACE = {
+    "monai": ("networks/blocks/convolutions.py", "networks/blocks/segresnet_block.py",
+              "networks/blocks/squeeze_and_excitation.py", "networks/blocks/mlp.py", "networks/blocks/selfattention.py",
+              "networks/blocks/transformerblock.py", "networks/blocks/patchembedding.py",
+              "networks/blocks/dynunet_block.py", "networks/blocks/unetr_block.py", "networks/blocks/aspp.py",
+              "networks/nets/basic_unet.py", "networks/nets/unet.py", "networks/nets/segresnet.py",
+              "networks/nets/autoencoder.py", "networks/nets/varautoencoder.py", "networks/nets/densenet.py",
+              "networks/nets/resnet.py", "networks/nets/attentionunet.py", "networks/nets/highresnet.py",
+              "networks/nets/fullyconnectednet.py", "networks/nets/vit.py"),
+    "diffusers": ("models/activations.py", "models/normalization.py", "models/embeddings.py", "models/resnet.py",
+                  "models/upsampling.py", "models/downsampling.py", "models/autoencoders/vae.py",
+                  "models/unets/unet_2d_blocks.py"),
+    "transformers": ("models/bert/modeling_bert.py", "models/gpt2/modeling_gpt2.py", "models/vit/modeling_vit.py"),
+}
+PACKAGES = STAGED + tuple(IN_PLACE)
 
 # Small values for constructor parameters, by name: used for every required parameter, and for the
 # optional ones listed in SHRINK (so defaults sized for ImageNet do not make the run slow).
@@ -73,6 +98,68 @@ NAME_VALUES = {
 }
 SHRINK = ("depth", "dim", "heads", "dim_head", "mlp_dim", "image_size", "patch_size", "num_classes",
           "hidden_dim", "num_layers", "dropout", "emb_dropout", "drop_rate")
+
+
+
+
+def transformers_config(module):
+    """A small config object for the transformers modeling file ``module`` (BERT, GPT-2 or ViT)."""
+    name = module.__name__.rsplit(".", 1)[1]
+    configuration = importlib.import_module(module.__name__.replace(".modeling_", ".configuration_"))
+    if name == "modeling_gpt2":
+        config = configuration.GPT2Config(vocab_size=100, n_positions=32, n_embd=32, n_layer=1, n_head=2, n_inner=64,
+                                          resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    elif name == "modeling_vit":
+        config = configuration.ViTConfig(image_size=16, patch_size=4, num_channels=3, hidden_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, intermediate_size=64, hidden_dropout_prob=0.0,
+                                         attention_probs_dropout_prob=0.0)
+    else:
+        config = configuration.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                          intermediate_size=64, max_position_embeddings=32, hidden_dropout_prob=0.0,
+                                          attention_probs_dropout_prob=0.0)
+    config._attn_implementation = "eager"
+    return config
+
+
+# Per-package values by parameter name, over NAME_VALUES; a callable value is called with the imported
+# module.  Unlike NAME_VALUES they also replace a default when the name is in PACKAGE_SHRINK.
+PACKAGE_VALUES = {
+    "monai": {
+        "spatial_dims": 2, "in_channels": 4, "out_channels": 8, "channels": (8, 16), "strides": (2,), "in_chns": 4,
+        "out_chns": 8, "cat_chns": 4, "act": "relu", "norm": "batch", "bias": True, "growth_rate": 4, "bn_size": 2,
+        "dropout_prob": 0.0, "hidden_size": 32, "mlp_dim": 64, "num_heads": 2, "img_size": 16, "patch_size": 4,
+        "kernel_size": 3, "stride": 1, "upsample_kernel_size": 2, "norm_name": "batch", "in_planes": 8, "planes": 8,
+        "hidden_channels": (16,), "latent_size": 4, "conv_out_channels": 4, "layers": 2, "num_layer": 1,
+        "in_shape": (4, 16, 16), "inplanes": 32, "groups": 1, "reduction": 4, "n_chns_1": 8, "n_chns_2": 8,
+        "n_chns_3": 8, "f_int": 4, "f_g": 8, "f_l": 8, "init_filters": 8, "features": (8, 8, 16, 32, 64, 8),
+        "init_features": 8, "block_config": (1, 1), "num_layers": 1, "dropout_rate": 0.0,
+    },
+    "diffusers": {
+        "in_channels": 8, "out_channels": 8, "temb_channels": 16, "resnet_groups": 4, "groups": 4, "norm_num_groups": 4,
+        "num_layers": 1, "channels": 8, "dim_in": 16, "dim_out": 32, "dim": 16, "embedding_dim": 16,
+        "time_embed_dim": 16, "num_channels": 16, "flip_sin_to_cos": True, "downscale_freq_shift": 0, "eps": 1e-6,
+        "normalized_shape": 16, "num_groups": 4, "out_dim": 16, "block_out_channels": (8, 16), "layers_per_block": 1,
+        "attention_head_dim": 4, "prev_output_channel": 8, "act_fn": "silu", "inp_channels": 8, "embed_dim": 16,
+        "kernel_size": 3, "in_dim": 8, "num_blocks": (1, 1), "upsampling_scaling_factor": 2, "upsample_fn": "nearest",
+        "embedding_size": 8, "in_features": 16, "hidden_size": 16, "dropout": 0.0, "resnet_group_size": 4,
+        "n_groups": 4, "conditioning_embedding_dim": 16, "alpha": 0.5, "num_attention_heads": 2,
+    },
+    "transformers": {"config": transformers_config, "intermediate_size": 64, "layer_idx": 0},
+}
+PACKAGE_SHRINK = {
+    "monai": ("spatial_dims", "num_layers", "hidden_size", "mlp_dim", "num_heads", "dropout_rate", "init_filters", "features",
+              "init_features", "growth_rate", "block_config", "in_channels"),
+    "diffusers": ("temb_channels", "resnet_groups", "groups", "norm_num_groups", "num_layers", "block_out_channels",
+                  "layers_per_block", "attention_head_dim", "embedding_size", "dropout", "in_channels",
+                  "out_channels", "channels", "resnet_group_size", "n_groups", "embedding_dim"),
+    "transformers": (),
+}
+# Extra candidate inputs per package (after the generic ones)
+PACKAGE_INPUTS = {
+    "monai": ("float32[2,{dim},16,16]", "float32[2,{dim},32,32]", "float32[2,1,32,32]"),
+    "diffusers": ("float32[2,{dim},16,16]", "float32[2,3,16,16]", "float32[2,16]", "float32[2]"),
+    "transformers": ("float32[2,16,32]", "int64[2,16]:0..100", "float32[2,3,16,16]"),
+}
 
 
 def efficientnet_kwargs(module):
@@ -143,13 +230,83 @@ OVERRIDES: dict[tuple[str, str], dict] = {
     ("xcit", "XCiT"): {"kwargs": {"image_size": 32, "patch_size": 8, "num_classes": 10, "dim": 32, "depth": 1, "cls_depth": 1,
                                   "heads": 2, "mlp_dim": 64, "dropout": 0.0, "emb_dropout": 0.0, "local_patch_kernel_size": 3,
                                   "layer_dropout": 0.0}},
+    # in-place packages: keys name the package ("monai/resnet"), as their file names repeat across packages;
+    # an input candidate that is a tuple gives the forward several tensors
+    ("monai/basic_unet", "UpCat"): {"inputs": [("float32[2,4,8,8]", "float32[2,4,16,16]")]},
+    ("monai/attentionunet", "AttentionBlock"): {"inputs": [("float32[2,8,8,8]", "float32[2,8,8,8]")]},
+    ("monai/unetr_block", "UnetrUpBlock"): {"inputs": [("float32[2,4,8,8]", "float32[2,8,16,16]")]},
+    ("monai/dynunet_block", "UnetUpBlock"): {"kwargs": {"spatial_dims": 2, "in_channels": 4, "out_channels": 8,
+                                                        "kernel_size": 3, "stride": 1, "upsample_kernel_size": 2,
+                                                        "norm_name": "batch"},
+                                             "inputs": [("float32[2,4,8,8]", "float32[2,8,16,16]")]},
+    ("monai/autoencoder", "AutoEncoder"): {"kwargs": {"spatial_dims": 2, "in_channels": 4, "out_channels": 4,
+                                                      "channels": (8, 16), "strides": (2, 2)}},
+    ("monai/varautoencoder", "VarAutoEncoder"): {"kwargs": {"spatial_dims": 2, "in_shape": (4, 16, 16), "out_channels": 4,
+                                                            "latent_size": 4, "channels": (8, 16), "strides": (2, 2)},
+                                                 "inputs": ["float32[2,4,16,16]"]},
+    ("monai/squeeze_and_excitation", "SEResNeXtBottleneck"): {"kwargs": {"spatial_dims": 2, "inplanes": 64, "planes": 16,
+                                                                          "groups": 2, "reduction": 4},
+                                                              "inputs": ["float32[2,64,8,8]"]},
+    ("monai/resnet", "ResNetBottleneck"): {"kwargs": {"in_planes": 32, "planes": 8, "spatial_dims": 2}},
+    ("monai/resnet", "ResNet"): {"kwargs": {"block": "basic", "layers": (1, 1, 1, 1), "block_inplanes": (8, 8, 16, 16),
+                                            "spatial_dims": 2, "n_input_channels": 3, "num_classes": 10},
+                                 "inputs": ["float32[2,3,32,32]"]},
+    ("monai/fullyconnectednet", "VarFullyConnectedNet"): {"kwargs": {"in_channels": 4, "out_channels": 4, "latent_size": 2,
+                                                                     "encode_channels": (8,), "decode_channels": (8,)}},
+    **{("monai/densenet", f"DenseNet{n}"): {"skip": "a preset of DenseNet (tried)"} for n in (121, 169, 201, 264)},
+    ("diffusers/resnet", "ResnetBlock2D"): {"inputs": [("float32[2,8,8,8]", "float32[2,16]")]},
+    ("diffusers/resnet", "ResnetBlockCondNorm2D"): {"inputs": [("float32[2,8,8,8]", "float32[2,16]")]},
+    ("diffusers/resnet", "Conv1dBlock"): {"inputs": ["float32[2,8,16]"]},
+    ("diffusers/resnet", "ResidualTemporalBlock1D"): {"inputs": [("float32[2,8,16]", "float32[2,16]")]},
+    ("diffusers/upsampling", "Upsample1D"): {"inputs": ["float32[2,8,16]"]},
+    ("diffusers/downsampling", "Downsample1D"): {"inputs": ["float32[2,8,16]"]},
+    ("diffusers/embeddings", "PatchEmbed"): {"kwargs": {"height": 16, "width": 16, "patch_size": 4, "in_channels": 3,
+                                                        "embed_dim": 16}, "inputs": ["float32[2,3,16,16]"]},
+    ("diffusers/embeddings", "GaussianFourierProjection"): {"kwargs": {"embedding_size": 8, "log": False}},
+    ("diffusers/embeddings", "LabelEmbedding"): {"kwargs": {"num_classes": 10, "hidden_size": 16, "dropout_prob": 0.0},
+                                                 "inputs": ["int64[2]:0..10"]},
+    ("diffusers/embeddings", "CombinedTimestepLabelEmbeddings"): {"kwargs": {"num_classes": 10, "embedding_dim": 16,
+                                                                             "class_dropout_prob": 0.0},
+                                                                  "inputs": [("float32[2]", "int64[2]:0..10")]},
+    ("diffusers/normalization", "AdaGroupNorm"): {"inputs": [("float32[2,16,8,8]", "float32[2,16]")]},
+    ("diffusers/normalization", "AdaLayerNormContinuous"): {"inputs": [("float32[2,16,16]", "float32[2,16]")]},
+    ("diffusers/normalization", "AdaLayerNormZeroSingle"): {"inputs": [("float32[2,16,16]", "float32[2,16]")]},
+    ("diffusers/normalization", "GlobalResponseNorm"): {"inputs": ["float32[2,8,8,16]"]},
+    ("diffusers/vae", "Encoder"): {"kwargs": {"in_channels": 3, "out_channels": 4, "block_out_channels": (8, 16),
+                                              "down_block_types": ("DownEncoderBlock2D", "DownEncoderBlock2D"),
+                                              "layers_per_block": 1, "norm_num_groups": 4},
+                                   "inputs": ["float32[2,3,16,16]"]},
+    ("diffusers/vae", "Decoder"): {"kwargs": {"in_channels": 4, "out_channels": 3, "block_out_channels": (8, 16),
+                                              "up_block_types": ("UpDecoderBlock2D", "UpDecoderBlock2D"),
+                                              "layers_per_block": 1, "norm_num_groups": 4},
+                                   "inputs": ["float32[2,4,8,8]"]},
+    ("diffusers/vae", "EncoderTiny"): {"kwargs": {"in_channels": 3, "out_channels": 4, "num_blocks": (1, 1),
+                                                  "block_out_channels": (8, 8), "act_fn": "relu"},
+                                       "inputs": ["float32[2,3,16,16]"]},
+    ("diffusers/vae", "DecoderTiny"): {"kwargs": {"in_channels": 4, "out_channels": 3, "num_blocks": (1, 1),
+                                                  "block_out_channels": (8, 8), "upsampling_scaling_factor": 2,
+                                                  "act_fn": "relu", "upsample_fn": "nearest"},
+                                       "inputs": ["float32[2,4,8,8]"]},
+    **{("diffusers/unet_2d_blocks", name): {"inputs": [("float32[2,8,16,16]", "float32[2,16]")]}
+       for name in ("UNetMidBlock2D", "ResnetDownsampleBlock2D", "KDownBlock2D")},
+    **{("transformers/" + stem, name): {"inputs": [("float32[2,16,32]", "float32[2,16,32]")]}
+       for stem, name in (("modeling_bert", "BertSelfOutput"), ("modeling_vit", "ViTSelfOutput"))},
+    **{("transformers/" + stem, name): {"inputs": [("float32[2,16,64]", "float32[2,16,32]")]}
+       for stem, name in (("modeling_bert", "BertOutput"), ("modeling_vit", "ViTOutput"))},
+    ("transformers/modeling_bert", "BertPreTrainingHeads"): {"inputs": [("float32[2,16,32]", "float32[2,32]")]},
+    ("transformers/modeling_bert", "BertOnlyNSPHead"): {"inputs": ["float32[2,32]"]},
 }
 
+
+def override_for(package: str, stem: str, name: str) -> dict:
+    return OVERRIDES.get((f"{package}/{stem}", name)) or OVERRIDES.get((stem, name), {})
+
+
 # Candidate input specs, tried in order (first one whose PyTorch forward runs is used)
-def candidate_inputs(kwargs: dict) -> list[str]:
+def candidate_inputs(kwargs: dict, package: str = "") -> list:
     c = kwargs.get("channels", 3) if isinstance(kwargs.get("channels", 3), int) else 3
     size = kwargs.get("image_size", 32) if isinstance(kwargs.get("image_size", 32), int) else 32
-    dim = next((kwargs[k] for k in ("dim", "d_model", "dim_in", "in_channels", "inp", "num_input_features", "channel")
+    dim = next((kwargs[k] for k in ("dim", "d_model", "dim_in", "in_channels", "inp", "num_input_features", "channel", "in_chns", "in_planes", "inplanes")
                 if isinstance(kwargs.get(k), int)), 32)
     out = []
     if "frames" in kwargs:
@@ -160,7 +317,12 @@ def candidate_inputs(kwargs: dict) -> list[str]:
         out.append(f"float32[2,{c},{size},{size}]")
     out += [f"float32[2,16,{dim}]", f"float32[2,{dim},8,8]", f"float32[2,{dim}]", f"float32[2,{dim},16]",
             f"float32[2,{c},{size},{size}]", "float32[2,3,64,64]"]
+    out += [spec.format(dim=dim) for spec in PACKAGE_INPUTS.get(package, ())]
     return list(dict.fromkeys(out))
+
+
+def spec_list(candidate) -> list[str]:
+    return [candidate] if isinstance(candidate, str) else list(candidate)
 
 
 # --------------------------------------------------------------------------- results
@@ -229,8 +391,7 @@ def class_spans(source: str) -> dict[str, tuple[int, int]]:
     return {node.name: (node.lineno, node.end_lineno) for node in ast.parse(source).body if isinstance(node, ast.ClassDef)}
 
 
-def build_kwargs(cls, module, key) -> dict | None:
-    override = OVERRIDES.get(key, {})
+def build_kwargs(cls, module, override: dict, package: str = "") -> dict | None:
     if "kwargs" in override:
         kwargs = override["kwargs"]
         return dict(kwargs(module) if callable(kwargs) else kwargs)
@@ -238,30 +399,42 @@ def build_kwargs(cls, module, key) -> dict | None:
         parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
     except (TypeError, ValueError):
         return None
+    values = {**NAME_VALUES, **PACKAGE_VALUES.get(package, {})}
+    shrink = PACKAGE_SHRINK.get(package, ())
     kwargs = {}
     for p in parameters:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         if p.default is p.empty:
-            if p.name not in NAME_VALUES:
+            if p.name not in values:
                 return None
-            kwargs[p.name] = NAME_VALUES[p.name]
-        elif p.name in SHRINK and p.name in NAME_VALUES and isinstance(p.default, (int, float)) and not isinstance(p.default, bool):
-            kwargs[p.name] = NAME_VALUES[p.name]
-    return kwargs
+            kwargs[p.name] = values[p.name]
+        elif p.name in shrink:
+            kwargs[p.name] = values[p.name]
+        elif p.name in SHRINK and p.name in values and isinstance(p.default, (int, float)) and not isinstance(p.default, bool):
+            kwargs[p.name] = values[p.name]
+    return {k: v(module) if callable(v) and not isinstance(v, type) else v for k, v in kwargs.items()}
 
 
-def torch_runs(cls, kwargs, spec_text) -> bool:
+def example(spec):
+    import torch
+
+    if spec.is_float:
+        return torch.randn(*spec.shape)
+    return torch.randint(spec.low, spec.high, spec.shape, dtype=getattr(torch, spec.dtype))
+
+
+def torch_runs(cls, kwargs, candidate) -> bool:
     import torch
 
     from translator.equivalence.specs import parse_spec
 
-    spec = parse_spec(spec_text)
+    specs = [parse_spec(s) for s in spec_list(candidate)]
     try:
         with time_limit(30), torch.no_grad():
             torch.manual_seed(0)
             model = cls(**kwargs).eval()
-            out = model(torch.randn(*spec.shape))
+            out = model(*[example(spec) for spec in specs])
         if isinstance(out, (tuple, list)):
             return bool(out) and all(isinstance(o, torch.Tensor) and o.is_floating_point() for o in out)
         return isinstance(out, torch.Tensor) and out.is_floating_point()
@@ -274,7 +447,7 @@ def short(text: str, n: int = 160) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def run_check(result: Result, path: Path, name: str, spec_text: str, kwargs: dict, flax_file: Path | None,
+def run_check(result: Result, path: Path, name: str, spec_text, kwargs: dict, flax_file: Path | None,
               examples: int, timeout: int) -> None:
     """The check as the CLI runs it, on a translation already written to ``flax_file`` (or, without one,
     on the translation ``check`` chooses: the source's, else the built model's); sets status and detail."""
@@ -284,7 +457,8 @@ def run_check(result: Result, path: Path, name: str, spec_text: str, kwargs: dic
 
     try:
         with time_limit(timeout), contextlib.redirect_stderr(io.StringIO()):
-            report = check(path, name, [parse_spec(spec_text)], kwargs, flax_source=flax_file, examples=examples)
+            report = check(path, name, [parse_spec(s) for s in spec_list(spec_text)], kwargs, flax_source=flax_file,
+                           examples=examples)
     except TranslationFailed as error:  # the source's errors, and what the built model could not express
         built = [d for d in error.diagnostics if d.code == "X009" or "traced" in d.message or "built" in d.message]
         where = (built or error.diagnostics)[0]
@@ -311,7 +485,7 @@ def run_check(result: Result, path: Path, name: str, spec_text: str, kwargs: dic
 
 
 def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: bool = False,
-               instance: bool = True) -> list[Result]:
+               instance: bool = True, rel: str | None = None, flax_dir: Path | None = None) -> list[Result]:
     import torch
 
     from translator.diagnostics import UsageError
@@ -319,14 +493,15 @@ def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: 
     from translator.rewrite.local_imports import errors_affecting
     from translator.rewrite.pipeline import translate_source
 
-    rel = f"{package}/{path.name}"
+    rel = rel or f"{package}/{path.name}"
     source = path.read_text()
     try:
         module = import_source(path)
     except UsageError as error:
         return [Result(package, rel, "-", "SKIPPED", f"PyTorch file does not import: {short(error)}")]
-    classes = [n for n, c in vars(module).items()
-               if isinstance(c, type) and issubclass(c, torch.nn.Module) and c.__module__ == module.__name__]
+    classes = [n for n, c in vars(module).items()  # an alias (monai's `Densenet = DenseNet`) is not a class of its own
+               if isinstance(c, type) and issubclass(c, torch.nn.Module) and c.__module__ == module.__name__
+               and c.__name__ == n]
     if not classes:
         return []
     started = time.perf_counter()
@@ -341,33 +516,38 @@ def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: 
     translate_seconds = time.perf_counter() - started
     all_errors = translation.errors
     spans = class_spans(source)
-    flax_file = path.with_name(path.stem + "_flax_trial.py")
+    # next to the file, or (an installed package: monai's __init__ imports every module it finds) elsewhere
+    flax_file = (flax_dir / (rel.replace("/", "_")[:-3] + "_flax_trial.py") if flax_dir is not None
+                 else path.with_name(path.stem + "_flax_trial.py"))
     flax_file.write_text(translation.code)
     results = []
     for name in classes:
         cls = getattr(module, name)
-        key = (path.stem, name)
+        override = override_for(package, path.stem, name)
         result = Result(package, rel, name, "SKIPPED")
         results.append(result)
         lo, hi = spans.get(name, (0, 0))
         errors = all_errors
         result.codes = sorted({d.code for d in errors})
         result.own_codes = sorted({d.code for d in errors if lo <= d.line <= hi})
+        if "skip" in override:
+            result.detail = override["skip"]
+            continue
         try:
-            kwargs = build_kwargs(cls, module, key)
+            kwargs = build_kwargs(cls, module, override, package)
         except Exception as error:
             result.detail = f"kwargs: {short(error)}"
             continue
         if kwargs is None:
             result.detail = "no small configuration (a constructor argument the table does not know)"
             continue
-        candidates = OVERRIDES.get(key, {}).get("inputs") or candidate_inputs(kwargs)
+        candidates = override.get("inputs") or candidate_inputs(kwargs, package)
         spec_text = next((s for s in candidates if torch_runs(cls, kwargs, s)), None)
         result.kwargs = short(repr(kwargs), 300)
         if spec_text is None:
             result.detail = "PyTorch forward runs on none of the candidate inputs"
             continue
-        result.inputs = [spec_text]
+        result.inputs = spec_list(spec_text)
         # as `torch2flax check` does: only errors in this class or what it uses stop its check
         blocking = errors_affecting(errors, name, path)
         if blocking and instance:  # as check does: translated from the built model instead
@@ -461,32 +641,46 @@ def main(argv=None) -> int:
                         help="no fallback to the built model: a class the source translation stops is DIAGNOSED")
     parser.add_argument("--isolated", action="store_true",
                         help="also check DIAGNOSED classes whose own lines have no diagnostic, on the partial translation")
+    parser.add_argument("--packages", metavar="A,B", help=f"only these packages (default: every installed one of {', '.join(PACKAGES)})")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    packages = [p for p in PACKAGES if package_dir(p) is not None]
+    wanted = args.packages.split(",") if args.packages else list(PACKAGES)
+    unknown = sorted(set(wanted) - set(PACKAGES))
+    if unknown:
+        parser.error(f"unknown package(s) {', '.join(unknown)} (one of {', '.join(PACKAGES)})")
+    packages = [p for p in PACKAGES if p in wanted and package_dir(p) is not None]
     if not packages:
         print('no trial package installed: pip install -e ".[trial]" (with --no-deps where it would replace torch)')
         return 2
-    missing = sorted(set(PACKAGES) - set(packages))
+    missing = sorted(set(wanted) - set(packages))
     if missing:
         print(f"not installed (left out): {', '.join(missing)}")
     with tempfile.TemporaryDirectory(prefix="t2f_trial_") as tmp:
-        dirs = {p: package_dir(p) for p in packages} if args.no_stage else stage(packages, Path(tmp))
+        flat = [p for p in packages if p in STAGED]
+        dirs = {p: package_dir(p) for p in flat} if args.no_stage else stage(flat, Path(tmp))
+        # (package, file, shown name, in place: the translation is written to flax_dir)
+        flax_dir = Path(tmp) / "flax"
+        flax_dir.mkdir()
+        files = [(package, path, f"{package}/{path.name}", args.no_stage)
+                 for package, directory in dirs.items() for path in sorted(directory.glob("*.py"))
+                 if path.name != "__init__.py" and not path.name.endswith("_flax_trial.py")]
+        for package in (p for p in packages if p in IN_PLACE):
+            directory = package_dir(package)
+            files += [(package, directory / rel, f"{package}/{rel}", True) for rel in IN_PLACE[package]]
         results: list[Result] = []
-        for package, directory in dirs.items():
-            for path in sorted(directory.glob("*.py")):
-                if path.name == "__init__.py" or path.name.endswith("_flax_trial.py"):
-                    continue
-                if args.only and args.only not in f"{package}/{path.name}":
-                    continue
-                file_results = trial_file(package, path, args.examples, args.timeout, args.isolated, not args.source_only)
-                for r in file_results:
-                    if r.status != "SKIPPED":
-                        print(f"  {r.file}::{r.cls}: {r.status} {short(r.detail, 120)}", file=sys.stderr, flush=True)
-                results += file_results
-                if args.no_stage:
-                    path.with_name(path.stem + "_flax_trial.py").unlink(missing_ok=True)
+        for package, path, shown, in_place in files:
+            if args.only and args.only not in shown:
+                continue
+            if not path.is_file():
+                results.append(Result(package, shown, "-", "SKIPPED", "no such file in this version of the package"))
+                continue
+            file_results = trial_file(package, path, args.examples, args.timeout, args.isolated,
+                                      not args.source_only, rel=shown, flax_dir=flax_dir if in_place else None)
+            for r in file_results:
+                if r.status != "SKIPPED":
+                    print(f"  {r.file}::{r.cls}: {r.status} {short(r.detail, 120)}", file=sys.stderr, flush=True)
+            results += file_results
     print_report(results, args.show_skipped)
     if args.json:
         Path(args.json).write_text(json.dumps({"summary": summary(results), "results": [asdict(r) for r in results]}, indent=1))
