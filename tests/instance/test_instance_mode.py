@@ -124,3 +124,18 @@ def test_check_of_a_saved_built_translation_ports_its_constants(capsys, tmp_path
     report = check(NOTEBOOK, "PositionalEncoding", [parse_spec("float32[2,5,8]")], flax_source=flax_file, examples=1,
                    stages=("spec", "numeric"))
     assert report.verdict == "pass", report.failure
+
+
+SUBCLASSES = ZOO / "subclasses.py"
+
+
+@pytest.mark.parametrize("class_name, specs, build", [
+    ("Block", ["float32[2,4,6,6]"], None),  # holds a Sequential subclass: ported and translated as a Sequential
+    ("ConvAct", ["float32[2,4,6,6]"], None),  # the Sequential subclass itself, as the model
+    ("Child", ["float32[2,4]"], None),  # a subclass of a model class of the file (not in the source translation)
+    ("OptArg", ["float32[2,5,16]", "float32[2,16]"], "OptArg()"),  # forward(x, emb=None) called with emb
+])
+def test_library_shapes_found_by_the_trial_check_from_the_built_model(class_name, specs, build):
+    report = check(SUBCLASSES, class_name, [parse_spec(s) for s in specs], examples=2, stages=("spec", "numeric"), build=build)
+    assert report.verdict == "pass", report.failure
+    assert f"{class_name}.forward" in report.traced

@@ -295,7 +295,7 @@ def build_pair(
     traced: list[str] = []
     flax_kwargs = kwargs
     if flax_source is None:
-        chosen = translate_model(source, class_name, torch_model, build=build)
+        chosen = translate_model(source, class_name, torch_model, build=build, inputs=len(specs))
         translation, diagnostics, traced = chosen.translation, chosen.translation.diagnostics, chosen.traced
         if chosen.built is not None:
             if translation.errors:
@@ -313,7 +313,7 @@ def build_pair(
         if BUILT_MARK in Path(flax_source).read_text():  # a translation of the built model: its constants too
             from translator.instance.regenerate import regenerate
 
-            promote_constants(torch_model, regenerate(torch_model).constants)
+            promote_constants(torch_model, regenerate(torch_model, len(specs)).constants)
             flax_kwargs = {}
     flax_cls = class_from(flax_module, class_name, str(flax_source or "the translation"))
     flax_model = instantiate(flax_cls, flax_kwargs, str(flax_source or "the translation"))

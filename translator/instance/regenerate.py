@@ -25,7 +25,6 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from translator.instance.constructors import (
-    CONTAINERS,
     UnrecoverableLayer,
     is_torch_layer,
     layer_call,
@@ -33,6 +32,7 @@ from translator.instance.constructors import (
 )
 from translator.instance.trace import Call, TracedMethod, TraceFailed, source_line, trace_forward
 from translator.instance.variants import TOKEN, Instance, write_classes
+from translator.weights.plan import container_class
 
 
 @dataclass
@@ -58,18 +58,22 @@ class Regenerated:
     origins: dict[int, tuple[str, int]] = field(default_factory=dict)  #: source line -> user's (file, line)
 
 
-def regenerate(model: nn.Module) -> Regenerated:
+def regenerate(model: nn.Module, inputs: int | None = None) -> Regenerated:
     """The regenerated source of ``model`` (a built ``nn.Module``), with its constants and problems.
 
     Tensors kept as plain attributes become non-persistent buffers of ``model`` first (same value,
     same forward, same state dict), so the trace reads them as the module's state, not as constants
-    it cannot index with a traced size."""
+    it cannot index with a traced size.  ``inputs``: how many positional tensors the model is called
+    with (its ``forward`` keeps them even where they have a default, ``emb=None``)."""
     for module in model.modules():
         for name, value in list(vars(module).items()):
             if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and not name.startswith("_"):
                 delattr(module, name)
                 module.register_buffer(name, value, persistent=False)
-    return _Writer(model).write()
+    writer = _Writer(model)
+    if inputs is not None:
+        writer.calls[""] = [Call(inputs, frozenset())]
+    return writer.write()
 
 
 class _Writer:
@@ -112,9 +116,9 @@ class _Writer:
     def expression(self, module: nn.Module | None, path: str) -> str:
         if module is None:
             return "None"
-        if isinstance(module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
+        if container_class(module) is not None:  # a container, or a subclass keeping its forward
             return self.container(module, path)
-        if isinstance(module, CONTAINERS):
+        if isinstance(module, (nn.ParameterList, nn.ParameterDict)):
             self.result.problems.append(Problem(path, f"{type(module).__name__} is not regenerated yet"))
             return "None"
         if is_torch_layer(module):
@@ -128,7 +132,7 @@ class _Writer:
     def container(self, module: nn.Module, path: str) -> str:
         children = list(module._modules.items())
         items = [(name, self.expression(child, join(path, name))) for name, child in children]
-        kind = type(module).__name__
+        kind = container_class(module).__name__
         if isinstance(module, nn.ModuleDict):
             inner = ", ".join(f"{name!r}: {text}" for name, text in items)
             return f"nn.ModuleDict({{{inner}}})"

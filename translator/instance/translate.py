@@ -79,9 +79,9 @@ def defined_names(path: str | Path) -> set[str]:
     return names
 
 
-def translate_built(model: nn.Module, path: str, notes: bool = True) -> BuiltTranslation:
+def translate_built(model: nn.Module, path: str, notes: bool = True, inputs: int | None = None) -> BuiltTranslation:
     """Translate ``model`` from its instance; diagnostics located in the user's ``path``."""
-    regenerated = regenerate(model)
+    regenerated = regenerate(model, inputs)
     translation = translate_source(regenerated.source, path, notes=notes)
     class_lines = class_locations(model)
     diagnostics = [locate(d, regenerated, class_lines, path) for d in translation.diagnostics]
@@ -192,16 +192,19 @@ class ModelTranslation:
 
 
 def translate_model(path: str | Path, class_name: str, model: nn.Module | None = None, kwargs: dict | None = None,
-                    build: str | None = None, notes: bool = True) -> ModelTranslation:
+                    build: str | None = None, notes: bool = True, inputs: int | None = None) -> ModelTranslation:
     """Source translation first; the built model's (``model``, or built here) when the source's
-    errors affect ``class_name``, or always with ``build`` (a constructor the source cannot express)."""
+    errors affect ``class_name``, or always with ``build`` (a constructor the source cannot express).
+    ``inputs``: how many tensors the model is called with (``check``'s specs); the built model's
+    ``forward`` keeps that many arguments (default: those without a default value)."""
     source = translate_source(Path(path).read_text(), str(path), notes=notes)
-    if build is None and class_name not in source.classes:
-        raise UsageError(f"{path}: no class `{class_name}` (model classes there: {', '.join(source.classes) or 'none'})")
-    blocking = tuple(errors_affecting(source.errors, class_name, Path(path))) if build is None else ()
-    if build is None and not blocking:
-        return ModelTranslation(source)
+    if build is None and class_name in source.classes:
+        blocking = tuple(errors_affecting(source.errors, class_name, Path(path)))
+        if not blocking:
+            return ModelTranslation(source)
+    else:  # --build, or a class the source translation does not hold (a subclass of a torch layer)
+        blocking = tuple(source.errors)
     if model is None:
-        model = build_model(path, class_name, kwargs, build)
-    built = translate_built(model, str(path), notes=notes)
+        model = build_model(path, class_name, kwargs, build)  # a class that is not there: UsageError
+    built = translate_built(model, str(path), notes=notes, inputs=inputs)
     return ModelTranslation(built.translation, built, blocking, model)

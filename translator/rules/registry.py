@@ -78,11 +78,24 @@ def _by_method() -> dict[str, Rule]:
 
 
 def rule_for_qualified_name(qualified_name: str) -> Rule | None:
-    """The rule that translates the object a qualified name denotes, if any."""
-    obj = pydoc.locate(qualified_name)
+    """The rule that translates the object a qualified name denotes, if any.
+
+    Only names under a package some rule claims (``torch``, ``einops``) are looked up: locating any
+    other name would import the user's package, whose import may fail or have side effects."""
+    if qualified_name.split(".")[0] not in _claimed_packages():
+        return None
+    try:
+        obj = pydoc.locate(qualified_name)
+    except pydoc.ErrorDuringImport:
+        return None
     if obj is None:
         return None
     return _by_object().get(id(obj))
+
+
+@cache
+def _claimed_packages() -> frozenset[str]:
+    return frozenset(name.split(".")[0] for rule in all_rules() for name in (*rule.torch_classes, *rule.torch_functions))
 
 
 def rule_for_object(obj: object) -> Rule | None:

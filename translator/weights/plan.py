@@ -242,6 +242,16 @@ def tie_shared_parameters(model: torch.nn.Module, tensors: list[PlannedTensor], 
     return tied
 
 
+def container_class(module: torch.nn.Module) -> type | None:
+    """``nn.Sequential``/``ModuleList``/``ModuleDict`` for a subclass that keeps its container's ``forward``
+    (a library's ``class ConvAct(nn.Sequential)`` filled by ``add_module``): it is ported, and translated
+    from the built model, as that container; None otherwise."""
+    for base in (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict):
+        if isinstance(module, base) and type(module).forward is base.forward:
+            return base
+    return None
+
+
 def walk(
     module: torch.nn.Module,
     torch_prefix: str,
@@ -249,7 +259,8 @@ def walk(
     out: list[PlannedTensor],
     dropped: list[tuple[str, str]],
 ) -> None:
-    rule = rule_for_object(type(module))
+    # (the model itself is a module with attributes even when it subclasses a container)
+    rule = rule_for_object((container_class(module) if flax_prefix else None) or type(module))
     if rule is not None and hasattr(rule, "child_path"):  # a container: its children, Flax-named
         for name, child in module.named_children():
             walk(child, f"{torch_prefix}{name}.", rule.child_path(flax_prefix, name), out, dropped)

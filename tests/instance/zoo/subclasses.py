@@ -1,0 +1,52 @@
+"""Found by the monai/diffusers trial: a Sequential subclass filled by add_module, a subclass of a model class
+of the file, and an optional tensor argument every caller passes."""
+
+import torch.nn as nn
+
+
+class ConvAct(nn.Sequential):
+    def __init__(self, cin=4, cout=8):
+        super().__init__()
+        self.add_module("conv", nn.Conv2d(cin, cout, 3, padding=1))
+        self.add_module("act", nn.ReLU())
+
+
+class Block(nn.Module):
+    def __init__(self, cin=4, cout=8):
+        super().__init__()
+        self.conv1 = ConvAct(cin, cout)
+
+    def forward(self, x):
+        return self.conv1(x)
+
+
+class Base(nn.Module):
+    def __init__(self, c=4):
+        super().__init__()
+        self.fc = nn.Linear(c, c)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class Child(Base):
+    def __init__(self, c=4):
+        super().__init__(c)
+
+    def forward(self, x):
+        return super().forward(x) + x
+
+
+class OptArg(nn.Module):
+    """forward(x, emb=None) where emb is always given: checked from the built model."""
+
+    def __init__(self, d=16):
+        super().__init__()
+        self.linear = nn.Linear(d, 2 * d)
+        self.norm = nn.LayerNorm(d, elementwise_affine=False)
+        self.silu = nn.SiLU()
+
+    def forward(self, x, emb=None):
+        emb = self.linear(self.silu(emb))
+        shift, scale = emb.chunk(2, dim=1)
+        return self.norm(x) * (1 + scale[:, None]) + shift[:, None]
