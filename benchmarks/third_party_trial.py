@@ -343,8 +343,9 @@ class Result:
     traced: list[str] = field(default_factory=list)  # the source stopped it: checked from the built model, these traced
 
 
-class Timeout(Exception):
-    pass
+class Timeout(BaseException):
+    """A BaseException: the translator reports its own failures per definition (``I001``) by catching
+    Exception, which must not swallow the trial's time limit."""
 
 
 @contextlib.contextmanager
@@ -508,6 +509,8 @@ def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: 
     try:
         with time_limit(timeout), contextlib.redirect_stderr(io.StringIO()):
             translation = translate_source(source, str(path))
+    except Timeout as error:
+        return [Result(package, rel, c, "CRASH", f"translate timed out ({error})") for c in classes]
     except UsageError as error:
         return [Result(package, rel, c, "DIAGNOSED", short(error)) for c in classes]
     except Exception as error:
