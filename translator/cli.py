@@ -59,8 +59,11 @@ def translate_one_model(args):
     chosen = translate_model(args.source, class_name, kwargs=parse_kwargs(args.kwargs), build=args.build,
                              notes=not args.no_notes)
     if chosen.built is not None:
-        why = (f"{len(chosen.source_errors)} construct(s) its source translation cannot express, first: "
-               f"{chosen.source_errors[0].format()}" if chosen.source_errors else "--build")
+        if chosen.source_errors:
+            why = (f"{len(chosen.source_errors)} construct(s) its source translation cannot express, first: "
+                   f"{chosen.source_errors[0].format()}")
+        else:
+            why = "--build" if args.build else f"the source translation holds no class `{args.class_name}` (it subclasses a torch layer)"
         stderr.print(f"note: translated from the built model ({why}); traced: {', '.join(chosen.traced) or 'none'}",
                      markup=False)
     return chosen.translation

@@ -42,6 +42,11 @@ class PortError(UsageError):
     """A checkpoint that does not fit the model; the message lists every offending key."""
 
 
+class NoModelClass(UsageError):
+    """A file with no ``nn.Module`` subclass the source translation reads (its classes may subclass a
+    torch layer): nothing to translate from source, though a built model may still be."""
+
+
 class TranslationFailed(UsageError):
     """A translation with error diagnostics was needed where only a clean one will do."""
 

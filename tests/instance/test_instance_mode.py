@@ -134,8 +134,20 @@ SUBCLASSES = ZOO / "subclasses.py"
     ("ConvAct", ["float32[2,4,6,6]"], None),  # the Sequential subclass itself, as the model
     ("Child", ["float32[2,4]"], None),  # a subclass of a model class of the file (not in the source translation)
     ("OptArg", ["float32[2,5,16]", "float32[2,16]"], "OptArg()"),  # forward(x, emb=None) called with emb
+    ("FP32LayerNorm", ["float32[2,3,8]"], "FP32LayerNorm(8)"),  # a subclass of a torch layer with its own forward
 ])
 def test_library_shapes_found_by_the_trial_check_from_the_built_model(class_name, specs, build):
     report = check(SUBCLASSES, class_name, [parse_spec(s) for s in specs], examples=2, stages=("spec", "numeric"), build=build)
     assert report.verdict == "pass", report.failure
     assert f"{class_name}.forward" in report.traced
+
+
+def test_a_file_whose_only_class_subclasses_a_torch_layer_is_translated_from_the_built_model(tmp_path, capsys):
+    path = tmp_path / "norm.py"
+    text = SUBCLASSES.read_text()
+    path.write_text("import torch.nn as nn\n\n\n" + text[text.index("class FP32LayerNorm"):])
+    code, _, err = run_cli(capsys, "translate", path)
+    assert code == 2 and "no torch.nn.Module subclass" in err  # without a class: nothing to read, as before
+    code, _, err = run_cli(capsys, "translate", path, "--class", "FP32LayerNorm", "--kwargs", '{"normalized_shape": 8}',
+                           "-o", tmp_path / "out.py")
+    assert code == 0 and "holds no class `FP32LayerNorm`" in err, err

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from translator.diagnostics import Diagnostic, UsageError
+from translator.diagnostics import Diagnostic, NoModelClass, UsageError
 from translator.instance.regenerate import Regenerated, regenerate
 from translator.loading import class_from, import_for_class, instantiate
 from translator.rewrite.local_imports import errors_affecting
@@ -197,7 +197,10 @@ def translate_model(path: str | Path, class_name: str, model: nn.Module | None =
     errors affect ``class_name``, or always with ``build`` (a constructor the source cannot express).
     ``inputs``: how many tensors the model is called with (``check``'s specs); the built model's
     ``forward`` keeps that many arguments (default: those without a default value)."""
-    source = translate_source(Path(path).read_text(), str(path), notes=notes)
+    try:
+        source = translate_source(Path(path).read_text(), str(path), notes=notes)
+    except NoModelClass:  # every class subclasses a torch layer (FP32LayerNorm(nn.LayerNorm)): the built model may do
+        source = Translation("", (), ())
     if build is None and class_name in source.classes:
         blocking = tuple(errors_affecting(source.errors, class_name, Path(path)))
         if not blocking:

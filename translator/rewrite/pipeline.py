@@ -20,7 +20,7 @@ import libcst.matchers as m
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
-from translator.diagnostics import Diagnostic, Severity, UsageError
+from translator.diagnostics import Diagnostic, NoModelClass, Severity, UsageError
 from translator.rewrite.body import BodyTranslator
 from translator.rewrite.containers import container_kind
 from translator.rewrite.context import FileContext, RedundantArgumentParens, code_of
@@ -80,7 +80,7 @@ def translate_source(source: str, path: str = "<source>", notes: bool = True) ->
     module = resolved.module
     info = discover(module, file)
     if not info.classes:
-        raise UsageError(f"{path}: no torch.nn.Module subclass found; nothing to translate")
+        raise NoModelClass(f"{path}: no torch.nn.Module subclass found; nothing to translate")
 
     factories = {
         s.name.value: guarded(translate_factory, s, file, info)

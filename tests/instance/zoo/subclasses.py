@@ -50,3 +50,14 @@ class OptArg(nn.Module):
         emb = self.linear(self.silu(emb))
         shift, scale = emb.chunk(2, dim=1)
         return self.norm(x) * (1 + scale[:, None]) + shift[:, None]
+
+
+class FP32LayerNorm(nn.LayerNorm):
+    """diffusers' layer norm in float32: a subclass of a torch layer with its own forward."""
+
+    def forward(self, inputs):
+        origin_dtype = inputs.dtype
+        return nn.functional.layer_norm(
+            inputs.float(), self.normalized_shape, self.weight.float() if self.weight is not None else None,
+            self.bias.float() if self.bias is not None else None, self.eps,
+        ).to(origin_dtype)
