@@ -351,20 +351,43 @@ def run_statements(source: _Module, statements: list[ast.stmt], name: str, names
     module = importlib.util.module_from_spec(spec)
     module.__doc__ = ast.get_docstring(source.tree, clean=False)
     module.__torch2flax_classes__ = frozenset(names)
-    flags = future_flags(source.tree)
     sys.modules[name] = module  # dataclasses and pickling look the module up by name
+    ran: set[int] = set()
+    run_into(module, source, statements, names, ran)
+
+    def extend_slice(attribute: str):
+        """A class or function of the file the slice did not run (``import pkg.models; pkg.models.Other``
+        elsewhere in the process sees this module): run what it needs, as the whole file would have bound
+        it.  Only definitions: a probe for ``model`` or ``STEPS`` must not start the file's training script."""
+        bound = {s.name for s in source.tree.body if isinstance(s, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))}
+        if attribute.startswith("__") or attribute not in bound:
+            raise AttributeError(f"module {name!r} has no attribute {attribute!r}")
+        wanted = set(module.__torch2flax_classes__) | {attribute}
+        run_into(module, source, statements_for(source, wanted, str(path)), wanted, ran)
+        module.__torch2flax_classes__ = frozenset(wanted)
+        return module.__dict__[attribute]
+
+    module.__getattr__ = extend_slice
+    return module
+
+
+def run_into(module: types.ModuleType, source: _Module, statements: list[ast.stmt], names: set[str], ran: set[int]) -> None:
+    """Run each of ``statements`` not yet in ``ran`` in ``module``; a failure is a :class:`UsageError`."""
+    flags = future_flags(source.tree)
     for statement in statements:
-        code = compile(ast.Module(body=[statement], type_ignores=[]), str(path), "exec", flags=flags, dont_inherit=True)
+        if statement.lineno in ran:
+            continue
+        ran.add(statement.lineno)
+        code = compile(ast.Module(body=[statement], type_ignores=[]), str(source.path), "exec", flags=flags, dont_inherit=True)
         started = time.perf_counter()
         try:
             exec(code, module.__dict__)
         except (Exception, SystemExit) as error:
-            sys.modules.pop(name, None)
+            sys.modules.pop(module.__name__, None)
             raise UsageError(statement_failure(source, statement, error, names)) from None
         if not is_plain(statement):
             seconds = time.perf_counter() - started
-            report_ran(RanStatement(str(path), statement.lineno, first_line(source, statement), seconds, tuple(sorted(names))))
-    return module
+            report_ran(RanStatement(str(source.path), statement.lineno, first_line(source, statement), seconds, tuple(sorted(names))))
 
 
 def future_flags(tree: ast.Module) -> int:

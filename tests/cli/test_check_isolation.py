@@ -352,3 +352,22 @@ def test_a_name_bound_out_of_sight_is_a_clear_error(capsys, tmp_path):
     code, out, err = run(capsys, "port", path, "--class", "Net", "--weights", tmp_path / "none.pt", "-o", tmp_path / "o.msgpack")
     assert code == 2 and "NameError" in err and "bind this name at the top level" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_slice_registered_under_its_package_name_extends_to_a_class_asked_for_later():
+    """A check of one class of a package file leaves that slice in sys.modules; a later plain import of the
+    same module (another test, the user's own code) asks for another class: it is run then, not missing."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "reference_models" / "resnet.py"
+    sys.modules.pop("reference_models.resnet", None)
+    try:
+        sliced = import_for_class(path, "BasicBlock")
+        assert "ResNet18" not in vars(sliced)
+        module = importlib.import_module("reference_models.resnet")
+        assert sum(p.numel() for p in module.ResNet18(num_classes=10, width=8).parameters()) > 0
+        assert not hasattr(module, "no_such_name")
+    finally:
+        sys.modules.pop("reference_models.resnet", None)
