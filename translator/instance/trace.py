@@ -14,6 +14,7 @@ fx's reason and the user's line.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import re
@@ -135,7 +136,8 @@ def trace_once(module: nn.Module, fixed: dict[str, object]) -> TracedMethod:
     tracer = _Leaves()
     generator = torch.random.get_rng_state()
     try:
-        graph = tracer.trace(module, concrete_args=dict(fixed) or None)
+        with proxies_pass_tensor_checks():
+            graph = tracer.trace(module, concrete_args=dict(fixed) or None)
     except Exception as error:
         raise TraceFailed(f"torch.fx cannot trace it: {type(error).__name__}: {first_line(error)}",
                           user_location(error.__traceback__)) from None
@@ -154,6 +156,25 @@ def trace_once(module: nn.Module, fixed: dict[str, object]) -> TracedMethod:
     code = graph.python_code(root_module="self").src
     source, lines = clean_source(code, graph, module)
     return TracedMethod(source, fixed, lines, calls, constants)
+
+
+@contextlib.contextmanager
+def proxies_pass_tensor_checks():
+    """``torch.jit.isinstance(x, torch.Tensor)`` is True for a traced tensor (a Proxy), as it is for the
+    tensor it stands for: otherwise monai's ``if x_e is not None and torch.jit.isinstance(x_e,
+    torch.Tensor)`` traces the branch that drops ``x_e``."""
+    original = torch.jit.isinstance
+
+    def checked(obj, target_type):
+        if isinstance(obj, fx.Proxy) and target_type is torch.Tensor:
+            return True
+        return original(obj, target_type)
+
+    torch.jit.isinstance = checked
+    try:
+        yield
+    finally:
+        torch.jit.isinstance = original
 
 
 def drop_specialisation_guards(graph: fx.Graph, fixed: dict[str, object]) -> None:
@@ -248,6 +269,7 @@ class _Tidy(cst.CSTTransformer):
         return updated
 
     def leave_Param(self, original, updated):
+        updated = updated.with_changes(annotation=None)  # fx writes the user's annotations as its own globals
         if updated.default is not None:
             return updated.with_changes(equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
         return updated

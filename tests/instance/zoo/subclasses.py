@@ -1,6 +1,7 @@
 """Found by the monai/diffusers trial: a Sequential subclass filled by add_module, a subclass of a model class
 of the file, and an optional tensor argument every caller passes."""
 
+import torch
 import torch.nn as nn
 
 
@@ -61,3 +62,16 @@ class FP32LayerNorm(nn.LayerNorm):
             inputs.float(), self.normalized_shape, self.weight.float() if self.weight is not None else None,
             self.bias.float() if self.bias is not None else None, self.eps,
         ).to(origin_dtype)
+
+
+class SkipIfGiven(nn.Module):
+    """monai's UpCat branch: `torch.jit.isinstance` on a traced tensor must take the tensor's branch."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x, extra: "torch.Tensor | None"):
+        if extra is not None and torch.jit.isinstance(extra, torch.Tensor):
+            x = x + extra
+        return self.fc(x)
