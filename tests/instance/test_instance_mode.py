@@ -136,6 +136,7 @@ SUBCLASSES = ZOO / "subclasses.py"
     ("OptArg", ["float32[2,5,16]", "float32[2,16]"], "OptArg()"),  # forward(x, emb=None) called with emb
     ("FP32LayerNorm", ["float32[2,3,8]"], "FP32LayerNorm(8)"),  # a subclass of a torch layer with its own forward
     ("SkipIfGiven", ["float32[2,4]", "float32[2,4]"], "SkipIfGiven()"),  # torch.jit.isinstance on a traced tensor
+    ("Projected", ["float32[2,4,5,5]"], None),  # `project=True` and `self.project`: no `project_` rename when built
 ])
 def test_library_shapes_found_by_the_trial_check_from_the_built_model(class_name, specs, build):
     report = check(SUBCLASSES, class_name, [parse_spec(s) for s in specs], examples=2, stages=("spec", "numeric"), build=build)

@@ -294,6 +294,7 @@ def build_pair(
     diagnostics: tuple[Diagnostic, ...] = ()
     traced: list[str] = []
     flax_kwargs = kwargs
+    built = False  # the translation is of the built model (translator.instance)
     if flax_source is None:
         chosen = translate_model(source, class_name, torch_model, build=build, inputs=len(specs))
         translation, diagnostics, traced = chosen.translation, chosen.translation.diagnostics, chosen.traced
@@ -301,7 +302,7 @@ def build_pair(
             if translation.errors:
                 raise TranslationFailed(list(chosen.source_errors) + list(translation.errors))
             promote_constants(torch_model, chosen.built.regenerated.constants)
-            flax_kwargs = {}
+            flax_kwargs, built = {}, True
         try:
             flax_module = module_from_code(translation.code, f"{Path(source).stem}_flax")
         except (UsageError, Exception):
@@ -314,10 +315,10 @@ def build_pair(
             from translator.instance.regenerate import regenerate
 
             promote_constants(torch_model, regenerate(torch_model, len(specs)).constants)
-            flax_kwargs = {}
+            flax_kwargs, built = {}, True
     flax_cls = class_from(flax_module, class_name, str(flax_source or "the translation"))
     flax_model = instantiate(flax_cls, flax_kwargs, str(flax_source or "the translation"))
-    plan = plan_port(torch_model)
+    plan = plan_port(torch_model, built)
     if weights is not None:
         state = checkpoint_state(weights, plan, torch_model)
         load_into(torch_model, state)

@@ -268,6 +268,9 @@ class _Tidy(cst.CSTTransformer):
             return updated.with_changes(equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
         return updated
 
+    def leave_FunctionDef(self, original, updated):
+        return updated.with_changes(returns=None)  # fx writes the return annotation as its own global
+
     def leave_Param(self, original, updated):
         updated = updated.with_changes(annotation=None)  # fx writes the user's annotations as its own globals
         if updated.default is not None:

@@ -77,7 +77,8 @@ def write_classes(instances: list[Instance]) -> tuple[list[WrittenClass], dict[i
             count = names_used.get(base, 0) + 1
             names_used[base] = count
             name = base if count == 1 else f"{base}_{count}"
-            parameters, filled = parametrise(list(templates), [values for _, _, values in members])
+            attributes = {a for line in templates for a in re.findall(r"self\.(\w+) =|register_buffer\('(\w+)'", line) for a in a if a}
+            parameters, filled = parametrise(list(templates), [values for _, _, values in members], attributes)
             text, forward_line = class_text(name, parameters, filled, forward)
             written.append(WrittenClass(name, text, forward_line, [instance for instance, _, _ in members]))
             for (instance, _, values) in members:
@@ -110,12 +111,14 @@ class Parameter:
     position: int  #: the hole (of ``line``) whose values name and give the argument
 
 
-def parametrise(templates: list[str], members: list[list[list[str]]]) -> tuple[list[Parameter], list[str]]:
+def parametrise(templates: list[str], members: list[list[list[str]]], attributes: set[str] = frozenset()
+                ) -> tuple[list[Parameter], list[str]]:
     """The arguments (holes whose value varies across ``members``; holes varying together share one)
-    and each template with its holes filled by an argument's name or the common literal."""
+    and each template with its holes filled by an argument's name or the common literal.  No argument
+    takes an attribute's name (in Flax both would be one dataclass field)."""
     parameters: list[Parameter] = []
     by_values: dict[tuple[str, ...], str] = {}
-    taken: set[str] = {"self"}
+    taken: set[str] = {"self", *attributes}
     filled = []
     for line, template in enumerate(templates):
         parts = template.split(HOLE)

@@ -192,11 +192,14 @@ class UnportableModule(PortError):
     pass
 
 
-def plan_port(model: torch.nn.Module) -> PortPlan:
-    """The port plan of a PyTorch model (a real or ``meta``-device instance)."""
+def plan_port(model: torch.nn.Module, built: bool = False) -> PortPlan:
+    """The port plan of a PyTorch model (a real or ``meta``-device instance).
+
+    ``built``: the translation was made from the built model (``translator.instance``), whose classes
+    take no constructor argument named like an attribute, so no attribute is renamed ``name_``."""
     tensors: list[PlannedTensor] = []
     dropped: list[tuple[str, str]] = []
-    walk(model, "", (), tensors, dropped)
+    walk(model, "", (), tensors, dropped, built)
     tied = tie_shared_parameters(model, tensors, dropped)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     covered = {t.torch_key for t in tensors} | {key for key, _ in dropped}
@@ -258,12 +261,13 @@ def walk(
     flax_prefix: tuple[str, ...],
     out: list[PlannedTensor],
     dropped: list[tuple[str, str]],
+    built: bool = False,
 ) -> None:
     # (the model itself is a module with attributes even when it subclasses a container)
     rule = rule_for_object((container_class(module) if flax_prefix else None) or type(module))
     if rule is not None and hasattr(rule, "child_path"):  # a container: its children, Flax-named
         for name, child in module.named_children():
-            walk(child, f"{torch_prefix}{name}.", rule.child_path(flax_prefix, name), out, dropped)
+            walk(child, f"{torch_prefix}{name}.", rule.child_path(flax_prefix, name), out, dropped, built)
         return
     if rule is not None and rule.torch_classes:
         for mapping in rule.weight_layout(module):
@@ -294,7 +298,8 @@ def walk(
             continue  # not in the state dict: the translation recomputes it in setup
         out.append(PlannedTensor(torch_prefix + name, ("buffers", *flax_prefix, name), IDENTITY, tuple(buffer.shape), "S009"))
     for name, child in module.named_children():
-        walk(child, f"{torch_prefix}{name}.", (*flax_prefix, flax_attribute_name(type(module), name)), out, dropped)
+        flax_name = name if built else flax_attribute_name(type(module), name)
+        walk(child, f"{torch_prefix}{name}.", (*flax_prefix, flax_name), out, dropped, built)
 
 
 def flax_attribute_name(module_class: type, attribute: str) -> str:

@@ -49,7 +49,8 @@ def build_structure(source: str | os.PathLike, class_name: str, kwargs: dict) ->
 
 
 def structure_for_translation(source, class_name: str, kwargs: dict, build: str | None = None):
-    """The model to plan from, and the constants the translation holds besides the state dict.
+    """The model to plan from, the constants the translation holds besides the state dict, and whether
+    the translation is of the built model.
 
     When the source translates as written: the model on ``meta`` and no constants.  When the
     translation comes from the built model: that model, built for real, and its constants."""
@@ -57,10 +58,10 @@ def structure_for_translation(source, class_name: str, kwargs: dict, build: str 
 
     chosen = translate_model(source, class_name, kwargs=kwargs, build=build, notes=False)
     if chosen.built is None:
-        return build_structure(source, class_name, kwargs), {}
+        return build_structure(source, class_name, kwargs), {}, False
     constants = chosen.built.regenerated.constants
     promote_constants(chosen.model, constants)
-    return chosen.model, constants
+    return chosen.model, constants, True
 
 
 def with_constants(tensors: TensorSource, constants: dict[str, np.ndarray]) -> TensorSource:
@@ -133,8 +134,8 @@ def port_checkpoint(
         target = Path(output)
         refuse_overwrite(target, force)
     dtype_target = parse_dtype(dtype)
-    model, constants = structure_for_translation(source, class_name, kwargs or {}, build)
-    plan = plan_port(model)
+    model, constants, built = structure_for_translation(source, class_name, kwargs or {}, build)
+    plan = plan_port(model, built)
     expected = [t.torch_key for t in plan.tensors if t.torch_key not in constants]
     tensors = with_constants(open_checkpoint(weights, key, strip_prefix, expected=expected), constants)
     on_tensor = progress(plan) if progress is not None else None

@@ -75,3 +75,19 @@ class SkipIfGiven(nn.Module):
         if extra is not None and torch.jit.isinstance(extra, torch.Tensor):
             x = x + extra
         return self.fc(x)
+
+
+def make(kind):
+    return {"conv": nn.Conv2d}[kind](4, 8, 1)  # a factory by name: the source translation stops here
+
+
+class Projected(nn.Module):
+    """monai's SEBlock: a constructor argument named like the attribute it decides (`project`)."""
+
+    def __init__(self, project=True):
+        super().__init__()
+        self.body = make("conv")
+        self.project = nn.Conv2d(4, 8, 1) if project else None
+
+    def forward(self, x):
+        return self.body(x) + self.project(x)
