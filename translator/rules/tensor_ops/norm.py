@@ -45,17 +45,7 @@ class TorchNorm(Rule):
     )
 
     def emit_call(self, ctx):
-        if not ctx.is_default("out") or not ctx.is_default("dtype"):
-            return unsupported(ctx, "`out=`/`dtype=` of norm are not translated")
-        p = literal_or_none(ctx, "p")
-        if p is NotLiteral and code_of(ctx.expr("p")).replace(" ", "").replace('"', "'") in INFINITY:
-            p = float("inf")
-        dims = literal_or_none(ctx, "dim")
-        dims = tuple(dims) if isinstance(dims, list) else dims
-        keepdim = literal_or_none(ctx, "keepdim")
-        if NotLiteral in (p, keepdim, dims):
-            return unsupported(ctx, "`p`, `dim` and `keepdim` must be constants")
-        return emit_norm(ctx, p, dims, keepdim)
+        return norm_call(ctx, "p")
 
     def cases(self):
         @st.composite
@@ -78,6 +68,24 @@ class TorchNorm(Rule):
             return RuleCase(None, f"{x}.norm({', '.join(args)})", shape, input_range=(-1.0, 1.0))
 
         return norm_case()
+
+
+def norm_call(ctx, order: str):
+    """A p-norm call whose order argument is called ``order`` (``p`` for ``torch.norm``, ``ord`` for
+    ``torch.linalg.vector_norm``): constant order, ``dim`` and ``keepdim`` read, then :func:`emit_norm`."""
+    if not ctx.is_default("out") or not ctx.is_default("dtype"):
+        return unsupported(ctx, "`out=`/`dtype=` of a norm are not translated")
+    p = literal_or_none(ctx, order)
+    if p is NotLiteral and code_of(ctx.expr(order)).replace(" ", "").replace('"', "'") in INFINITY:
+        p = float("inf")
+    dims = literal_or_none(ctx, "dim")
+    dims = tuple(dims) if isinstance(dims, list) else dims
+    keepdim = literal_or_none(ctx, "keepdim")
+    if NotLiteral in (p, keepdim, dims):
+        return unsupported(ctx, f"`{order}`, `dim` and `keepdim` must be constants")
+    if order == "ord" and p == "fro":
+        return unsupported(ctx, "`ord='fro'` is a matrix norm: use torch.linalg.matrix_norm")
+    return emit_norm(ctx, p, dims, keepdim)
 
 
 def emit_norm(ctx, p, dims, keepdim):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from translator.rules._emit import code_of, literal_or_none
-from translator.rules.base import Example, NotLiteral, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.base import Example, Rule, RuleCase, RuleDoc, signature_of
 from translator.rules.registry import register
-from translator.rules.tensor_ops._common import shapes, unsupported
-from translator.rules.tensor_ops.norm import INFINITY, emit_norm
+from translator.rules.tensor_ops._common import shapes
+from translator.rules.tensor_ops.norm import norm_call
 
 
 def _vector_norm(input, ord=2, dim=None, keepdim=False, *, dtype=None, out=None): ...
@@ -37,19 +36,7 @@ class TorchVectorNorm(Rule):
     )
 
     def emit_call(self, ctx):
-        if not ctx.is_default("out") or not ctx.is_default("dtype"):
-            return unsupported(ctx, "`out=`/`dtype=` of vector_norm are not translated")
-        order = literal_or_none(ctx, "ord")
-        if order is NotLiteral and code_of(ctx.expr("ord")).replace(" ", "").replace('"', "'") in INFINITY:
-            order = float("inf")
-        dims = literal_or_none(ctx, "dim")
-        dims = tuple(dims) if isinstance(dims, list) else dims
-        keepdim = literal_or_none(ctx, "keepdim")
-        if NotLiteral in (order, keepdim, dims):
-            return unsupported(ctx, "`ord`, `dim` and `keepdim` must be constants")
-        if order == "fro":
-            return unsupported(ctx, "`ord='fro'` is a matrix norm: use torch.linalg.matrix_norm")
-        return emit_norm(ctx, order, dims, keepdim)
+        return norm_call(ctx, "ord")
 
     def cases(self):
         @st.composite
