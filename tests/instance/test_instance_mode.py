@@ -147,7 +147,8 @@ def test_library_shapes_found_by_the_trial_check_from_the_built_model(class_name
 def test_a_file_whose_only_class_subclasses_a_torch_layer_is_translated_from_the_built_model(tmp_path, capsys):
     path = tmp_path / "norm.py"
     text = SUBCLASSES.read_text()
-    path.write_text("import torch.nn as nn\n\n\n" + text[text.index("class FP32LayerNorm"):])
+    start = text.index("class FP32LayerNorm")
+    path.write_text("import torch.nn as nn\n\n\n" + text[start:text.index("\n\n\n", start)] + "\n")
     code, _, err = run_cli(capsys, "translate", path)
     assert code == 2 and "no torch.nn.Module subclass" in err  # without a class: nothing to read, as before
     code, _, err = run_cli(capsys, "translate", path, "--class", "FP32LayerNorm", "--kwargs", '{"normalized_shape": 8}',
