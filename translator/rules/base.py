@@ -118,6 +118,41 @@ class LayerBuild:
     support: tuple[tuple[str, str], ...] = ()
 
 
+# --------------------------------------------------------------------------- training: optimizers and schedules
+
+
+@dataclass(frozen=True)
+class OptimizerBuild:
+    """The optax side of one ``torch.optim`` optimizer: an ``optax.GradientTransformation`` expression
+    that applies the learning rate it was built with (``optax.adam(lr, ...)``, ``optax.chain(...)``).
+
+    ``support``: definitions the expression needs (name -> source), written once at the end of the file.
+    """
+
+    transform: cst.BaseExpression
+    notes: tuple[str, ...] = ()
+    support: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ScheduleBuild:
+    """The optax side of one ``torch.optim.lr_scheduler`` scheduler.
+
+    ``schedule``: an optax schedule (update count -> learning rate) that replaces the optimizer's learning
+    rate, or None for a scheduler that is a transformation instead: ``transform`` is then chained after
+    the optimizer (``optax.contrib.reduce_on_plateau``) and ``needs_value`` says its update call must
+    pass ``value=loss``. ``momentum``: a schedule of the optimizer's momentum (SGD's momentum, Adam's
+    beta1) where the scheduler cycles it too (OneCycleLR).
+    """
+
+    schedule: cst.BaseExpression | None
+    transform: cst.BaseExpression | None = None
+    needs_value: bool = False
+    momentum: cst.BaseExpression | None = None
+    notes: tuple[str, ...] = ()
+    support: tuple[tuple[str, str], ...] = ()
+
+
 # --------------------------------------------------------------------------- documentation
 
 
@@ -268,6 +303,10 @@ class Rule:
     call_signature: ClassVar[inspect.Signature | None] = None
     #: the constructor signature, where the torch class's own is ``(*args, **kwargs)`` (nn.LSTM)
     constructor_signature: ClassVar[inspect.Signature | None] = None
+    #: qualified names of ``torch.optim`` optimizer classes this rule translates (training scripts)
+    torch_optimizers: ClassVar[tuple[str, ...]] = ()
+    #: qualified names of ``torch.optim.lr_scheduler`` classes this rule translates (training scripts)
+    torch_schedulers: ClassVar[tuple[str, ...]] = ()
 
     #: examples that must translate to themselves-unchanged or be left alone
     no_op_examples: ClassVar[tuple[str, ...]] = ()
@@ -283,6 +322,20 @@ class Rule:
 
     def emit_call(self, ctx: CallContext) -> Emitted:  # pragma: no cover - hook
         raise NotImplementedError(f"{self.code} translates no call")
+
+    def build_optimizer(
+        self, ctx: BuildContext, learning_rate: cst.BaseExpression, momentum: cst.BaseExpression | None = None
+    ) -> OptimizerBuild:  # pragma: no cover - hook
+        """The optax transformation for the optimizer call bound in ``ctx``, applying ``learning_rate`` (the
+        torch ``lr`` or a schedule replacing it) and, where given, ``momentum`` (a schedule of it)."""
+        raise NotImplementedError(f"{self.code} translates no optimizer")
+
+    def build_schedule(
+        self, ctx: BuildContext, base_learning_rate: cst.BaseExpression, steps_per_epoch: cst.BaseExpression | None
+    ) -> ScheduleBuild:  # pragma: no cover - hook
+        """The optax schedule for the scheduler call bound in ``ctx``: ``steps_per_epoch`` updates per
+        ``scheduler.step()`` (None: stepped once per update)."""
+        raise NotImplementedError(f"{self.code} translates no scheduler")
 
     def weight_layout(self, module: torch.nn.Module) -> list[TensorMapping]:
         """How each tensor of ``module`` (a layer this rule translated) ports; none by default."""
