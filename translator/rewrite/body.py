@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import pydoc
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -147,6 +148,9 @@ class BodyTranslator:
     masks: set[str] = field(default_factory=set)
     #: names known to hold a dtype (``dtype=torch.float32`` parameters, ``dt = x.dtype``): ``.to(dt)`` is a cast
     dtypes: set[str] = field(default_factory=set)
+    #: a hook the training-script translator installs: it may translate a call itself (``model(x)`` into
+    #: an ``apply``, ``.item()`` on the host) by returning an :class:`Emitted`, or decline with None
+    intercept: Callable[[BodyTranslator, cst.Call], Emitted | None] | None = None
 
     def parameters(self, params: cst.Parameters) -> cst.Parameters:
         """Bind the parameters as plain values and translate their defaults (``dtype=torch.float32``)."""
@@ -416,6 +420,10 @@ class BodyTranslator:
 
     # ------------------------------------------------------------------ calls
     def call(self, node: cst.Call) -> Emitted:
+        if self.intercept is not None:
+            intercepted = self.intercept(self, node)
+            if intercepted is not None:
+                return intercepted
         func = node.func
         if self.cls is not None:
             resolved = self.module_element(func)
