@@ -303,6 +303,9 @@ class Rule:
     call_signature: ClassVar[inspect.Signature | None] = None
     #: the constructor signature, where the torch class's own is ``(*args, **kwargs)`` (nn.LSTM)
     constructor_signature: ClassVar[inspect.Signature | None] = None
+    #: constructor arguments that hold tensors (a loss's class ``weight=torch.tensor([...])``): the
+    #: rewriter translates each as forward code (``jnp.asarray([...])``) before ``build_layer`` reads it
+    tensor_arguments: ClassVar[tuple[str, ...]] = ()
     #: qualified names of ``torch.optim`` optimizer classes this rule translates (training scripts)
     torch_optimizers: ClassVar[tuple[str, ...]] = ()
     #: qualified names of ``torch.optim.lr_scheduler`` classes this rule translates (training scripts)
