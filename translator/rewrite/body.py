@@ -1003,11 +1003,11 @@ class BodyTranslator:
             comments.append(f"# TODO(torch2flax): {diagnostic.code} {diagnostic.message}")
         if not statements:
             return statements
-        if not comments:
-            return statements
         first = statements[0]
         lines = [cst.EmptyLine(comment=cst.Comment(c)) for c in comments]
-        return [first.with_changes(leading_lines=[*first.leading_lines, *lines]), *statements[1:]]
+        if lines:
+            first = first.with_changes(leading_lines=[*first.leading_lines, *lines])
+        return [self.file.mark(first, original), *statements[1:]]
 
     def small_statement(self, node: cst.BaseSmallStatement) -> list[cst.BaseSmallStatement]:
         if isinstance(node, (cst.Assign, cst.AugAssign)) and self.indexed_target(node) is not None:

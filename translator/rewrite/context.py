@@ -16,6 +16,7 @@ from typing import Any
 import libcst as cst
 
 from translator.diagnostics import Diagnostic, Severity
+from translator.rewrite.line_map import LineMarks, source_span, with_marker
 from translator.rewrite.names import ResolvedModule
 from translator.rules.base import CallContext, Emitted, Fact, NotLiteral, Rule
 
@@ -84,6 +85,16 @@ class FileContext:
 
     #: the user's node that generated code stands for (diagnostics inside it point there)
     origin: cst.CSTNode | None = None
+    #: the line map's markers, when one was asked for (:mod:`translator.rewrite.line_map`)
+    marks: LineMarks | None = None
+
+    def mark(self, emitted: cst.BaseStatement, original: cst.CSTNode) -> cst.BaseStatement:
+        """``emitted`` with the line-map marker of the user's statement ``original`` (as it was when no
+        map is asked for, or ``original`` is not the user's: generated code has no position)."""
+        if self.marks is None or not isinstance(emitted, cst.BaseStatement):
+            return emitted
+        span = source_span(self.resolved.positions, original, self.marks.source_lines)
+        return emitted if span is None else with_marker(emitted, self.marks.comment(span))
 
     def report(self, code: str, message: str, node: cst.CSTNode, severity: Severity = Severity.ERROR) -> None:
         if node not in self.resolved.positions and self.origin is not None:

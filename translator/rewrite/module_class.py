@@ -137,6 +137,17 @@ class SetupExpressions(cst.CSTTransformer):
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine):
         return self.state_lines.pop(id(original_node), updated_node)
 
+    def visit_Call(self, node: cst.Call) -> bool:
+        """A layer whose rule names ``tensor_arguments`` (a loss's class ``weight``) is left whole for
+        :meth:`leave_Call`, which translates those arguments as forward code (``torch.tensor([...])``
+        is no layer, and would otherwise be reported here)."""
+        return not self.tensor_arguments_of(node)
+
+    def tensor_arguments_of(self, node: cst.Call) -> tuple[str, ...]:
+        qualified = library_name(self.file.resolved, node.func)
+        rule = rule_for_qualified_name(qualified) if qualified is not None else None
+        return rule.tensor_arguments if rule is not None and rule.torch_classes else ()
+
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         if m.matches(original_node.func, m.Attribute(attr=m.Name())) and original_node.func.attr.value in HOOKS:
             self.file.report(
@@ -194,6 +205,9 @@ class SetupExpressions(cst.CSTTransformer):
                 annotation = signature.parameters[name].annotation
                 if annotation in PRIMITIVE_ANNOTATIONS:
                     self.hints.setdefault(value.value, PRIMITIVE_ANNOTATIONS[annotation])
+        for name in rule.tensor_arguments:
+            if name in provided:
+                provided[name] = BodyTranslator(self.file, self.info, self.cls).plain(provided[name])
         context = RuleContext(rule, self.file, original_node, signature, provided, target=pydoc.locate(qualified))
         build = rule.build_layer(context)
         if context.failed:
@@ -336,6 +350,7 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
     cls = info.classes[node.name.value]
     methods = [s for s in node.body.body if isinstance(s, cst.FunctionDef)]
     init = next((f for f in methods if f.name.value == "__init__"), None)
+    user_init = init
     params = constructor_fields(init, file)
     cls.fields = [p.name.value for p in params]
     collisions = colliding_attributes(init, cls.fields)
@@ -365,9 +380,9 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
         if isinstance(statement, cst.FunctionDef):
             continue
         body.append(statement)  # docstring and class attributes stay as they are
-    body.extend(field_statement(p, hints.get(p.name.value)) for p in params)
+    body.extend(file.mark(field_statement(p, hints.get(p.name.value)), p) for p in params)
     if setup is not None and not m.matches(setup.body, m.IndentedBlock(body=[m.SimpleStatementLine(body=[m.Pass()], leading_lines=[])])):
-        body.append(setup)  # (a constructor that only stores its arguments needs no setup: they are the fields)
+        body.append(file.mark(setup, user_init))  # (a constructor that only stores its arguments needs no setup: they are the fields)
     # callees first, so a call `self.helper(x)` knows whether the helper takes `train`
     translated_methods = {
         method.name.value: translate_method(method, file, info, cls)
@@ -394,11 +409,11 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
     if cls.renamed:  # setup already renamed before its field references were written as self.<field>
         rename = RenameSelfAttributes(cls.renamed)
         body = [b if m.matches(b, m.FunctionDef(name=m.Name("setup"))) else b.visit(rename) for b in body]
-    return node.with_changes(
+    return file.mark(node.with_changes(
         bases=bases,
         body=node.body.with_changes(body=body),
         leading_lines=[*node.leading_lines, *notes],
-    )
+    ), node)
 
 
 def callees_first(methods: list[cst.FunctionDef]) -> list[cst.FunctionDef]:
@@ -443,7 +458,7 @@ def translate_setup_helper(method: cst.FunctionDef, builder: SetupExpressions, f
     note = "a method called from __init__ is constructor code: it runs inside setup() and builds layers"
     file.note(MODULE_CLASS, note)
     notes = [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in file.take_notes()]
-    return translated.with_changes(leading_lines=[*translated.leading_lines, *notes])
+    return file.mark(translated.with_changes(leading_lines=[*translated.leading_lines, *notes]), method)
 
 
 def translate_init(
@@ -504,7 +519,8 @@ def translate_init(
             translated = statement.with_changes(body=[b for small in statement.body for b in tensor_code.small_statement(small)])
             translated = translated.visit(RenameSelfAttributes(cls.renamed)).visit(renamer)
             comments = [f"# {n}" for n in file.take_notes()] + [f"# TODO(torch2flax): {d.code} {d.message}" for d in file.diagnostics[before:]]
-            statements.append(translated.with_changes(leading_lines=[*translated.leading_lines, *(cst.EmptyLine(comment=cst.Comment(c)) for c in comments)]))
+            translated = translated.with_changes(leading_lines=[*translated.leading_lines, *(cst.EmptyLine(comment=cst.Comment(c)) for c in comments)])
+            statements.append(file.mark(translated, file.origin or statement))
             continue
         translated = translate_state(statement, file, info, cls)
         if m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(SELF_ATTR)], value=m.Call())])):
@@ -532,6 +548,7 @@ def translate_init(
             translated = translated.with_changes(
                 leading_lines=[*translated.leading_lines, *(cst.EmptyLine(comment=cst.Comment(c)) for c in comments)]
             )
+        translated = file.mark(translated, file.origin or statement)
         statements.append(translated)
         if identity_line:
             identity_lines.append(translated)
@@ -744,9 +761,9 @@ def translate_method(method: cst.FunctionDef, file: FileContext, info: FileInfo,
             "; `train` selects dropout/batch-norm behaviour (PyTorch's model.train()/eval())" if cls.needs_train else ""
         ))
         leading += [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in file.take_notes()]
-    return method.with_changes(
+    return file.mark(method.with_changes(
         name=cst.Name("__call__") if is_forward else method.name,
         params=params,
         body=method.body.with_changes(body=body),
         leading_lines=leading,
-    )
+    ), method)

@@ -24,6 +24,7 @@ from translator.diagnostics import Diagnostic, NoModelClass, Severity, UsageErro
 from translator.rewrite.body import BodyTranslator
 from translator.rewrite.containers import container_kind
 from translator.rewrite.context import FileContext, RedundantArgumentParens, code_of
+from translator.rewrite.line_map import LineMarks, MappedBlock, mapped_code
 from translator.rewrite.local_imports import LOCAL_IMPORTS, merge_local_imports
 from translator.rewrite.model import ClassInfo, FileInfo
 from translator.rewrite.module_arguments import module_arguments
@@ -54,6 +55,8 @@ class Translation:
     diagnostics: tuple[Diagnostic, ...]
     classes: tuple[str, ...]
     class_info: dict[str, ClassInfo] = field(default_factory=dict, compare=False)
+    #: which Flax lines each user statement became (``translate_source(..., line_map=True)``; else empty)
+    line_map: tuple[MappedBlock, ...] = field(default=(), compare=False)
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -64,8 +67,11 @@ class Translation:
         return not self.errors
 
 
-def translate_source(source: str, path: str = "<source>", notes: bool = True) -> Translation:
-    """Translate a PyTorch model file's source to Flax (raises :class:`UsageError` on bad input)."""
+def translate_source(source: str, path: str = "<source>", notes: bool = True, line_map: bool = False) -> Translation:
+    """Translate a PyTorch model file's source to Flax (raises :class:`UsageError` on bad input).
+
+    ``line_map``: also record which Flax lines each user statement became (:attr:`Translation.line_map`);
+    the code is the same either way."""
     try:
         ast.parse(source, path)  # CPython's own message and position are the clearest
     except SyntaxError as error:
@@ -76,7 +82,7 @@ def translate_source(source: str, path: str = "<source>", notes: bool = True) ->
         resolved = resolve(source)
     except cst.ParserSyntaxError as error:
         raise UsageError(f"{path}:{error.raw_line}:{error.raw_column + 1}: syntax error: {error.message}") from None
-    file = FileContext(resolved, path, notes_enabled=notes)
+    file = FileContext(resolved, path, notes_enabled=notes, marks=LineMarks(source.splitlines()) if line_map else None)
     module = resolved.module
     info = discover(module, file)
     if not info.classes:
@@ -147,6 +153,7 @@ def translate_source(source: str, path: str = "<source>", notes: bool = True) ->
         code = out.code
         file.report(INTERNAL, f"the emitted code does not parse ({type(error).__name__}: {' '.join(str(error).split())[:160]}); "
                               "please report it", module)
+    code, blocks = mapped_code(code, file.marks, merged.locate, path)
     return Translation(
         code=code,
         diagnostics=tuple(
@@ -155,6 +162,7 @@ def translate_source(source: str, path: str = "<source>", notes: bool = True) ->
         ),
         classes=tuple(info.classes),
         class_info=dict(info.classes),
+        line_map=blocks,
     )
 
 
@@ -291,13 +299,13 @@ def translate_factory(node: cst.FunctionDef, file: FileContext, info: FileInfo) 
         file.report("S006", f"`{node.name.value}` builds layers but what it returns cannot be told from its code", node)
     file.note("S006", "a function that builds layers is translated like __init__ code; its callers know what it returns")
     notes = [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in file.take_notes()]
-    return translated.with_changes(leading_lines=[*translated.leading_lines, *notes])
+    return file.mark(translated.with_changes(leading_lines=[*translated.leading_lines, *notes]), node)
 
 
 def translate_function(node: cst.FunctionDef, file: FileContext, info: FileInfo) -> cst.FunctionDef:
     translator = BodyTranslator(file, info, None)
     params = translator.parameters(node.params)
-    return node.with_changes(params=params, body=node.body.with_changes(body=translator.block(node.body.body)))
+    return file.mark(node.with_changes(params=params, body=node.body.with_changes(body=translator.block(node.body.body))), node)
 
 
 def imports_torch(statement: cst.SimpleStatementLine) -> bool:
