@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import libcst as cst
 from hypothesis import strategies as st
 
-from translator.rules._emit import code_of, literal_or_none
-from translator.rules.base import Example, NotLiteral, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.base import Emitted, Example, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.losses._support import constant, keywords, read_reduction
 from translator.rules.registry import register
-from translator.rules.tensor_ops._common import code, emit, op_name, unsupported
+from translator.rules.tensor_ops._common import code, emit, op_name
 
 
 def _cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
@@ -58,6 +59,24 @@ def torch_cross_entropy(logits, target, weight=None, ignore_index=-100, reductio
 '''
 
 
+def cross_entropy_keywords(ctx, nll: bool, tensor_code=None) -> list[str] | None:
+    """The keyword arguments of ``torch_cross_entropy`` for a cross-entropy / NLL call or constructor.
+
+    Shared by ``F.cross_entropy``/``F.nll_loss`` (T051) and ``nn.CrossEntropyLoss``/``nn.NLLLoss``
+    (C001); None once an argument that cannot be translated is reported.  ``tensor_code`` reads
+    the ``weight`` tensor (see :func:`translator.rules.losses._support.keywords`).
+    """
+    if read_reduction(ctx) is None:
+        return None
+    if nll and not ctx.is_default("label_smoothing"):
+        ctx.unsupported("`nll_loss` has no `label_smoothing`")
+        return None
+    if not nll and not constant(ctx, "label_smoothing"):
+        return None
+    fixed = keywords(ctx, ("weight",), tensor_code) + keywords(ctx, ("ignore_index", "reduction") if nll else ("ignore_index", "reduction", "label_smoothing"))
+    return [*fixed, "log_probs=True"] if nll else fixed
+
+
 @register
 class TorchCrossEntropy(Rule):
     code = "T051"
@@ -94,25 +113,11 @@ class TorchCrossEntropy(Rule):
 
     def emit_call(self, ctx):
         op = op_name(ctx)
-        if not (ctx.is_default("size_average") and ctx.is_default("reduce")):
-            return unsupported(ctx, "`size_average`/`reduce` are deprecated: write `reduction='mean'|'sum'|'none'`")
-        reduction = literal_or_none(ctx, "reduction")
-        if reduction not in ("mean", "sum", "none"):
-            return unsupported(ctx, "`reduction` must be the constant 'mean', 'sum' or 'none'")
-        if op == "nll_loss" and not ctx.is_default("label_smoothing"):
-            return unsupported(ctx, "`nll_loss` has no `label_smoothing`")
-        if literal_or_none(ctx, "label_smoothing") is NotLiteral:
-            return unsupported(ctx, "`label_smoothing` must be a constant (it decides which terms are computed)")
+        fixed = cross_entropy_keywords(ctx, nll=op == "nll_loss", tensor_code=lambda name: code(ctx, name))
+        if fixed is None:
+            return Emitted(cst.Name("None"))
         ctx.support(SUPPORT_NAME, SUPPORT)
-        args = [code(ctx, "input"), code(ctx, "target")]
-        if not ctx.is_default("weight"):
-            args.append(f"weight={code(ctx, 'weight')}")
-        for name in ("ignore_index", "reduction", "label_smoothing"):
-            if not ctx.is_default(name):
-                args.append(f"{name}={code_of(ctx.expr(name))}")
-        if op == "nll_loss":
-            args.append("log_probs=True")
-        return emit(f"{SUPPORT_NAME}({', '.join(args)})")
+        return emit(f"{SUPPORT_NAME}({', '.join([code(ctx, 'input'), code(ctx, 'target'), *fixed])})")
 
     def cases(self):
         @st.composite

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import libcst as cst
 from hypothesis import strategies as st
 
 from translator.rules._emit import literal_or_none
-from translator.rules.base import PLAIN, Example, NotLiteral, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.base import (
+    PLAIN,
+    Emitted,
+    Example,
+    NotLiteral,
+    Rule,
+    RuleCase,
+    RuleDoc,
+    signature_of,
+)
+from translator.rules.losses._support import read_reduction
 from translator.rules.registry import register
 from translator.rules.tensor_ops._common import (
     bind,
@@ -33,6 +44,36 @@ ELEMENTWISE = {
 REDUCE = {"mean": "jnp.mean({l})", "sum": "jnp.sum({l})", "none": "{l}"}
 
 
+def regression_loss_arguments(ctx, op: str) -> tuple[str, float] | None:
+    """``(reduction, k)`` of a regression loss call or constructor (``k``: smooth_l1's beta, huber's delta).
+
+    Shared by the functions (T050) and ``nn.MSELoss``/``L1Loss``/``SmoothL1Loss``/``HuberLoss`` (C002);
+    None once an argument that cannot be translated is reported.
+    """
+    reduction = read_reduction(ctx)
+    if reduction is None:
+        return None
+    k = 1.0
+    if op in ("smooth_l1_loss", "huber_loss"):
+        k = literal_or_none(ctx, "delta" if op == "huber_loss" else "beta")
+        if k is NotLiteral:
+            ctx.unsupported("`beta` (smooth_l1_loss) / `delta` (huber_loss) must be constants")
+            return None
+    return reduction, float(k)
+
+
+def regression_loss_code(op: str, reduction: str, k: float, input: str, target: str) -> str:
+    """The loss ``op`` of the sources ``input`` and ``target``, reduced (smooth_l1 with beta 0 is l1)."""
+    if op == "smooth_l1_loss" and k == 0:
+        op = "l1_loss"
+    difference = f"{paren(input)} - {paren(target)}"
+
+    def loss(d):
+        return ELEMENTWISE[op].format(d=d, a=ABS.format(x=d), k=repr(k))
+
+    return REDUCE[reduction].format(l=bind(difference, loss))
+
+
 @register
 class TorchRegressionLoss(Rule):
     code = "T050"
@@ -58,27 +99,18 @@ class TorchRegressionLoss(Rule):
 
     def emit_call(self, ctx):
         op = op_name(ctx)
-        if not (ctx.is_default("size_average") and ctx.is_default("reduce")):
-            return unsupported(ctx, "`size_average`/`reduce` are deprecated: write `reduction='mean'|'sum'|'none'`")
-        reduction = literal_or_none(ctx, "reduction")
-        if reduction not in REDUCE:
-            return unsupported(ctx, "`reduction` must be the constant 'mean', 'sum' or 'none'")
         if not ctx.is_default("weight"):
             return unsupported(ctx, f"`weight=` of `{op}` is not translated")
-        k = literal_or_none(ctx, "delta" if op == "huber_loss" else "beta")
-        if k is NotLiteral or (op == "huber_loss" and not ctx.is_default("beta")) or (op != "huber_loss" and not ctx.is_default("delta")):
-            return unsupported(ctx, "`beta` (smooth_l1_loss) / `delta` (huber_loss) must be constants of their own function")
-        if op == "smooth_l1_loss" and k == 0:
-            op = "l1_loss"
+        if (op == "huber_loss" and not ctx.is_default("beta")) or (op != "huber_loss" and not ctx.is_default("delta")):
+            return unsupported(ctx, "`beta` belongs to smooth_l1_loss, `delta` to huber_loss")
+        arguments = regression_loss_arguments(ctx, op)
+        if arguments is None:
+            return Emitted(cst.Name("None"))
+        reduction, k = arguments
         fact = shared_fact(ctx, ("input", "target"))
         keep = fact is not None and reduction == "none"
-        difference = f"{paren(code(ctx, 'input', plain=not keep))} - {paren(code(ctx, 'target', plain=not keep))}"
-
-        def loss(d):
-            return ELEMENTWISE[op].format(d=d, a=ABS.format(x=d), k=repr(float(k)))
-
-        elementwise = bind(difference, loss)
-        return emit(REDUCE[reduction].format(l=elementwise), fact if keep else PLAIN)
+        loss = regression_loss_code(op, reduction, k, code(ctx, "input", plain=not keep), code(ctx, "target", plain=not keep))
+        return emit(loss, fact if keep else PLAIN)
 
     def cases(self):
         @st.composite
