@@ -1,82 +1,167 @@
-"""Training the translated LeNet-5 the JAX way: a pure, jitted step of optax + jax.grad.
+"""The seed document's JAX LeNet-5 training code (section 3.2), corrected so that it runs.
 
-This is what the seed document's JAX training loop (section 3.2) tries to be. Where PyTorch
-mutates a model and an optimizer in place (`zero_grad`, `backward`, `step`), JAX threads
-explicit state through a pure function: parameters and optimizer state in, new ones out.
+`examples/seed_jax_lenet5_broken.py` is the document's code as printed; it stops at a SyntaxError,
+and every line after has a mistake of its own (`examples/README.md` lists them, each with the
+torch2flax rule that teaches the difference). This file keeps the document's structure -- a
+LeNet-5, an AdamW optimizer, a cross-entropy criterion, a train loader and a test loader, epochs
+of training followed by a test-accuracy print -- and writes each piece the way JAX and Flax work:
 
-    python examples/train_lenet5.py [--steps 100]
+* the model is a `flax.linen.Module`: a description of the computation with no weights inside;
+  its parameters are a separate tree made by `model.init` and passed to `model.apply`;
+* nothing is mutated: a jitted `train_step` takes the training state (parameters and optimizer
+  state) and a batch, and returns the new state; `jax.value_and_grad` differentiates a *function*
+  of the parameters, so there is no `zero_grad()` and no `backward()`;
+* evaluation is a jitted function that does not ask for gradients: JAX records nothing unless
+  `jax.grad` is called, so there is no `torch.no_grad()` to translate (and `jax.disable_jit()`,
+  which the document uses in its place, only makes the loop slower).
 
-It trains on synthetic data (which quadrant of a noise image is brighter), so it runs anywhere.
+The document reads MNIST through loaders it never defines (`train_loader = ...`); here the
+loaders iterate over numpy batches of a synthetic digit-sized dataset (SYNTHETIC DATA: the label
+is the position of a brighter patch), so the script runs anywhere in a few seconds.
+
+    python examples/train_lenet5.py [--epochs 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+from flax.training import train_state
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from translator.api import translate_file  # noqa: E402
-from translator.loading import module_from_code  # noqa: E402
+NUM_CLASSES = 10
+IMAGE_SIZE = 28
 
 
-def load_lenet5():
-    """The Flax LeNet-5, translated from reference_models/lenet5.py."""
-    translation = translate_file(ROOT / "reference_models" / "lenet5.py")
-    return module_from_code(translation.code, "lenet5_flax").LeNet5
+class LeNet5(nn.Module):
+    """LeNet-5 as the document lists it: two 5x5 convolutions with sigmoid and 2x2 max-pooling,
+    then dense layers 256 -> 120 -> 84 -> `num_classes` (logits).
+
+    Takes PyTorch's layout, `[batch, 1, 28, 28]` (NCHW), and runs channels-last inside, as Flax
+    convolutions expect. Its parameter names and shapes are those of torch2flax's translation of
+    `reference_models/lenet5.py`, so `torch2flax port` loads that model's PyTorch weights into it.
+    """
+
+    num_classes: int = NUM_CLASSES
+
+    @nn.compact
+    def __call__(self, x):  # S002: Flax calls __call__, not forward
+        x = jnp.transpose(x, (0, 2, 3, 1))  # S004: NCHW -> NHWC for Flax's convolutions
+        # L002: Conv(features, kernel_size); Flax pads 'SAME' by default, PyTorch (and LeNet) pad nothing.
+        # A002: the sigmoid is jax.nn.sigmoid (here flax.linen's re-export); jnp has none.
+        x = nn.sigmoid(nn.Conv(6, kernel_size=(5, 5), padding="VALID", name="conv1")(x))
+        x = nn.max_pool(x, window_shape=(2, 2), strides=(2, 2))  # L010: Flax's stride defaults to 1
+        x = nn.sigmoid(nn.Conv(16, kernel_size=(5, 5), padding="VALID", name="conv2")(x))
+        x = nn.max_pool(x, window_shape=(2, 2), strides=(2, 2))
+        # S004: flatten in PyTorch's (C, H, W) order, so weights ported from PyTorch need no permutation
+        x = jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)
+        x = nn.sigmoid(nn.Dense(120, name="fc1")(x))  # L001: Dense(out); the input size 16*4*4 is inferred
+        x = nn.sigmoid(nn.Dense(84, name="fc2")(x))
+        return nn.Dense(self.num_classes, name="fc3")(x)
 
 
-def synthetic_batch(key, batch_size=64):
-    """Noise images with one brighter quadrant; the label is that quadrant (NCHW, as PyTorch feeds them)."""
-    noise_key, label_key = jax.random.split(key)
-    labels = jax.random.randint(label_key, (batch_size,), 0, 4)
-    rows, cols = jnp.arange(28)[:, None] >= 14, jnp.arange(28)[None, :] >= 14
-    quadrant = rows.astype(jnp.int32) * 2 + cols.astype(jnp.int32)  # 0 1 / 2 3
-    bright = (quadrant[None] == labels[:, None, None]).astype(jnp.float32)
-    images = jax.random.normal(noise_key, (batch_size, 1, 28, 28)) + bright[:, None]
+class NumpyLoader:
+    """Batches of `(images, labels)` numpy arrays over a dataset, reshuffled each epoch when `shuffle`.
+
+    The part of a PyTorch `DataLoader` a training loop uses: `for images, labels in loader` and
+    `len(loader)`. Data loading stays plain Python; only the step is compiled.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0):
+        self.images, self.labels, self.batch_size, self.shuffle = images, labels, batch_size, shuffle
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.labels) // self.batch_size)
+
+    def __iter__(self):
+        order = self.rng.permutation(len(self.labels)) if self.shuffle else np.arange(len(self.labels))
+        for start in range(0, len(order), self.batch_size):
+            chosen = order[start:start + self.batch_size]
+            yield self.images[chosen], self.labels[chosen]
+
+
+def synthetic_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """SYNTHETIC DATA standing in for MNIST: `[count, 1, 28, 28]` float32 noise images, each with a
+    brighter 7x7 patch at one of ten places; the label (int32, 0-9) says which place."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, NUM_CLASSES, count).astype(np.int32)
+    images = rng.normal(0.0, 1.0, (count, 1, IMAGE_SIZE, IMAGE_SIZE)).astype(np.float32)
+    for index, label in enumerate(labels):
+        row, col = divmod(int(label), 4)  # a 3 x 4 grid of places, ten of them used
+        images[index, 0, 7 * row:7 * row + 7, 7 * col:7 * col + 7] += 2.5
     return images, labels
 
 
-def main(steps: int = 100) -> float:
-    model = load_lenet5()(num_classes=4)
-    key = jax.random.PRNGKey(0)
-    params = model.init(key, jnp.zeros((1, 1, 28, 28)))["params"]
-    optimizer = optax.adamw(learning_rate=1e-3)  # torch.optim.AdamW(model.parameters(), lr=1e-3)
-    opt_state = optimizer.init(params)
+def cross_entropy_loss(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """`nn.CrossEntropyLoss()` (T051): softmax cross-entropy of logits against integer labels, batch mean."""
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
-    @jax.jit
-    def train_step(params, opt_state, images, labels):
-        def loss_fn(params):
-            logits = model.apply({"params": params}, images)
-            return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()  # nn.CrossEntropyLoss
 
-        loss, grads = jax.value_and_grad(loss_fn)(params)  # loss.backward()
-        updates, opt_state = optimizer.update(grads, opt_state, params)  # optimizer.step() ...
-        return optax.apply_updates(params, updates), opt_state, loss  # ... returns new state
+def create_train_state(key: jax.Array, model: LeNet5, learning_rate: float) -> train_state.TrainState:
+    """Parameters from `model.init` and an AdamW optimizer, held together in one immutable state.
 
-    @jax.jit
-    def accuracy(params, images, labels):  # no torch.no_grad(): nothing is recorded unless you ask for grads
-        return (model.apply({"params": params}, images).argmax(-1) == labels).mean()
+    The document's `optim.AdamW(model.parameters(), learning_rate=0.001)` names PyTorch's optimizer;
+    in JAX it is `optax.adamw`, and PyTorch's default weight decay (1e-2) must be written out:
+    optax's default is 1e-4, a hundred times weaker.
+    """
+    params = model.init(key, jnp.zeros((1, 1, IMAGE_SIZE, IMAGE_SIZE)))["params"]
+    optimizer = optax.adamw(learning_rate=learning_rate, weight_decay=1e-2)
+    return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=optimizer)
 
-    for step in range(steps):
-        key, batch_key = jax.random.split(key)
-        images, labels = synthetic_batch(batch_key)
-        params, opt_state, loss = train_step(params, opt_state, images, labels)
-        if step % 20 == 0 or step == steps - 1:
-            print(f"step {step:4d}  loss {float(loss):.4f}")
-    images, labels = synthetic_batch(jax.random.PRNGKey(1), 512)
-    result = float(accuracy(params, images, labels))
-    print(f"held-out accuracy {100 * result:.1f}%")
-    return result
+
+@jax.jit
+def train_step(state: train_state.TrainState, images: jax.Array, labels: jax.Array):
+    """One optimizer step: returns the new state and the batch's loss (a device scalar, not synced)."""
+
+    def loss_fn(params):
+        logits = state.apply_fn({"params": params}, images)
+        return cross_entropy_loss(logits, labels)
+
+    # jax.grad / value_and_grad transform a function of the parameters; the document's
+    # jax.grad(loss)(model.params) differentiates a value and reads parameters the model does not hold.
+    loss, grads = jax.value_and_grad(loss_fn)(state.params)
+    # optax's update returns (updates, new optimizer state) and changes nothing in place;
+    # apply_gradients runs it and optax.apply_updates, and returns a new state.
+    return state.apply_gradients(grads=grads), loss
+
+
+@jax.jit
+def eval_step(state: train_state.TrainState, images: jax.Array, labels: jax.Array) -> jax.Array:
+    """How many of the batch's predictions are right. No gradient is asked for, so none is computed."""
+    logits = state.apply_fn({"params": state.params}, images)
+    predicted = jnp.argmax(logits, axis=1)  # T009: one array of indices, not a (values, indices) pair
+    return (predicted == labels).sum()
+
+
+def main(epochs: int = 5, batch_size: int = 64, train_size: int = 2048, test_size: int = 512) -> float:
+    """Trains LeNet-5 on the synthetic digits for `epochs`, printing the test accuracy after each
+    epoch as the document does; returns the last test accuracy (a fraction)."""
+    model = LeNet5(num_classes=NUM_CLASSES)
+    state = create_train_state(jax.random.PRNGKey(0), model, learning_rate=0.001)
+    train_loader = NumpyLoader(*synthetic_digits(train_size, seed=1), batch_size=batch_size, shuffle=True)
+    test_loader = NumpyLoader(*synthetic_digits(test_size, seed=2), batch_size=batch_size, shuffle=False)
+
+    accuracy = 0.0
+    for epoch in range(epochs):
+        for images, labels in train_loader:
+            state, loss = train_step(state, images, labels)
+
+        correct = 0
+        total = 0
+        for images, labels in test_loader:
+            correct += int(eval_step(state, images, labels))  # T022: int() waits for the device: once per batch
+            total += labels.shape[0]
+        accuracy = correct / total
+        print(f"Epoch [{epoch + 1}/{epochs}], loss {float(loss):.4f}, Test Accuracy: {100 * accuracy:.2f}%")
+    return accuracy
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=100)
-    main(parser.parse_args().steps)
+    parser.add_argument("--epochs", type=int, default=5)
+    main(parser.parse_args().epochs)

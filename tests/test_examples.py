@@ -8,8 +8,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_train_lenet5_example_learns():
     module = runpy.run_path(str(ROOT / "examples" / "train_lenet5.py"))
-    accuracy = module["main"](steps=60)
-    assert accuracy > 0.4  # 4 classes: chance is 0.25
+    accuracy = module["main"](epochs=4)
+    assert accuracy > 0.5  # 10 classes: chance is 0.1 (measured: 0.89 after 4 epochs)
 
 
 def test_seed_examples_translate_with_only_script_warnings():
