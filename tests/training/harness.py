@@ -26,6 +26,7 @@ from translator.rewrite.names import resolve
 from translator.training.optim import translate_clip, translate_optimizer, translate_schedule
 
 PRELUDE = """\
+import math
 import torch
 import torch.nn as nn
 import torch.optim as optim

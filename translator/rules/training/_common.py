@@ -145,6 +145,8 @@ def epochs_to_updates(epochs: str, steps_per_epoch: cst.BaseExpression | None) -
     spe = code_of(steps_per_epoch)
     if spe == "1":
         return epochs
+    if epochs == "1":
+        return spe
     wrapped = epochs if _atomic(epochs) else f"({epochs})"
     return f"{wrapped} * {spe}"
 
@@ -169,3 +171,8 @@ def per_epoch(schedule: str, steps_per_epoch: cst.BaseExpression | None) -> tupl
     if steps_per_epoch is None or code_of(steps_per_epoch) == "1":
         return schedule, ()
     return f"{EPOCH_SCHEDULE}({schedule}, {code_of(steps_per_epoch)})", ((EPOCH_SCHEDULE, EPOCH_SCHEDULE_SOURCE),)
+
+
+def operand(text: str) -> str:
+    """``text`` parenthesised unless it is atomic: safe as an operand of ``*``."""
+    return text if _atomic(text) else f"({text})"
