@@ -21,6 +21,8 @@ def code_block(code: str, label: str) -> str:
 
 #: a line that starts an item of its own (a list entry): kept on its own line
 ITEM = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s")
+#: `code` in a RuleDoc's text (markdown's inline code)
+INLINE_CODE = re.compile(r"`([^`]+)`")
 
 
 def paragraphs(text: str) -> str:
@@ -37,7 +39,7 @@ def paragraphs(text: str) -> str:
                 joined.append(line)
             else:
                 joined[-1] += " " + line
-        out.append("<p>" + "<br>".join(html.escape(j) for j in joined) + "</p>")
+        out.append("<p>" + "<br>".join(INLINE_CODE.sub(r"<code>\1</code>", html.escape(j)) for j in joined) + "</p>")
     return "".join(out)
 
 
@@ -55,7 +57,7 @@ def rule_article(rule: Rule, heading: str = "h2") -> str:
     return (
         f'<article class="rule-doc" id="rule-{rule.code}" data-rule="{rule.code}" '
         f'data-search="{html.escape(" ".join([rule.code, rule.name, rule.summary, *names]).lower(), quote=True)}">'
-        f'<{heading} tabindex="-1"><span class="badge">{rule.code}</span> {html.escape(rule.name)}</{heading}>'
+        f'<{heading} class="rule-title" tabindex="-1"><span class="badge">{rule.code}</span> {html.escape(rule.name)}</{heading}>'
         f'<p class="summary">{html.escape(rule.summary)}</p>{matches}'
         f"<h3>What it translates</h3>{paragraphs(doc.what)}"
         f"<h3>Why JAX differs</h3>{paragraphs(doc.why)}"

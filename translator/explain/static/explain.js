@@ -83,7 +83,7 @@
     panel.hidden = false;
     panel.setAttribute("data-open", code);
     opener = from || null;
-    var heading = article.querySelector("h2");
+    var heading = article.querySelector(".rule-title");
     if (heading) heading.focus();
     return true;
   }
