@@ -384,6 +384,24 @@ def stage_detail(report, name: str) -> str:
 
 
 # --------------------------------------------------------------------------- rules
+def cmd_check_train(args) -> int:
+    """``check-train``: exit 0 when every step matches, 1 when a step diverges (or the script does not
+    translate), 2 on bad usage; with ``--json`` stdout carries exactly one JSON object."""
+    read_source(args.source)
+    with user_output_to_stderr(args.json):
+        from translator.equivalence.specs import parse_spec
+        from translator.training.check_train import check_train, print_train_table
+
+        inputs = [parse_spec(s) for s in args.input or []]
+        target = parse_spec(args.target) if args.target else None
+        report = check_train(args.source, inputs, target, steps=args.steps, translated=args.translated, seed=args.seed)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        print_train_table(report, stdout)
+    return 0 if report.ok else 1
+
+
 def cmd_rules(args) -> int:
     from translator.rules.registry import all_rules, rule_by_code
 
@@ -480,6 +498,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check with these PyTorch weights instead of random ones (anything `port` reads)")
     add_build_argument(p)
     p.set_defaults(run=cmd_check)
+
+    p = verbs.add_parser("check-train", help="run a training script and its translation side by side, step by step")
+    p.add_argument("source", metavar="SCRIPT.py")
+    p.add_argument("--input", action="append", metavar="SPEC", help="a batch input, DTYPE[DIMS] (synthetic batches); once per input")
+    p.add_argument("--target", metavar="SPEC", help="the batch's target, DTYPE[DIMS] or DTYPE[DIMS]:LOW..HIGH")
+    p.add_argument("--steps", type=int, default=5, metavar="K", help="optimisation steps to compare (default 5)")
+    p.add_argument("--translated", metavar="FILE", help="use this (hand-edited) translation instead of translating SCRIPT")
+    p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(run=cmd_check_train)
 
     p = verbs.add_parser("rules", help="list the rule catalogue, or explain one rule")
     p.add_argument("code", nargs="?", metavar="CODE")

@@ -151,6 +151,8 @@ class BodyTranslator:
     #: a hook the training-script translator installs: it may translate a call itself (``model(x)`` into
     #: an ``apply``, ``.item()`` on the host) by returning an :class:`Emitted`, or decline with None
     intercept: Callable[[BodyTranslator, cst.Call], Emitted | None] | None = None
+    #: in a training script (no module, no ``make_rng``): the key expression for the next random draw
+    random_key: Callable[[], str] | None = None
 
     def parameters(self, params: cst.Parameters) -> cst.Parameters:
         """Bind the parameters as plain values and translate their defaults (``dtype=torch.float32``)."""

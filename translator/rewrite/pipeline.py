@@ -44,6 +44,11 @@ FLAX_IMPORTS = (
     ("typing", "Any", None),
     ("einops", None, None),
     ("einops.layers", "flax", "einops_flax"),
+    ("optax", None, None),
+    ("flax.training", "train_state", None),
+    ("flax", "serialization", None),
+    ("numpy", None, "np"),
+    ("pathlib", None, None),
 )
 
 
@@ -100,6 +105,7 @@ def translate_source(source: str, path: str = "<source>", notes: bool = True, li
         translated_classes[name] = guarded(translate_class, class_nodes[name], file, info)
 
     body: list[cst.BaseStatement] = []
+    script: list[tuple[int, cst.BaseStatement]] = []  # module-level script code, with where it stood in the output
     for index, statement in enumerate(module.body):
         if isinstance(statement, cst.ClassDef) and statement.name.value in translated_classes:
             body.append(translated_classes[statement.name.value])
@@ -127,17 +133,14 @@ def translate_source(source: str, path: str = "<source>", notes: bool = True, li
                 statement,
             )
         else:
-            file.report(
-                SCRIPT_CODE,
-                "module-level script code (instantiation, training, I/O) is not part of the model; left out",
-                statement,
-                Severity.WARNING,
-            )
+            script.append((len(body), statement))
+    script_code = translate_script_code(script, file, info, translated_classes)
     if file.support:
         support = cst.parse_module("\n\n".join(file.support[name] for name in sorted(file.support)))
         first, *rest = support.body
         header = cst.EmptyLine(comment=cst.Comment("# Support code the rules above rely on (each cites its rule)."))
         body.extend([first.with_changes(leading_lines=[cst.EmptyLine(), header]), *rest])
+    body.extend(script_code)  # after the definitions and support code its module-level lines use
     brought = "".join(
         f"\n{LOCAL_IMPORTS}: {', '.join(names)} from {Path(module_path).name} (imported by the file) are translated here too."
         for module_path, names in merged.brought
@@ -164,6 +167,28 @@ def translate_source(source: str, path: str = "<source>", notes: bool = True, li
         class_info=dict(info.classes),
         line_map=blocks,
     )
+
+
+def translate_script_code(script: list[tuple[int, cst.BaseStatement]], file: FileContext, info: FileInfo,
+                          classes: dict[str, cst.ClassDef]) -> list[cst.BaseStatement]:
+    """Module-level script code: a training script becomes its JAX form, placed at the end of the file
+    (rule S020); anything else is left out with a warning (rule S010)."""
+    if not script:
+        return []
+    from translator.training.script import translate_script
+
+    class_code = {name: code_of(node) for name, node in classes.items()}
+    translated = guarded(lambda _node, f, i: translate_script([s for _, s in script], f, i, class_code), script[0][1], file, info)
+    if isinstance(translated, list):
+        return translated
+    for _, statement in script:
+        file.report(
+            SCRIPT_CODE,
+            "module-level script code (instantiation, training, I/O) is not part of the model; left out",
+            statement,
+            Severity.WARNING,
+        )
+    return []
 
 
 #: the translator's own failure on a construct: reported there (exit 1), the construct left as it was

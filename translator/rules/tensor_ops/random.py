@@ -61,7 +61,8 @@ class TorchRandom(Rule):
     def emit_call(self, ctx):
         op = op_name(ctx)
         body = getattr(ctx, "body", None)
-        if op not in SAMPLERS or body is None or body.cls is None:
+        script_key = getattr(body, "random_key", None) if body is not None and body.cls is None else None
+        if op not in SAMPLERS or body is None or (body.cls is None and script_key is None):
             return unsupported(
                 ctx, f"`{op}` draws from PyTorch's global RNG: JAX needs an explicit key, e.g. "
                 "`jax.random.normal(self.make_rng('noise'), shape)` with `rngs={'noise': key}` in apply",
@@ -85,6 +86,9 @@ class TorchRandom(Rule):
             else:
                 shape = f"({', '.join(args)})"
             dtype = code_of(ctx.expr("dtype")) if not ctx.is_default("dtype") else "jnp.float32"
+        if script_key is not None:  # a training script's data: the script's key, one fold per draw
+            ctx.note("random draws take an explicit key: the script's `key`, folded with a counter per draw")
+            return emit(f"jax.random.{SAMPLERS[op]}({script_key()}, {shape}, {dtype})")
         ctx.note(f"random draws take an explicit key: the '{STREAM}' stream, `apply(..., rngs={{'{STREAM}': key}})`")
         return emit(f"jax.random.{SAMPLERS[op]}(self.make_rng({STREAM!r}), {shape}, {dtype})")
 

@@ -1,0 +1,470 @@
+"""``torch2flax check-train``: a training script and its translation, step by step.
+
+Both sides start from the same weights (PyTorch's, ported) and take the same batches.
+The PyTorch side runs the script's own set-up (model, optimiser, scheduler, loss, data)
+and, K times, its own step statements (``zero_grad``; the forward and loss; ``backward``;
+clipping; ``step``; a per-epoch ``scheduler.step()`` every ``steps_per_epoch`` steps).
+The JAX side imports the translation (its ``main()`` does not run) and calls its
+``train_step``. After every step the loss, the learning rate used, every parameter and
+the batch statistics are compared, against PyTorch float32 with the float64 run as the
+floor (the policy of ``check``: per element, the bound grows with the step count because
+rounding compounds).
+
+Placeholder loaders (``train_loader = ...``) and ``--input``/``--target`` make synthetic
+batches, given to both sides; otherwise the script's own data is used (its loader's
+batches, or the full-batch tensors the step reads).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import sys
+import tempfile
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+import numpy as np
+
+from translator.diagnostics import UsageError
+from translator.equivalence.specs import InputSpec
+from translator.equivalence.tolerance import LAYER_RTOL, Tolerance, error_of
+from translator.training.plan import TrainingPlan
+
+#: batches per epoch when check-train makes the data (a per-epoch scheduler then steps within a few steps)
+SYNTHETIC_BATCHES_PER_EPOCH = 2
+QUANTITIES = ("loss", "lr", "params", "state")
+
+
+@dataclass
+class StepErrors:
+    step: int
+    loss_torch: float
+    loss_jax: float
+    lr_torch: float
+    lr_jax: float | None
+    errors: dict[str, float]  # quantity -> max relative error, JAX float32 against PyTorch float32
+    failing: list[str]
+    errors64: dict[str, float] = field(default_factory=dict)  # the same, both in float64
+
+
+@dataclass
+class TrainCheckReport:
+    script: str
+    steps: int
+    translated: str | None = None
+    per_step: list[StepErrors] = field(default_factory=list)
+    failure: str | None = None
+    data: str = ""
+    rtol: float = LAYER_RTOL["float32"]
+    #: errors the translator reported (lines left untranslated), with file:line
+    diagnostics: list[str] = field(default_factory=list)
+
+    @property
+    def first_divergence(self) -> dict | None:
+        for step in self.per_step:
+            if step.failing:
+                return {"step": step.step, "quantity": step.failing[0]}
+        return None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and len(self.per_step) == self.steps and self.first_divergence is None
+
+    @property
+    def max_rel_err(self) -> dict[str, float]:
+        return {q: max((s.errors.get(q, 0.0) for s in self.per_step), default=0.0) for q in QUANTITIES}
+
+    @property
+    def max_rel_err_float64(self) -> dict[str, float]:
+        return {q: max((s.errors64.get(q, 0.0) for s in self.per_step), default=0.0) for q in QUANTITIES}
+
+    def to_json(self) -> dict:
+        return {
+            "ok": self.ok,
+            "steps": len(self.per_step),
+            "max_rel_err": self.max_rel_err,
+            "max_rel_err_float64": self.max_rel_err_float64,
+            "first_divergence": self.first_divergence,
+            "failure": self.failure,
+            "diagnostics": self.diagnostics,
+            "data": self.data,
+            "tolerance": {"rtol_per_step": self.rtol, "rtol_per_step_float64": FLOAT64_RTOL,
+                          "policy": "a quantity diverges when JAX float32 vs PyTorch float32 (element-wise, rtol*(k+1)*max|ref| "
+                                    "at step k, relaxed to 10x PyTorch's own float32-vs-float64 error, capped at 100x) and "
+                                    "JAX float64 vs PyTorch float64 (rtol 1e-8*(k+1)) both disagree"},
+            "per_step": [
+                {"step": s.step, "loss": {"torch": s.loss_torch, "jax": s.loss_jax}, "lr": {"torch": s.lr_torch, "jax": s.lr_jax},
+                 "max_rel_err": s.errors, "max_rel_err_float64": s.errors64, "failing": s.failing}
+                for s in self.per_step
+            ],
+        }
+
+
+def check_train(script: str | Path, inputs: list[InputSpec] | None = None, target: InputSpec | None = None, steps: int = 5,
+                translated: str | Path | None = None, seed: int = 0) -> TrainCheckReport:
+    """Run the script's training steps in PyTorch and in its translation, and compare them step by step."""
+    import torch
+
+    from translator.rewrite.context import FileContext
+    from translator.rewrite.names import resolve
+    from translator.rewrite.pipeline import discover, translate_source
+    from translator.training.plan import read_training_plan
+    from translator.training.script import first_running_statement
+
+    path = Path(script)
+    source = path.read_text()
+    report = TrainCheckReport(script=str(path), steps=steps, translated=str(translated) if translated else None)
+    resolved = resolve(source)
+    file = FileContext(resolved, str(path))
+    info = discover(resolved.module, file)
+    statements = [s for s in resolved.module.body if not isinstance(s, (cst.ClassDef, cst.FunctionDef))
+                  and not is_import(s)]
+    plan = read_training_plan(statements, file, info)
+    if not plan.trains:
+        raise UsageError(f"{path}: no training step found (a loop with `loss.backward()` then `optimizer.step()`)")
+    if len(plan.steps) > 1:
+        raise UsageError(f"{path}: {len(plan.steps)} optimisation steps; check-train compares scripts with one")
+    region = plan.steps[0]
+    if translated is None:
+        translation = translate_source(source, str(path))
+        # lines left untranslated are reported; the steps are still compared (an untranslated line inside the
+        # step leaves PyTorch code there, and the step fails to run)
+        report.diagnostics = [d.format() for d in translation.errors]
+        flax_code = translation.code
+    else:
+        flax_code = Path(translated).read_text()
+
+    split = first_running_statement(statements)
+    setup_ids = {id(s) for s in statements[:split]}
+    setup = [s for s in resolved.module.body if id(s) in setup_ids or is_import(s)
+             or isinstance(s, (cst.ClassDef, cst.FunctionDef))]
+    batches = synthetic_batches(plan, region, inputs, target, steps, seed)
+    report.data = "synthetic (--input/--target or a placeholder loader)" if batches is not None else "the script's own"
+
+    torch.manual_seed(plan.seed if plan.seed is not None else seed)
+    torch32 = run_setup(setup, path, plan, batches, torch.float32)
+    model_name = plan.optimized_model.get(region.optimizer)
+    if model_name is None or model_name not in torch32:
+        raise UsageError(f"{path}: cannot tell which model `{region.optimizer}` optimises")
+    initial = {k: v.detach().clone() for k, v in torch32[model_name].state_dict().items()}
+    torch64 = run_setup(setup, path, plan, batches, torch.float64, initial={model_name: initial})
+
+    if batches is None:
+        batches = script_batches(plan, region, torch32, steps)
+    steps_per_epoch = len(batches) if batches else 1
+
+    module = import_translation(flax_code, plan, batches)
+    step_block = step_source(region)
+    compiled = compile(step_block, str(path), "exec")
+    schedulers = [s for s in plan.schedulers if plan.scheduled.get(s) == region.optimizer]
+    per_epoch = [s for s in schedulers if plan.schedule_period.get(s) == "epoch"]
+
+    import jax
+
+    state32 = initial_state(module, torch32[model_name], batches[0], region, model_name, np.float32)
+    with jax.enable_x64(True):
+        state64 = initial_state(module, torch32[model_name], batches[0], region, model_name, np.float64)
+    for k in range(steps):
+        batch = batches[k % len(batches)]
+        losses, lrs = {}, {}
+        for name, namespace, dtype in (("torch", torch32, torch.float32), ("torch64", torch64, torch.float64)):
+            for input_name, value in batch.items():
+                namespace[input_name] = as_torch(value, dtype)
+            lrs[name] = float(namespace[region.optimizer].param_groups[0]["lr"])
+            namespace[region.optimizer].zero_grad()
+            exec(compiled, namespace)
+            losses[name] = float(namespace[region.loss].detach())
+            if (k + 1) % steps_per_epoch == 0:
+                for scheduler in per_epoch:
+                    namespace[scheduler].step()
+        lr_jax = learning_rate_at(module, k)
+        try:
+            state32, loss32 = jax_step(module, state32, batch, region, np.float32)
+            with jax.enable_x64(True):
+                state64, loss64 = jax_step(module, state64, batch, region, np.float64)
+        except Exception as error:  # the translation's step does not run: say where, never a traceback
+            report.failure = f"the translated train_step fails at step {k}: {type(error).__name__}: {' '.join(str(error).split())[:300]}"
+            return report
+        report.per_step.append(compare_step(k, (state32, loss32), (state64, loss64), losses, lrs, lr_jax,
+                                            torch32[model_name], torch64[model_name]))
+    return report
+
+
+def is_import(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in statement.body)
+
+
+def synthetic_batches(plan: TrainingPlan, region, inputs, target, steps: int, seed: int) -> list[dict] | None:
+    """Batches for the step's inputs from ``--input``/``--target`` (or None: the script's own data is used)."""
+    loader = plan.step_loop.iter if plan.step_loop is not None else None
+    placeholder = loader is not None and any(n.value in plan.placeholders for n in _names(loader))
+    if not inputs and target is None:
+        if placeholder:
+            raise UsageError("the script's loader is a placeholder (`... = ...`): give --input SPEC (and --target SPEC) "
+                             "for synthetic batches")
+        return None
+    from translator.training.script import loop_target
+
+    specs = [*(inputs or []), *([target] if target is not None else [])]
+    if plan.step_loop is None or not placeholder and loader is None:
+        names = region.inputs
+    else:
+        target_node = loop_target(plan.step_loop)
+        names = [n.value for n in _names(target_node)]
+    if len(names) != len(specs):
+        raise UsageError(f"the step reads {len(names)} batch value(s) ({', '.join(names)}) but {len(specs)} spec(s) were given")
+    rng = np.random.default_rng(seed)
+    count = SYNTHETIC_BATCHES_PER_EPOCH if plan.schedule_period else max(1, min(steps, SYNTHETIC_BATCHES_PER_EPOCH))
+    return [{name: draw(spec.resolve(), rng) for name, spec in zip(names, specs, strict=True)} for _ in range(count)]
+
+
+def _names(node: cst.CSTNode) -> list[cst.Name]:
+    import libcst.matchers as m
+
+    return list(m.findall(node, m.Name()))
+
+
+def draw(spec: InputSpec, rng: np.random.Generator) -> np.ndarray:
+    if spec.is_float:
+        return rng.standard_normal(spec.shape).astype(spec.dtype)
+    if spec.dtype == "bool":
+        return rng.integers(0, 2, spec.shape).astype(bool)
+    return rng.integers(spec.low, spec.high, spec.shape).astype(spec.dtype)
+
+
+def as_torch(value: np.ndarray, float_dtype):
+    import torch
+
+    tensor = torch.from_numpy(np.array(value))
+    return tensor.to(float_dtype) if tensor.is_floating_point() else tensor
+
+
+def run_setup(setup: list[cst.BaseStatement], path: Path, plan: TrainingPlan, batches, dtype, initial=None) -> dict:
+    """The script's set-up statements run in a fresh namespace (its prints kept off stdout), under
+    ``dtype`` as torch's default; placeholders get the synthetic batches; models start from ``initial``."""
+    import torch
+
+    namespace: dict = {"__name__": "__check_train__", "__file__": str(path)}
+    code = cst.Module(body=setup).code
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(code, str(path), "exec"), namespace)
+    except Exception as error:
+        raise UsageError(f"{path}: the script's set-up failed: {type(error).__name__}: {error}") from None
+    finally:
+        torch.set_default_dtype(previous)
+    for name in plan.placeholders:
+        if batches is not None:
+            namespace[name] = [{k: as_torch(v, dtype) for k, v in b.items()} for b in batches]
+    for name, state in (initial or {}).items():
+        model = namespace[name]
+        model.to(dtype)
+        model.load_state_dict({k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()})
+    return namespace
+
+
+def script_batches(plan: TrainingPlan, region, namespace: dict, steps: int) -> list[dict]:
+    """The script's own data: the first batches of its loader, or the full-batch tensors the step reads."""
+    from translator.training.script import loader_of, loop_target
+
+    loop = plan.step_loop
+    loader_name = None
+    if loop is not None and isinstance(loop, cst.For):
+        iterable = loader_of(loop.iter)
+        if isinstance(iterable, cst.Name) and iterable.value in namespace and not isinstance(namespace[iterable.value], range):
+            loader_name = iterable.value
+    if loader_name is None:  # full batch: the step reads module-level tensors
+        return [{name: to_numpy(namespace[name]) for name in region.inputs if name in namespace}]
+    names = [n.value for n in _names(loop_target(loop))]
+    batches = []
+    for batch in namespace[loader_name]:
+        values = batch if isinstance(batch, (tuple, list)) else (batch,)
+        batches.append({name: to_numpy(v) for name, v in zip(names, values, strict=False)})
+        if len(batches) >= steps:
+            break
+    return batches
+
+
+def to_numpy(value) -> np.ndarray:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def import_translation(code: str, plan: TrainingPlan, batches) -> types.ModuleType:
+    """The translated script as a module (``main()`` does not run); placeholder loaders get the batches."""
+    directory = Path(tempfile.mkdtemp(prefix="t2f_check_train_"))
+    file = directory / "translated_script.py"
+    file.write_text(code)
+    spec = importlib.util.spec_from_file_location("translated_script", file)
+    module = importlib.util.module_from_spec(spec)
+    if batches is not None:
+        placeholder_batches = [tuple(b.values()) for b in batches]
+        source = code
+        for name in plan.placeholders:
+            source = source.replace(f"\n{name} = ...", f"\n{name} = __t2f_batches__")
+        module.__dict__["__t2f_batches__"] = placeholder_batches
+        code = source
+    sys.modules["translated_script"] = module  # dataclasses (Flax modules) look their module up there
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(code, str(file), "exec"), module.__dict__)
+    except Exception as error:
+        raise UsageError(f"the translated script does not import: {type(error).__name__}: {error}") from None
+    for name in ("train_step", "create_train_state"):
+        if not hasattr(module, name):
+            raise UsageError(f"the translated script defines no `{name}` (see `torch2flax rules S020` for the contract)")
+    return module
+
+
+def step_source(region) -> str:
+    """The PyTorch statements of one step (forward, backward, clipping, step), as a module."""
+    statements = [*region.forward, region.backward, *(cst.SimpleStatementLine([cst.Expr(c)]) for c in region.clips), region.step]
+    return "\n".join(cst.Module(body=[s.with_changes(leading_lines=[])]).code.strip() for s in statements) + "\n"
+
+
+def initial_state(module, torch_model, first_batch: dict, region, model_name: str, dtype):
+    """The translation's TrainState, with PyTorch's initial weights ported into it (in ``dtype``)."""
+    import jax
+
+    from translator.weights.port import port_state_dict
+
+    state_dict = {k: v.detach().cpu().numpy().copy() for k, v in torch_model.state_dict().items()}  # torch steps in place
+    _, variables = port_state_dict(torch_model, state_dict)
+    model_inputs = [cast(x, dtype) for x in model_call_inputs(region, model_name, first_batch)]
+    state = module.create_train_state(jax.random.key(0), *model_inputs)
+    changes = {"params": jax.tree_util.tree_map(lambda x: cast(x, dtype), variables["params"])}
+    if "batch_stats" in variables and hasattr(state, "batch_stats"):
+        changes["batch_stats"] = jax.tree_util.tree_map(lambda x: cast(x, dtype), variables["batch_stats"])
+    state = state.replace(**changes)
+    return state.replace(opt_state=state.tx.init(state.params))
+
+
+def cast(value, dtype) -> np.ndarray:
+    """A copy of ``value`` with floating arrays in ``dtype`` (integers unchanged)."""
+    array = np.array(value)
+    return array.astype(dtype) if np.issubdtype(array.dtype, np.floating) else array
+
+
+def jax_step(module, state, batch: dict, region, dtype):
+    outputs = module.train_step(state, *[cast(batch[n], dtype) for n in region.inputs])
+    return outputs[0], float(np.asarray(outputs[1]))
+
+
+def model_call_inputs(region, model_name: str, batch: dict) -> list:
+    """The model's inputs for initialisation: the first call's arguments, evaluated from the batch when
+    they are batch names (the shapes are all that matters)."""
+    import libcst.matchers as m
+
+    for statement in region.forward:
+        for call in m.findall(statement, m.Call(func=m.Name(model_name))):
+            values = []
+            for arg in call.args:
+                if isinstance(arg.value, cst.Name) and arg.value.value in batch:
+                    values.append(batch[arg.value.value])
+                else:
+                    raise UsageError("check-train needs the model called on batch names (`outputs = model(images)`)")
+            return values
+    raise UsageError("the step does not call the model")
+
+
+def learning_rate_at(module, step: int) -> float | None:
+    lr = getattr(module, "learning_rate", None)
+    if lr is None:
+        return None
+    return float(lr(step)) if callable(lr) else float(lr)
+
+
+#: float64 on both sides: rounding (~1e-16) amplified by the steps cannot reach this, a semantic difference does
+FLOAT64_RTOL = 1e-8
+
+
+def compare_step(k: int, jax32, jax64, losses: dict, lrs: dict, lr_jax, model32, model64) -> StepErrors:
+    """Step ``k`` judged twice: JAX float32 against PyTorch float32 (the ``check`` policy, PyTorch's float64
+    run as the floor) and JAX float64 against PyTorch float64 (``FLOAT64_RTOL``). A quantity diverges when
+    both disagree: float32 rounding amplified by the optimiser (Adam divides by sqrt(v) + eps: near-zero
+    gradients move by up to lr) explains a float32-only difference, and a translation pinned to float32
+    somewhere a float64-only one; a semantic difference shows in both."""
+    from translator.weights.plan import flatten_variables
+    from translator.weights.port import port_state_dict
+
+    def ported(model) -> dict[str, np.ndarray]:
+        state_dict = {name: value.detach().cpu().double().numpy() if value.is_floating_point() else value.detach().cpu().numpy()
+                      for name, value in model.state_dict().items()}
+        return flatten_variables(port_state_dict(model, state_dict)[1])
+
+    def variables(state) -> dict[str, np.ndarray]:
+        stats = getattr(state, "batch_stats", None)
+        return flatten_variables({"params": state.params, **({"batch_stats": stats} if stats is not None else {})})
+
+    reference, exact = ported(model32), ported(model64)
+    (state32, loss32), (state64, loss64) = jax32, jax64
+    side32, side64 = variables(state32), variables(state64)
+    tolerance32 = Tolerance(rtol=LAYER_RTOL["float32"] * (k + 1), atol=1e-7)
+    tolerance64 = Tolerance(rtol=FLOAT64_RTOL * (k + 1), atol=1e-12)
+    errors: dict[str, float] = {}
+    errors64: dict[str, float] = {}
+    failing: list[str] = []
+
+    def judge(quantity: str, actual32, actual64, expected32, expected64) -> None:
+        error32 = error_of(actual32, expected32, floor_reference=expected64, tolerance=tolerance32)
+        error64 = error_of(actual64, expected64, tolerance=tolerance64)
+        errors[quantity] = max(errors.get(quantity, 0.0), error32.max_rel)
+        errors64[quantity] = max(errors64.get(quantity, 0.0), error64.max_rel)
+        if not error32.within(tolerance32) and not error64.within(tolerance64) and quantity not in failing:
+            failing.append(quantity)
+
+    judge("loss", np.array([loss32]), np.array([loss64]), np.array([losses["torch"]]), np.array([losses["torch64"]]))
+    if lr_jax is not None:
+        judge("lr", np.array([lr_jax]), np.array([lr_jax]), np.array([lrs["torch"]]), np.array([lrs["torch64"]]))
+    for key, value in reference.items():
+        quantity = "state" if key.startswith("batch_stats") else "params"
+        if key not in side32 or key not in side64:
+            failing.append(f"{quantity} ({key} missing in the translation)")
+            continue
+        judge(quantity, np.asarray(side32[key]), np.asarray(side64[key]), value, exact.get(key))
+    return StepErrors(k, losses["torch"], loss32, lrs["torch"], lr_jax, errors, failing, errors64)
+
+
+def print_train_table(report: TrainCheckReport, console) -> None:
+    """The step-by-step comparison as a rich table, then the verdict."""
+    from rich.table import Table
+
+    if report.failure is not None and not report.per_step:
+        console.print(f"FAIL: {report.failure}", markup=False, style="red")
+        return
+    table = Table(title=f"{Path(report.script).name}: {len(report.per_step)} step(s), {report.data} data")
+    for column in ("step", "loss (PyTorch)", "loss (JAX)", "lr", "rel err loss f32/f64", "params f32/f64", "state f32/f64", "pass"):
+        table.add_column(column, justify="right")
+
+    def pair(step: StepErrors, quantity: str) -> str:
+        if quantity not in step.errors:
+            return "-"
+        return f"{step.errors[quantity]:.1e} / {step.errors64.get(quantity, 0):.1e}"
+
+    for step in report.per_step:
+        table.add_row(
+            str(step.step), f"{step.loss_torch:.6g}", f"{step.loss_jax:.6g}", f"{step.lr_torch:.3g}",
+            pair(step, "loss"), pair(step, "params"), pair(step, "state"),
+            "[green]yes[/green]" if not step.failing else f"[red]NO: {', '.join(step.failing)}[/red]",
+        )
+    console.print(table)
+    for diagnostic in report.diagnostics:
+        console.print(f"not translated (outside the compared step): {diagnostic}", style="yellow", markup=False)
+    divergence = report.first_divergence
+    if report.ok:
+        console.print(f"PASS: {len(report.per_step)} steps: the loss, the learning rate, every parameter and batch "
+                      f"statistic agree (float32: rtol {report.rtol:g} per step over PyTorch's own float32 error; "
+                      f"float64: rtol {FLOAT64_RTOL:g} per step)", style="green", markup=False)
+    elif divergence is not None:
+        console.print(f"FAIL: first divergence at step {divergence['step']}: {divergence['quantity']}", style="red", markup=False)
+    else:
+        console.print(f"FAIL: {report.failure}", style="red", markup=False)

@@ -1,0 +1,615 @@
+"""A PyTorch training script's module-level code -> a JAX training script (rule S020).
+
+The script keeps its shape: the same names, the same loops, the same prints. What changes
+is where state lives. PyTorch mutates the model and optimiser in place
+(``zero_grad(); loss.backward(); optimizer.step()``); the translation threads a
+``TrainState`` (parameters, optimiser state, batch statistics) through a pure, jitted
+``train_step(state, batch) -> (state, loss, ...)`` built from the statements the loss
+depends on. Evaluation calls become a jitted ``eval_step``; ``model.train()/eval()``
+become the ``train`` flag of each call; device moves disappear.
+
+The emitted module has a contract ``check-train`` relies on (and a hand-edited translation
+must keep): module-level ``model``, ``optimizer``, ``learning_rate`` (a float or an optax
+schedule of the update count), ``create_train_state(rng, *model_inputs)`` and
+``train_step(state, *step_inputs)`` returning the new state then the loss; the loops run
+in ``main()``.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+import libcst.matchers as m
+
+from translator.diagnostics import Severity
+from translator.rewrite.body import BodyTranslator
+from translator.rewrite.context import FileContext, code_of, parse_expr
+from translator.rewrite.model import FileInfo
+from translator.rewrite.names import library_name
+from translator.rules.base import PLAIN, Emitted
+from translator.training.plan import (
+    SEEDS,
+    StepRegion,
+    TrainingPlan,
+    is_main_guard,
+    method_call,
+    read_names,
+    read_training_plan,
+    strip_device_moves,
+)
+
+SCRIPT = "S020"
+#: a construct of a training script that is not translated (reported at its line)
+SCRIPT_UNSUPPORTED = "S021"
+HOST_METHODS = ("item", "tolist")
+DROPPED_METHODS = ("zero_grad", "train", "eval", "to", "cuda", "cpu")
+SAVE = ("torch.save",)
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the emitted step must pass to one model's ``apply``."""
+
+    class_name: str
+    takes_train: bool
+    batch_stats: bool
+    dropout: bool
+    noise: bool
+    has_state: bool
+
+
+def translate_script(statements: Sequence[cst.BaseStatement], file: FileContext, info: FileInfo,
+                     class_code: dict[str, str]) -> list[cst.BaseStatement] | None:
+    """The JAX statements for a training script's module-level ``statements``, or None when they hold
+    no optimisation step (the caller then leaves them out, rule S010)."""
+    plan = read_training_plan(statements, file, info)
+    if not plan.trains:
+        return None
+    return ScriptEmitter(plan, file, info, class_code, list(statements)).emit()
+
+
+def model_facts(class_name: str, info: FileInfo, class_code: dict[str, str]) -> ModelFacts:
+    """Read from the translated classes (the model's and those it uses) which collections and RNG
+    streams its ``apply`` needs."""
+    seen, todo, text = set(), [class_name], ""
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in class_code:
+            continue
+        seen.add(name)
+        text += class_code[name]
+        todo.extend(other for other in class_code if other not in seen and other in class_code[name])
+    cls = info.classes[class_name]
+    return ModelFacts(
+        class_name=class_name,
+        takes_train=cls.needs_train,
+        batch_stats="BatchNorm" in text or "batch_stats" in text,
+        dropout="Dropout(" in text or "torch_dropout(" in text,
+        noise="make_rng('noise')" in text or 'make_rng("noise")' in text,
+        has_state=bool(cls.layers or cls.tensors or cls.submodules or cls.containers),
+    )
+
+
+@dataclass
+class ScriptEmitter:
+    plan: TrainingPlan
+    file: FileContext
+    info: FileInfo
+    class_code: dict[str, str]
+    statements: list[cst.BaseStatement]
+    facts: dict[str, ModelFacts] = field(default_factory=dict)
+    modes: dict[int, set[bool]] = field(default_factory=dict)
+    definitions: list[str] = field(default_factory=list)
+    eval_steps: dict[tuple[str, bool], str] = field(default_factory=dict)
+    state_of: dict[str, str] = field(default_factory=dict)  # model variable -> its TrainState variable
+    host: BodyTranslator | None = None
+    draws: int = 0
+
+    def next_key(self) -> str:
+        """The key of the script's next random draw: its ``key`` folded with the draw's number."""
+        self.draws += 1
+        return f"jax.random.fold_in(key, {self.draws - 1})"
+
+    # ------------------------------------------------------------------ the whole script
+    def emit(self) -> list[cst.BaseStatement]:
+        self.facts = {name: model_facts(cls, self.info, self.class_code) for name, cls in self.plan.models.items()}
+        self.modes = call_modes(self.statements, self.plan)
+        self.host = BodyTranslator(self.file, self.info, None, intercept=self.host_call, random_key=self.next_key)
+        if len(self.plan.steps) > 1:
+            for region in self.plan.steps[1:]:
+                self.file.report(SCRIPT_UNSUPPORTED, "a second optimisation step in the script (two models, two "
+                                 "optimisers): only one step per script is translated yet", region.step)
+        region = self.plan.steps[0]
+        model = self.trained_model(region)
+        if model is None:
+            return []
+        self.state_of[model] = "state"
+        split = first_running_statement(self.statements)
+        module_level, running = self.statements[:split], self.statements[split:]
+        out: list[cst.BaseStatement] = []
+        for statement in module_level:
+            out.extend(self.host_statement(statement))
+        if self.draws and self.plan.seed is None:
+            out.insert(0, cst.parse_statement("key = jax.random.key(0)  # PyTorch's global RNG: JAX keys are explicit values"))
+        out.extend(self.optimizer_statements(region, model))
+        step_code = self.train_step(region, model)
+        main_body: list[cst.BaseStatement] = self.state_creation(region, model)
+        for statement in running:
+            main_body.extend(self.host_statement(statement))
+        definitions = [*self.train_state_class(model), *parse_statements(self.create_train_state(region, model)),
+                       *parse_statements(step_code), *[s for code in self.definitions for s in parse_statements(code)]]
+        main = cst.FunctionDef(
+            name=cst.Name("main"),
+            params=cst.Parameters(),
+            body=cst.IndentedBlock(body=main_body or [cst.SimpleStatementLine([cst.Pass()])]),
+            leading_lines=[cst.EmptyLine(), cst.EmptyLine()],
+        )
+        guard = cst.parse_statement('if __name__ == "__main__":\n    main()\n')
+        header = cst.EmptyLine(comment=cst.Comment(
+            f"# {SCRIPT}: the training script, in JAX: a TrainState threaded through a jitted train_step "
+            "(`torch2flax rules S020`)"))
+        first, *rest = [*out, *definitions, main, guard]
+        return [first.with_changes(leading_lines=[cst.EmptyLine(), header, *first.leading_lines]), *rest]
+
+    def trained_model(self, region: StepRegion) -> str | None:
+        model = self.plan.optimized_model.get(region.optimizer)
+        if model is None:
+            self.file.report(SCRIPT_UNSUPPORTED, f"cannot tell which model `{region.optimizer}` optimises (its first "
+                             "argument should name `model.parameters()`)", self.plan.optimizers.get(region.optimizer, region.step))
+        return model
+
+    # ------------------------------------------------------------------ host code
+    def host_block(self, statements: Sequence[cst.BaseStatement]) -> list[cst.BaseStatement]:
+        out: list[cst.BaseStatement] = []
+        for statement in statements:
+            out.extend(self.host_statement(statement))
+        return out or [cst.SimpleStatementLine([cst.Pass()])]
+
+    def host_statement(self, statement: cst.BaseStatement) -> list[cst.BaseStatement]:
+        """One statement of the script outside the jitted step, translated in place."""
+        region = next((r for r in self.plan.steps if any(s is statement for s in r.block)), None)
+        if region is not None and statement is region.step:
+            return self.step_call(region)
+        if region is not None and (any(statement is s for s in region.forward) or statement is region.backward
+                                   or statement is region.zero_grad or any(statement is s for s in region.host)):
+            return []  # part of the step (host statements follow the step call)
+        if isinstance(statement, cst.SimpleStatementLine):
+            return self.host_simple(statement)
+        if isinstance(statement, cst.For):
+            self.host.bind_target(statement.target, Emitted(statement.target))
+            return [self.annotated(statement, statement.with_changes(iter=self.host.plain(statement.iter),
+                                                                     body=statement.body.with_changes(body=self.host_block(statement.body.body))))]
+        if isinstance(statement, cst.While):
+            return [self.annotated(statement, statement.with_changes(test=self.host.plain(statement.test),
+                                                                     body=statement.body.with_changes(body=self.host_block(statement.body.body))))]
+        if isinstance(statement, cst.If):
+            if is_main_guard(statement):
+                return self.host_block(statement.body.body)
+            orelse = statement.orelse
+            if isinstance(orelse, cst.Else):
+                orelse = orelse.with_changes(body=orelse.body.with_changes(body=self.host_block(orelse.body.body)))
+            elif isinstance(orelse, cst.If):
+                orelse = self.host_statement(orelse)[0]
+            return [statement.with_changes(test=self.host.plain(statement.test),
+                                           body=statement.body.with_changes(body=self.host_block(statement.body.body)), orelse=orelse)]
+        if isinstance(statement, cst.With) and self.is_no_grad(statement):
+            self.file.note(SCRIPT, "`with torch.no_grad():` -> its body: outside jax.grad nothing is differentiated")
+            return self.host_block(statement.body.body)
+        return self.host.statement(statement)
+
+    def is_no_grad(self, statement: cst.With) -> bool:
+        return len(statement.items) == 1 and isinstance(statement.items[0].item, cst.Call) and library_name(
+            self.file.resolved, statement.items[0].item.func) in ("torch.no_grad", "torch.inference_mode")
+
+    def annotated(self, original: cst.CSTNode, statement: cst.BaseStatement) -> cst.BaseStatement:
+        notes = [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in self.file.take_notes()]
+        return statement.with_changes(leading_lines=[*statement.leading_lines, *notes]) if notes else statement
+
+    def host_simple(self, statement: cst.SimpleStatementLine) -> list[cst.BaseStatement]:
+        small = statement.body[0] if len(statement.body) == 1 else None
+        if small is not None and m.matches(small, m.Expr(value=m.Call())):
+            call = small.value
+            qualified = library_name(self.file.resolved, call.func) or ""
+            receiver = method_call(statement, call.func.attr.value) if isinstance(call.func, cst.Attribute) else None
+            if receiver in self.plan.models and call.func.attr.value in DROPPED_METHODS:
+                self.file.note(SCRIPT, "model.train()/eval()/to(device) disappear: the mode is each call's `train` "
+                               "flag, and JAX places arrays itself")
+                return []
+            if receiver in self.plan.optimizers and call.func.attr.value == "zero_grad":
+                return []  # jax.grad returns fresh gradients: nothing accumulates
+            if receiver in self.plan.schedulers and call.func.attr.value == "step":
+                self.file.note(SCRIPT, "scheduler.step() disappears: the optax schedule reads the update count")
+                return []
+            if qualified in SEEDS:
+                self.file.note(SCRIPT, "torch.manual_seed(s) -> jax.random.key(s): JAX has no global RNG state; "
+                               "keys are split and passed explicitly")
+                return [self.with_notes(statement, cst.parse_statement(f"key = jax.random.key({code_of(call.args[0].value)})"))]
+        if small is not None and m.matches(small, m.Assign(targets=[m.AssignTarget(target=m.Name())])):
+            name = small.targets[0].target.value
+            if name in self.plan.models:
+                return [self.with_notes(statement, statement.with_changes(body=[small.with_changes(value=self.model_construction(name))]))]
+            if name in self.plan.optimizers or name in self.plan.schedulers:
+                return []  # emitted together, once the data is defined (optimizer_statements)
+            if name in self.plan.devices:
+                self.file.note("T011", "devices disappear: JAX places arrays itself (jax.devices() lists them)")
+                return []
+            if name in self.plan.criteria:
+                return [self.with_notes(statement, statement.with_changes(body=[small.with_changes(value=self.criterion(name))]))]
+            if name in self.plan.placeholders:
+                return [self.with_notes(statement, self.placeholder_loader(name, statement))]
+            stripped = strip_device_moves(small.value)
+            if stripped is not small.value and isinstance(stripped, cst.Name) and stripped.value == name:
+                return []  # `model = model.to(device)`
+        return self.host.statement(statement)
+
+    def with_notes(self, original: cst.CSTNode, statement: cst.BaseStatement) -> cst.BaseStatement:
+        comments = [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in self.file.take_notes()]
+        return statement.with_changes(leading_lines=[*statement.leading_lines, *comments]) if comments else statement
+
+    def host_call(self, body: BodyTranslator, node: cst.Call) -> Emitted | None:
+        """Calls on the host: models run through jitted steps, ``.item()`` is a host read, saving writes bytes."""
+        func = node.func
+        if isinstance(func, cst.Name) and func.value in self.plan.models:
+            return Emitted(self.eval_call(func.value, node, body))
+        root = attribute_root(func.value) if isinstance(func, cst.Attribute) else None
+        if root in self.plan.models and isinstance(func.value, cst.Attribute):
+            self.file.report(SCRIPT_UNSUPPORTED, f"`{code_of(func.value)}` reads the PyTorch model's own tensor: in JAX the "
+                             f"parameters live in the TrainState (`state.params[...]`, Flax names and layouts: "
+                             "`torch2flax port` prints the map)", node)
+            return Emitted(node)
+        if isinstance(func, cst.Attribute) and func.attr.value in HOST_METHODS:
+            self.file.note(SCRIPT, "`.item()` on the host reads a device array: a sync point (fine outside jit; "
+                           "accumulate arrays and read once per epoch to keep the device busy)")
+            return Emitted(node.with_changes(func=func.with_changes(value=body.plain(func.value))))
+        if isinstance(func, cst.Attribute) and func.attr.value == "numpy" and not node.args:
+            return Emitted(parse_expr("np.asarray({x})", x=body.plain(func.value)))
+        if (criterion := self.criterion_call(body, node)) is not None:
+            return criterion
+        qualified = library_name(self.file.resolved, func) or ""
+        if qualified in SAVE and len(node.args) >= 2:
+            self.file.note(SCRIPT, "torch.save(model.state_dict(), path) -> the parameters serialised with "
+                           "flax.serialization (msgpack): `torch2flax export` writes a PyTorch state dict")
+            model = next((n.value for n in m.findall(node.args[0].value, m.Name()) if n.value in self.state_of), None)
+            if model is None:
+                self.file.report(SCRIPT_UNSUPPORTED, "torch.save of something other than a trained model's state dict",
+                                 node)
+                return Emitted(node)
+            state = self.state_of[model]
+            collections = '"params": ' + state + ".params" + (
+                f', "batch_stats": {state}.batch_stats' if self.facts[model].batch_stats else "")
+            return Emitted(parse_expr(f"pathlib.Path({{path}}).write_bytes(serialization.to_bytes({{{collections}}}))",
+                                      path=body.plain(node.args[1].value)))
+        return None
+
+    # ------------------------------------------------------------------ roles
+    def model_construction(self, name: str) -> cst.BaseExpression:
+        call = self.plan.model_calls[name]
+        self.file.note(SCRIPT, "the Flax model is a description: its parameters live in the TrainState, created "
+                       "by model.init (create_train_state)")
+        return call.with_changes(args=[a.with_changes(value=self.host.plain(a.value)) for a in call.args])
+
+    def criterion(self, name: str) -> cst.BaseExpression:
+        from translator.training.losses import translate_loss_module
+
+        call = self.plan.criteria[name]
+        translated = translate_loss_module(call, self.file)
+        return translated if translated is not None else call
+
+    def placeholder_loader(self, name: str, statement: cst.SimpleStatementLine) -> cst.BaseStatement:
+        self.file.report(
+            SCRIPT, f"`{name} = ...` is a placeholder: the translation needs real batches (a numpy iterable of "
+            f"(inputs, targets)); `torch2flax check-train` supplies synthetic ones", statement, Severity.WARNING)
+        return statement
+
+    def optimizer_statements(self, region: StepRegion, model: str) -> list[cst.BaseStatement]:
+        """``learning_rate = ...`` (a float or an optax schedule) and ``optimizer = ...``, emitted once the data
+        (a loader's length) is defined."""
+        from translator.training.optim import (
+            translate_clip,
+            translate_optimizer,
+            translate_schedule,
+        )
+
+        optimizer_call = self.plan.optimizers[region.optimizer]
+        lr_arg = next((a.value for a in optimizer_call.args if a.keyword is not None and a.keyword.value == "lr"), None)
+        if lr_arg is None and len(optimizer_call.args) > 1 and optimizer_call.args[1].keyword is None:
+            lr_arg = optimizer_call.args[1].value
+        lines: list[cst.BaseStatement] = []
+        base = self.host.plain(lr_arg) if lr_arg is not None else None
+        schedulers = [s for s, o in self.plan.scheduled.items() if o == region.optimizer]
+        learning_rate: cst.BaseExpression | None = None
+        if base is not None:
+            lines.append(cst.parse_statement(f"learning_rate = {code_of(base)}"))
+            learning_rate = cst.Name("learning_rate")
+        for scheduler in schedulers[:1]:
+            period = self.plan.schedule_period.get(scheduler)
+            steps_per_epoch = None
+            if period == "epoch":
+                loader = self.plan.step_loop.iter if self.plan.step_loop is not None else None
+                steps_per_epoch = cst.Name("steps_per_epoch")
+                if loader is None:
+                    self.file.report(SCRIPT_UNSUPPORTED, "a scheduler stepped per epoch, but the step's loop has no loader to "
+                                     "count updates per epoch", self.plan.schedulers[scheduler])
+                else:
+                    lines.append(cst.parse_statement(f"steps_per_epoch = len({code_of(self.host.plain(loader_of(loader)))})"))
+            schedule = translate_schedule(self.plan.schedulers[scheduler], self.file, base_learning_rate=base or cst.Float("0.001"),
+                                          steps_per_epoch=steps_per_epoch)
+            if schedule is not None and schedule.schedule is not None:
+                lines = [line for line in lines if not code_of(line).startswith("learning_rate =")]
+                lines.append(cst.parse_statement(f"learning_rate = {code_of(schedule.schedule)}"))
+            if len(schedulers) > 1:
+                self.file.report(SCRIPT_UNSUPPORTED, "more than one scheduler on one optimizer", self.plan.schedulers[schedulers[1]])
+        clips = [c for c in (translate_clip(call, self.file) for call in region.clips) if c is not None]
+        optimizer = translate_optimizer(optimizer_call, self.file, learning_rate=learning_rate, clip=clips)
+        expr = optimizer.transform if optimizer is not None else optimizer_call
+        lines.append(cst.parse_statement(f"optimizer = {code_of(expr)}"))
+        notes = [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in self.file.take_notes()]
+        if notes and lines:
+            lines[0] = lines[0].with_changes(leading_lines=[*notes])
+        return lines
+
+    # ------------------------------------------------------------------ the step
+    def model_inputs(self, region: StepRegion, model: str) -> list[cst.BaseExpression] | None:
+        calls = [c for s in region.forward for c in m.findall(s, m.Call(func=m.Name(model)))]
+        if not calls:
+            self.file.report(SCRIPT_UNSUPPORTED, f"the loss does not call `{model}`", region.backward)
+            return None
+        return [a.value for a in calls[0].args if a.keyword is None]
+
+    def create_train_state(self, region: StepRegion, model: str) -> str:
+        facts = self.facts[model]
+        inputs = self.model_inputs(region, model) or []
+        names = [f"x{i}" for i in range(len(inputs))] if not all(isinstance(x, cst.Name) for x in inputs) else [x.value for x in inputs]
+        extra = ""
+        if facts.batch_stats:
+            extra += ', batch_stats=variables["batch_stats"]'
+        if facts.dropout or facts.noise:
+            extra += ", dropout_key=dropout_key"
+        init_rngs = "rng" if not (facts.dropout or facts.noise) else "params_key"
+        split = "    params_key, dropout_key = jax.random.split(rng)\n" if facts.dropout or facts.noise else ""
+        cls = "TrainState" if (facts.batch_stats or facts.dropout or facts.noise) else "train_state.TrainState"
+        return (
+            f"def create_train_state(rng, {', '.join(names)}):\n"
+            f'    """The model\'s variables and the optimiser state. Flax initialises parameters its own way:\n'
+            f'    to start from PyTorch\'s weights, port them (`torch2flax port`) and pass them as `params`."""\n'
+            f"{split}"
+            f"    variables = {model}.init({init_rngs}, {', '.join(names)})\n"
+            f'    return {cls}.create(apply_fn={model}.apply, params=variables["params"], tx=optimizer{extra})\n'
+        )
+
+    def train_state_class(self, model: str) -> list[cst.BaseStatement]:
+        facts = self.facts[model]
+        fields = []
+        if facts.batch_stats:
+            fields.append("    batch_stats: Any  # running statistics, updated by the step (PyTorch mutates buffers)")
+        if facts.dropout or facts.noise:
+            fields.append("    dropout_key: jax.Array  # folded with the step count: a fresh dropout mask every step")
+        if not fields:
+            return []
+        return parse_statements("class TrainState(train_state.TrainState):\n" + "\n".join(fields) + "\n")
+
+    def state_creation(self, region: StepRegion, model: str) -> list[cst.BaseStatement]:
+        inputs = self.model_inputs(region, model) or []
+        loop = self.plan.step_loop
+        lines = []
+        from_batch = {n.value for n in m.findall(loop_target(loop), m.Name())} if isinstance(loop, cst.For) else set()
+        unbound = set().union(*(read_names(x) for x in inputs)) & set(region.inputs) & from_batch if inputs else set()
+        if unbound:
+            if loop is None or not isinstance(loop, cst.For):
+                self.file.report(SCRIPT_UNSUPPORTED, "cannot tell where the model's first inputs come from", region.backward)
+            else:
+                lines.append(f"{code_of(loop_target(loop))} = next(iter({code_of(self.host.plain(loader_of(loop.iter)))}))"
+                             "  # a first batch: the parameter shapes")
+        args = ", ".join(code_of(self.host.plain(x)) for x in inputs)
+        seed = self.plan.seed if self.plan.seed is not None else 0
+        lines.append(f"state = create_train_state(jax.random.key({seed}), {args})")
+        return [s for line in lines for s in parse_statements(line + "\n")]
+
+    def forward_translator(self, model: str, facts: ModelFacts, uses: dict) -> BodyTranslator:
+        def intercept(body: BodyTranslator, node: cst.Call) -> Emitted | None:
+            func = node.func
+            if isinstance(func, cst.Name) and func.value == model:
+                uses["calls"] += 1
+                return Emitted(self.apply_call(model, node, body, traced=True))
+            if isinstance(func, cst.Name) and func.value in self.plan.models:
+                return Emitted(self.eval_call(func.value, node, body))
+            return self.criterion_call(body, node)
+
+        return BodyTranslator(self.file, self.info, None, intercept=intercept)
+
+    def criterion_call(self, body: BodyTranslator, node: cst.Call) -> Emitted | None:
+        """``criterion(outputs, labels)``: the loss module became a pure function of the same arguments."""
+        if isinstance(node.func, cst.Name) and node.func.value in self.plan.criteria:
+            return Emitted(node.with_changes(args=body.plain_args(node)))
+        return None
+
+    def apply_call(self, model: str, node: cst.Call, body: BodyTranslator, traced: bool) -> cst.BaseExpression:
+        facts = self.facts[model]
+        modes = self.modes.get(id(node), {True})
+        train = True in modes
+        if len(modes) > 1:
+            self.file.report(SCRIPT_UNSUPPORTED, f"`{model}` is in training mode on some passes here and in evaluation "
+                             "mode on others (a model.eval() not undone by model.train()): the translation uses training mode",
+                             node, Severity.WARNING)
+        variables = '{"params": params' + (', "batch_stats": state.batch_stats}' if facts.batch_stats else "}")
+        args = [code_of(body.plain(a.value)) if a.keyword is None else f"{a.keyword.value}={code_of(body.plain(a.value))}" for a in node.args]
+        if facts.takes_train:
+            args.append(f"train={train}")
+        if train and (facts.dropout or facts.noise):
+            streams = ", ".join(f'"{s}": dropout_key' for s, used in (("dropout", facts.dropout), ("noise", facts.noise)) if used)
+            args.append(f"rngs={{{streams}}}")
+        if train and facts.batch_stats:
+            args.append('mutable=["batch_stats"]')
+        return cst.parse_expression(f"state.apply_fn({variables}, {', '.join(args)})")
+
+    def train_step(self, region: StepRegion, model: str) -> str:
+        facts = self.facts[model]
+        uses = {"calls": 0}
+        body = self.forward_translator(model, facts, uses)
+        lines: list[str] = []
+        mutable = facts.batch_stats and any(True in self.modes.get(id(c), {True})
+                                            for s in region.forward for c in m.findall(s, m.Call(func=m.Name(model))))
+        for statement in region.forward:
+            if mutable and m.findall(statement, m.Call(func=m.Name(model))):
+                if not m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(target=m.Name())],
+                                                                                 value=m.Call(func=m.Name(model)))])):
+                    self.file.report(SCRIPT_UNSUPPORTED, "a model with batch norm called inside an expression in the loss: "
+                                     "assign its output to a name first (`outputs = model(x)`)", statement)
+                    continue
+                target = statement.body[0].targets[0].target.value
+                call = self.apply_call(model, statement.body[0].value, body, traced=True)
+                lines.extend(f"# {n}" for n in self.file.take_notes())
+                lines.append(f"{target}, updates = {code_of(call)}")
+                continue
+            for translated in body.statement(statement):
+                lines.append(cst.Module(body=[translated]).code.rstrip("\n"))
+        aux = [name for name in region.outputs if name != region.loss]
+        if mutable:
+            aux.append("updates")
+        returns = f"return {region.loss}" + (f", ({', '.join(aux)}{',' if len(aux) == 1 else ''})" if aux else "")
+        value_and_grad = ("(loss, ({aux}{comma})), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)"
+                          .format(aux=", ".join(aux), comma="," if len(aux) == 1 else "") if aux
+                          else "loss, grads = jax.value_and_grad(loss_fn)(state.params)")
+        if region.loss != "loss":
+            value_and_grad = value_and_grad.replace("(loss,", f"({region.loss},", 1).replace("loss, grads", f"{region.loss}, grads", 1)
+        update = "state = state.apply_gradients(grads=grads" + (', batch_stats=updates["batch_stats"]' if mutable else "") + ")"
+        inputs = ", ".join(region.inputs)
+        returned = ", ".join(name for name in region.outputs)
+        key = ("    dropout_key = jax.random.fold_in(state.dropout_key, state.step)  # a new mask every step\n"
+               if facts.dropout or facts.noise else "")
+        where = self.file.resolved.position(region.step)[0]
+        forward = textwrap.indent("\n".join(lines), "        ")
+        return (
+            "@jax.jit\n"
+            f"def train_step(state, {inputs}):\n"
+            f'    """One optimisation step (line {where}: zero_grad, loss.backward(), {region.optimizer}.step()) as a pure\n'
+            f'    function: the gradients of the loss with respect to the parameters, then the optimiser update."""\n'
+            f"{key}"
+            "\n"
+            "    def loss_fn(params):\n"
+            f"{forward}\n"
+            f"        {returns}\n"
+            "\n"
+            f"    {value_and_grad}\n"
+            f"    {update}\n"
+            f"    return state, {returned}\n"
+        )
+
+    def step_call(self, region: StepRegion) -> list[cst.BaseStatement]:
+        outputs = ", ".join(region.outputs)
+        call = cst.parse_statement(f"state, {outputs} = train_step(state, {', '.join(region.inputs)})")
+        notes = [f"# {SCRIPT}: zero_grad/backward/step -> one jitted train_step (gradients are returned, not accumulated)"]
+        call = call.with_changes(leading_lines=[cst.EmptyLine(comment=cst.Comment(n)) for n in notes])
+        return [call, *(s for statement in region.host for s in self.host_statement_after(statement))]
+
+    def host_statement_after(self, statement: cst.BaseStatement) -> list[cst.BaseStatement]:
+        return self.host_statement(statement)
+
+    def eval_call(self, model: str, node: cst.Call, body: BodyTranslator) -> cst.BaseExpression:
+        facts = self.facts[model]
+        modes = self.modes.get(id(node), {True})
+        train = True in modes
+        if facts.takes_train and train and (facts.batch_stats or facts.dropout or facts.noise):
+            self.file.report(SCRIPT_UNSUPPORTED, f"`{model}` is called here in training mode outside the optimisation "
+                             "step (no model.eval() before it): PyTorch applies dropout / batch statistics and updates "
+                             "running statistics; call model.eval() first", node)
+        name = "eval_step" if not train or not facts.takes_train else "predict_step"
+        key = (model, train)
+        if key not in self.eval_steps:
+            name = name if name not in self.eval_steps.values() else f"{name}_{len(self.eval_steps)}"
+            self.eval_steps[key] = name
+            state = self.state_of.get(model, "state")
+            variables = '{"params": state.params' + (', "batch_stats": state.batch_stats}' if facts.batch_stats else "}")
+            flag = f", train={train}" if facts.takes_train else ""
+            self.definitions.append(
+                "@jax.jit\n"
+                f"def {name}(state, *inputs):\n"
+                f'    """`{model}(...)` outside the optimisation step: a forward pass with the current parameters'
+                f'{" in evaluation mode" if facts.takes_train and not train else ""}."""\n'
+                f"    return state.apply_fn({variables}, *inputs{flag})\n"
+            )
+            del state
+        args = ", ".join(code_of(body.plain(a.value)) for a in node.args)
+        return cst.parse_expression(f"{self.eval_steps[key]}({self.state_of.get(model, 'state')}, {args})")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def parse_statements(code: str) -> list[cst.BaseStatement]:
+    return list(cst.parse_module(code).body)
+
+
+def first_running_statement(statements: Sequence[cst.BaseStatement]) -> int:
+    """Where the script starts running (its first statement that is not a plain assignment or a seed):
+    what comes before is module level (the translation's definitions use it), the rest runs in ``main()``."""
+    for index, statement in enumerate(statements):
+        if isinstance(statement, cst.SimpleStatementLine) and all(
+                isinstance(s, (cst.Assign, cst.AnnAssign)) or m.matches(s, m.Expr(value=m.Call(func=m.Attribute(attr=m.Name("manual_seed")))))
+                for s in statement.body):
+            continue
+        return index
+    return len(statements)
+
+
+def attribute_root(expr: cst.BaseExpression) -> str | None:
+    """``model`` for ``model.fc.weight`` (None when the chain does not start at a name)."""
+    while isinstance(expr, cst.Attribute):
+        expr = expr.value
+    return expr.value if isinstance(expr, cst.Name) else None
+
+
+def loader_of(iterable: cst.BaseExpression) -> cst.BaseExpression:
+    """The loader of ``for ... in enumerate(loader)`` / ``tqdm(loader)`` / ``loader``."""
+    while m.matches(iterable, m.Call(func=m.Name("enumerate") | m.Name("tqdm"))) and iterable.args:
+        iterable = iterable.args[0].value
+    return iterable
+
+
+def loop_target(loop: cst.For) -> cst.BaseExpression:
+    """The batch's target of ``for images, labels in loader`` (``for i, (x, y) in enumerate(loader)``: ``x, y``)."""
+    if m.matches(loop.iter, m.Call(func=m.Name("enumerate"))) and m.matches(loop.target, m.Tuple(elements=[m.Element(), m.Element()])):
+        inner = loop.target.elements[1].value
+        return inner.with_changes(lpar=[], rpar=[]) if isinstance(inner, cst.Tuple) else inner
+    return loop.target
+
+
+def call_modes(statements: Sequence[cst.BaseStatement], plan: TrainingPlan) -> dict[int, set[bool]]:
+    """For each call of a model (by node id): the modes (True: training) it may run in, following
+    ``model.train()``/``model.eval()`` through the script in execution order (loop bodies twice)."""
+    modes: dict[int, set[bool]] = {}
+    state = dict.fromkeys(plan.models, True)  # a new PyTorch module is in training mode
+
+    def walk(block: Sequence[cst.BaseStatement]) -> None:
+        for statement in block:
+            for model in plan.models:
+                if method_call(statement, "train") == model:
+                    call = statement.body[0].value
+                    state[model] = not (call.args and code_of(call.args[0].value) == "False")
+                elif method_call(statement, "eval") == model:
+                    state[model] = False
+            if isinstance(statement, (cst.For, cst.While)):
+                walk(statement.body.body)
+                walk(statement.body.body)
+            elif isinstance(statement, (cst.If, cst.With)):
+                walk(statement.body.body)
+                if isinstance(getattr(statement, "orelse", None), cst.Else):
+                    walk(statement.orelse.body.body)
+            else:
+                for call in m.findall(statement, m.Call(func=m.Name())):
+                    if call.func.value in plan.models:
+                        modes.setdefault(id(call), set()).add(state[call.func.value])
+
+    walk(statements)
+    return modes
+
+
+def is_script_statement(statement: cst.BaseStatement) -> bool:
+    """Statements the script translator may take (not definitions or imports)."""
+    return not isinstance(statement, (cst.ClassDef, cst.FunctionDef))
+
+
+__all__ = ["translate_script", "SCRIPT", "SCRIPT_UNSUPPORTED", "PLAIN"]
