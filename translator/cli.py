@@ -405,6 +405,10 @@ def cmd_check_train(args) -> int:
 def cmd_rules(args) -> int:
     from translator.rules.registry import all_rules, rule_by_code
 
+    if args.html:
+        from translator.explain.command import run_rules_html
+
+        return run_rules_html(args.html, stderr)
     if args.code:
         rule = rule_by_code(args.code)
         if rule is None:
@@ -419,6 +423,13 @@ def cmd_rules(args) -> int:
         table.add_row(rule.code, rule.name, rule.summary)
     stdout.print(table)
     return 0
+
+
+# --------------------------------------------------------------------------- explain
+def cmd_explain(args) -> int:
+    from translator.explain.command import run_explain
+
+    return run_explain(args, stdout, stderr)
 
 
 # --------------------------------------------------------------------------- demo
@@ -511,7 +522,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("rules", help="list the rule catalogue, or explain one rule")
     p.add_argument("code", nargs="?", metavar="CODE")
+    p.add_argument("--html", metavar="DIR", help="write the catalogue as one searchable page, DIR/index.html")
     p.set_defaults(run=cmd_rules)
+
+    p = verbs.add_parser("explain", help="PyTorch beside its Flax translation, line by line (terminal, or -o PAGE.html)")
+    p.add_argument("source", metavar="SRC.py")
+    p.add_argument("-o", "--output", metavar="PAGE.html", help="write a self-contained page (works offline) instead of printing")
+    p.add_argument("--class", dest="class_name", metavar="NAME", help="the model class that --input checks")
+    p.add_argument("--input", action="append", metavar="SPEC", help="with -o: add check results for --class (as `check`)")
+    p.add_argument("--kwargs", metavar="JSON", help="constructor arguments (JSON object or Python dict literal)")
+    p.add_argument("--examples", type=int, default=5, metavar="N", help="check examples (default 5)")
+    p.add_argument("--seed", type=int, default=0, metavar="S")
+    add_build_argument(p)
+    p.set_defaults(run=cmd_explain)
 
     p = verbs.add_parser("demo", help="translate, port and check the bundled seed models")
     p.set_defaults(run=cmd_demo)
