@@ -35,6 +35,12 @@ def run_demo(console: Console) -> int:
     for diagnostic in translation.diagnostics:
         console.print(diagnostic.format(), markup=False, style="yellow")
     console.print(f"{len(translation.diagnostics)} note(s): the training script is not part of the model (S010).")
+    from translator.explain import explain_page, explain_source, write_page
+
+    page = write_page(explain_page(explain_source(seed_cnn.read_text(), "examples/seed_cnn.py")),
+                      Path(tempfile.gettempdir()) / "torch2flax-explain" / "seed_cnn.html")
+    console.print(f"explain page (PyTorch beside Flax, every rule explained): {page.as_uri()}  "
+                  "(`torch2flax explain examples/seed_cnn.py -o PAGE.html` writes it)", markup=False)
 
     lenet = REFERENCE / "lenet5.py"
     console.print(Rule("2. port: LeNet-5 weights from a PyTorch checkpoint"))
