@@ -148,15 +148,27 @@ def cst_expr(text: str):
 
 
 def optimizer_difference(torch_text: str, steps: int = 20, *, optax_text: str | None = None, clip_text: str | None = None,
-                         seed: int = 0, dtype: str = "float64") -> float:
-    """Largest parameter difference after ``steps`` updates: torch's optimizer vs the translation of
-    ``torch_text`` (or ``optax_text``, a hand-written optax expression, for the known-wrong mappings)."""
+                         schedule_text: str | None = None, seed: int = 0, dtype: str = "float64") -> float:
+    """Largest parameter difference after ``steps`` updates, relative to max(1, largest parameter): torch's
+    optimizer vs the translation of ``torch_text`` (or ``optax_text``, a hand-written optax expression, for
+    the known-wrong mappings). ``clip_text`` clips between backward and step; ``schedule_text`` (over
+    ``optimizer``) is stepped after every update and drives the translation's rate (and momentum)."""
     model = torch_model(seed)
     if dtype == "float32":
         model = model.float()
-    translated, file = translate_optimizer_text(torch_text, clip_text)
+    if schedule_text:
+        schedule, file = translate_schedule_text(schedule_text, torch_text, None)
+        source = f"{PRELUDE}optimizer = {torch_text}\n"
+        file_, call = _first_call(source)
+        translated_optimizer = translate_optimizer(call, file_, learning_rate=schedule.schedule, momentum=schedule.momentum)
+        _reported(file_)
+        file.support.update(file_.support)
+        translated = code_of(translated_optimizer.transform)
+    else:
+        translated, file = translate_optimizer_text(torch_text, clip_text)
     namespace = _exec(file, {"tx": optax_text or translated})
     optimizer = eval(torch_text, {"optim": optim, "model": model, "torch": torch})
+    scheduler = eval(schedule_text, {"optimizer": optimizer, "lr_scheduler": lr_scheduler}) if schedule_text else None
     clip = eval(f"lambda: {clip_text}", {"torch": torch, "model": model, "nn": nn}) if clip_text else None
     with jax.enable_x64(dtype == "float64"):
         params = jax.tree.map(lambda a: a.astype(dtype), to_flax(model))
@@ -172,15 +184,18 @@ def optimizer_difference(torch_text: str, steps: int = 20, *, optax_text: str | 
             grads = synthetic_gradients(model, step, seed)
             optimizer.zero_grad()
             for name, param in model.named_parameters():
-                param.grad = torch.from_numpy(grads[name]).to(param.dtype)
+                param.grad = torch.from_numpy(grads[name].copy()).to(param.dtype)  # clipping works in place
             if clip is not None:
                 clip()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             flax_grads = jax.tree.map(lambda a: a.astype(dtype), _grads_tree(model, {k: v for k, v in grads.items()}))
             # the JAX side gets the same gradients: computed from the torch parameters before this step
             params, state = update(params, state, flax_grads)
-        expected = to_flax(model)
-        return max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(expected), strict=True))
+        expected = jax.tree.leaves(to_flax(model))
+        scale = max(1.0, max(float(jnp.max(jnp.abs(b))) for b in expected))
+        return max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(jax.tree.leaves(params), expected, strict=True)) / scale
 
 
 def translate_schedule_text(schedule_text: str, optimizer_text: str, steps_per_epoch: int | None) -> tuple[object, FileContext]:
@@ -210,19 +225,53 @@ def torch_lrs(schedule_text: str, optimizer_text: str, epochs: int) -> list[floa
 
 
 def schedule_difference(schedule_text: str, optimizer_text: str, epochs: int, steps_per_epoch: int | None,
-                        *, optax_text: str | None = None) -> float:
-    """Largest difference, relative to the base lr, between torch's lr and the translated schedule at every
-    update count of ``epochs`` epochs (``steps_per_epoch`` updates each; None: one update per step)."""
+                        *, optax_text: str | None = None, count_dtype: str = "int64") -> float:
+    """Largest difference, relative to the largest lr, between torch's lr and the translated schedule at every
+    update count of ``epochs`` epochs (``steps_per_epoch`` updates each; None: one update per step).
+
+    ``count_dtype="int64"`` checks the formula in float64; ``"int32"`` is what optax passes (its update
+    count is int32, and JAX divides int32 in float32: schedules then carry float32 rounding)."""
     translated, file = translate_schedule_text(schedule_text, optimizer_text, steps_per_epoch)
     namespace = _exec(file, {"schedule": optax_text or code_of(translated.schedule)})
     expected = torch_lrs(schedule_text, optimizer_text, epochs)
     per = steps_per_epoch or 1
     with jax.enable_x64(True):
-        counts = jnp.arange(epochs * per)
+        counts = jnp.arange(epochs * per, dtype=count_dtype)
         got = np.asarray(jax.vmap(namespace["schedule"])(counts), dtype=np.float64)
     want = np.repeat(np.asarray(expected), per)
-    return float(np.max(np.abs(got - want)) / max(abs(want[0]), 1e-12))
+    return float(np.max(np.abs(got - want)) / max(float(np.max(np.abs(want))), 1e-12))
 
 
 def indent(text: str) -> str:
     return textwrap.indent(text, "    ")
+
+
+def plateau_metrics(epochs: int, seed: int = 0) -> list[float]:
+    """A metric that improves, plateaus with noise, and improves again: every branch of the scheduler."""
+    rng = np.random.default_rng(seed)
+    base = np.concatenate([np.linspace(1.0, 0.5, epochs // 4), np.full(epochs - epochs // 4, 0.5)])
+    base[epochs // 2:] -= np.linspace(0, 0.2, epochs - epochs // 2) * (np.arange(epochs - epochs // 2) % 5 == 0)
+    return list(base + rng.normal(scale=0.005, size=epochs))
+
+
+def plateau_difference(schedule_text: str, optimizer_text: str, epochs: int, *, optax_text: str | None = None) -> float:
+    """ReduceLROnPlateau: torch's lr after each ``scheduler.step(metric)`` against ``base * state.scale`` of
+    the translated transformation updated once per epoch with the same metric (relative to the base lr)."""
+    translated, file = translate_schedule_text(schedule_text, optimizer_text, None)
+    assert translated.needs_value and translated.schedule is None
+    namespace = _exec(file, {"plateau": optax_text or code_of(translated.transform)})
+    metrics = plateau_metrics(epochs)
+    model = torch_model()
+    optimizer = eval(optimizer_text, {"optim": optim, "model": model})
+    scheduler = eval(schedule_text, {"optimizer": optimizer, "lr_scheduler": lr_scheduler})
+    base = optimizer.param_groups[0]["lr"]
+    with jax.enable_x64(True):
+        plateau = namespace["plateau"]
+        params = {"w": jnp.zeros(2)}
+        state = plateau.init(params)
+        worst = 0.0
+        for metric in metrics:
+            scheduler.step(metric)
+            _, state = plateau.update(params, state, value=metric)
+            worst = max(worst, abs(float(state.scale) * base - optimizer.param_groups[0]["lr"]) / base)
+    return worst

@@ -32,6 +32,8 @@ class OptimizerCase:
     torch: str
     steps: int = 20
     tolerance: float = 1e-12
+    #: a ``clip_grad_norm_``/``clip_grad_value_`` call made between ``backward()`` and ``step()``
+    clip: str | None = None
 
 
 @dataclass(frozen=True)
