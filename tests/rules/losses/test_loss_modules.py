@@ -92,6 +92,16 @@ def log_probabilities_pair(log_target: bool = False):
     return log_q, (torch.log(p) if log_target else p).numpy()
 
 
+def ranked_scores():
+    first = RNG.standard_normal(7).astype(np.float32)
+    second = np.round(RNG.standard_normal(7)).astype(np.float32)
+    return first, second, np.where(RNG.random(7) > 0.5, 1.0, -1.0).astype(np.float32)
+
+
+def signed_labels():
+    return RNG.standard_normal((6, 3)).astype(np.float32) * 2, np.where(RNG.random((6, 3)) > 0.5, 1.0, -1.0).astype(np.float32)
+
+
 REDUCTIONS = ("mean", "sum", "none")
 #: (constructor, inputs): every loss module, every reduction, and each tensor argument
 CASES = [
@@ -113,13 +123,17 @@ CASES = [
     ("nn.BCEWithLogitsLoss(weight=torch.tensor([2.0, 1.0, 1.0]), pos_weight=torch.full((3,), 4.0), reduction='sum')", logits_and_labels),
     *[(f"nn.KLDivLoss(reduction={r!r})", log_probabilities_pair) for r in (*REDUCTIONS, "batchmean")],
     ("nn.KLDivLoss(reduction='batchmean', log_target=True)", lambda: log_probabilities_pair(log_target=True)),
+    *[(f"nn.MarginRankingLoss(margin=0.5, reduction={r!r})", ranked_scores) for r in REDUCTIONS],
+    *[(f"nn.SoftMarginLoss(reduction={r!r})", signed_labels) for r in REDUCTIONS],
+    *[(f"nn.MultiLabelSoftMarginLoss(weight=torch.tensor([1.0, 2.0, 0.5]), reduction={r!r})", logits_and_labels) for r in REDUCTIONS],
 ]
 
 
-def torch_loss_and_grad(constructor: str, input: np.ndarray, target: np.ndarray, cotangent: np.ndarray):
+def torch_loss_and_grad(constructor: str, input: np.ndarray, *others: np.ndarray, cotangent: np.ndarray):
+    """The loss of ``constructor``'s module on (input, *others) and the gradient of sum(loss * cotangent) in ``input``."""
     module = eval(constructor, {"torch": torch, "nn": nn, "CrossEntropyLoss": nn.CrossEntropyLoss})
     x = torch.tensor(input, requires_grad=True)
-    loss = module(x, torch.tensor(target))
+    loss = module(x, *map(torch.tensor, others))
     (loss * torch.tensor(cotangent)).sum().backward()
     return loss.detach().numpy(), x.grad.numpy()
 
@@ -133,19 +147,20 @@ def close(actual, expected, what: str) -> None:
 @pytest.mark.parametrize(("constructor", "inputs"), CASES, ids=[c for c, _ in CASES])
 def test_translated_criterion_matches_torch(constructor, inputs):
     criterion, expression = emitted_callable(constructor)
-    input, target = inputs()
-    expected_loss, _ = torch_loss_and_grad(constructor, input, target, np.ones(()))
+    input, *others = inputs()
+    expected_loss, _ = torch_loss_and_grad(constructor, input, *others, cotangent=np.ones(()))
     cotangent = RNG.standard_normal(expected_loss.shape).astype(np.float32)
-    expected_loss, expected_grad = torch_loss_and_grad(constructor, input, target, cotangent)
-    grad = jax.grad(lambda x: jnp.sum(criterion(x, jnp.asarray(target)) * cotangent))(jnp.asarray(input))
-    close(criterion(jnp.asarray(input), jnp.asarray(target)), expected_loss, f"loss of {expression}")
+    expected_loss, expected_grad = torch_loss_and_grad(constructor, input, *others, cotangent=cotangent)
+    others = [jnp.asarray(o) for o in others]
+    grad = jax.grad(lambda x: jnp.sum(criterion(x, *others) * cotangent))(jnp.asarray(input))
+    close(criterion(jnp.asarray(input), *others), expected_loss, f"loss of {expression}")
     close(grad, expected_grad, f"input gradient of {expression}")
 
 
 def test_translated_criterion_runs_under_jit():
     criterion, _ = emitted_callable("nn.CrossEntropyLoss(weight=torch.tensor([0.5, 2.0, 1.0, 1.5]), ignore_index=0)")
     logits, target = logits_and_indices(ignore=0)
-    expected, _ = torch_loss_and_grad("nn.CrossEntropyLoss(weight=torch.tensor([0.5, 2.0, 1.0, 1.5]), ignore_index=0)", logits, target, np.ones(()))
+    expected, _ = torch_loss_and_grad("nn.CrossEntropyLoss(weight=torch.tensor([0.5, 2.0, 1.0, 1.5]), ignore_index=0)", logits, target, cotangent=np.ones(()))
     close(jax.jit(criterion)(logits, target), expected, "jitted cross-entropy")
 
 
@@ -183,7 +198,7 @@ def test_binary_cross_entropy_at_probabilities_zero_and_one():
     criterion, _ = emitted_callable("nn.BCELoss(reduction='none')")
     input = np.array([0.0, 1.0, 0.0, 1.0, 0.5], np.float32)
     target = np.array([0.0, 1.0, 1.0, 0.0, 0.3], np.float32)
-    expected_loss, expected_grad = torch_loss_and_grad("nn.BCELoss(reduction='none')", input, target, np.ones(5, np.float32))
+    expected_loss, expected_grad = torch_loss_and_grad("nn.BCELoss(reduction='none')", input, target, cotangent=np.ones(5, np.float32))
     loss, vjp = jax.vjp(lambda x: criterion(x, target), jnp.asarray(input))
     assert np.all(np.isfinite(expected_grad)) and float(np.max(expected_loss)) == 100.0
     close(loss, expected_loss, "clamped loss")
@@ -254,7 +269,8 @@ def test_user_loss_module_translates_as_a_module_of_the_file():
 
 def test_every_loss_of_the_issue_has_a_rule():
     claimed = {c for rule in all_rules() for c in rule.torch_classes}
-    for name in ("CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss"):
+    for name in ("CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
+                 "MarginRankingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss"):
         assert f"torch.nn.{name}" in claimed, name
 
 
