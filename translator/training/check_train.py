@@ -32,7 +32,7 @@ import numpy as np
 from translator.diagnostics import UsageError
 from translator.equivalence.specs import InputSpec
 from translator.equivalence.tolerance import LAYER_RTOL, Tolerance, error_of
-from translator.training.plan import TrainingPlan
+from translator.training.plan import TrainingPlan, without_main_guard
 
 #: batches per epoch when check-train makes the data (a per-epoch scheduler then steps within a few steps)
 SYNTHETIC_BATCHES_PER_EPOCH = 2
@@ -121,7 +121,7 @@ def check_train(script: str | Path, inputs: list[InputSpec] | None = None, targe
     resolved = resolve(source)
     file = FileContext(resolved, str(path))
     info = discover(resolved.module, file)
-    statements = [s for s in resolved.module.body if not isinstance(s, (cst.ClassDef, cst.FunctionDef))
+    statements = [s for s in without_main_guard(resolved.module.body) if not isinstance(s, (cst.ClassDef, cst.FunctionDef))
                   and not is_import(s)]
     plan = read_training_plan(statements, file, info)
     if not plan.trains:
@@ -138,26 +138,40 @@ def check_train(script: str | Path, inputs: list[InputSpec] | None = None, targe
     else:
         flax_code = Path(translated).read_text()
 
-    split = first_running_statement(statements)
+    split = first_running_statement(statements, plan)
     setup_ids = {id(s) for s in statements[:split]}
-    setup = [s for s in resolved.module.body if id(s) in setup_ids or is_import(s)
+    setup = [s for s in without_main_guard(resolved.module.body) if id(s) in setup_ids or is_import(s)
              or isinstance(s, (cst.ClassDef, cst.FunctionDef))]
     batches = synthetic_batches(plan, region, inputs, target, steps, seed)
     report.data = "synthetic (--input/--target or a placeholder loader)" if batches is not None else "the script's own"
 
+    from translator.equivalence.draws import (
+        DrawMismatch,
+        DrawTape,
+        recording,
+        replaying_jax,
+        replaying_torch,
+    )
+
     torch.manual_seed(plan.seed if plan.seed is not None else seed)
-    torch32 = run_setup(setup, path, plan, batches, torch.float32)
+    data_draws = DrawTape()
+    torch32 = run_setup(setup, path, plan, batches, data_draws, seed)
     model_name = plan.optimized_model.get(region.optimizer)
     if model_name is None or model_name not in torch32:
         raise UsageError(f"{path}: cannot tell which model `{region.optimizer}` optimises")
     initial = {k: v.detach().clone() for k, v in torch32[model_name].state_dict().items()}
-    torch64 = run_setup(setup, path, plan, batches, torch.float64, initial={model_name: initial})
+    torch64 = float64_twin(torch32, setup, path, plan)
 
     if batches is None:
         batches = script_batches(plan, region, torch32, steps)
     steps_per_epoch = len(batches) if batches else 1
 
-    module = import_translation(flax_code, plan, batches)
+    try:  # the script's data is made from the same draws on the JAX side
+        with replaying_jax(data_draws.arrays(), data_draws.kinds, [d.call for d in data_draws.draws]):
+            module = import_translation(flax_code, plan, batches)
+    except DrawMismatch as error:
+        report.failure = f"the translation makes its data from other random draws than the script: {error}"
+        return report
     step_block = step_source(region)
     compiled = compile(step_block, str(path), "exec")
     schedulers = [s for s in plan.schedulers if plan.scheduled.get(s) == region.optimizer]
@@ -165,27 +179,54 @@ def check_train(script: str | Path, inputs: list[InputSpec] | None = None, targe
 
     import jax
 
-    state32 = initial_state(module, torch32[model_name], batches[0], region, model_name, np.float32)
-    with jax.enable_x64(True):
-        state64 = initial_state(module, torch32[model_name], batches[0], region, model_name, np.float64)
+    captured: list = []  # the model's inputs at its first call: the shapes the translation initialises with
+    hook = torch32[model_name].register_forward_pre_hook(lambda _module, args: captured.append(args) if not captured else None)
+    state32 = state64 = None
     for k in range(steps):
         batch = batches[k % len(batches)]
         losses, lrs = {}, {}
+        tape = DrawTape()  # this step's draws (dropout masks, sampling): recorded once, replayed everywhere
         for name, namespace, dtype in (("torch", torch32, torch.float32), ("torch64", torch64, torch.float64)):
             for input_name, value in batch.items():
                 namespace[input_name] = as_torch(value, dtype)
             lrs[name] = float(namespace[region.optimizer].param_groups[0]["lr"])
             namespace[region.optimizer].zero_grad()
-            exec(compiled, namespace)
+            draws = recording(tape, seed * 1000 + k) if name == "torch" else replaying_torch(tape)
+            try:
+                with draws:
+                    exec(compiled, namespace)
+            except Exception as error:
+                report.failure = (f"the script's own step does not run alone at step {k} ({type(error).__name__}: {error}): "
+                                  "check-train binds the step's inputs from the loader's batches or module-level data")
+                return report
             losses[name] = float(namespace[region.loss].detach())
             if (k + 1) % steps_per_epoch == 0:
                 for scheduler in per_epoch:
                     namespace[scheduler].step()
+        if k == 0:
+            hook.remove()
+            initial_numpy = {name: value.numpy() for name, value in initial.items()}
+            inputs = [to_numpy(x) for x in captured[0]] if captured else []
+            try:
+                state32 = initial_state(module, torch32[model_name], initial_numpy, inputs, np.float32)
+                with jax.enable_x64(True):
+                    state64 = initial_state(module, torch32[model_name], initial_numpy, inputs, np.float64)
+            except UsageError:
+                raise
+            except Exception as error:
+                report.failure = f"the translation's create_train_state fails: {type(error).__name__}: {' '.join(str(error).split())[:300]}"
+                return report
         lr_jax = learning_rate_at(module, k)
+        if tape.unrecorded:
+            report.failure = f"step {k}: PyTorch drew random numbers check-train does not record: not compared"
+            return report
         try:
-            state32, loss32 = jax_step(module, state32, batch, region, np.float32)
+            state32, loss32 = jax_step(module, state32, batch, region, np.float32, tape)
             with jax.enable_x64(True):
-                state64, loss64 = jax_step(module, state64, batch, region, np.float64)
+                state64, loss64 = jax_step(module, state64, batch, region, np.float64, tape)
+        except DrawMismatch as error:
+            report.failure = f"step {k}: the translation's random draws are not PyTorch's: {error}"
+            return report
         except Exception as error:  # the translation's step does not run: say where, never a traceback
             report.failure = f"the translated train_step fails at step {k}: {type(error).__name__}: {' '.join(str(error).split())[:300]}"
             return report
@@ -243,30 +284,58 @@ def as_torch(value: np.ndarray, float_dtype):
     return tensor.to(float_dtype) if tensor.is_floating_point() else tensor
 
 
-def run_setup(setup: list[cst.BaseStatement], path: Path, plan: TrainingPlan, batches, dtype, initial=None) -> dict:
-    """The script's set-up statements run in a fresh namespace (its prints kept off stdout), under
-    ``dtype`` as torch's default; placeholders get the synthetic batches; models start from ``initial``."""
+def run_setup(setup: list[cst.BaseStatement], path: Path, plan: TrainingPlan, batches, tape, seed: int) -> dict:
+    """The script's set-up statements run in a fresh namespace (its prints kept off stdout). Random draws
+    other than the models' initialisation are recorded on ``tape`` (the translation's data replays them);
+    placeholders get the synthetic batches."""
     import torch
 
+    from translator.equivalence.draws import recording
+
     namespace: dict = {"__name__": "__check_train__", "__file__": str(path)}
-    code = cst.Module(body=setup).code
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(code, str(path), "exec"), namespace)
+        with contextlib.redirect_stdout(io.StringIO()), recording(tape, seed):
+            for statement in setup:
+                before = len(tape.draws)
+                exec(compile(cst.Module(body=[statement]).code, str(path), "exec"), namespace)
+                if assigned_role(statement) in plan.models:
+                    del tape.draws[before:]  # initial weights: ported, not drawn by the translation
     except Exception as error:
         raise UsageError(f"{path}: the script's set-up failed: {type(error).__name__}: {error}") from None
-    finally:
-        torch.set_default_dtype(previous)
     for name in plan.placeholders:
         if batches is not None:
-            namespace[name] = [{k: as_torch(v, dtype) for k, v in b.items()} for b in batches]
-    for name, state in (initial or {}).items():
-        model = namespace[name]
-        model.to(dtype)
-        model.load_state_dict({k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()})
+            namespace[name] = [{k: as_torch(v, torch.float32) for k, v in b.items()} for b in batches]
     return namespace
+
+
+def assigned_role(statement: cst.BaseStatement) -> str | None:
+    """The name a ``name = ...`` statement binds."""
+    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 and isinstance(statement.body[0], cst.Assign):
+        target = statement.body[0].targets[0].target
+        return target.value if isinstance(target, cst.Name) else None
+    return None
+
+
+def float64_twin(namespace: dict, setup: list[cst.BaseStatement], path: Path, plan: TrainingPlan) -> dict:
+    """The set-up in float64 with the same values: tensors and models (their initial state) converted,
+    then the optimiser, scheduler and loss statements run again over them."""
+    import copy
+
+    import torch
+
+    twin = {}
+    for name, value in namespace.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            twin[name] = value.detach().double()
+        elif isinstance(value, torch.nn.Module):
+            twin[name] = copy.deepcopy(value).double()
+        else:
+            twin[name] = value
+    roles = set(plan.optimizers) | set(plan.schedulers) | set(plan.criteria)
+    for statement in setup:
+        if assigned_role(statement) in roles:
+            exec(compile(cst.Module(body=[statement]).code, str(path), "exec"), twin)
+    return twin
 
 
 def script_batches(plan: TrainingPlan, region, namespace: dict, steps: int) -> list[dict]:
@@ -331,16 +400,15 @@ def step_source(region) -> str:
     return "\n".join(cst.Module(body=[s.with_changes(leading_lines=[])]).code.strip() for s in statements) + "\n"
 
 
-def initial_state(module, torch_model, first_batch: dict, region, model_name: str, dtype):
-    """The translation's TrainState, with PyTorch's initial weights ported into it (in ``dtype``)."""
+def initial_state(module, torch_model, state_dict: dict[str, np.ndarray], model_inputs: list, dtype):
+    """The translation's TrainState from ``create_train_state(rng, *model_inputs)``, with PyTorch's initial
+    weights (``state_dict``) ported into it, in ``dtype``."""
     import jax
 
     from translator.weights.port import port_state_dict
 
-    state_dict = {k: v.detach().cpu().numpy().copy() for k, v in torch_model.state_dict().items()}  # torch steps in place
-    _, variables = port_state_dict(torch_model, state_dict)
-    model_inputs = [cast(x, dtype) for x in model_call_inputs(region, model_name, first_batch)]
-    state = module.create_train_state(jax.random.key(0), *model_inputs)
+    _, variables = port_state_dict(torch_model, {k: v.copy() for k, v in state_dict.items()})
+    state = module.create_train_state(jax.random.key(0), *[cast(x, dtype) for x in model_inputs])
     changes = {"params": jax.tree_util.tree_map(lambda x: cast(x, dtype), variables["params"])}
     if "batch_stats" in variables and hasattr(state, "batch_stats"):
         changes["batch_stats"] = jax.tree_util.tree_map(lambda x: cast(x, dtype), variables["batch_stats"])
@@ -354,26 +422,39 @@ def cast(value, dtype) -> np.ndarray:
     return array.astype(dtype) if np.issubdtype(array.dtype, np.floating) else array
 
 
-def jax_step(module, state, batch: dict, region, dtype):
-    outputs = module.train_step(state, *[cast(batch[n], dtype) for n in region.inputs])
+def jax_step(module, state, batch: dict, region, dtype, tape):
+    """One call of the translation's ``train_step``; with PyTorch's draws of this step replayed at its
+    ``jax.random`` calls (as arguments of a jitted wrapper of the undecorated step: one compile)."""
+    inputs = [cast(batch[n], dtype) for n in region.inputs]
+    if not tape.draws:
+        outputs = module.train_step(state, *inputs)
+    else:
+        draws = [cast(a, dtype) if np.issubdtype(a.dtype, np.floating) else a for a in tape.arrays()]
+        outputs = replayed_train_step(module)(state, draws, tape.kinds, tuple(d.call for d in tape.draws), *inputs)
     return outputs[0], float(np.asarray(outputs[1]))
 
 
-def model_call_inputs(region, model_name: str, batch: dict) -> list:
-    """The model's inputs for initialisation: the first call's arguments, evaluated from the batch when
-    they are batch names (the shapes are all that matters)."""
-    import libcst.matchers as m
+def replayed_train_step(module):
+    """The translation's ``train_step`` (undecorated: ``jax.jit`` keeps it as ``__wrapped__``), jitted with
+    the recorded draws as an argument, cached per module."""
+    import functools
 
-    for statement in region.forward:
-        for call in m.findall(statement, m.Call(func=m.Name(model_name))):
-            values = []
-            for arg in call.args:
-                if isinstance(arg.value, cst.Name) and arg.value.value in batch:
-                    values.append(batch[arg.value.value])
-                else:
-                    raise UsageError("check-train needs the model called on batch names (`outputs = model(images)`)")
-            return values
-    raise UsageError("the step does not call the model")
+    import jax
+
+    from translator.equivalence.draws import replaying_jax
+
+    cached = module.__dict__.get("__t2f_replayed__")
+    if cached is not None:
+        return cached
+    raw = getattr(module.train_step, "__wrapped__", module.train_step)
+
+    @functools.partial(jax.jit, static_argnums=(2, 3))
+    def run(state, draws, kinds, calls, *inputs):
+        with replaying_jax(draws, kinds, calls):
+            return raw(state, *inputs)
+
+    module.__dict__["__t2f_replayed__"] = run
+    return run
 
 
 def learning_rate_at(module, step: int) -> float | None:

@@ -88,8 +88,7 @@ def read_training_plan(statements: Sequence[cst.BaseStatement], file: FileContex
     for statement in statements:
         read_role(statement, plan, file, info)
     for block, loops in blocks(statements, ()):
-        step = find_step(block, plan)
-        if step is not None:
+        for step in find_steps(block, plan):
             plan.steps.append(step)
             plan.step_loop = loops[-1] if loops else None  # over batches (or over epochs, full-batch)
             plan.epoch_loop = loops[-2] if len(loops) >= 2 else None
@@ -161,6 +160,18 @@ def strip_device_moves(expr: cst.BaseExpression) -> cst.BaseExpression:
     return expr
 
 
+def without_main_guard(statements: Sequence[cst.BaseStatement]) -> list[cst.BaseStatement]:
+    """The script's statements with ``if __name__ == "__main__":`` replaced by its body (the translation
+    has its own ``main()``)."""
+    out: list[cst.BaseStatement] = []
+    for statement in statements:
+        if isinstance(statement, cst.If) and is_main_guard(statement) and statement.orelse is None:
+            out.extend(statement.body.body)
+        else:
+            out.append(statement)
+    return out
+
+
 def is_main_guard(node: cst.If) -> bool:
     return m.matches(node.test, m.Comparison(left=m.Name("__name__"), comparisons=[m.ComparisonTarget(
         operator=m.Equal(), comparator=m.SimpleString('"__main__"') | m.SimpleString("'__main__'"))]))
@@ -192,9 +203,19 @@ def method_call(statement: cst.BaseStatement, method: str) -> str | None:
     return None
 
 
-def find_step(block: Sequence[cst.BaseStatement], plan: TrainingPlan) -> StepRegion | None:
-    """The optimisation step in ``block``: ``loss.backward()`` followed by ``optimizer.step()``."""
-    backward_at = next((i for i, s in enumerate(block) if method_call(s, "backward") is not None), None)
+def find_steps(block: Sequence[cst.BaseStatement], plan: TrainingPlan) -> list[StepRegion]:
+    """Every optimisation step in ``block`` (a GAN's loop body holds two)."""
+    steps: list[StepRegion] = []
+    begin = 0
+    while (step := find_step(block, plan, begin)) is not None:
+        steps.append(step)
+        begin = next(i for i, s in enumerate(block) if s is step.step) + 1
+    return steps
+
+
+def find_step(block: Sequence[cst.BaseStatement], plan: TrainingPlan, begin: int = 0) -> StepRegion | None:
+    """The first optimisation step in ``block`` from ``begin``: ``loss.backward()`` followed by ``optimizer.step()``."""
+    backward_at = next((i for i, s in enumerate(block) if i >= begin and method_call(s, "backward") is not None), None)
     if backward_at is None:
         return None
     step_at = next((i for i in range(backward_at + 1, len(block)) if method_call(block[i], "step") in plan.optimizers), None)
@@ -202,15 +223,15 @@ def find_step(block: Sequence[cst.BaseStatement], plan: TrainingPlan) -> StepReg
         return None
     optimizer = method_call(block[step_at], "step")
     zero_at = next((i for i, s in enumerate(block) if method_call(s, "zero_grad") in (optimizer, *plan.models)), None)
-    start = zero_at + 1 if zero_at is not None and zero_at < backward_at else 0
     loss = method_call(block[backward_at], "backward")
     needed = {loss}
     forward_indices: set[int] = set()
-    for i in range(backward_at - 1, start - 1, -1):
+    for i in range(backward_at - 1, begin - 1, -1):  # the loss's dependencies, wherever zero_grad stands
         statement = block[i]
-        if isinstance(statement, cst.SimpleStatementLine) and assigned_names(statement) & needed:
+        if i != zero_at and isinstance(statement, cst.SimpleStatementLine) and assigned_names(statement) & needed:
             forward_indices.add(i)
             needed |= read_names(statement)
+    start = min(forward_indices, default=backward_at)
     host = [s for i, s in enumerate(block[start:backward_at], start) if i not in forward_indices and i != zero_at]
     clips = []
     for statement in block[backward_at + 1:step_at]:

@@ -39,6 +39,8 @@ from translator.training.plan import (
     read_names,
     read_training_plan,
     strip_device_moves,
+    walk_statements,
+    without_main_guard,
 )
 
 SCRIPT = "S020"
@@ -65,6 +67,7 @@ def translate_script(statements: Sequence[cst.BaseStatement], file: FileContext,
                      class_code: dict[str, str]) -> list[cst.BaseStatement] | None:
     """The JAX statements for a training script's module-level ``statements``, or None when they hold
     no optimisation step (the caller then leaves them out, rule S010)."""
+    statements = without_main_guard(statements)
     plan = read_training_plan(statements, file, info)
     if not plan.trains:
         return None
@@ -127,7 +130,7 @@ class ScriptEmitter:
         if model is None:
             return []
         self.state_of[model] = "state"
-        split = first_running_statement(self.statements)
+        split = first_running_statement(self.statements, self.plan)
         module_level, running = self.statements[:split], self.statements[split:]
         out: list[cst.BaseStatement] = []
         for statement in module_level:
@@ -543,15 +546,14 @@ def parse_statements(code: str) -> list[cst.BaseStatement]:
     return list(cst.parse_module(code).body)
 
 
-def first_running_statement(statements: Sequence[cst.BaseStatement]) -> int:
-    """Where the script starts running (its first statement that is not a plain assignment or a seed):
-    what comes before is module level (the translation's definitions use it), the rest runs in ``main()``."""
+def first_running_statement(statements: Sequence[cst.BaseStatement], plan: TrainingPlan) -> int:
+    """Where the script starts training: its first top-level statement holding an optimisation step. What
+    comes before is module level (data, the model, the optimiser: the translation's definitions use them),
+    the rest runs in ``main()``."""
+    steps = {id(region.step) for region in plan.steps}
     for index, statement in enumerate(statements):
-        if isinstance(statement, cst.SimpleStatementLine) and all(
-                isinstance(s, (cst.Assign, cst.AnnAssign)) or m.matches(s, m.Expr(value=m.Call(func=m.Attribute(attr=m.Name("manual_seed")))))
-                for s in statement.body):
-            continue
-        return index
+        if any(id(inner) in steps for inner in walk_statements([statement])):
+            return index
     return len(statements)
 
 

@@ -82,7 +82,7 @@ class TorchRandom(Rule):
             if not args:
                 return unsupported(ctx, f"`torch.{op}` needs a size")
             if len(args) == 1:
-                shape = f"({args[0]},)" if args[0].isdigit() else args[0]
+                shape = f"({args[0]},)" if is_one_dimension(ctx.expr("args").elements[0].value if not ctx.is_default("args") else None) else args[0]
             else:
                 shape = f"({', '.join(args)})"
             dtype = code_of(ctx.expr("dtype")) if not ctx.is_default("dtype") else "jnp.float32"
@@ -116,3 +116,15 @@ class TorchRandom(Rule):
         "x.uniform_()", "x.normal_()", "x.random_(0, 4)", "x.exponential_()",
         "x + torch.randn(*x.shape)",  # a size given as star-arguments cannot be read
     ))
+
+
+def is_one_dimension(node) -> bool:
+    """``torch.rand(n)``: a single size argument that is a number (literal, arithmetic, a plain name) rather
+    than a shape (``x.shape``, ``x.size()``, a tuple or list)."""
+    import libcst as cst
+
+    if node is None:
+        return False
+    if isinstance(node, (cst.Integer, cst.BinaryOperation)):
+        return True
+    return isinstance(node, cst.Name) and not node.value.lower().endswith(("shape", "size", "dims"))
