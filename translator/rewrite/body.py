@@ -148,9 +148,9 @@ class BodyTranslator:
     masks: set[str] = field(default_factory=set)
     #: names known to hold a dtype (``dtype=torch.float32`` parameters, ``dt = x.dtype``): ``.to(dt)`` is a cast
     dtypes: set[str] = field(default_factory=set)
-    #: a hook the training-script translator installs: it may translate a call itself (``model(x)`` into
-    #: an ``apply``, ``.item()`` on the host) by returning an :class:`Emitted`, or decline with None
-    intercept: Callable[[BodyTranslator, cst.Call], Emitted | None] | None = None
+    #: a hook the training-script translator installs: it may translate a call or a subscript itself
+    #: (``model(x)`` into an ``apply``, ``.item()`` on the host) by returning an :class:`Emitted`, or decline with None
+    intercept: Callable[[BodyTranslator, cst.Call | cst.Subscript], Emitted | None] | None = None
     #: in a training script (no module, no ``make_rng``): the key expression for the next random draw
     random_key: Callable[[], str] | None = None
 
@@ -204,7 +204,13 @@ class BodyTranslator:
             return Emitted(node, self.env.get(node.value, PLAIN))
         if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary)):
             return Emitted(node, SCALAR)
-        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Ellipsis)):
+        if isinstance(node, cst.FormattedString):  # the values it formats are code like any other
+            parts = [part.with_changes(expression=self.plain(part.expression)) if isinstance(part, cst.FormattedStringExpression)
+                     else part for part in node.parts]
+            return Emitted(node.with_changes(parts=parts), PLAIN)
+        if isinstance(node, cst.ConcatenatedString):
+            return Emitted(node.with_changes(left=self.expr(node.left).expr, right=self.expr(node.right).expr), PLAIN)
+        if isinstance(node, (cst.SimpleString, cst.Ellipsis)):
             return Emitted(node, PLAIN)
         if isinstance(node, cst.Attribute):
             return self.attribute(node)
@@ -228,6 +234,8 @@ class BodyTranslator:
                         else e.with_changes(value=self.plain(e.value)) for e in node.elements]
             return Emitted(node.with_changes(elements=elements))
         if isinstance(node, cst.Subscript):
+            if self.intercept is not None and (intercepted := self.intercept(self, node)) is not None:
+                return intercepted
             return self.subscript(node)
         if isinstance(node, cst.IfExp):
             return Emitted(

@@ -32,7 +32,7 @@ import numpy as np
 from translator.diagnostics import UsageError
 from translator.equivalence.specs import InputSpec
 from translator.equivalence.tolerance import LAYER_RTOL, Tolerance, error_of
-from translator.training.plan import TrainingPlan, without_main_guard
+from translator.training.plan import TrainingPlan, walk_statements, without_main_guard
 
 #: batches per epoch when check-train makes the data (a per-epoch scheduler then steps within a few steps)
 SYNTHETIC_BATCHES_PER_EPOCH = 2
@@ -162,9 +162,14 @@ def check_train(script: str | Path, inputs: list[InputSpec] | None = None, targe
     initial = {k: v.detach().clone() for k, v in torch32[model_name].state_dict().items()}
     torch64 = float64_twin(torch32, setup, path, plan)
 
+    training = next(st for st in statements[split:] if any(id(x) == id(region.step) for x in walk_statements([st])))
+    try:
+        captured_batches, scheduler_steps = capture_step_inputs(torch32, training, path, plan, region, steps, batches)
+    except UsageError as error:
+        report.failure = str(error)
+        return report
     if batches is None:
-        batches = script_batches(plan, region, torch32, steps)
-    steps_per_epoch = len(batches) if batches else 1
+        batches = captured_batches
 
     try:  # the script's data is made from the same draws on the JAX side
         with replaying_jax(data_draws.arrays(), data_draws.kinds, [d.call for d in data_draws.draws]):
@@ -200,9 +205,10 @@ def check_train(script: str | Path, inputs: list[InputSpec] | None = None, targe
                                   "check-train binds the step's inputs from the loader's batches or module-level data")
                 return report
             losses[name] = float(namespace[region.loss].detach())
-            if (k + 1) % steps_per_epoch == 0:
-                for scheduler in per_epoch:
+            for scheduler in per_epoch:  # as many scheduler.step() calls as the script's loop made by now
+                while namespace.setdefault("__t2f_scheduled__", {}).get(scheduler, 0) < scheduler_steps[k + 1].get(scheduler, 0):
                     namespace[scheduler].step()
+                    namespace["__t2f_scheduled__"][scheduler] = namespace["__t2f_scheduled__"].get(scheduler, 0) + 1
         if k == 0:
             hook.remove()
             initial_numpy = {name: value.numpy() for name, value in initial.items()}
@@ -338,26 +344,63 @@ def float64_twin(namespace: dict, setup: list[cst.BaseStatement], path: Path, pl
     return twin
 
 
-def script_batches(plan: TrainingPlan, region, namespace: dict, steps: int) -> list[dict]:
-    """The script's own data: the first batches of its loader, or the full-batch tensors the step reads."""
-    from translator.training.script import loader_of, loop_target
+class _Enough(Exception):
+    """Raised from the shadow run's optimizer.step once the steps to compare have been seen."""
 
-    loop = plan.step_loop
-    loader_name = None
-    if loop is not None and isinstance(loop, cst.For):
-        iterable = loader_of(loop.iter)
-        if isinstance(iterable, cst.Name) and iterable.value in namespace and not isinstance(namespace[iterable.value], range):
-            loader_name = iterable.value
-    if loader_name is None:  # full batch: the step reads module-level tensors
-        return [{name: to_numpy(namespace[name]) for name in region.inputs if name in namespace}]
-    names = [n.value for n in _names(loop_target(loop))]
-    batches = []
-    for batch in namespace[loader_name]:
-        values = batch if isinstance(batch, (tuple, list)) else (batch,)
-        batches.append({name: to_numpy(v) for name, v in zip(names, values, strict=False)})
-        if len(batches) >= steps:
-            break
-    return batches
+
+def capture_step_inputs(namespace: dict, training: cst.BaseStatement, path: Path, plan: TrainingPlan, region, steps: int,
+                        batches) -> tuple[list[dict], list[dict[str, int]]]:
+    """The script's own training loop, run on a copy of its state until ``steps`` optimiser steps: at each step
+    the values of the step's inputs (the batch, whatever names the loss reads), and how many times each
+    scheduler had stepped by then (``counts[k]``: before step k; ``counts[steps]``: after the last)."""
+    import copy
+
+    import torch
+
+    movable = {k: v for k, v in namespace.items() if not isinstance(v, (types.ModuleType, type, types.FunctionType))
+               and not k.startswith("__")}
+    shadow = {**namespace, **copy.deepcopy(movable)}
+    captured: list[dict] = []
+    counts: list[dict[str, int]] = [{}]
+    scheduled: dict[str, int] = {}
+    optimizer = shadow[region.optimizer]
+    original_step = optimizer.step
+
+    def step(*args, **kwargs):
+        captured.append({name: to_numpy(shadow[name]) for name in region.inputs if name in shadow})
+        result = original_step(*args, **kwargs)
+        counts.append(dict(scheduled))
+        if len(captured) >= steps:
+            raise _Enough
+        return result
+
+    optimizer.step = step
+    for name in plan.schedulers:
+        scheduler = shadow.get(name)
+        if scheduler is not None:
+            def counted(*args, _name=name, _original=scheduler.step, **kwargs):
+                scheduled[_name] = scheduled.get(_name, 0) + 1
+                counts[-1] = dict(scheduled)
+                return _original(*args, **kwargs)
+            scheduler.step = counted
+    state = torch.get_rng_state()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(cst.Module(body=[training]).code, str(path), "exec"), shadow)
+    except _Enough:
+        pass
+    except Exception as error:
+        raise UsageError(f"the script's training loop fails when run: {type(error).__name__}: {error}") from None
+    finally:
+        torch.set_rng_state(state)
+    if batches is None and not captured:
+        raise UsageError("the script's training loop took no optimisation step")
+    missing = [n for n in region.inputs if captured and n not in captured[0]]
+    if missing:
+        raise UsageError(f"the step reads {', '.join(missing)}, which the script does not bind where check-train can read it")
+    while len(counts) <= steps:
+        counts.append(dict(counts[-1]))
+    return captured, counts
 
 
 def to_numpy(value) -> np.ndarray:

@@ -231,6 +231,7 @@ def find_step(block: Sequence[cst.BaseStatement], plan: TrainingPlan, begin: int
         if i != zero_at and isinstance(statement, cst.SimpleStatementLine) and assigned_names(statement) & needed:
             forward_indices.add(i)
             needed |= read_names(statement)
+    forward_indices -= data_preparation(block, sorted(forward_indices), plan)
     start = min(forward_indices, default=backward_at)
     host = [s for i, s in enumerate(block[start:backward_at], start) if i not in forward_indices and i != zero_at]
     clips = []
@@ -252,6 +253,23 @@ def find_step(block: Sequence[cst.BaseStatement], plan: TrainingPlan, begin: int
         zero_grad=block[zero_at] if zero_at is not None else None,
         clips=clips,
     )
+
+
+def data_preparation(block: Sequence[cst.BaseStatement], forward: list[int], plan: TrainingPlan) -> set[int]:
+    """The forward statements that only select or shape the batch (``idx = perm[i:i + bs]``, ``xb = X[idx]``):
+    they depend on no model call, so they run on the host before the step and their results are the step's
+    inputs (slicing with a loop counter is not traceable under jit)."""
+    callers = set(plan.models)
+    dependent: set[str] = set()
+    preparation: set[int] = set()
+    for i in forward:
+        statement = block[i]
+        calls_model = any(c.func.value in callers for c in m.findall(statement, m.Call(func=m.Name())))
+        if calls_model or read_names(statement) & dependent:
+            dependent |= assigned_names(statement)
+        else:
+            preparation.add(i)
+    return preparation
 
 
 def locate_scheduler_steps(plan: TrainingPlan, block: Sequence[cst.BaseStatement], loops: tuple) -> None:

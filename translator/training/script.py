@@ -34,6 +34,7 @@ from translator.training.plan import (
     SEEDS,
     StepRegion,
     TrainingPlan,
+    assigned_names,
     is_main_guard,
     method_call,
     read_names,
@@ -110,11 +111,24 @@ class ScriptEmitter:
     state_of: dict[str, str] = field(default_factory=dict)  # model variable -> its TrainState variable
     host: BodyTranslator | None = None
     draws: int = 0
+    #: the learning rate is an optax schedule (a function of the update count), not a number
+    scheduled: bool = False
+    #: the loops around the host statement being translated (innermost last)
+    loops: list = field(default_factory=list)
 
     def next_key(self) -> str:
-        """The key of the script's next random draw: its ``key`` folded with the draw's number."""
+        """The key of the script's next random draw: its ``key`` folded with the draw's number, and with the
+        counters of the loops around it (a draw in a loop is a new draw on every pass, as in PyTorch)."""
         self.draws += 1
-        return f"jax.random.fold_in(key, {self.draws - 1})"
+        key = f"jax.random.fold_in(key, {self.draws - 1})"
+        for loop in self.loops:
+            counter = loop_counter(loop)
+            if counter is None:
+                self.file.report(SCRIPT_UNSUPPORTED, "a random draw inside a loop without a counter (`for i in range(...)` "
+                                 "or `enumerate(...)`): split the key on every pass (`key, sub = jax.random.split(key)`)", loop)
+                continue
+            key = f"jax.random.fold_in({key}, {counter})"
+        return key
 
     # ------------------------------------------------------------------ the whole script
     def emit(self) -> list[cst.BaseStatement]:
@@ -183,8 +197,13 @@ class ScriptEmitter:
             return self.host_simple(statement)
         if isinstance(statement, cst.For):
             self.host.bind_target(statement.target, Emitted(statement.target))
-            return [self.annotated(statement, statement.with_changes(iter=self.host.plain(statement.iter),
-                                                                     body=statement.body.with_changes(body=self.host_block(statement.body.body))))]
+            iterable = self.host.plain(statement.iter)
+            self.loops.append(statement)
+            try:
+                body = self.host_block(statement.body.body)
+            finally:
+                self.loops.pop()
+            return [self.annotated(statement, statement.with_changes(iter=iterable, body=statement.body.with_changes(body=body)))]
         if isinstance(statement, cst.While):
             return [self.annotated(statement, statement.with_changes(test=self.host.plain(statement.test),
                                                                      body=statement.body.with_changes(body=self.host_block(statement.body.body))))]
@@ -252,8 +271,23 @@ class ScriptEmitter:
         comments = [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in self.file.take_notes()]
         return statement.with_changes(leading_lines=[*statement.leading_lines, *comments]) if comments else statement
 
-    def host_call(self, body: BodyTranslator, node: cst.Call) -> Emitted | None:
+    def learning_rate_read(self, node: cst.CSTNode) -> Emitted | None:
+        """``optimizer.param_groups[0]["lr"]`` / ``scheduler.get_last_lr()[0]``: the learning rate of the next
+        update, read from the translation's ``learning_rate`` (a schedule is a function of the update count)."""
+        group = m.Subscript(value=m.Subscript(value=m.Attribute(value=m.Name(), attr=m.Name("param_groups"))),
+                            slice=[m.SubscriptElement(slice=m.Index(value=m.SimpleString()))])
+        last = m.Subscript(value=m.Call(func=m.Attribute(value=m.Name(), attr=m.Name("get_last_lr"))))
+        if m.matches(node, group) and node.value.value.value.value in self.plan.optimizers:
+            if m.matches(node.slice[0].slice.value, m.SimpleString('"lr"') | m.SimpleString("'lr'")):
+                return Emitted(cst.parse_expression("learning_rate(state.step)" if self.scheduled else "learning_rate"))
+        if m.matches(node, last) and node.value.func.value.value in self.plan.schedulers:
+            return Emitted(cst.parse_expression("learning_rate(state.step)"))
+        return None
+
+    def host_call(self, body: BodyTranslator, node: cst.Call | cst.Subscript) -> Emitted | None:
         """Calls on the host: models run through jitted steps, ``.item()`` is a host read, saving writes bytes."""
+        if isinstance(node, cst.Subscript):
+            return self.learning_rate_read(node)
         func = node.func
         if isinstance(func, cst.Name) and func.value in self.plan.models:
             return Emitted(self.eval_call(func.value, node, body))
@@ -341,6 +375,7 @@ class ScriptEmitter:
             schedule = translate_schedule(self.plan.schedulers[scheduler], self.file, base_learning_rate=base or cst.Float("0.001"),
                                           steps_per_epoch=steps_per_epoch)
             if schedule is not None and schedule.schedule is not None:
+                self.scheduled = True
                 lines = [line for line in lines if not code_of(line).startswith("learning_rate =")]
                 lines.append(cst.parse_statement(f"learning_rate = {code_of(schedule.schedule)}"))
             if len(schedulers) > 1:
@@ -406,13 +441,28 @@ class ScriptEmitter:
             else:
                 lines.append(f"{code_of(loop_target(loop))} = next(iter({code_of(self.host.plain(loader_of(loop.iter)))}))"
                              "  # a first batch: the parameter shapes")
-        args = ", ".join(code_of(self.host.plain(x)) for x in inputs)
+        module_level = {n for st in self.statements[:first_running_statement(self.statements, self.plan)]
+                        for n in assigned_names(st)}
+        samples = []
+        for x in inputs:
+            names = read_names(x)
+            if names <= module_level | from_batch:
+                samples.append(x)
+            elif isinstance(x, cst.Name) and (source := indexed_source(x.value, region.block)) in module_level:
+                samples.append(cst.Name(source))  # `xb = X[idx]`: X has the same trailing shape
+            else:
+                self.file.report(SCRIPT_UNSUPPORTED, f"cannot tell the shape of the model's input `{code_of(x)}` before "
+                                 "the loop: write `state = create_train_state(key, sample)` with a sample batch", region.step)
+                samples.append(x)
+        args = ", ".join(code_of(self.host.plain(x)) for x in samples)
         seed = self.plan.seed if self.plan.seed is not None else 0
         lines.append(f"state = create_train_state(jax.random.key({seed}), {args})")
         return [s for line in lines for s in parse_statements(line + "\n")]
 
     def forward_translator(self, model: str, facts: ModelFacts, uses: dict) -> BodyTranslator:
-        def intercept(body: BodyTranslator, node: cst.Call) -> Emitted | None:
+        def intercept(body: BodyTranslator, node: cst.Call | cst.Subscript) -> Emitted | None:
+            if isinstance(node, cst.Subscript):
+                return None
             func = node.func
             if isinstance(func, cst.Name) and func.value == model:
                 uses["calls"] += 1
@@ -555,6 +605,29 @@ def first_running_statement(statements: Sequence[cst.BaseStatement], plan: Train
         if any(id(inner) in steps for inner in walk_statements([statement])):
             return index
     return len(statements)
+
+
+def loop_counter(loop: cst.For) -> str | None:
+    """The name counting a loop's passes: ``i`` in ``for i in range(...)`` / ``for i, x in enumerate(...)``."""
+    if m.matches(loop.iter, m.Call(func=m.Name("range"))) and isinstance(loop.target, cst.Name):
+        return loop.target.value
+    if m.matches(loop.iter, m.Call(func=m.Name("enumerate"))) and m.matches(loop.target, m.Tuple(elements=[m.Element(value=m.Name()), m.ZeroOrMore()])):
+        return loop.target.elements[0].value.value
+    return None
+
+
+def indexed_source(name: str, block: Sequence[cst.BaseStatement]) -> str | None:
+    """``X`` when ``block`` binds ``name = X[...]`` (or ``a, name = Y[...], X[...]``): a batch selected from data."""
+    for statement in block:
+        for assign in m.findall(statement, m.Assign()):
+            for target in assign.targets:
+                pairs = [(target.target, assign.value)]
+                if isinstance(target.target, cst.Tuple) and isinstance(assign.value, cst.Tuple):
+                    pairs = list(zip((e.value for e in target.target.elements), (e.value for e in assign.value.elements), strict=False))
+                for bound, value in pairs:
+                    if m.matches(bound, m.Name(name)) and m.matches(value, m.Subscript(value=m.Name())):
+                        return value.value.value
+    return None
 
 
 def attribute_root(expr: cst.BaseExpression) -> str | None:

@@ -62,6 +62,10 @@ class TorchRandom(Rule):
         op = op_name(ctx)
         body = getattr(ctx, "body", None)
         script_key = getattr(body, "random_key", None) if body is not None and body.cls is None else None
+        if op == "randperm" and script_key is not None and not ctx.is_default("args"):  # a script's shuffling
+            n = code_of(ctx.expr("args").elements[0].value)
+            ctx.note("torch.randperm(n) -> jax.random.permutation(key, n): the script's key, folded per draw")
+            return emit(f"jax.random.permutation({script_key()}, {n})")
         if op not in SAMPLERS or body is None or (body.cls is None and script_key is None):
             return unsupported(
                 ctx, f"`{op}` draws from PyTorch's global RNG: JAX needs an explicit key, e.g. "
