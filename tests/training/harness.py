@@ -237,7 +237,7 @@ def schedule_difference(schedule_text: str, optimizer_text: str, epochs: int, st
     per = steps_per_epoch or 1
     with jax.enable_x64(True):
         counts = jnp.arange(epochs * per, dtype=count_dtype)
-        got = np.asarray(jax.vmap(namespace["schedule"])(counts), dtype=np.float64)
+        got = np.asarray(jax.jit(jax.vmap(namespace["schedule"]))(counts), dtype=np.float64)
     want = np.repeat(np.asarray(expected), per)
     return float(np.max(np.abs(got - want)) / max(float(np.max(np.abs(want))), 1e-12))
 
@@ -269,9 +269,10 @@ def plateau_difference(schedule_text: str, optimizer_text: str, epochs: int, *, 
         plateau = namespace["plateau"]
         params = {"w": jnp.zeros(2)}
         state = plateau.init(params)
+        update = jax.jit(lambda state, value: plateau.update(params, state, value=value)[1])
         worst = 0.0
         for metric in metrics:
             scheduler.step(metric)
-            _, state = plateau.update(params, state, value=metric)
+            state = update(state, jnp.asarray(metric))
             worst = max(worst, abs(float(state.scale) * base - optimizer.param_groups[0]["lr"]) / base)
     return worst

@@ -27,9 +27,9 @@ def torch_cosine_warm_restarts(base_lr, t_0, t_mult=1, eta_min=0.0):
         if t_mult == 1:
             t_cur, t_i = epoch % t_0, t_0
         else:
-            cycle = jnp.arange(1, 40)
+            cycle = jnp.arange(1.0, 30.0)  # floats: t_mult ** 29 overflows an int32
             starts = t_0 * (t_mult**cycle - 1) / (t_mult - 1)  # the epoch each later cycle begins
-            n = jnp.sum(epoch >= starts)
+            n = jnp.sum(epoch >= starts).astype(cycle.dtype)
             t_cur, t_i = epoch - t_0 * (t_mult**n - 1) / (t_mult - 1), t_0 * t_mult**n
         return eta_min + (base_lr - eta_min) * (1 + jnp.cos(jnp.pi * t_cur / t_i)) / 2
 

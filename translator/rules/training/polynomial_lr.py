@@ -1,4 +1,4 @@
-"""O037 TorchPolynomialLR: ``PolynomialLR(optimizer, total_iters, power)`` -> ``optax.polynomial_schedule``."""
+"""O037 TorchPolynomialLR: ``PolynomialLR(optimizer, total_iters, power)`` -> ``torch_polynomial_decay``."""
 
 from __future__ import annotations
 
@@ -9,31 +9,46 @@ from translator.rules.base import Example, RuleDoc, ScheduleBuild
 from translator.rules.registry import register
 from translator.rules.training._common import ScheduleCase, TrainingRule, expression, per_epoch, src
 
+SUPPORT_NAME = "torch_polynomial_decay"
+SUPPORT = '''
+def torch_polynomial_decay(base_lr, total_iters, power=1.0):
+    """PolynomialLR (O037) as a schedule of the epoch: base_lr * (1 - min(epoch, total_iters) / total_iters)
+    ** power, written (total_iters - min(epoch, total_iters)) / total_iters: under jit XLA divides by
+    multiplying with the reciprocal, so 1 - total_iters / total_iters can be -6e-17 and
+    optax.polynomial_schedule's fractional power of it is nan from the last epoch on."""
+    return lambda epoch: base_lr * ((total_iters - jnp.minimum(epoch, total_iters)) / total_iters) ** power
+'''
+
 
 @register
 class TorchPolynomialLR(TrainingRule):
     code = "O037"
     name = "TorchPolynomialLR"
-    summary = "PolynomialLR(total_iters=5, power=1) -> optax.polynomial_schedule(lr, 0, power, total_iters) over epochs"
+    summary = "PolynomialLR(total_iters=5, power=1) -> torch_polynomial_decay (optax.polynomial_schedule is nan under jit for power < 1)"
     torch_schedulers = ("torch.optim.lr_scheduler.PolynomialLR",)
     doc = RuleDoc(
         what="`lr_scheduler.PolynomialLR(optimizer, total_iters=5, power=1.0)`.",
         why=(
             "The rate decays as `lr * (1 - epoch / total_iters) ** power` to 0 at `total_iters` and stays\n"
-            "there: `optax.polynomial_schedule(lr, 0.0, power, total_iters)` of the epoch, constant within\n"
-            "an epoch (`torch_epoch_schedule`)."
+            "there, constant within an epoch (`torch_epoch_schedule`). `optax.polynomial_schedule(lr, 0.0,\n"
+            "power, total_iters)` is the same formula, but under `jit` XLA computes `count / total_iters` as\n"
+            "`count * (1 / total_iters)`, so `1 - total_iters / total_iters` can be -6e-17 and a fractional\n"
+            "power of it is nan: measured with power=0.5, the rate is nan from epoch `total_iters` on (and\n"
+            "so are the parameters). The support schedule `torch_polynomial_decay` divides the remaining\n"
+            "epochs, an exact integer that reaches 0."
         ),
         example=Example(
             torch="scheduler = lr_scheduler.PolynomialLR(optimizer, total_iters=10, power=2.0)",
-            flax="schedule = torch_epoch_schedule(optax.polynomial_schedule(0.01, 0.0, 2.0, 10), steps_per_epoch)",
+            flax="schedule = torch_epoch_schedule(torch_polynomial_decay(0.01, 10, power=2.0), steps_per_epoch)",
         ),
         fidelity="Exact up to rounding (torch's recursive ratio vs the closed form: relative Δ ≤ 1e-15).",
     )
 
     def build_schedule(self, ctx, base_learning_rate, steps_per_epoch):
-        inner = f"optax.polynomial_schedule({code_of(base_learning_rate)}, 0.0, {src(ctx, 'power')}, {src(ctx, 'total_iters')})"
+        power = "" if ctx.is_default("power") else f", power={src(ctx, 'power')}"
+        inner = f"torch_polynomial_decay({code_of(base_learning_rate)}, {src(ctx, 'total_iters')}{power})"
         schedule, support = per_epoch(inner, steps_per_epoch)
-        return ScheduleBuild(expression(schedule), support=support)
+        return ScheduleBuild(expression(schedule), support=((SUPPORT_NAME, SUPPORT), *support))
 
     def cases(self):
         @st.composite
