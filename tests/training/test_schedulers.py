@@ -84,7 +84,7 @@ def test_untranslated_schedulers_are_reported_with_the_rule_code(rule):
 
 
 def test_optax_polynomial_schedule_is_nan_under_jit_where_torch_reaches_zero():
-    torch_text = "lr_scheduler.PolynomialLR(optimizer, total_iters=3, power=0.5)"
-    assert schedule_difference(torch_text, SGD, 6, None) <= EXACT
-    wrong = schedule_difference(torch_text, SGD, 6, None, optax_text="optax.polynomial_schedule(0.1, 0.0, 0.5, 3)")
+    torch_text = "lr_scheduler.PolynomialLR(optimizer, total_iters=5, power=0.5)"
+    assert schedule_difference(torch_text, SGD, 8, None) <= EXACT
+    wrong = schedule_difference(torch_text, SGD, 8, None, optax_text="optax.polynomial_schedule(0.1, 0.0, 0.5, 5)")
     assert wrong != wrong  # nan
