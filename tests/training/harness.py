@@ -198,7 +198,9 @@ def optimizer_difference(torch_text: str, steps: int = 20, *, optax_text: str | 
         return max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(jax.tree.leaves(params), expected, strict=True)) / scale
 
 
-def translate_schedule_text(schedule_text: str, optimizer_text: str, steps_per_epoch: int | None) -> tuple[object, FileContext]:
+def translate_schedule_text(schedule_text: str, optimizer_text: str, steps_per_epoch: int | str | None) -> tuple[object, FileContext]:
+    """The translation of ``schedule_text`` over ``optimizer_text`` (its base lr), ``steps_per_epoch`` updates
+    per ``scheduler.step()`` (a number or a name; None: per update)."""
     file, call = _first_call(f"{PRELUDE}optimizer = {optimizer_text}\nscheduler = {schedule_text}\n")
     optimizer_call = file.resolved.module.body[-2].body[0].value
     optimizer = translate_optimizer(optimizer_call, file)

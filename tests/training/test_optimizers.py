@@ -13,7 +13,7 @@ from tests.training.harness import (
 from translator.rules.registry import all_rules
 from translator.rules.training._common import OptimizerCase, TrainingRule
 
-OPTIMIZER_RULES = [r for r in all_rules() if isinstance(r, TrainingRule) and (r.torch_optimizers or r.torch_functions)
+OPTIMIZER_RULES = [r for r in all_rules() if isinstance(r, TrainingRule) and (r.torch_optimizers or r.torch_gradient_functions)
                    and r.code != "O010"]
 #: float64 after 20 steps, relative to max(1, |param|): a few ulps of the largest parameter
 EXACT = 1e-12

@@ -91,7 +91,7 @@ def _training_index() -> dict[str, dict[int, tuple[TrainingRule, object]]]:
         if not isinstance(rule, TrainingRule):
             continue
         for kind, names in (("optimizer", rule.torch_optimizers), ("scheduler", rule.torch_schedulers),
-                            ("function", rule.torch_functions)):
+                            ("function", rule.torch_gradient_functions)):
             for name in names:
                 obj = pydoc.locate(name)
                 if obj is not None:

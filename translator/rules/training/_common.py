@@ -50,13 +50,16 @@ class ScheduleCase:
 
 
 class TrainingRule(Rule):
-    """A rule of the training family: it claims ``torch_optimizers``/``torch_schedulers`` (or a clipping
-    function) and its ``cases()`` draw :class:`OptimizerCase`/:class:`ScheduleCase`.
+    """A rule of the training family: it claims ``torch_optimizers``/``torch_schedulers`` (or
+    ``torch_gradient_functions``) and its ``cases()`` draw :class:`OptimizerCase`/:class:`ScheduleCase`.
 
     ``flagged_calls``: constructor calls it must report with its code rather than translate.
     """
 
     flagged_calls: ClassVar[tuple[str, ...]] = ()
+    #: functions of a training step that act on the gradients (``clip_grad_norm_``): not ``torch_functions``,
+    #: which the model translator looks up in ``forward`` and module-level functions
+    torch_gradient_functions: ClassVar[tuple[str, ...]] = ()
 
 
 class TrainingContext(CallContext):

@@ -38,7 +38,7 @@ class TorchClipGrad(TrainingRule):
     code = "O020"
     name = "TorchClipGrad"
     summary = "clip_grad_norm_(params, max_norm, norm_type) -> torch_clip_grad_norm; clip_grad_value_(params, v) -> optax.clip(v)"
-    torch_functions = ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_")
+    torch_gradient_functions = ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_")
     call_signature = signature_of(_clip)
     doc = RuleDoc(
         what=(
