@@ -148,9 +148,9 @@ class BodyTranslator:
     masks: set[str] = field(default_factory=set)
     #: names known to hold a dtype (``dtype=torch.float32`` parameters, ``dt = x.dtype``): ``.to(dt)`` is a cast
     dtypes: set[str] = field(default_factory=set)
-    #: a hook the training-script translator installs: it may translate a call or a subscript itself
+    #: a hook the training-script translator installs: it may translate a call, subscript or attribute itself
     #: (``model(x)`` into an ``apply``, ``.item()`` on the host) by returning an :class:`Emitted`, or decline with None
-    intercept: Callable[[BodyTranslator, cst.Call | cst.Subscript], Emitted | None] | None = None
+    intercept: Callable[[BodyTranslator, cst.Call | cst.Subscript | cst.Attribute], Emitted | None] | None = None
     #: in a training script (no module, no ``make_rng``): the key expression for the next random draw
     random_key: Callable[[], str] | None = None
 
@@ -213,6 +213,8 @@ class BodyTranslator:
         if isinstance(node, (cst.SimpleString, cst.Ellipsis)):
             return Emitted(node, PLAIN)
         if isinstance(node, cst.Attribute):
+            if self.intercept is not None and (intercepted := self.intercept(self, node)) is not None:
+                return intercepted
             return self.attribute(node)
         if isinstance(node, cst.Call):
             return self.call(node)

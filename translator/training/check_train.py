@@ -198,7 +198,7 @@ def check_train(script: str | Path, inputs: list[InputSpec] | None = None, targe
             namespace[region.optimizer].zero_grad()
             draws = recording(tape, seed * 1000 + k) if name == "torch" else replaying_torch(tape)
             try:
-                with draws:
+                with draws, default_dtype(dtype):  # tensors the model makes in forward follow its precision
                     exec(compiled, namespace)
             except Exception as error:
                 report.failure = (f"the script's own step does not run alone at step {k} ({type(error).__name__}: {error}): "
@@ -281,6 +281,18 @@ def draw(spec: InputSpec, rng: np.random.Generator) -> np.ndarray:
     if spec.dtype == "bool":
         return rng.integers(0, 2, spec.shape).astype(bool)
     return rng.integers(spec.low, spec.high, spec.shape).astype(spec.dtype)
+
+
+@contextlib.contextmanager
+def default_dtype(dtype):
+    import torch
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 def as_torch(value: np.ndarray, float_dtype):

@@ -69,6 +69,7 @@ class TrainingPlan:
     criteria: dict[str, cst.Call] = field(default_factory=dict)
     devices: set[str] = field(default_factory=set)
     placeholders: set[str] = field(default_factory=set)  # `train_loader = ...`
+    data_objects: set[str] = field(default_factory=set)  # datasets and loaders (Python objects, not arrays)
     steps: list[StepRegion] = field(default_factory=list)
     #: scheduler -> "batch" or "epoch": where its ``.step()`` is called relative to the optimisation step
     schedule_period: dict[str, str] = field(default_factory=dict)
@@ -126,7 +127,9 @@ def read_role(statement: cst.BaseStatement, plan: TrainingPlan, file: FileContex
         plan.model_calls[name] = value
         return
     qualified = library_name(file.resolved, value.func) or ""
-    if qualified in DEVICE_CALLS:
+    if qualified.startswith("torch.utils.data."):
+        plan.data_objects.add(name)
+    elif qualified in DEVICE_CALLS:
         plan.devices.add(name)
     elif qualified.startswith(SCHEDULER_PREFIX):
         plan.schedulers[name] = value

@@ -50,6 +50,45 @@ SCRIPT_UNSUPPORTED = "S021"
 HOST_METHODS = ("item", "tolist")
 DROPPED_METHODS = ("zero_grad", "train", "eval", "to", "cuda", "cpu")
 SAVE = ("torch.save",)
+DATASETS = ("torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset")
+LOADERS = ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader")
+ARRAY_DATA_SUPPORT = '''class ArrayDataset:
+    """TensorDataset as arrays (rule S020): item i is the tuple of every array's row i."""
+
+    def __init__(self, *arrays):
+        self.arrays = tuple(np.asarray(a) for a in arrays)
+
+    def __len__(self):
+        return len(self.arrays[0])
+
+    def __getitem__(self, index):
+        return tuple(a[index] for a in self.arrays)
+
+
+class ArrayLoader:
+    """DataLoader over an ArrayDataset (rule S020): numpy batches, reshuffled every epoch from ``key``."""
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, key=None):
+        self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
+        self.key, self.epoch = key, 0
+
+    def __len__(self):
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        order = np.arange(n)
+        if self.shuffle:
+            order = np.asarray(jax.random.permutation(jax.random.fold_in(self.key, self.epoch), n))
+        self.epoch += 1
+        for start in range(0, n, self.batch_size):
+            index = order[start : start + self.batch_size]
+            if self.drop_last and len(index) < self.batch_size:
+                break
+            yield self.dataset[index]
+'''
+
 
 
 @dataclass(frozen=True)
@@ -190,7 +229,9 @@ class ScriptEmitter:
         region = next((r for r in self.plan.steps if any(s is statement for s in r.block)), None)
         if region is not None and statement is region.step:
             return self.step_call(region)
-        if region is not None and (any(statement is s for s in region.forward) or statement is region.backward
+        clip = isinstance(statement, cst.SimpleStatementLine) and any(
+            getattr(small, "value", None) is call for small in statement.body for call in (region.clips if region else ()))
+        if region is not None and (any(statement is s for s in region.forward) or statement is region.backward or clip
                                    or statement is region.zero_grad or any(statement is s for s in region.host)):
             return []  # part of the step (host statements follow the step call)
         if isinstance(statement, cst.SimpleStatementLine):
@@ -284,10 +325,12 @@ class ScriptEmitter:
             return Emitted(cst.parse_expression("learning_rate(state.step)"))
         return None
 
-    def host_call(self, body: BodyTranslator, node: cst.Call | cst.Subscript) -> Emitted | None:
+    def host_call(self, body: BodyTranslator, node: cst.Call | cst.Subscript | cst.Attribute) -> Emitted | None:
         """Calls on the host: models run through jitted steps, ``.item()`` is a host read, saving writes bytes."""
         if isinstance(node, cst.Subscript):
             return self.learning_rate_read(node)
+        if isinstance(node, cst.Attribute):  # `loader.dataset`: Python objects of the data pipeline keep their attributes
+            return Emitted(node) if attribute_root(node) in self.plan.data_objects else None
         func = node.func
         if isinstance(func, cst.Name) and func.value in self.plan.models:
             return Emitted(self.eval_call(func.value, node, body))
@@ -306,6 +349,13 @@ class ScriptEmitter:
         if (criterion := self.criterion_call(body, node)) is not None:
             return criterion
         qualified = library_name(self.file.resolved, func) or ""
+        if qualified == "torch.cuda.is_available":
+            self.file.note(SCRIPT, "torch.cuda.is_available() -> whether JAX sees a GPU (it places arrays there itself)")
+            return Emitted(cst.parse_expression('any(d.platform == "gpu" for d in jax.devices())'))
+        if qualified in ("builtins.int", "builtins.float", "builtins.bool"):  # on the host an array has a value
+            return Emitted(node.with_changes(args=body.plain_args(node)))
+        if qualified in DATASETS or qualified in LOADERS:
+            return self.data_pipeline(body, node, qualified)
         if qualified in SAVE and len(node.args) >= 2:
             self.file.note(SCRIPT, "torch.save(model.state_dict(), path) -> the parameters serialised with "
                            "flax.serialization (msgpack): `torch2flax export` writes a PyTorch state dict")
@@ -320,6 +370,39 @@ class ScriptEmitter:
             return Emitted(parse_expr(f"pathlib.Path({{path}}).write_bytes(serialization.to_bytes({{{collections}}}))",
                                       path=body.plain(node.args[1].value)))
         return None
+
+    def data_pipeline(self, body: BodyTranslator, node: cst.Call, qualified: str) -> Emitted:
+        """``TensorDataset(X, y)`` -> ``ArrayDataset(X, y)``; ``DataLoader(ds, batch_size, shuffle, drop_last)`` ->
+        ``ArrayLoader(...)``: numpy batches, reshuffled every epoch from the script's key."""
+        import inspect
+
+        from torch.utils.data import DataLoader
+
+        from translator.rewrite.context import UnbindableCall, bind_arguments
+
+        self.file.support.setdefault("ArrayDataset", ARRAY_DATA_SUPPORT)
+        if qualified in DATASETS:
+            self.file.note(SCRIPT, "TensorDataset -> ArrayDataset: the arrays themselves, indexed together")
+            return Emitted(node.with_changes(func=cst.Name("ArrayDataset"), args=body.plain_args(node)))
+        signature = inspect.signature(DataLoader.__init__)
+        signature = signature.replace(parameters=list(signature.parameters.values())[1:])
+        try:
+            bound = bind_arguments(node, signature)
+        except UnbindableCall as error:
+            self.file.report(SCRIPT_UNSUPPORTED, f"DataLoader arguments cannot be read ({error})", node)
+            return Emitted(node)
+        ignored = {"num_workers", "pin_memory", "persistent_workers", "prefetch_factor", "pin_memory_device"}
+        for name in bound:
+            if name not in {"dataset", "batch_size", "shuffle", "drop_last"} | ignored:
+                self.file.report(SCRIPT_UNSUPPORTED, f"DataLoader(..., {name}=...) is not translated (ArrayLoader takes "
+                                 "dataset, batch_size, shuffle, drop_last)", node)
+        self.file.note(SCRIPT, "DataLoader -> ArrayLoader: numpy batches in Python, as JAX input pipelines are "
+                       "(workers and pinned memory are PyTorch's concerns)")
+        args = [code_of(body.plain(bound["dataset"]))]
+        args += [f"{name}={code_of(body.plain(bound[name]))}" for name in ("batch_size", "shuffle", "drop_last") if name in bound]
+        if "shuffle" in bound and code_of(bound["shuffle"]) != "False":
+            args.append(f"key={self.next_key()}")
+        return Emitted(cst.parse_expression(f"ArrayLoader({', '.join(args)})"))
 
     # ------------------------------------------------------------------ roles
     def model_construction(self, name: str) -> cst.BaseExpression:
@@ -461,7 +544,7 @@ class ScriptEmitter:
 
     def forward_translator(self, model: str, facts: ModelFacts, uses: dict) -> BodyTranslator:
         def intercept(body: BodyTranslator, node: cst.Call | cst.Subscript) -> Emitted | None:
-            if isinstance(node, cst.Subscript):
+            if isinstance(node, (cst.Subscript, cst.Attribute)):
                 return None
             func = node.func
             if isinstance(func, cst.Name) and func.value == model:
@@ -507,11 +590,27 @@ class ScriptEmitter:
                                             for s in region.forward for c in m.findall(s, m.Call(func=m.Name(model))))
         for statement in region.forward:
             if mutable and m.findall(statement, m.Call(func=m.Name(model))):
+                calls = list(m.findall(statement, m.Call(func=m.Name(model))))
                 if not m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(target=m.Name())],
                                                                                  value=m.Call(func=m.Name(model)))])):
-                    self.file.report(SCRIPT_UNSUPPORTED, "a model with batch norm called inside an expression in the loss: "
-                                     "assign its output to a name first (`outputs = model(x)`)", statement)
+                    if len(calls) > 1 or uses["calls"]:
+                        self.file.report(SCRIPT_UNSUPPORTED, "a model with batch norm called more than once in the loss: "
+                                         "each call updates the batch statistics; not translated yet", statement)
+                        continue
+                    # `loss = criterion(model(x), y)`: the call (which also returns updated statistics) goes first
+                    uses["calls"] += 1
+                    lines.extend(f"# {n}" for n in self.file.take_notes())
+                    lines.append(f"outputs_, updates = {code_of(self.apply_call(model, calls[0], body, traced=True))}")
+                    from translator.rewrite.body import ReplaceNode
+
+                    rewritten = statement.visit(ReplaceNode(calls[0], cst.Name("outputs_")))
+                    self.file.origin = statement  # diagnostics in the rewritten line point at the user's line
+                    try:
+                        lines.extend(cst.Module(body=[t]).code.rstrip("\n") for t in body.statement(rewritten))
+                    finally:
+                        self.file.origin = None
                     continue
+                uses["calls"] += 1
                 target = statement.body[0].targets[0].target.value
                 call = self.apply_call(model, statement.body[0].value, body, traced=True)
                 lines.extend(f"# {n}" for n in self.file.take_notes())

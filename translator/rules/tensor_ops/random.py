@@ -66,6 +66,14 @@ class TorchRandom(Rule):
             n = code_of(ctx.expr("args").elements[0].value)
             ctx.note("torch.randperm(n) -> jax.random.permutation(key, n): the script's key, folded per draw")
             return emit(f"jax.random.permutation({script_key()}, {n})")
+        if op == "randint" and script_key is not None and not ctx.is_default("args"):  # a script's data
+            args = [code_of(a.value) for a in ctx.expr("args").elements]
+            if not ctx.is_default("size"):
+                args.append(code_of(ctx.plain("size")))
+            if len(args) in (2, 3):
+                low, high, size = (["0", *args] if len(args) == 2 else args)
+                ctx.note("torch.randint(low, high, size) -> jax.random.randint(key, size, low, high): the script's key")
+                return emit(f"jax.random.randint({script_key()}, {size}, {low}, {high})")
         if op not in SAMPLERS or body is None or (body.cls is None and script_key is None):
             return unsupported(
                 ctx, f"`{op}` draws from PyTorch's global RNG: JAX needs an explicit key, e.g. "
