@@ -172,7 +172,10 @@ def check_train(script: str | Path, inputs: list[InputSpec] | None = None, targe
         batches = captured_batches
 
     try:  # the script's data is made from the same draws on the JAX side
-        with replaying_jax(data_draws.arrays(), data_draws.kinds, [d.call for d in data_draws.draws]):
+        import jax.numpy as jnp
+
+        arrays = [jnp.asarray(a) for a in data_draws.arrays()]  # what jax.random returns: arrays, not numpy
+        with replaying_jax(arrays, data_draws.kinds, [d.call for d in data_draws.draws]):
             module = import_translation(flax_code, plan, batches)
     except DrawMismatch as error:
         report.failure = f"the translation makes its data from other random draws than the script: {error}"

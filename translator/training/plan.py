@@ -338,7 +338,7 @@ def step_interface(region: StepRegion, statements: Sequence[cst.BaseStatement], 
     bound: set[str] = set()
     inputs: list[str] = []
     roles = set(plan.models) | set(plan.criteria) | set(plan.optimizers) | set(plan.schedulers) | plan.devices
-    data_names = {name for s in walk_statements(statements) for name in assigned_names(s)}
+    data_names = {name for s in walk_statements(statements) if not is_literal_assignment(s) for name in assigned_names(s)}
     for statement in region.forward:
         for name in sorted(read_names(statement)):
             if name not in bound and name not in roles and name in data_names and name not in inputs:
@@ -353,3 +353,16 @@ def step_interface(region: StepRegion, statements: Sequence[cst.BaseStatement], 
             elsewhere |= read_names(getattr(statement, "iter", None) or getattr(statement, "test", cst.Name("_")))
     outputs = [region.loss] + sorted((bound & elsewhere) - {region.loss})
     return inputs, outputs
+
+
+def is_literal_assignment(statement: cst.BaseStatement) -> bool:
+    """``BATCH = 32`` / ``SOS, EOS = 0, 1``: a constant the translation keeps at module level (not a step input)."""
+    import ast
+
+    if not m.matches(statement, m.SimpleStatementLine(body=[m.Assign()])):
+        return False
+    try:
+        ast.literal_eval(cst.Module([]).code_for_node(statement.body[0].value).strip())
+    except (ValueError, SyntaxError):
+        return False
+    return True

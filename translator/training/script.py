@@ -333,7 +333,7 @@ class ScriptEmitter:
             return Emitted(node) if attribute_root(node) in self.plan.data_objects else None
         func = node.func
         if isinstance(func, cst.Name) and func.value in self.plan.models:
-            return Emitted(self.eval_call(func.value, node, body))
+            return Emitted(self.stateless_call(func.value, node, body) or self.eval_call(func.value, node, body))
         root = attribute_root(func.value) if isinstance(func, cst.Attribute) else None
         if root in self.plan.models and isinstance(func.value, cst.Attribute):
             self.file.report(SCRIPT_UNSUPPORTED, f"`{code_of(func.value)}` reads the PyTorch model's own tensor: in JAX the "
@@ -415,7 +415,7 @@ class ScriptEmitter:
         from translator.training.losses import translate_loss_module
 
         call = self.plan.criteria[name]
-        translated = translate_loss_module(call, self.file)
+        translated = translate_loss_module(call, self.file, body=self.host)
         return translated if translated is not None else call
 
     def placeholder_loader(self, name: str, statement: cst.SimpleStatementLine) -> cst.BaseStatement:
@@ -551,7 +551,7 @@ class ScriptEmitter:
                 uses["calls"] += 1
                 return Emitted(self.apply_call(model, node, body, traced=True))
             if isinstance(func, cst.Name) and func.value in self.plan.models:
-                return Emitted(self.eval_call(func.value, node, body))
+                return Emitted(self.stateless_call(func.value, node, body) or self.eval_call(func.value, node, body))
             return self.criterion_call(body, node)
 
         return BodyTranslator(self.file, self.info, None, intercept=intercept)
@@ -659,6 +659,16 @@ class ScriptEmitter:
 
     def host_statement_after(self, statement: cst.BaseStatement) -> list[cst.BaseStatement]:
         return self.host_statement(statement)
+
+    def stateless_call(self, name: str, node: cst.Call, body: BodyTranslator) -> cst.BaseExpression | None:
+        """``criterion(pred, y)`` for an instance of a module of the file that holds no parameters (a DiceLoss):
+        ``criterion.apply({}, pred, y)``; None for a module with state."""
+        facts = self.facts[name]
+        if facts.has_state or name in self.plan.optimized_model.values():
+            return None
+        self.file.note(SCRIPT, "a module without parameters is applied with empty variables: `module.apply({}, ...)`")
+        args = [a.with_changes(value=body.plain(a.value)) for a in node.args]
+        return cst.parse_expression(f"{name}.apply({{}})").with_changes(args=[cst.Arg(cst.Dict([])), *args])
 
     def eval_call(self, model: str, node: cst.Call, body: BodyTranslator) -> cst.BaseExpression:
         facts = self.facts[model]
