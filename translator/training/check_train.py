@@ -325,7 +325,7 @@ def run_setup(setup: list[cst.BaseStatement], path: Path, plan: TrainingPlan, ba
         raise UsageError(f"{path}: the script's set-up failed: {type(error).__name__}: {error}") from None
     for name in plan.placeholders:
         if batches is not None:
-            namespace[name] = [{k: as_torch(v, torch.float32) for k, v in b.items()} for b in batches]
+            namespace[name] = [tuple(as_torch(v, torch.float32) for v in b.values()) for b in batches]  # the loop target's order
     return namespace
 
 

@@ -1,0 +1,115 @@
+"""check-train: a training script and its translation compared step by step (issue 17).
+
+The seed document's CNN script passes; hand-edited translations with the optax mistakes people make
+(Adam's eps moved to eps_root, AdamW's weight decay left at optax's default) fail at the first step
+that diverges; the JSON carries the fields scripts read.
+"""
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from translator.cli import main
+from translator.equivalence.specs import parse_spec
+from translator.rewrite.pipeline import translate_source
+from translator.training.check_train import check_train
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED_CNN = ROOT / "examples" / "seed_cnn.py"
+SEED_SPECS = ([parse_spec("float32[B,1,8,8]")], parse_spec("int64[B]:0..10"))
+
+ADAMW_SCRIPT = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+    import torch.optim as optim
+
+    torch.manual_seed(0)
+    X = torch.randn(64, 6)
+    y = X @ torch.randn(6, 1) + 0.1 * torch.randn(64, 1)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.hidden = nn.Linear(6, 16)
+            self.out = nn.Linear(16, 1)
+
+        def forward(self, x):
+            return self.out(torch.tanh(self.hidden(x)))
+
+    model = Net()
+    optimizer = optim.{optimizer}
+    criterion = nn.MSELoss()
+
+    for epoch in range(20):
+        optimizer.zero_grad()
+        loss = criterion(model(X), y)
+        loss.backward()
+        optimizer.step()
+""")
+
+
+def test_the_seed_cnn_script_passes_check_train():
+    report = check_train(SEED_CNN, *SEED_SPECS, steps=3)
+    assert report.ok, report.to_json()
+    assert len(report.per_step) == 3
+    errors = report.max_rel_err
+    assert errors["loss"] < 1e-5 and errors["lr"] == 0.0
+    assert report.max_rel_err_float64["params"] < 1e-9  # float64 on both sides: rounding only
+
+
+def script(tmp_path: Path, optimizer: str) -> Path:
+    path = tmp_path / "train.py"
+    path.write_text(ADAMW_SCRIPT.format(optimizer=optimizer))
+    return path
+
+
+@pytest.mark.parametrize("optimizer, right, wrong", [
+    ("Adam(model.parameters(), lr=1e-2)", "optax.adam(learning_rate)",
+     "optax.adam(learning_rate, eps=0.0, eps_root=1e-08)"),
+    ("AdamW(model.parameters(), lr=1e-2)", "optax.adamw(learning_rate, weight_decay=0.01)", "optax.adamw(learning_rate)"),
+])
+def test_an_optax_mistake_in_a_hand_edited_translation_fails_at_the_first_divergent_step(tmp_path, optimizer, right, wrong):
+    path = script(tmp_path, optimizer)
+    translation = translate_source(path.read_text(), str(path))
+    assert translation.ok, [d.format() for d in translation.diagnostics]
+    assert right in translation.code, translation.code
+    assert check_train(path, steps=5).ok  # the translation as emitted
+    edited = tmp_path / "edited.py"
+    edited.write_text(translation.code.replace(right, wrong))
+    report = check_train(path, steps=5, translated=edited)
+    assert not report.ok
+    assert report.first_divergence["quantity"] == "params"
+    assert report.first_divergence["step"] <= 1
+
+
+def test_check_train_json_carries_the_verdict_fields(tmp_path, capsys):
+    path = script(tmp_path, "SGD(model.parameters(), lr=0.05, momentum=0.9)")
+    code = main(["check-train", str(path), "--steps", "3", "--json"])
+    out = capsys.readouterr().out
+    verdict = json.loads(out)  # stdout carries exactly one JSON object
+    assert code == 0 and verdict["ok"] is True
+    assert verdict["steps"] == 3
+    assert set(verdict["max_rel_err"]) == {"loss", "params", "state", "lr"}
+    assert verdict["first_divergence"] is None
+
+
+def test_a_placeholder_loader_without_specs_is_a_usage_error(capsys):
+    assert main(["check-train", str(SEED_CNN)]) == 2
+    assert "placeholder" in capsys.readouterr().err
+
+
+def test_a_script_that_does_not_train_is_a_usage_error(tmp_path, capsys):
+    path = tmp_path / "model_only.py"
+    path.write_text("import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n        return x\n")
+    assert main(["check-train", str(path)]) == 2
+    assert "no training step" in capsys.readouterr().err
+
+
+def test_the_seed_script_translates_to_a_jitted_train_step():
+    code = translate_source(SEED_CNN.read_text(), str(SEED_CNN)).code
+    for expected in ("optimizer = optax.adam(learning_rate)", "@jax.jit\ndef train_step(state, images, labels):",
+                     "jax.value_and_grad(loss_fn, has_aux=True)(state.params)", "state = state.apply_gradients(grads=grads)",
+                     "outputs = eval_step(state, images)", 'if __name__ == "__main__":'):
+        assert expected in code, expected
