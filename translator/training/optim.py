@@ -220,6 +220,18 @@ def translate_optimizer(
                                 selection.trainable_only)
 
 
+def optimizer_base_learning_rate(call: cst.Call, file: FileContext) -> cst.BaseExpression | None:
+    """The learning rate an optimizer call starts from: its ``lr`` argument, or the torch default of that
+    optimizer written out (Adagrad's and RMSprop's 1e-2, Adamax's and NAdam's 2e-3, Adadelta's 1.0...);
+    what a scheduler over it needs (``translate_schedule(base_learning_rate=...)``). None (reported) for
+    an optimizer no rule translates."""
+    found = _claimed(call, file, "optimizer")
+    if found is None:
+        return None
+    ctx = _bind(call, file, *found)
+    return None if ctx is None else ctx.expr("lr")
+
+
 # --------------------------------------------------------------------------- schedulers
 
 
@@ -279,6 +291,7 @@ __all__ = [
     "OptimizerTranslation",
     "ParamSelection",
     "ScheduleTranslation",
+    "optimizer_base_learning_rate",
     "training_kind",
     "translate_clip",
     "translate_optimizer",

@@ -39,7 +39,7 @@ class TorchAdadelta(TrainingRule):
                 "optax.scale_by_learning_rate(1.0))"
             ),
         ),
-        fidelity="Exact (20 steps, float64: Δ ≤ 2e-16; float32: ≤ 1e-7).",
+        fidelity="Exact (20 steps, float64 on both sides, 12 drawn configurations: Δ 3.3e-16; float32: 2.5e-7).",
     )
 
     def build_optimizer(self, ctx, learning_rate, momentum=None):

@@ -49,7 +49,7 @@ class TorchAdagrad(TrainingRule):
         why=(
             "`optax.adagrad` starts the sum of squares at 0.1 (torch: 0) and adds eps inside the root\n"
             "(torch: outside), so its first steps are much shorter (measured 20 steps at lr 0.1:\n"
-            "Δ 0.19). The support transformation `torch_scale_by_adagrad` is torch's rule; `lr_decay`\n"
+            "Δ 3.7e-2). The support transformation `torch_scale_by_adagrad` is torch's rule; `lr_decay`\n"
             "divides the rate by `1 + step * lr_decay` (`optax.scale_by_schedule`); L2 `weight_decay`\n"
             "comes first."
         ),
@@ -57,7 +57,7 @@ class TorchAdagrad(TrainingRule):
             torch="optimizer = optim.Adagrad(model.parameters(), lr=0.1)",
             flax="optimizer = optax.chain(torch_scale_by_adagrad(), optax.scale_by_learning_rate(0.1))",
         ),
-        fidelity="Exact (20 steps, float64: Δ ≤ 2e-15 with lr_decay, initial accumulator, weight decay; float32: ≤ 1e-6).",
+        fidelity="Exact (20 steps, float64 on both sides, 12 drawn configurations, lr_decay and initial accumulator included: Δ 2.2e-16; float32: 1.2e-7).",
     )
 
     def build_optimizer(self, ctx, learning_rate, momentum=None):

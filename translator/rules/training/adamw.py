@@ -20,13 +20,13 @@ class TorchAdamW(TrainingRule):
             "Decoupled weight decay: torch multiplies the parameters by `1 - lr * wd` beside the Adam step;\n"
             "`optax.adamw` adds `wd * param` after the Adam direction, before the learning rate: the same\n"
             "update. torch's default decay is 1e-2, optax's 1e-4: the translation always writes it (left\n"
-            "implicit, measured 20 steps: Δ 2.7e-2). AMSGrad uses the exact `torch_scale_by_adam` (O002)."
+            "implicit, measured 20 steps: Δ 7.9e-3). AMSGrad uses the exact `torch_scale_by_adam` (O002)."
         ),
         example=Example(
             torch="optimizer = optim.AdamW(model.parameters(), lr=3e-4)",
             flax="optimizer = optax.adamw(3e-4, weight_decay=0.01)",
         ),
-        fidelity="Exact (20 steps, float64: Δ ≤ 4e-15; float32: ≤ 6e-7).",
+        fidelity="Exact (20 steps, float64 on both sides, 12 drawn configurations: Δ 1.8e-15; float32: 7.1e-6).",
     )
 
     def build_optimizer(self, ctx, learning_rate, momentum=None):

@@ -36,7 +36,7 @@ class TorchConstantLR(TrainingRule):
                 "[4 * steps_per_epoch])"
             ),
         ),
-        fidelity="Exact up to one rounding: torch divides back by the factor (relative Δ ≤ 2e-16).",
+        fidelity="Exact up to one rounding: torch divides back by the factor (the rate at every update of the drawn runs: 1.4e-16).",
     )
 
     def build_schedule(self, ctx, base_learning_rate, steps_per_epoch):

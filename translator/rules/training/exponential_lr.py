@@ -32,7 +32,7 @@ class TorchExponentialLR(TrainingRule):
             torch="scheduler = lr_scheduler.ExponentialLR(optimizer, gamma=0.95)",
             flax="schedule = optax.exponential_decay(0.01, transition_steps=steps_per_epoch, decay_rate=0.95, staircase=True)",
         ),
-        fidelity="Exact up to rounding: torch multiplies step by step, optax raises gamma to the epoch (relative Δ ≤ 4e-15 over 12 epochs).",
+        fidelity="Exact up to rounding: torch multiplies step by step, optax raises gamma to the epoch (the rate at every update of the drawn runs: 1.4e-16; int32 count: 1.5e-7). Decaying every update instead of every epoch: 43% off.",
     )
 
     def build_schedule(self, ctx, base_learning_rate, steps_per_epoch):

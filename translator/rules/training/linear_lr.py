@@ -35,7 +35,7 @@ class TorchLinearLR(TrainingRule):
             torch="scheduler = lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=5)",
             flax="schedule = torch_epoch_schedule(optax.linear_schedule(0.01 * 0.1, 0.01 * 1.0, 5), steps_per_epoch)",
         ),
-        fidelity="Exact up to rounding (torch's recursive factor vs the closed form: relative Δ ≤ 1e-15).",
+        fidelity="Exact up to rounding (torch's recursive factor vs the closed form, the rate at every update of the drawn runs: 1.4e-16; int32 count: 7.6e-8).",
     )
 
     def build_schedule(self, ctx, base_learning_rate, steps_per_epoch):

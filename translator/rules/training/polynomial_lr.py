@@ -41,7 +41,7 @@ class TorchPolynomialLR(TrainingRule):
             torch="scheduler = lr_scheduler.PolynomialLR(optimizer, total_iters=10, power=2.0)",
             flax="schedule = torch_epoch_schedule(torch_polynomial_decay(0.01, 10, power=2.0), steps_per_epoch)",
         ),
-        fidelity="Exact up to rounding (torch's recursive ratio vs the closed form: relative Δ ≤ 1e-15).",
+        fidelity="Exact up to rounding (torch's recursive ratio vs the closed form, the rate at every update of the drawn runs: 1.4e-16; int32 count: 8.9e-8).",
     )
 
     def build_schedule(self, ctx, base_learning_rate, steps_per_epoch):

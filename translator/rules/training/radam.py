@@ -64,7 +64,7 @@ class TorchRAdam(TrainingRule):
         why=(
             "torch divides by `sqrt(v) + eps` and multiplies by `sqrt(1 - b2**t)` (eps is scaled by the\n"
             "bias correction), and rectifies only while rho_t > 5; `optax.radam` adds eps to the corrected\n"
-            "root and switches at rho_t >= 5 (measured 20 steps with eps=1e-3: Δ 2.1e-4). The support\n"
+            "root and switches at rho_t >= 5 (measured 20 steps with eps=1e-3, b2=0.9: Δ 3.9e-5). The support\n"
             "transformation `torch_scale_by_radam` is torch's rule; `weight_decay` is L2 first, or\n"
             "decoupled after the direction with `decoupled_weight_decay=True`."
         ),
@@ -72,7 +72,7 @@ class TorchRAdam(TrainingRule):
             torch="optimizer = optim.RAdam(model.parameters(), lr=0.001)",
             flax="optimizer = optax.chain(torch_scale_by_radam(), optax.scale_by_learning_rate(0.001))",
         ),
-        fidelity="Exact (20 steps, float64: Δ ≤ 4e-16; float32: ≤ 1e-6).",
+        fidelity="Exact (20 steps, float64 on both sides, 12 drawn configurations: Δ 1.0e-15; float32: 3.4e-5, where the float32 rectification term is near its switch).",
     )
 
     def build_optimizer(self, ctx, learning_rate, momentum=None):

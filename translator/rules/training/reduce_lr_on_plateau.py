@@ -35,7 +35,7 @@ class TorchReduceLROnPlateau(TrainingRule):
             "It is not a schedule of the update count but a state driven by a metric: optax's\n"
             "`reduce_on_plateau` is a transformation that scales the updates, updated with `value=`.\n"
             "torch reduces once more than `patience` bad epochs have passed, optax when `patience` have:\n"
-            "optax's patience is torch's + 1. `threshold` is `rtol` ('rel') or `atol` ('abs'); `min_lr` is\n"
+            "optax's patience is torch's + 1 (left equal: 75% of the rate apart over 40 epochs). `threshold` is `rtol` ('rel') or `atol` ('abs'); `min_lr` is\n"
             "absolute, optax's `min_scale` relative to the base rate. To match torch step for step, update\n"
             "its state once per `scheduler.step(metric)` with that metric and scale the learning rate by\n"
             "`state.scale`; chained into the optimizer with `value=loss` it would decide on the running\n"
@@ -48,8 +48,8 @@ class TorchReduceLROnPlateau(TrainingRule):
         ),
         fidelity=(
             "Exact when updated once per torch step with the same metric (the rate over 40 epochs of a\n"
-            "noisy, plateauing metric, cooldown and min_lr included: relative Δ ≤ 2e-16). torch's `eps`\n"
-            "(skip reductions smaller than 1e-8) has no optax counterpart."
+            "noisy, plateauing metric, cooldown, thresholds and min_lr included: 0), except that torch's\n"
+            "`eps` skips reductions smaller than 1e-8 (absolute) and optax has no such floor."
         ),
     )
 

@@ -32,9 +32,9 @@ class TorchRMSprop(TrainingRule):
         why=(
             "torch's `alpha` is optax's `decay` (optax defaults to 0.9) and torch adds `eps` outside the\n"
             "root (`eps_in_sqrt=False`; optax's default puts it inside): with optax's defaults the\n"
-            "parameters are off by 0.31 after 20 steps. torch's momentum buffer accumulates the scaled\n"
+            "parameters are off by 0.46 after 20 steps. torch's momentum buffer accumulates the scaled\n"
             "gradient before the learning rate, while `optax.rmsprop(momentum=...)` applies it after the\n"
-            "learning rate: equal for a constant rate, 70% apart with a schedule. The exact form is\n"
+            "learning rate: equal for a constant rate, apart by Δ 1.5 in 20 steps under StepLR. The exact form is\n"
             "`chain(scale_by_rms(...), trace(momentum), scale_by_learning_rate(lr))`, with L2\n"
             "`weight_decay` first; `centered=True` uses `scale_by_stddev`."
         ),
@@ -45,7 +45,7 @@ class TorchRMSprop(TrainingRule):
                 "optax.trace(decay=0.9), optax.scale_by_learning_rate(0.01))"
             ),
         ),
-        fidelity="Exact (20 steps, float64: Δ ≤ 2e-15 with momentum, centered, weight decay; float32: ≤ 2e-6).",
+        fidelity="Exact (20 steps, float64 on both sides, 12 drawn configurations, centered and momentum included: Δ 5.1e-16; float32: 6.6e-7).",
     )
 
     def build_optimizer(self, ctx, learning_rate, momentum=None):

@@ -44,7 +44,7 @@ class TorchSequentialLR(TrainingRule):
                 "optax.exponential_decay(0.01, transition_steps=1, decay_rate=0.9, staircase=True)], [5])"
             ),
         ),
-        fidelity="Exact (relative Δ ≤ 1e-15 over the milestones, warm-up into cosine, step and exponential decay).",
+        fidelity="Exact (the rate at every update of the drawn runs, warm-up into cosine, step and exponential decay: 1.4e-16; int32 count: 5.7e-8).",
     )
 
     def build_schedule(self, ctx, base_learning_rate, steps_per_epoch):
