@@ -483,13 +483,21 @@ def cast(value, dtype) -> np.ndarray:
 def jax_step(module, state, batch: dict, region, dtype, tape):
     """One call of the translation's ``train_step``; with PyTorch's draws of this step replayed at its
     ``jax.random`` calls (as arguments of a jitted wrapper of the undecorated step: one compile)."""
-    inputs = [cast(batch[n], dtype) for n in region.inputs]
+    inputs = [cast(step_argument(expr, batch), dtype) for _, expr in region.arguments]
     if not tape.draws:
         outputs = module.train_step(state, *inputs)
     else:
         draws = [cast(a, dtype) if np.issubdtype(a.dtype, np.floating) else a for a in tape.arrays()]
         outputs = replayed_train_step(module)(state, draws, tape.kinds, tuple(d.call for d in tape.draws), *inputs)
     return outputs[0], float(np.asarray(outputs[1]))
+
+
+def step_argument(expr: cst.BaseExpression, batch: dict) -> np.ndarray:
+    """The value a step parameter receives: an input of the batch, or a batch cut from one (``X[i:i + 25]``,
+    evaluated on the captured values: numpy indexes as PyTorch does)."""
+    if isinstance(expr, cst.Name):
+        return batch[expr.value]
+    return np.asarray(eval(cst.Module([]).code_for_node(expr), {"__builtins__": {}}, dict(batch)))
 
 
 def replayed_train_step(module):

@@ -54,6 +54,11 @@ class StepRegion:
     inputs: list[str] = field(default_factory=list)
     #: names the forward statements bind that are read after the step (returned by the step)
     outputs: list[str] = field(default_factory=list)
+    #: the jitted step's parameters and the host expression each receives: an input name as itself, or a
+    #: batch cut from data with a loop counter (``X[i:i + 25]``), which jit could not trace, cut on the host
+    arguments: list[tuple[str, cst.BaseExpression]] = field(default_factory=list)
+    #: id of each hoisted subscript in ``forward`` -> the parameter that replaces it
+    hoisted: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,6 +101,7 @@ def read_training_plan(statements: Sequence[cst.BaseStatement], file: FileContex
             locate_scheduler_steps(plan, block, loops)
     for region in plan.steps:
         region.inputs, region.outputs = step_interface(region, statements, plan)
+        region.arguments, region.hoisted = step_arguments(region)
     return plan
 
 
@@ -366,3 +372,53 @@ def is_literal_assignment(statement: cst.BaseStatement) -> bool:
     except (ValueError, SyntaxError):
         return False
     return True
+
+
+def step_arguments(region: StepRegion) -> tuple[list[tuple[str, cst.BaseExpression]], dict[int, str]]:
+    """The step's parameters: each batch the forward cuts from data with a computed index (``X[i:i + 25]``,
+    read only from the step's inputs) becomes a parameter cut on the host; the inputs still read otherwise
+    stay parameters of their own."""
+    inputs = set(region.inputs)
+    hoisted: dict[int, str] = {}
+    arguments: list[tuple[str, cst.BaseExpression]] = []
+    taken = set(inputs)
+
+    class Cuts(cst.CSTVisitor):
+        def visit_Subscript(self, node: cst.Subscript) -> bool:
+            names = read_names(node)
+            dynamic = any(read_names(element.slice) for element in node.slice)
+            if isinstance(node.value, cst.Name) and node.value.value in inputs and names <= inputs and dynamic:
+                name = f"{node.value.value}_batch"
+                while name in taken:
+                    name += "_"
+                taken.add(name)
+                hoisted[id(node)] = name
+                arguments.append((name, node))
+                return False
+            return True
+
+    class ReadsOutsideCuts(cst.CSTVisitor):
+        def __init__(self):
+            self.names: set[str] = set()
+
+        def visit_Subscript(self, node: cst.Subscript) -> bool:
+            return id(node) not in hoisted
+
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            node.value.visit(self)
+            return False
+
+        def visit_Arg(self, node: cst.Arg) -> bool:
+            node.value.visit(self)
+            return False
+
+        def visit_Name(self, node: cst.Name) -> None:
+            self.names.add(node.value)
+
+    for statement in region.forward:
+        statement.visit(Cuts())
+    reads = ReadsOutsideCuts()
+    for statement in region.forward:
+        statement.visit(reads)
+    kept = [(name, cst.Name(name)) for name in region.inputs if name in reads.names]
+    return kept + arguments, hoisted

@@ -542,8 +542,10 @@ class ScriptEmitter:
         lines.append(f"state = create_train_state(jax.random.key({seed}), {args})")
         return [s for line in lines for s in parse_statements(line + "\n")]
 
-    def forward_translator(self, model: str, facts: ModelFacts, uses: dict) -> BodyTranslator:
+    def forward_translator(self, model: str, facts: ModelFacts, uses: dict, region: StepRegion) -> BodyTranslator:
         def intercept(body: BodyTranslator, node: cst.Call | cst.Subscript) -> Emitted | None:
+            if isinstance(node, cst.Subscript) and id(node) in region.hoisted:  # a batch cut on the host
+                return Emitted(cst.Name(region.hoisted[id(node)]))
             if isinstance(node, (cst.Subscript, cst.Attribute)):
                 return None
             func = node.func
@@ -584,7 +586,7 @@ class ScriptEmitter:
     def train_step(self, region: StepRegion, model: str) -> str:
         facts = self.facts[model]
         uses = {"calls": 0}
-        body = self.forward_translator(model, facts, uses)
+        body = self.forward_translator(model, facts, uses, region)
         lines: list[str] = []
         mutable = facts.batch_stats and any(True in self.modes.get(id(c), {True})
                                             for s in region.forward for c in m.findall(s, m.Call(func=m.Name(model))))
@@ -628,7 +630,7 @@ class ScriptEmitter:
         if region.loss != "loss":
             value_and_grad = value_and_grad.replace("(loss,", f"({region.loss},", 1).replace("loss, grads", f"{region.loss}, grads", 1)
         update = "state = state.apply_gradients(grads=grads" + (', batch_stats=updates["batch_stats"]' if mutable else "") + ")"
-        inputs = ", ".join(region.inputs)
+        inputs = ", ".join(name for name, _ in region.arguments)
         returned = ", ".join(name for name in region.outputs)
         key = ("    dropout_key = jax.random.fold_in(state.dropout_key, state.step)  # a new mask every step\n"
                if facts.dropout or facts.noise else "")
@@ -652,7 +654,8 @@ class ScriptEmitter:
 
     def step_call(self, region: StepRegion) -> list[cst.BaseStatement]:
         outputs = ", ".join(region.outputs)
-        call = cst.parse_statement(f"state, {outputs} = train_step(state, {', '.join(region.inputs)})")
+        arguments = ", ".join(code_of(self.host.plain(expr)) for _, expr in region.arguments)
+        call = cst.parse_statement(f"state, {outputs} = train_step(state, {arguments})")
         notes = [f"# {SCRIPT}: zero_grad/backward/step -> one jitted train_step (gradients are returned, not accumulated)"]
         call = call.with_changes(leading_lines=[cst.EmptyLine(comment=cst.Comment(n)) for n in notes])
         return [call, *(s for statement in region.host for s in self.host_statement_after(statement))]
