@@ -156,13 +156,11 @@ def optimizer_difference(torch_text: str, steps: int = 20, *, optax_text: str | 
     model = torch_model(seed)
     if dtype == "float32":
         model = model.float()
-    if schedule_text:
-        schedule, file = translate_schedule_text(schedule_text, torch_text, None)
-        source = f"{PRELUDE}optimizer = {torch_text}\n"
-        file_, call = _first_call(source)
-        translated_optimizer = translate_optimizer(call, file_, learning_rate=schedule.schedule, momentum=schedule.momentum)
-        _reported(file_)
-        file.support.update(file_.support)
+    if schedule_text:  # the scheduler call handed to translate_optimizer: one schedule per parameter group
+        file, scheduler_call = _first_call(f"{PRELUDE}optimizer = {torch_text}\nscheduler = {schedule_text}\n")
+        optimizer_call = file.resolved.module.body[-2].body[0].value
+        translated_optimizer = translate_optimizer(optimizer_call, file, scheduler=scheduler_call)
+        _reported(file)
         translated = code_of(translated_optimizer.transform)
     else:
         translated, file = translate_optimizer_text(torch_text, clip_text)

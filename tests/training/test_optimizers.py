@@ -2,6 +2,7 @@
 takes 20 float64 updates from the same parameters and gradients as torch's optimizer and must end within
 float64 rounding of it. The known-wrong mappings fail the same harness, so it can fail."""
 
+import libcst.matchers as m
 import pytest
 from hypothesis import given
 
@@ -10,6 +11,7 @@ from tests.training.harness import (
     optimizer_difference,
     translate_optimizer_text,
 )
+from translator.rewrite.context import code_of
 from translator.rules.registry import all_rules
 from translator.rules.training._common import OptimizerCase, TrainingRule
 
@@ -121,3 +123,36 @@ def test_untranslated_optimizers_are_reported_with_the_rule_code(rule):
             continue  # schedulers: tests/training/test_schedulers.py
         with pytest.raises(TranslationReported, match=rf"script\.py:\d+:\d+: {rule.code} "):
             translate_optimizer_text(call)
+
+
+@pytest.mark.parametrize("schedule", ["lr_scheduler.StepLR(optimizer, step_size=4, gamma=0.5)",
+                                      "lr_scheduler.CosineAnnealingLR(optimizer, T_max=8, eta_min=0.001)",
+                                      "lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=20)"])
+def test_each_parameter_group_is_scheduled_from_its_own_rate(schedule):
+    groups = "optim.SGD([{'params': model.fc.parameters(), 'lr': 0.1}, {'params': model.head.parameters()}], lr=0.01, momentum=0.9)"
+    assert optimizer_difference(groups, schedule_text=schedule) <= 1e-7  # the schedules run in float32 (int32 count)
+
+
+def _translate_with_definitions(source: str):
+    from tests.training.harness import PRELUDE, _first_call, _reported
+    from translator.training.optim import translate_optimizer
+
+    file, call = _first_call(PRELUDE + source)
+    definitions = {s.body[0].targets[0].target.value: s.body[0].value for s in file.resolved.module.body[:-1]
+                   if m.matches(s, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(m.Name())])]))}
+    translated = translate_optimizer(call, file, definitions=definitions)
+    _reported(file)
+    return translated
+
+
+def test_module_level_names_in_parameter_filters_are_read():
+    translated = _translate_with_definitions(
+        "no_decay = ['bias', 'norm']\n"
+        "optimizer = optim.AdamW([{'params': [p for n, p in model.named_parameters() if not any(nd in n for nd in no_decay)]},"
+        " {'params': [p for n, p in model.named_parameters() if any(nd in n for nd in no_decay)], 'weight_decay': 0.0}])\n")
+    assert "for nd in ['bias', 'norm']" in code_of(translated.transform)
+    with pytest.raises(TranslationReported, match="O021.*'LayerNorm.weight'"):
+        _translate_with_definitions("no_decay = ['bias', 'LayerNorm.weight']\n"
+                                    "optimizer = optim.AdamW([p for n, p in model.named_parameters() if not any(nd in n for nd in no_decay)])\n")
+    params = _translate_with_definitions("params = model.fc.parameters()\noptimizer = optim.SGD(params, lr=0.1)\n")
+    assert "path[:1] == ('fc',)" in code_of(params.transform)

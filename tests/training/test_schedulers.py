@@ -88,3 +88,26 @@ def test_optax_polynomial_schedule_is_nan_under_jit_where_torch_reaches_zero():
     assert schedule_difference(torch_text, SGD, 8, None) <= EXACT
     wrong = schedule_difference(torch_text, SGD, 8, None, optax_text="optax.polynomial_schedule(0.1, 0.0, 0.5, 5)")
     assert wrong != wrong  # nan
+
+
+def test_sequential_lr_reads_schedulers_assigned_to_names():
+    import libcst as cst
+
+    from tests.training.harness import PRELUDE, _first_call
+    from translator.rewrite.context import code_of
+    from translator.training.optim import translate_schedule
+
+    source = (f"{PRELUDE}warmup = lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=3)\n"
+              "decay = lr_scheduler.CosineAnnealingLR(optimizer, T_max=6)\n"
+              "scheduler = lr_scheduler.SequentialLR(optimizer, schedulers=[warmup, decay], milestones=[3])\n")
+    file, call = _first_call(source)
+    definitions = {s.body[0].targets[0].target.value: s.body[0].value for s in file.resolved.module.body[-3:-1]}
+    translated = translate_schedule(call, file, base_learning_rate=cst.Float("0.1"), steps_per_epoch=cst.Name("steps_per_epoch"),
+                                    definitions=definitions)
+    assert not file.diagnostics and translated is not None
+    inline = ("lr_scheduler.SequentialLR(optimizer, schedulers=[lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=3), "
+              "lr_scheduler.CosineAnnealingLR(optimizer, T_max=6)], milestones=[3])")
+    assert code_of(translated.schedule) == code_of(translate_schedule_text(inline, SGD, "steps_per_epoch")[0].schedule)
+    file, call = _first_call(source)
+    assert translate_schedule(call, file, base_learning_rate=cst.Float("0.1"), steps_per_epoch=None) is None
+    assert [d.code for d in file.diagnostics] == ["O041"]

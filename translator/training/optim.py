@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 import pydoc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -59,6 +59,8 @@ class OptimizerTranslation:
     params: cst.BaseExpression
     rule: Rule
     trainable_only: bool = False
+    #: the scheduler's translation for the first parameter group, when ``scheduler=`` was given
+    schedule: ScheduleTranslation | None = None
 
 
 @dataclass(frozen=True)
@@ -133,16 +135,20 @@ def _claimed(call: cst.Call, file: FileContext, kind: str) -> tuple[TrainingRule
 class TrainingRuleContext(RuleContext, TrainingContext):
     """The context a training rule sees: the bound call, plus nested schedulers (``SequentialLR``)."""
 
-    def __init__(self, rule, file, node, signature, provided, target, base_learning_rate=None):
+    def __init__(self, rule, file, node, signature, provided, target, base_learning_rate=None, definitions=None):
         super().__init__(rule, file, node, signature, provided, target=target)
         self.base_learning_rate = base_learning_rate
+        self.definitions = definitions or {}
 
     def schedule_of(self, expr, steps_per_epoch):
+        if isinstance(expr, cst.Name) and isinstance(self.definitions.get(expr.value), cst.Call):
+            expr = self.definitions[expr.value]
         if not isinstance(expr, cst.Call):
-            self.unsupported(f"`{code_of(expr)}`: only schedulers constructed in place are read here")
+            self.unsupported(f"`{code_of(expr)}`: a scheduler in the list is neither constructed there nor a module-level "
+                             "name assigned a scheduler")
             return None
         translated = translate_schedule(expr, self.file, base_learning_rate=self.base_learning_rate,
-                                        steps_per_epoch=steps_per_epoch)
+                                        steps_per_epoch=steps_per_epoch, definitions=self.definitions)
         if translated is None:
             self.failed = True
             return None
@@ -176,14 +182,22 @@ def translate_optimizer(
     learning_rate: cst.BaseExpression | None = None,
     clip: Sequence[cst.BaseExpression] = (),
     momentum: cst.BaseExpression | None = None,
+    scheduler: cst.Call | None = None,
+    steps_per_epoch: cst.BaseExpression | None = None,
+    definitions: Mapping[str, cst.BaseExpression] | None = None,
 ) -> OptimizerTranslation | None:
     """``optim.X(params, ...)`` as an optax transformation, or None (reported at the call).
 
     ``learning_rate`` replaces torch's ``lr`` (a schedule from :func:`translate_schedule`); ``clip``
     (from :func:`translate_clip`) is chained first; ``momentum`` replaces the momentum / beta1 (a
-    OneCycleLR momentum schedule). Parameter groups (a list of dicts) become ``optax.multi_transform``
-    with one transformation per group (its own ``lr``, ``weight_decay``... over the call's defaults);
-    an optimizer over part of the model leaves the rest unchanged (``optax.set_to_zero()``).
+    OneCycleLR momentum schedule). Or pass the ``scheduler`` call itself (with ``steps_per_epoch`` as
+    for :func:`translate_schedule`): each parameter group then gets the schedule built from its own
+    ``lr``, as torch schedules each group, and the momentum schedule is applied too;
+    :attr:`OptimizerTranslation.schedule` is the first group's (``get_last_lr()[0]``).
+    Parameter groups (a list of dicts) become ``optax.multi_transform`` with one transformation per
+    group (its own ``lr``, ``weight_decay``... over the call's defaults); an optimizer over part of
+    the model leaves the rest unchanged (``optax.set_to_zero()``). ``definitions``: module-level names
+    the parameters may be given by (``params = [...]``; a ``no_decay = [...]`` list in a filter).
     """
     found = _claimed(call, file, "optimizer")
     if found is None:
@@ -192,23 +206,33 @@ def translate_optimizer(
     ctx = _bind(call, file, rule, obj)
     if ctx is None:
         return None
-    selection = read_params(ctx.expr("params"), file, call)
+    selection = read_params(ctx.expr("params"), file, call, definitions or {})
     if selection is None:
         return None
     base_lr = ctx.expr("lr")
     builds: list[OptimizerBuild] = []
+    schedules: list[ScheduleTranslation] = []
     for overrides in selection.group_overrides():
         group_ctx = _bind(call.with_changes(args=[*call.args, *overrides]), file, rule, obj) if overrides else ctx
         if group_ctx is None:
             return None
-        group_lr = learning_rate
-        if group_lr is None or any(a.keyword and a.keyword.value == "lr" for a in overrides):
-            if learning_rate is not None and any(a.keyword and a.keyword.value == "lr" for a in overrides):
-                file.report(rule.code, "a scheduler over parameter groups with their own `lr` is not translated "
-                                       "(each group's schedule starts from its own lr)", call)
+        own_lr = any(a.keyword and a.keyword.value == "lr" for a in overrides)
+        group_lr, group_momentum = learning_rate, momentum
+        if scheduler is not None:
+            schedule = translate_schedule(scheduler, file, base_learning_rate=group_ctx.expr("lr"), steps_per_epoch=steps_per_epoch,
+                                          definitions=definitions)
+            if schedule is None:
+                return None
+            schedules.append(schedule)
+            group_lr = schedule.schedule if schedule.schedule is not None else group_ctx.expr("lr")
+            group_momentum = schedule.momentum
+        elif group_lr is None or own_lr:
+            if learning_rate is not None:
+                file.report(rule.code, "a schedule over parameter groups with their own `lr`: pass the scheduler call "
+                                       "(translate_optimizer(..., scheduler=...)) so that each group's schedule starts from its lr", call)
                 return None
             group_lr = group_ctx.expr("lr")
-        build = rule.build_optimizer(group_ctx, group_lr, momentum)
+        build = rule.build_optimizer(group_ctx, group_lr, group_momentum)
         if group_ctx.failed or ctx.failed:
             return None
         _take(file, rule, build.notes, build.support)
@@ -217,7 +241,7 @@ def translate_optimizer(
     if clip:
         transform = f"optax.chain({', '.join(code_of(c) for c in clip)}, {transform})"
     return OptimizerTranslation(cst.parse_expression(transform), base_lr, selection.model, ctx.expr("params"), rule,
-                                selection.trainable_only)
+                                selection.trainable_only, schedules[0] if schedules else None)
 
 
 def optimizer_base_learning_rate(call: cst.Call, file: FileContext) -> cst.BaseExpression | None:
@@ -241,18 +265,20 @@ def translate_schedule(
     *,
     base_learning_rate: cst.BaseExpression,
     steps_per_epoch: cst.BaseExpression | None,
+    definitions: Mapping[str, cst.BaseExpression] | None = None,
 ) -> ScheduleTranslation | None:
     """``lr_scheduler.X(optimizer, ...)`` as an optax schedule of the update count, or None (reported).
 
     ``base_learning_rate``: the optimizer's lr (:attr:`OptimizerTranslation.base_learning_rate`).
     ``steps_per_epoch``: updates between two ``scheduler.step()`` calls (``len(train_loader)``), or None
-    when the scheduler is stepped after every update.
+    when the scheduler is stepped after every update. ``definitions``: module-level names a
+    ``SequentialLR`` list may refer to (``warmup = LinearLR(...)``), mapped to their values.
     """
     found = _claimed(call, file, "scheduler")
     if found is None:
         return None
     rule, obj = found
-    ctx = _bind(call, file, rule, obj, base_learning_rate=base_learning_rate)
+    ctx = _bind(call, file, rule, obj, base_learning_rate=base_learning_rate, definitions=definitions or {})
     if ctx is None:
         return None
     build = rule.build_schedule(ctx, base_learning_rate, steps_per_epoch)

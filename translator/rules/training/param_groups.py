@@ -3,6 +3,7 @@ groups, ``named_parameters()`` filters) -> the Flax parameter tree, ``optax.mult
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import libcst as cst
@@ -35,6 +36,8 @@ def torch_param_labels(groups, default="frozen"):
 
 #: string methods a ``named_parameters()`` filter may call on the name
 NAME_METHODS = {"endswith", "startswith", "split", "lower", "count", "find"}
+#: builtins a filter may use
+BUILTIN_NAMES = {"any", "all", "len", "True", "False", "None"}
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,23 @@ class _Filter(cst.CSTTransformer):
     """A ``named_parameters()`` filter made a claim over the Flax path: the name is the path joined with
     '.', the parameter is the leaf. Anything it cannot vouch for is collected in ``problems``."""
 
-    def __init__(self, name_var: str | None, param_var: str | None, skip: int):
+    def __init__(self, name_var: str | None, param_var: str | None, skip: int, definitions: Mapping[str, cst.BaseExpression]):
         self.name_var, self.param_var, self.skip = name_var, param_var, skip
+        self.definitions = definitions
+        self.bound: set[str] = set()  # names bound by comprehensions inside the filter (`nd` in `for nd in no_decay`)
+        self.not_variables: set[int] = set()  # attribute and keyword names
         self.problems: list[str] = []
+
+    def bind_comprehensions(self, test: cst.BaseExpression) -> None:
+        for loop in m.findall(test, m.CompFor()):
+            self.bound |= {n.value for n in m.findall(loop.target, m.Name())}
+
+    def visit_Attribute(self, node):
+        self.not_variables.add(id(node.attr))
+
+    def visit_Arg(self, node):
+        if node.keyword is not None:
+            self.not_variables.add(id(node.keyword))
 
     def leave_SimpleString(self, original, updated):
         if "weight" in updated.evaluated_value:
@@ -97,10 +114,20 @@ class _Filter(cst.CSTTransformer):
         return updated
 
     def leave_Name(self, original, updated):
+        if id(original) in self.not_variables:
+            return updated
         if updated.value == self.name_var:
             return cst.parse_expression(f'".".join(path[{self.skip}:])' if self.skip else '".".join(path)')
         if updated.value == self.param_var:
             return cst.Name("leaf")
+        if updated.value in self.bound or updated.value in BUILTIN_NAMES:
+            return updated
+        value = self.definitions.get(updated.value)
+        if isinstance(value, cst.List | cst.Tuple | cst.Set) and all(isinstance(e.value, cst.SimpleString) for e in value.elements):
+            for element in value.elements:  # the module-level list written in place: its names are checked too
+                self.leave_SimpleString(element.value, element.value)
+            return value.with_changes(lpar=[], rpar=[])
+        self.problems.append(f"`{updated.value}` in the filter is not a list of constant names defined at module level")
         return updated
 
     def leave_Call(self, original, updated):
@@ -120,10 +147,15 @@ class _Filter(cst.CSTTransformer):
         return updated
 
 
-def read_params(expr: cst.BaseExpression, file, call: cst.Call) -> ParamSelection | None:
-    """The selection an optimizer's first argument denotes, or None (reported at ``call``, code O021)."""
+def read_params(expr: cst.BaseExpression, file, call: cst.Call, definitions: Mapping[str, cst.BaseExpression] | None = None) -> ParamSelection | None:
+    """The selection an optimizer's first argument denotes, or None (reported at ``call``, code O021).
+
+    ``definitions``: module-level names (``params = [...]``, ``no_decay = ["bias"]``) and their values."""
     problems: list[str] = []
-    selection = _read(expr, problems)
+    definitions = definitions or {}
+    if isinstance(expr, cst.Name) and expr.value in definitions:
+        expr = definitions[expr.value]
+    selection = _read(expr, problems, definitions)
     if selection is None or problems:
         reason = "; ".join(problems) or f"`{code_of(expr)}` is not read as a set of model parameters"
         file.report(PARAM_GROUPS, f"the optimizer's parameters are not translated: {reason}", call)
@@ -131,26 +163,26 @@ def read_params(expr: cst.BaseExpression, file, call: cst.Call) -> ParamSelectio
     return selection
 
 
-def _read(expr: cst.BaseExpression, problems: list[str]) -> ParamSelection | None:
+def _read(expr: cst.BaseExpression, problems: list[str], definitions) -> ParamSelection | None:
     if m.matches(expr, m.Call(func=m.Attribute(attr=m.Name("parameters")))):
         found = _module_path(expr.func.value)
         if found is None:
             return None
         return ParamSelection(found[0], (Group(_prefix(found[1])),))
     if m.matches(expr, m.Call(func=m.Name("list") | m.Name("tuple"), args=[m.Arg(keyword=None)])):
-        return _read(expr.args[0].value, problems)
+        return _read(expr.args[0].value, problems, definitions)
     if m.matches(expr, m.Call(func=m.Name("filter"), args=[m.Arg(), m.Arg()])) and m.matches(
         expr.args[0].value, m.Lambda(body=m.Attribute(attr=m.Name("requires_grad")))
     ):
-        inner = _read(expr.args[1].value, problems)
+        inner = _read(expr.args[1].value, problems, definitions)
         return None if inner is None else ParamSelection(inner.model, inner.groups, True)
     if isinstance(expr, cst.ListComp | cst.GeneratorExp):
-        return _comprehension(expr, problems)
+        return _comprehension(expr, problems, definitions)
     if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add) or m.matches(
         expr, m.Call(func=m.Attribute(value=m.Name("itertools"), attr=m.Name("chain")) | m.Name("chain"))
     ):
         parts = [expr.left, expr.right] if isinstance(expr, cst.BinaryOperation) else [a.value for a in expr.args]
-        read = [_read(p, problems) for p in parts]
+        read = [_read(p, problems, definitions) for p in parts]
         if any(r is None or len(r.groups) != 1 for r in read) or len({code_of(r.model) for r in read}) != 1:
             return None
         claims = [r.groups[0].claims for r in read]
@@ -164,7 +196,7 @@ def _read(expr: cst.BaseExpression, problems: list[str]) -> ParamSelection | Non
                 problems.append("a parameter group is not a dict literal with a 'params' key")
                 return None
             params = entries.pop("'params'", None) or entries.pop('"params"')
-            inner = _read(params, problems)
+            inner = _read(params, problems, definitions)
             if inner is None or len(inner.groups) != 1:
                 return None
             models.add(code_of(inner.model))
@@ -182,7 +214,7 @@ def _read(expr: cst.BaseExpression, problems: list[str]) -> ParamSelection | Non
     return None
 
 
-def _comprehension(expr: cst.ListComp | cst.GeneratorExp, problems: list[str]) -> ParamSelection | None:
+def _comprehension(expr: cst.ListComp | cst.GeneratorExp, problems: list[str], definitions) -> ParamSelection | None:
     loop = expr.for_in
     if loop.inner_for_in is not None or len(loop.ifs) > 1:
         return None
@@ -208,7 +240,8 @@ def _comprehension(expr: cst.ListComp | cst.GeneratorExp, problems: list[str]) -
     test = loop.ifs[0].test
     if m.matches(test, m.Attribute(value=m.Name(param_var), attr=m.Name("requires_grad"))):
         return ParamSelection(model, (Group(_prefix(keys)),), True)
-    visitor = _Filter(name_var, param_var, len(keys))
+    visitor = _Filter(name_var, param_var, len(keys), definitions)
+    visitor.bind_comprehensions(test)
     claim = code_of(test.visit(visitor))
     problems.extend(visitor.problems)
     prefix = _prefix(keys)
