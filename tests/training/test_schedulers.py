@@ -110,4 +110,4 @@ def test_sequential_lr_reads_schedulers_assigned_to_names():
     assert code_of(translated.schedule) == code_of(translate_schedule_text(inline, SGD, "steps_per_epoch")[0].schedule)
     file, call = _first_call(source)
     assert translate_schedule(call, file, base_learning_rate=cst.Float("0.1"), steps_per_epoch=None) is None
-    assert [d.code for d in file.diagnostics] == ["O041"]
+    assert {d.code for d in file.diagnostics} == {"O041"}  # one per unread name
