@@ -95,9 +95,31 @@ def test_check_train_json_carries_the_verdict_fields(tmp_path, capsys):
     assert verdict["first_divergence"] is None
 
 
-def test_a_placeholder_loader_without_specs_is_a_usage_error(capsys):
-    assert main(["check-train", str(SEED_CNN)]) == 2
+def test_a_placeholder_loader_takes_batches_of_what_the_model_takes(capsys):
+    assert main(["check-train", str(SEED_CNN), "--steps", "2", "--json"]) == 0
+    verdict = json.loads(capsys.readouterr().out)
+    assert verdict["ok"] and verdict["steps"] == 2 and verdict["data"].startswith("synthetic")
+
+
+def test_a_placeholder_loader_whose_model_cannot_be_probed_needs_specs(tmp_path, capsys):
+    path = tmp_path / "train.py"
+    path.write_text(ADAMW_SCRIPT.format(optimizer="SGD(model.parameters(), lr=0.1)")
+                    .replace("model = Net()", "model = Net(*sizes)").replace("def __init__(self):", "def __init__(self, *sizes):")
+                    .replace("for epoch in range(20):", "loader = ...\nfor xb, yb in loader:")
+                    .replace("model(X), y", "model(xb), yb"))
+    assert main(["check-train", str(path)]) == 2
     assert "placeholder" in capsys.readouterr().err
+
+
+def test_the_translated_seed_script_runs_on_its_synthetic_batches(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "seed_flax.py"
+    out.write_text(translate_source(SEED_CNN.read_text(), str(SEED_CNN)).code.replace("range(10)", "range(1)"))
+    run = subprocess.run([sys.executable, str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Test Accuracy" in run.stdout
 
 
 def test_a_script_that_does_not_train_is_a_usage_error(tmp_path, capsys):

@@ -142,7 +142,7 @@ def check_train(script: str | Path, inputs: list[InputSpec] | None = None, targe
     setup_ids = {id(s) for s in statements[:split]}
     setup = [s for s in without_main_guard(resolved.module.body) if id(s) in setup_ids or is_import(s)
              or isinstance(s, (cst.ClassDef, cst.FunctionDef))]
-    batches = synthetic_batches(plan, region, inputs, target, steps, seed)
+    batches = synthetic_batches(plan, region, inputs, target, steps, seed, path, file)
     report.data = "synthetic (--input/--target or a placeholder loader)" if batches is not None else "the script's own"
 
     from translator.equivalence.draws import (
@@ -248,15 +248,25 @@ def is_import(statement: cst.BaseStatement) -> bool:
     return isinstance(statement, cst.SimpleStatementLine) and any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in statement.body)
 
 
-def synthetic_batches(plan: TrainingPlan, region, inputs, target, steps: int, seed: int) -> list[dict] | None:
-    """Batches for the step's inputs from ``--input``/``--target`` (or None: the script's own data is used)."""
+def synthetic_batches(plan: TrainingPlan, region, inputs, target, steps: int, seed: int, path: Path, file) -> list[dict] | None:
+    """Batches for the step's inputs from ``--input``/``--target``, or for a placeholder loader from what the
+    model takes (probed, as the translation does); None: the script's own data is used."""
     loader = plan.step_loop.iter if plan.step_loop is not None else None
     placeholder = loader is not None and any(n.value in plan.placeholders for n in _names(loader))
     if not inputs and target is None:
-        if placeholder:
-            raise UsageError("the script's loader is a placeholder (`... = ...`): give --input SPEC (and --target SPEC) "
-                             "for synthetic batches")
-        return None
+        if not placeholder:
+            return None
+        from translator.rewrite.names import library_name
+        from translator.training.shapes import probe_batch
+
+        model = plan.optimized_model.get(region.optimizer)
+        criterion = next(iter(plan.criteria.values()), None)
+        probed = probe_batch(str(path), plan.models[model], plan.model_calls[model],
+                             library_name(file.resolved, criterion.func) if criterion is not None else None) if model else None
+        if probed is None:
+            raise UsageError("the script's loader is a placeholder (`... = ...`) and the model's input could not be "
+                             "probed: give --input SPEC (and --target SPEC) for synthetic batches")
+        inputs, target = [probed[0]], probed[1]
     from translator.training.script import loop_target
 
     specs = [*(inputs or []), *([target] if target is not None else [])]
@@ -433,13 +443,9 @@ def import_translation(code: str, plan: TrainingPlan, batches) -> types.ModuleTy
     file.write_text(code)
     spec = importlib.util.spec_from_file_location("translated_script", file)
     module = importlib.util.module_from_spec(spec)
-    if batches is not None:
-        placeholder_batches = [tuple(b.values()) for b in batches]
-        source = code
-        for name in plan.placeholders:
-            source = source.replace(f"\n{name} = ...", f"\n{name} = __t2f_batches__")
-        module.__dict__["__t2f_batches__"] = placeholder_batches
-        code = source
+    if batches is not None and plan.placeholders:  # the placeholder loaders' statements take check-train's batches
+        module.__dict__["__t2f_batches__"] = [tuple(b.values()) for b in batches]
+        code = cst.parse_module(code).visit(ReplacePlaceholders(plan.placeholders)).code
     sys.modules["translated_script"] = module  # dataclasses (Flax modules) look their module up there
     try:
         with contextlib.redirect_stdout(io.StringIO()):
@@ -450,6 +456,24 @@ def import_translation(code: str, plan: TrainingPlan, batches) -> types.ModuleTy
         if not hasattr(module, name):
             raise UsageError(f"the translated script defines no `{name}` (see `torch2flax rules S020` for the contract)")
     return module
+
+
+class ReplacePlaceholders(cst.CSTTransformer):
+    """``train_loader = <anything>`` at module level -> ``train_loader = __t2f_batches__``."""
+
+    def __init__(self, names: set[str]):
+        self.names = names
+
+    def visit_FunctionDef(self, node) -> bool:
+        return False
+
+    def visit_ClassDef(self, node) -> bool:
+        return False
+
+    def leave_Assign(self, original: cst.Assign, updated: cst.Assign) -> cst.Assign:
+        if len(updated.targets) == 1 and isinstance(updated.targets[0].target, cst.Name) and updated.targets[0].target.value in self.names:
+            return updated.with_changes(value=cst.Name("__t2f_batches__"))
+        return updated
 
 
 def step_source(region) -> str:

@@ -50,6 +50,23 @@ SCRIPT_UNSUPPORTED = "S021"
 HOST_METHODS = ("item", "tolist")
 DROPPED_METHODS = ("zero_grad", "train", "eval", "to", "cuda", "cpu")
 SAVE = ("torch.save",)
+SYNTHETIC_BATCHES = 10
+SYNTHETIC_SUPPORT = '''def synthetic_batches(key, arrays, count):
+    """Stand-in data for a placeholder loader (rule S020): ``count`` batches, each a tuple with one array per
+    (shape, dtype, integer range or None) -- normal floats, uniform integers."""
+    batches = []
+    for index in range(count):
+        keys = jax.random.split(jax.random.fold_in(key, index), len(arrays))
+        batch = []
+        for k, (shape, dtype, bounds) in zip(keys, arrays):
+            if bounds is None:
+                batch.append(np.asarray(jax.random.normal(k, shape, dtype)))
+            else:
+                batch.append(np.asarray(jax.random.randint(k, shape, bounds[0], bounds[1], dtype)))
+        batches.append(tuple(batch))
+    return batches
+'''
+
 DATASETS = ("torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset")
 LOADERS = ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader")
 ARRAY_DATA_SUPPORT = '''class ArrayDataset:
@@ -419,10 +436,28 @@ class ScriptEmitter:
         return translated if translated is not None else call
 
     def placeholder_loader(self, name: str, statement: cst.SimpleStatementLine) -> cst.BaseStatement:
-        self.file.report(
-            SCRIPT, f"`{name} = ...` is a placeholder: the translation needs real batches (a numpy iterable of "
-            f"(inputs, targets)); `torch2flax check-train` supplies synthetic ones", statement, Severity.WARNING)
-        return statement
+        """``train_loader = ...``: synthetic batches of what the model takes (found by probing it), so the script
+        runs; the user puts their data there."""
+        from translator.training.shapes import probe_batch
+
+        model = next(iter(self.plan.optimized_model.values()), None)
+        criterion = next(iter(self.plan.criteria.values()), None)
+        criterion_name = library_name(self.file.resolved, criterion.func) if criterion is not None else None
+        probed = probe_batch(self.file.path, self.plan.models[model], self.plan.model_calls[model], criterion_name) if model else None
+        if probed is None:
+            self.file.report(SCRIPT, f"`{name} = ...` is a placeholder: put real batches there (a numpy iterable of "
+                             "(inputs, targets)); `torch2flax check-train --input ... --target ...` supplies synthetic ones",
+                             statement, Severity.WARNING)
+            return statement
+        specs = [spec for spec in probed if spec is not None]
+        described = " and ".join(str(spec) for spec in specs)
+        self.file.report(SCRIPT, f"`{name} = ...` is a placeholder: {SYNTHETIC_BATCHES} synthetic batches of {described} "
+                         "(what the model takes) stand in so the script runs: put your data there", statement, Severity.WARNING)
+        self.file.support.setdefault("synthetic_batches", SYNTHETIC_SUPPORT)
+        arrays = ", ".join(f"({spec.shape!r}, {str(spec.dtype).replace('int64', 'int32')!r}, "
+                           f"{(spec.low, spec.high) if spec.low is not None else None!r})" for spec in specs)
+        return cst.parse_statement(f"{name} = synthetic_batches({self.next_key()}, [{arrays}], {SYNTHETIC_BATCHES})  "
+                                   "# TODO(torch2flax): S020 your data here")
 
     def optimizer_statements(self, region: StepRegion, model: str) -> list[cst.BaseStatement]:
         """``learning_rate = ...`` (a float or an optax schedule) and ``optimizer = ...``, emitted once the data
