@@ -34,7 +34,8 @@ def run_demo(console: Console) -> int:
     console.print(Syntax(translation.code, "python", theme="ansi_dark"))
     for diagnostic in translation.diagnostics:
         console.print(diagnostic.format(), markup=False, style="yellow")
-    console.print(f"{len(translation.diagnostics)} note(s): the training script is not part of the model (S010).")
+    console.print(f"{len(translation.diagnostics)} note(s): the placeholder loaders became synthetic batches (S020); "
+                  "the training loop is a jitted train_step over a TrainState.")
     from translator.explain import explain_page, explain_source, write_page
 
     page = write_page(explain_page(explain_source(seed_cnn.read_text(), "examples/seed_cnn.py")),
@@ -63,4 +64,11 @@ def run_demo(console: Console) -> int:
     console.print(f"$ torch2flax check {lenet.relative_to(REPO)} --class LeNet5 --input 'float32[4,1,28,28]' --examples 10", markup=False)
     report = check(lenet, "LeNet5", [parse_spec("float32[4,1,28,28]")], examples=10, stages=STAGES)
     print_check_table(report)
-    return 0 if report.ok and translation.ok else 1
+
+    from translator.training.check_train import check_train, print_train_table
+
+    console.print(Rule("4. check-train: the seed's training loop, step by step (PyTorch's step vs the jitted train_step)"))
+    console.print("$ torch2flax check-train examples/seed_cnn.py --steps 3", markup=False)
+    trained = check_train(seed_cnn, steps=3)
+    print_train_table(trained, console)
+    return 0 if report.ok and translation.ok and trained.ok else 1
