@@ -44,6 +44,7 @@ WRONG_MAPPINGS = [
     ("optim.NAdam(model.parameters(), lr=0.02)", "optax.nadam(0.02)", 1e-2),
     ("optim.RAdam(model.parameters(), lr=0.02, betas=(0.9, 0.9), eps=1e-3)", "optax.radam(0.02, b2=0.9, eps=1e-3)", 1e-5),
     ("optim.Adamax(model.parameters(), weight_decay=0.05)", "optax.adamaxw(0.002, weight_decay=0.05)", 1e-5),
+    ("optim.Rprop(model.parameters(), lr=0.01)", "optax.rprop(0.01)", 1e-2),
 ]
 
 

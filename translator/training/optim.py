@@ -128,7 +128,7 @@ def _claimed(call: cst.Call, file: FileContext, kind: str) -> tuple[TrainingRule
     found = _training_index()[kind].get(id(obj)) if obj is not None else None
     if found is None:
         what = {"optimizer": "optimizer", "scheduler": "learning-rate scheduler", "function": "gradient function"}[kind]
-        file.report(UNKNOWN, f"`{name or code_of(call.func)}` is not a {what} torch2flax translates to optax", call)
+        file.report(UNKNOWN, f"`{name or code_of(call.func)}` is not {'an' if what[0] in 'aeiou' else 'a'} {what} torch2flax translates to optax", call)
     return found
 
 

@@ -11,9 +11,9 @@ from translator.rules.training._common import UNKNOWN, TrainingRule
 class UnknownTrainingConstruct(TrainingRule):
     code = UNKNOWN
     name = "UnknownTrainingConstruct"
-    summary = "a torch.optim optimizer or scheduler with no optax translation yet (Rprop, ASGD, CyclicLR, ...) is reported"
+    summary = "a torch.optim optimizer or scheduler with no optax translation yet (ASGD, SparseAdam, CyclicLR, ...) is reported"
     flagged_calls = (
-        "optim.Rprop(model.parameters(), lr=0.01)",
+        "optim.ASGD(model.parameters(), lr=0.01)",
         "lr_scheduler.CyclicLR(optimizer, base_lr=0.001, max_lr=0.1)",
         "lr_scheduler.MultiplicativeLR(optimizer, lr_lambda=lambda epoch: 0.95)",
     )
@@ -25,6 +25,6 @@ class UnknownTrainingConstruct(TrainingRule):
             "NAdam). The call is reported at its line; the training rules (`torch2flax rules O001`...)\n"
             "list what translates."
         ),
-        example=Example(torch="optimizer = optim.Rprop(model.parameters(), lr=0.01)", flax="optimizer = ...  # reported: O000"),
+        example=Example(torch="optimizer = optim.ASGD(model.parameters(), lr=0.01)", flax="optimizer = ...  # reported: O000"),
         fidelity="Not translated (reported at the call).",
     )
