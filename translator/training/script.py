@@ -213,7 +213,8 @@ class ScriptEmitter:
         for statement in running:
             main_body.extend(self.host_statement(statement))
         definitions = [*self.train_state_class(model), *parse_statements(self.create_train_state(region, model)),
-                       *parse_statements(step_code), *[s for code in self.definitions for s in parse_statements(code)]]
+                       *(self.file.mark(s, region.backward) for s in parse_statements(step_code)),
+                       *[s for code in self.definitions for s in parse_statements(code)]]
         main = cst.FunctionDef(
             name=cst.Name("main"),
             params=cst.Parameters(),
@@ -273,8 +274,8 @@ class ScriptEmitter:
                 orelse = orelse.with_changes(body=orelse.body.with_changes(body=self.host_block(orelse.body.body)))
             elif isinstance(orelse, cst.If):
                 orelse = self.host_statement(orelse)[0]
-            return [statement.with_changes(test=self.host.plain(statement.test),
-                                           body=statement.body.with_changes(body=self.host_block(statement.body.body)), orelse=orelse)]
+            return [self.annotated(statement, statement.with_changes(test=self.host.plain(statement.test),
+                                           body=statement.body.with_changes(body=self.host_block(statement.body.body)), orelse=orelse))]
         if isinstance(statement, cst.With) and self.is_no_grad(statement):
             self.file.note(SCRIPT, "`with torch.no_grad():` -> its body: outside jax.grad nothing is differentiated")
             return self.host_block(statement.body.body)
@@ -285,8 +286,10 @@ class ScriptEmitter:
             self.file.resolved, statement.items[0].item.func) in ("torch.no_grad", "torch.inference_mode")
 
     def annotated(self, original: cst.CSTNode, statement: cst.BaseStatement) -> cst.BaseStatement:
+        """``statement`` with the pending notes above it, mapped to the user's ``original`` (explain pages)."""
         notes = [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in self.file.take_notes()]
-        return statement.with_changes(leading_lines=[*statement.leading_lines, *notes]) if notes else statement
+        statement = statement.with_changes(leading_lines=[*statement.leading_lines, *notes]) if notes else statement
+        return self.file.mark(statement, original)
 
     def host_simple(self, statement: cst.SimpleStatementLine) -> list[cst.BaseStatement]:
         small = statement.body[0] if len(statement.body) == 1 else None
@@ -326,8 +329,7 @@ class ScriptEmitter:
         return self.host.statement(statement)
 
     def with_notes(self, original: cst.CSTNode, statement: cst.BaseStatement) -> cst.BaseStatement:
-        comments = [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in self.file.take_notes()]
-        return statement.with_changes(leading_lines=[*statement.leading_lines, *comments]) if comments else statement
+        return self.annotated(original, statement)
 
     def learning_rate_read(self, node: cst.CSTNode) -> Emitted | None:
         """``optimizer.param_groups[0]["lr"]`` / ``scheduler.get_last_lr()[0]``: the learning rate of the next
@@ -693,7 +695,7 @@ class ScriptEmitter:
         call = cst.parse_statement(f"state, {outputs} = train_step(state, {arguments})")
         notes = [f"# {SCRIPT}: zero_grad/backward/step -> one jitted train_step (gradients are returned, not accumulated)"]
         call = call.with_changes(leading_lines=[cst.EmptyLine(comment=cst.Comment(n)) for n in notes])
-        return [call, *(s for statement in region.host for s in self.host_statement_after(statement))]
+        return [self.file.mark(call, region.step), *(s for statement in region.host for s in self.host_statement_after(statement))]
 
     def host_statement_after(self, statement: cst.BaseStatement) -> list[cst.BaseStatement]:
         return self.host_statement(statement)
