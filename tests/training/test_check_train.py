@@ -135,3 +135,13 @@ def test_the_seed_script_translates_to_a_jitted_train_step():
                      "jax.value_and_grad(loss_fn, has_aux=True)(state.params)", "state = state.apply_gradients(grads=grads)",
                      "outputs = eval_step(state, images)", 'if __name__ == "__main__":'):
         assert expected in code, expected
+
+
+def test_check_train_html_page_shows_the_steps_beside_the_script(tmp_path, capsys):
+    path = script(tmp_path, "SGD(model.parameters(), lr=0.05)")
+    page = tmp_path / "page.html"
+    assert main(["check-train", str(path), "--steps", "2", "--html", str(page)]) == 0
+    text = page.read_text()
+    assert 'id="check-train-verdict">pass' in text and "<svg" in text and 'id="training-steps"' in text
+    assert 'id="torch-code"' in text and 'id="flax-code"' in text  # the explain panes: PyTorch beside the translation
+    assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text

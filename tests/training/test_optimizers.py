@@ -157,3 +157,9 @@ def test_module_level_names_in_parameter_filters_are_read():
                                     "optimizer = optim.AdamW([p for n, p in model.named_parameters() if not any(nd in n for nd in no_decay)])\n")
     params = _translate_with_definitions("params = model.fc.parameters()\noptimizer = optim.SGD(params, lr=0.1)\n")
     assert "path[:1] == ('fc',)" in code_of(params.transform)
+
+
+@pytest.mark.parametrize("optimizer", ["optim.SGD(model.parameters(), lr=0.05, momentum=0.9)", "optim.Adam(model.parameters())"])
+def test_cyclic_lr_cycles_the_momentum_too(optimizer):
+    schedule = "lr_scheduler.CyclicLR(optimizer, base_lr=0.01, max_lr=1.0, step_size_up=2, step_size_down=5, mode='triangular2')"
+    assert optimizer_difference(optimizer, schedule_text=schedule) <= 1e-7

@@ -53,8 +53,8 @@ class TorchRprop(TrainingRule):
             "Rprop moves each parameter by its own step size against the gradient's sign; the step size\n"
             "grows while the sign holds and shrinks when it flips, and a flipped step moves nothing.\n"
             "`optax.rprop` returns the update computed at the previous step (its first update is zero),\n"
-            "one step behind torch (measured 20 steps: Δ 0.19). The support transformation `torch_rprop` is torch's rule. `lr` is only\n"
-            "the first step size: torch's schedulers change `group['lr']`, which Rprop no longer reads, so\n"
+            "one step behind torch (measured 20 steps: Δ 0.19). The support transformation `torch_rprop`\n"
+            "is torch's rule. `lr` is only the first step size: torch's schedulers change `group['lr']`, which Rprop no longer reads, so\n"
             "a schedule is not applied either."
         ),
         example=Example(

@@ -11,10 +11,10 @@ from translator.rules.training._common import UNKNOWN, TrainingRule
 class UnknownTrainingConstruct(TrainingRule):
     code = UNKNOWN
     name = "UnknownTrainingConstruct"
-    summary = "a torch.optim optimizer or scheduler with no optax translation yet (ASGD, SparseAdam, CyclicLR, ...) is reported"
+    summary = "a torch.optim optimizer or scheduler with no optax translation yet (ASGD, SparseAdam, MultiplicativeLR, ChainedScheduler, ...) is reported"
     flagged_calls = (
         "optim.ASGD(model.parameters(), lr=0.01)",
-        "lr_scheduler.CyclicLR(optimizer, base_lr=0.001, max_lr=0.1)",
+        "lr_scheduler.ChainedScheduler([lr_scheduler.ExponentialLR(optimizer, 0.9)], optimizer=optimizer)",
         "lr_scheduler.MultiplicativeLR(optimizer, lr_lambda=lambda epoch: 0.95)",
     )
     doc = RuleDoc(
