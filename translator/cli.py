@@ -395,6 +395,11 @@ def cmd_check_train(args) -> int:
         inputs = [parse_spec(s) for s in args.input or []]
         target = parse_spec(args.target) if args.target else None
         report = check_train(args.source, inputs, target, steps=args.steps, translated=args.translated, seed=args.seed)
+    if args.html:
+        from translator.explain.training_section import write_training_page
+
+        page = write_training_page(report, args.html)
+        stderr.print(f"wrote {page}", markup=False)
     if args.json:
         print(json.dumps(report.to_json()))
     else:
@@ -518,6 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--translated", metavar="FILE", help="use this (hand-edited) translation instead of translating SCRIPT")
     p.add_argument("--seed", type=int, default=0, metavar="S")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--html", metavar="PAGE", help="also write the explain page of the script with loss and error per step")
     p.set_defaults(run=cmd_check_train)
 
     p = verbs.add_parser("rules", help="list the rule catalogue, or explain one rule")
