@@ -163,3 +163,13 @@ def test_module_level_names_in_parameter_filters_are_read():
 def test_cyclic_lr_cycles_the_momentum_too(optimizer):
     schedule = "lr_scheduler.CyclicLR(optimizer, base_lr=0.01, max_lr=1.0, step_size_up=2, step_size_down=5, mode='triangular2')"
     assert optimizer_difference(optimizer, schedule_text=schedule) <= 1e-7
+
+
+def test_clipping_part_of_the_model_clips_only_that_part():
+    optimizer = "optim.SGD(model.parameters(), lr=0.05, momentum=0.9)"
+    clip = "torch.nn.utils.clip_grad_norm_(model.fc.parameters(), max_norm=0.5)"
+    code, _ = translate_optimizer_text(optimizer, clip)
+    assert "optax.masked(torch_clip_grad_norm(0.5)" in code
+    assert optimizer_difference(optimizer, clip_text=clip) <= EXACT
+    everything = "optax.chain(torch_clip_grad_norm(0.5), optax.sgd(0.05, momentum=0.9))"
+    assert optimizer_difference(optimizer, clip_text=clip, optax_text=everything) > 1e-3

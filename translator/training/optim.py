@@ -292,9 +292,11 @@ def translate_schedule(
 # --------------------------------------------------------------------------- gradient clipping
 
 
-def translate_clip(call: cst.Call, file: FileContext) -> cst.BaseExpression | None:
+def translate_clip(call: cst.Call, file: FileContext, *, definitions: Mapping[str, cst.BaseExpression] | None = None
+                   ) -> cst.BaseExpression | None:
     """``clip_grad_norm_(params, max_norm)`` / ``clip_grad_value_(params, v)`` as a transformation to chain
-    before the optimizer (``translate_optimizer(..., clip=[...])``), or None (reported)."""
+    before the optimizer (``translate_optimizer(..., clip=[...])``), or None (reported). Clipping part of
+    the model (``model.fc.parameters()``) is ``optax.masked`` to those parameters (the norm is theirs)."""
     found = _claimed(call, file, "function")
     if found is None:
         return None
@@ -306,10 +308,16 @@ def translate_clip(call: cst.Call, file: FileContext) -> cst.BaseExpression | No
         file.report(rule.code, f"the arguments of `{code_of(call.func)}` cannot be read: {error}", call)
         return None
     ctx = TrainingRuleContext(rule, file, call, signature, provided, obj)
+    selection = read_params(ctx.expr("parameters"), file, call, definitions or {})
+    if selection is None:
+        return None
     emitted = rule.emit_call(ctx)
     if ctx.failed:
         return None
-    return emitted.expr
+    if len(selection.groups) != 1:
+        file.report(PARAM_GROUPS, "gradient clipping over parameter groups is not translated", call)
+        return None
+    return selection.mask(emitted.expr, file)
 
 
 __all__ = [

@@ -60,6 +60,17 @@ class ParamSelection:
     def group_overrides(self) -> list[tuple[cst.Arg, ...]]:
         return [g.overrides for g in self.groups]
 
+    def mask(self, transform: cst.BaseExpression, file) -> cst.BaseExpression:
+        """``transform`` applied to the selected parameters only (``optax.masked``), or as is for all of them."""
+        claims = self.groups[0].claims
+        if claims is None:
+            return transform
+        file.support.setdefault(LABELS, LABELS_SOURCE)
+        labels = f'{LABELS}([("selected", lambda path, leaf: {claims})])'
+        return cst.parse_expression(
+            f'optax.masked({code_of(transform)}, lambda params: jax.tree.map(lambda label: label == "selected", {labels}(params)))'
+        )
+
     def combine(self, transforms: list[str], file) -> str:
         """One transformation over the whole tree: the group transforms under their labels, the rest frozen."""
         if len(self.groups) == 1 and self.groups[0].claims is None:
