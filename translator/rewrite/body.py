@@ -468,6 +468,10 @@ class BodyTranslator:
                     node,
                 )
                 return Emitted(node)
+        if m.matches(func, m.Attribute(value=m.Name(), attr=m.Name("apply"))) and func.value.value in self.info.custom_gradients:
+            self.file.note("S022", f"`{func.value.value}.apply(...)` -> `{self.info.custom_gradients[func.value.value]}(...)`, "
+                                   "a jax.custom_vjp function")
+            return Emitted(cst.Call(func=cst.Name(self.info.custom_gradients[func.value.value]), args=self.plain_args(node)))
         if m.matches(func, m.Attribute(value=m.Name(), attr=m.Name("apply"))) and func.value.value in self.info.autograd_functions:
             self.unsupported("X007", f"`{func.value.value}` is a custom torch.autograd.Function (write it with jax.custom_vjp)", node)
             return Emitted(node)

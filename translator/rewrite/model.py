@@ -104,6 +104,8 @@ class FileInfo:
     functions: set[str] = field(default_factory=set)
     #: torch.autograd.Function subclasses (reported, X007): calls of `Name.apply` are reported too
     autograd_functions: set[str] = field(default_factory=set)
+    #: those translated to a ``jax.custom_vjp`` function (rule S022): class name -> function name
+    custom_gradients: dict[str, str] = field(default_factory=dict)
     #: module-level functions that build and return a layer (``conv3x3``): name -> what they return
     factories: dict[str, object] = field(default_factory=dict)
     #: class -> constructor parameter -> the classes of the file every construction passes in (rule S016)

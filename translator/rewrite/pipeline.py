@@ -24,6 +24,7 @@ from translator.diagnostics import Diagnostic, NoModelClass, Severity, UsageErro
 from translator.rewrite.body import BodyTranslator
 from translator.rewrite.containers import container_kind
 from translator.rewrite.context import FileContext, RedundantArgumentParens, code_of
+from translator.rewrite.custom_gradients import translate_custom_gradient
 from translator.rewrite.line_map import LineMarks, MappedBlock, mapped_code
 from translator.rewrite.local_imports import LOCAL_IMPORTS, merge_local_imports
 from translator.rewrite.model import ClassInfo, FileInfo
@@ -98,6 +99,10 @@ def translate_source(source: str, path: str = "<source>", notes: bool = True, li
         for s in module.body
         if isinstance(s, cst.FunctionDef) and builds_layers(s, file)
     }
+    custom_gradients = {  # before the models: their calls of `Fn.apply` need to know what Fn became
+        s.name.value: guarded(translate_custom_gradient, s, file, info)
+        for s in module.body if isinstance(s, cst.ClassDef) and s.name.value in info.autograd_functions
+    }
     translated_classes: dict[str, cst.ClassDef] = {}
     class_nodes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef) and s.name.value in info.classes}
     info.module_arguments = module_arguments(class_nodes, info)
@@ -121,7 +126,8 @@ def translate_source(source: str, path: str = "<source>", notes: bool = True, li
         elif is_constant(statement, file):
             body.append(statement)
         elif isinstance(statement, cst.ClassDef) and statement.name.value in info.autograd_functions:
-            body.append(statement)  # reported (X007); kept so the TODO sits next to it
+            translated = custom_gradients.get(statement.name.value)
+            body.extend(translated if isinstance(translated, list) else [statement])  # reported (X007): kept by its TODO
         elif isinstance(statement, cst.ClassDef) and any(
             is_torch_name(library_name(file.resolved, base.value) or "") for base in statement.bases
         ):
@@ -242,7 +248,6 @@ NOTE_HINT = (
 
 
 AUTOGRAD_FUNCTION = ("torch.autograd.Function", "torch.autograd.function.Function")
-CUSTOM_GRADIENT = "X007"
 
 
 def discover(module: cst.Module, file: FileContext) -> FileInfo:
@@ -254,14 +259,8 @@ def discover(module: cst.Module, file: FileContext) -> FileInfo:
         if not isinstance(statement, cst.ClassDef):
             continue
         for base in statement.bases:
-            if library_name(file.resolved, base.value) in AUTOGRAD_FUNCTION:
+            if library_name(file.resolved, base.value) in AUTOGRAD_FUNCTION:  # translated (S022) or reported (X007)
                 info.autograd_functions.add(statement.name.value)
-                file.report(
-                    CUSTOM_GRADIENT,
-                    f"`{statement.name.value}` is a custom torch.autograd.Function: its forward/backward pair is not "
-                    "translated; in JAX write it with jax.custom_vjp (forward returns residuals, backward uses them)",
-                    statement,
-                )
             if is_torch_module_base(file, base.value):
                 info.classes[statement.name.value] = ClassInfo(statement.name.value)
             elif m.matches(base.value, m.Name()) and base.value.value in info.classes:

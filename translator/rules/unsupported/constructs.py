@@ -127,14 +127,20 @@ class TorchSharedMutation(DiagnosticRule):
 class TorchAutogradFunction(DiagnosticRule):
     code = "X007"
     name = "TorchAutogradFunction"
-    summary = "a custom torch.autograd.Function (forward/backward pair): write it with jax.custom_vjp"
+    summary = "a custom torch.autograd.Function that S022 cannot translate (ctx.needs_input_grad, mark_dirty, extra methods)"
     doc = RuleDoc(
-        what="A subclass of `torch.autograd.Function` and its calls `Fn.apply(x)` (memory-efficient Swish, straight-through estimators).",
+        what=(
+            "A subclass of `torch.autograd.Function` that rule S022 cannot turn into a `jax.custom_vjp`: its forward\n"
+            "uses `ctx` beyond `save_for_backward` and attributes (`needs_input_grad`, `mark_dirty`,\n"
+            "`mark_non_differentiable`), it defines more than `forward`/`backward` (`setup_context`, `jvp`), or\n"
+            "its forward takes star or keyword-only arguments; and its calls `Fn.apply(x)`."
+        ),
         why=(
             "JAX differentiates the function itself; a hand-written backward is a `jax.custom_vjp`:\n"
             "the forward returns the output and the residuals, the backward maps residuals and the\n"
-            "output cotangent to input cotangents. `ctx.save_for_backward` has no direct counterpart,\n"
-            "so the pair is reported rather than guessed."
+            "output cotangent to input cotangents. What `ctx` does beyond saving values has no direct\n"
+            "counterpart (JAX computes every cotangent it is asked for), so such a pair is reported\n"
+            "rather than guessed."
         ),
         example=Example(
             torch="class Swish(torch.autograd.Function): ...\ny = Swish.apply(x)",
@@ -144,7 +150,8 @@ class TorchAutogradFunction(DiagnosticRule):
     )
     flagged_examples = (
         "import torch\nimport torch.nn as nn\n\nclass Twice(torch.autograd.Function):\n    @staticmethod\n"
-        "    def forward(ctx, x):\n        return x * 2\n\n    @staticmethod\n    def backward(ctx, g):\n        return g * 2\n\n"
+        "    def forward(ctx, x):\n        ctx.mark_non_differentiable(x)\n        return x * 2\n\n    @staticmethod\n"
+        "    def backward(ctx, g):\n        return g * 2 if ctx.needs_input_grad[0] else None\n\n"
         "class M(nn.Module):\n    def forward(self, x):\n        return Twice.apply(x)\n",
     )
 
