@@ -49,6 +49,7 @@ class StepErrors:
     errors: dict[str, float]  # quantity -> max relative error, JAX float32 against PyTorch float32
     failing: list[str]
     errors64: dict[str, float] = field(default_factory=dict)  # the same, both in float64
+    model: str | None = None  # the model this step trained, when the script trains several
 
 
 @dataclass
@@ -97,7 +98,8 @@ class TrainCheckReport:
                                     "at step k, relaxed to 10x PyTorch's own float32-vs-float64 error, capped at 100x) and "
                                     "JAX float64 vs PyTorch float64 (rtol 1e-8*(k+1)) both disagree"},
             "per_step": [
-                {"step": s.step, "loss": {"torch": s.loss_torch, "jax": s.loss_jax}, "lr": {"torch": s.lr_torch, "jax": s.lr_jax},
+                {"step": s.step, "model": s.model, "loss": {"torch": s.loss_torch, "jax": s.loss_jax},
+                 "lr": {"torch": s.lr_torch, "jax": s.lr_jax},
                  "max_rel_err": s.errors, "max_rel_err_float64": s.errors64, "failing": s.failing}
                 for s in self.per_step
             ],
@@ -126,9 +128,17 @@ def check_train(script: str | Path, inputs: list[InputSpec] | None = None, targe
     plan = read_training_plan(statements, file, info)
     if not plan.trains:
         raise UsageError(f"{path}: no training step found (a loop with `loss.backward()` then `optimizer.step()`)")
-    if len(plan.steps) > 1:
-        raise UsageError(f"{path}: {len(plan.steps)} optimisation steps; check-train compares scripts with one")
-    region = plan.steps[0]
+    from translator.training.plan import other_trained_models
+    from translator.training.script import StepNames
+
+    regions = plan.steps
+    models = [plan.optimized_model.get(region.optimizer) for region in regions]
+    if None in models:
+        raise UsageError(f"{path}: cannot tell which model `{regions[models.index(None)].optimizer}` optimises")
+    if len(set(models)) != len(models):
+        raise UsageError(f"{path}: a model is trained by two steps in one pass; check-train compares one step per model")
+    names = {model: StepNames.of(model, len(models) > 1) for model in models}
+    region = regions[0]
     if translated is None:
         translation = translate_source(source, str(path))
         # lines left untranslated are reported; the steps are still compared (an untranslated line inside the
@@ -156,42 +166,48 @@ def check_train(script: str | Path, inputs: list[InputSpec] | None = None, targe
     torch.manual_seed(plan.seed if plan.seed is not None else seed)
     data_draws = DrawTape()
     torch32 = run_setup(setup, path, plan, batches, data_draws, seed)
-    model_name = plan.optimized_model.get(region.optimizer)
-    if model_name is None or model_name not in torch32:
-        raise UsageError(f"{path}: cannot tell which model `{region.optimizer}` optimises")
-    initial = {k: v.detach().clone() for k, v in torch32[model_name].state_dict().items()}
+    missing = [model for model in models if model not in torch32]
+    if missing:
+        raise UsageError(f"{path}: `{missing[0]}` is not built before the training loop")
+    initial = {model: {k: v.detach().clone().numpy() for k, v in torch32[model].state_dict().items()} for model in models}
     torch64 = float64_twin(torch32, setup, path, plan)
 
-    training = next(st for st in statements[split:] if any(id(x) == id(region.step) for x in walk_statements([st])))
+    trainings = {id(st) for r in regions for st in statements[split:] if any(id(x) == id(r.step) for x in walk_statements([st]))}
+    if len(trainings) != 1:
+        raise UsageError(f"{path}: the optimisation steps sit in different top-level loops; check-train compares one loop")
+    training = next(st for st in statements[split:] if id(st) in trainings)
     try:
-        captured_batches, scheduler_steps = capture_step_inputs(torch32, training, path, plan, region, steps, batches)
+        captures, scheduler_steps = capture_step_inputs(torch32, training, path, plan, regions, steps, batches)
     except UsageError as error:
         report.failure = str(error)
         return report
-    if batches is None:
-        batches = captured_batches
 
     try:  # the script's data is made from the same draws on the JAX side
         import jax.numpy as jnp
 
         arrays = [jnp.asarray(a) for a in data_draws.arrays()]  # what jax.random returns: arrays, not numpy
         with replaying_jax(arrays, data_draws.kinds, [d.call for d in data_draws.draws]):
-            module = import_translation(flax_code, plan, batches)
+            module = import_translation(flax_code, plan, batches, [n.step for n in names.values()] + [n.create for n in names.values()])
     except DrawMismatch as error:
         report.failure = f"the translation makes its data from other random draws than the script: {error}"
         return report
-    step_block = step_source(region)
-    compiled = compile(step_block, str(path), "exec")
-    schedulers = [s for s in plan.schedulers if plan.scheduled.get(s) == region.optimizer]
-    per_epoch = [s for s in schedulers if plan.schedule_period.get(s) == "epoch"]
+    compiled = [compile(step_source(r), str(path), "exec") for r in regions]
+    per_epoch = [s for s in plan.schedulers if plan.schedule_period.get(s) == "epoch"]
 
     import jax
 
-    captured: list = []  # the model's inputs at its first call: the shapes the translation initialises with
-    hook = torch32[model_name].register_forward_pre_hook(lambda _module, args: captured.append(args) if not captured else None)
-    state32 = state64 = None
-    for k in range(steps):
-        batch = batches[k % len(batches)]
+    first_inputs: dict[str, tuple] = {}  # each model's inputs at its first call: the shapes its state is made with
+    def remember(model: str):
+        def hook(_module, args) -> None:  # returning anything else would replace the module's inputs
+            first_inputs.setdefault(model, args)
+        return hook
+
+    hooks = [torch32[model].register_forward_pre_hook(remember(model)) for model in models]
+    states32: dict[str, object] = {}
+    states64: dict[str, object] = {}
+    updates = dict.fromkeys(models, 0)
+    for k, (index, batch) in enumerate(captures):
+        region, model = regions[index], models[index]
         losses, lrs = {}, {}
         tape = DrawTape()  # this step's draws (dropout masks, sampling): recorded once, replayed everywhere
         for name, namespace, dtype in (("torch", torch32, torch.float32), ("torch64", torch64, torch.float64)):
@@ -202,7 +218,7 @@ def check_train(script: str | Path, inputs: list[InputSpec] | None = None, targe
             draws = recording(tape, seed * 1000 + k) if name == "torch" else replaying_torch(tape)
             try:
                 with draws, default_dtype(dtype):  # tensors the model makes in forward follow its precision
-                    exec(compiled, namespace)
+                    exec(compiled[index], namespace)
             except Exception as error:
                 report.failure = (f"the script's own step does not run alone at step {k} ({type(error).__name__}: {error}): "
                                   "check-train binds the step's inputs from the loader's batches or module-level data")
@@ -212,35 +228,49 @@ def check_train(script: str | Path, inputs: list[InputSpec] | None = None, targe
                 while namespace.setdefault("__t2f_scheduled__", {}).get(scheduler, 0) < scheduler_steps[k + 1].get(scheduler, 0):
                     namespace[scheduler].step()
                     namespace["__t2f_scheduled__"][scheduler] = namespace["__t2f_scheduled__"].get(scheduler, 0) + 1
-        if k == 0:
-            hook.remove()
-            initial_numpy = {name: value.numpy() for name, value in initial.items()}
-            inputs = [to_numpy(x) for x in captured[0]] if captured else []
+        others = other_trained_models(region, plan)
+        for needed in [model, *others]:
+            if needed in states32:
+                continue
+            if needed not in first_inputs:
+                report.failure = f"`{needed}` was not called before step {k}: its state cannot be made"
+                return report
+            arguments = [to_numpy(x) for x in first_inputs[needed]]
             try:
-                state32 = initial_state(module, torch32[model_name], initial_numpy, inputs, np.float32)
+                create = getattr(module, names[needed].create)
+                states32[needed] = initial_state(create, torch32[needed], initial[needed], arguments, np.float32)
                 with jax.enable_x64(True):
-                    state64 = initial_state(module, torch32[model_name], initial_numpy, inputs, np.float64)
+                    states64[needed] = initial_state(create, torch32[needed], initial[needed], arguments, np.float64)
             except UsageError:
                 raise
             except Exception as error:
-                report.failure = f"the translation's create_train_state fails: {type(error).__name__}: {' '.join(str(error).split())[:300]}"
+                report.failure = f"the translation's {names[needed].create} fails: {type(error).__name__}: {' '.join(str(error).split())[:300]}"
                 return report
-        lr_jax = learning_rate_at(module, k)
+        if len(states32) == len(models):
+            for hook in hooks:
+                hook.remove()
+        lr_jax = learning_rate_at(module, names[model].learning_rate, updates[model])
+        updates[model] += 1
         if tape.unrecorded:
             report.failure = f"step {k}: PyTorch drew random numbers check-train does not record: not compared"
             return report
+        step = getattr(module, names[model].step)
         try:
-            state32, loss32 = jax_step(module, state32, batch, region, np.float32, tape)
+            states32[model], loss32 = jax_step(step, states32[model], [states32[o] for o in others], batch, region, np.float32, tape)
             with jax.enable_x64(True):
-                state64, loss64 = jax_step(module, state64, batch, region, np.float64, tape)
+                states64[model], loss64 = jax_step(step, states64[model], [states64[o] for o in others], batch, region,
+                                                   np.float64, tape)
         except DrawMismatch as error:
             report.failure = f"step {k}: the translation's random draws are not PyTorch's: {error}"
             return report
         except Exception as error:  # the translation's step does not run: say where, never a traceback
-            report.failure = f"the translated train_step fails at step {k}: {type(error).__name__}: {' '.join(str(error).split())[:300]}"
+            report.failure = (f"the translated {names[model].step} fails at step {k}: {type(error).__name__}: "
+                              f"{' '.join(str(error).split())[:300]}")
             return report
-        report.per_step.append(compare_step(k, (state32, loss32), (state64, loss64), losses, lrs, lr_jax,
-                                            torch32[model_name], torch64[model_name]))
+        errors = compare_step(k, (states32[model], loss32), (states64[model], loss64), losses, lrs, lr_jax,
+                              torch32[model], torch64[model])
+        errors.model = model if len(models) > 1 else None
+        report.per_step.append(errors)
     return report
 
 
@@ -373,11 +403,11 @@ class _Enough(Exception):
     """Raised from the shadow run's optimizer.step once the steps to compare have been seen."""
 
 
-def capture_step_inputs(namespace: dict, training: cst.BaseStatement, path: Path, plan: TrainingPlan, region, steps: int,
-                        batches) -> tuple[list[dict], list[dict[str, int]]]:
-    """The script's own training loop, run on a copy of its state until ``steps`` optimiser steps: at each step
-    the values of the step's inputs (the batch, whatever names the loss reads), and how many times each
-    scheduler had stepped by then (``counts[k]``: before step k; ``counts[steps]``: after the last)."""
+def capture_step_inputs(namespace: dict, training: cst.BaseStatement, path: Path, plan: TrainingPlan, regions, steps: int,
+                        batches) -> tuple[list[tuple[int, dict]], list[dict[str, int]]]:
+    """The script's own training loop, run on a copy of its state until ``steps`` optimiser steps: for each step,
+    which of ``regions`` it was and the values of that step's inputs (the batch, whatever names the loss reads),
+    and how many times each scheduler had stepped by then (``counts[k]``: before step k)."""
     import copy
 
     import torch
@@ -385,21 +415,22 @@ def capture_step_inputs(namespace: dict, training: cst.BaseStatement, path: Path
     movable = {k: v for k, v in namespace.items() if not isinstance(v, (types.ModuleType, type, types.FunctionType))
                and not k.startswith("__")}
     shadow = {**namespace, **copy.deepcopy(movable)}
-    captured: list[dict] = []
+    captured: list[tuple[int, dict]] = []
     counts: list[dict[str, int]] = [{}]
     scheduled: dict[str, int] = {}
-    optimizer = shadow[region.optimizer]
-    original_step = optimizer.step
 
-    def step(*args, **kwargs):
-        captured.append({name: to_numpy(shadow[name]) for name in region.inputs if name in shadow})
-        result = original_step(*args, **kwargs)
-        counts.append(dict(scheduled))
-        if len(captured) >= steps:
-            raise _Enough
-        return result
+    for index, region in enumerate(regions):
+        optimizer = shadow[region.optimizer]
 
-    optimizer.step = step
+        def step(*args, _index=index, _region=region, _original=optimizer.step, **kwargs):
+            captured.append((_index, {name: to_numpy(shadow[name]) for name in _region.inputs if name in shadow}))
+            result = _original(*args, **kwargs)
+            counts.append(dict(scheduled))
+            if len(captured) >= steps:
+                raise _Enough
+            return result
+
+        optimizer.step = step
     for name in plan.schedulers:
         scheduler = shadow.get(name)
         if scheduler is not None:
@@ -418,12 +449,13 @@ def capture_step_inputs(namespace: dict, training: cst.BaseStatement, path: Path
         raise UsageError(f"the script's training loop fails when run: {type(error).__name__}: {error}") from None
     finally:
         torch.set_rng_state(state)
-    if batches is None and not captured:
+    if not captured:
         raise UsageError("the script's training loop took no optimisation step")
-    missing = [n for n in region.inputs if captured and n not in captured[0]]
-    if missing:
-        raise UsageError(f"the step reads {', '.join(missing)}, which the script does not bind where check-train can read it")
-    while len(counts) <= steps:
+    for index, values in captured:
+        missing = [n for n in regions[index].inputs if n not in values]
+        if missing:
+            raise UsageError(f"the step reads {', '.join(missing)}, which the script does not bind where check-train can read it")
+    while len(counts) <= len(captured):
         counts.append(dict(counts[-1]))
     return captured, counts
 
@@ -436,7 +468,7 @@ def to_numpy(value) -> np.ndarray:
     return np.asarray(value)
 
 
-def import_translation(code: str, plan: TrainingPlan, batches) -> types.ModuleType:
+def import_translation(code: str, plan: TrainingPlan, batches, required: list[str]) -> types.ModuleType:
     """The translated script as a module (``main()`` does not run); placeholder loaders get the batches."""
     directory = Path(tempfile.mkdtemp(prefix="t2f_check_train_"))
     file = directory / "translated_script.py"
@@ -452,7 +484,7 @@ def import_translation(code: str, plan: TrainingPlan, batches) -> types.ModuleTy
             exec(compile(code, str(file), "exec"), module.__dict__)
     except Exception as error:
         raise UsageError(f"the translated script does not import: {type(error).__name__}: {error}") from None
-    for name in ("train_step", "create_train_state"):
+    for name in required:
         if not hasattr(module, name):
             raise UsageError(f"the translated script defines no `{name}` (see `torch2flax rules S020` for the contract)")
     return module
@@ -482,15 +514,15 @@ def step_source(region) -> str:
     return "\n".join(cst.Module(body=[s.with_changes(leading_lines=[])]).code.strip() for s in statements) + "\n"
 
 
-def initial_state(module, torch_model, state_dict: dict[str, np.ndarray], model_inputs: list, dtype):
-    """The translation's TrainState from ``create_train_state(rng, *model_inputs)``, with PyTorch's initial
-    weights (``state_dict``) ported into it, in ``dtype``."""
+def initial_state(create, torch_model, state_dict: dict[str, np.ndarray], model_inputs: list, dtype):
+    """The translation's TrainState from its ``create(rng, *model_inputs)``, with PyTorch's initial weights
+    (``state_dict``) ported into it, in ``dtype``."""
     import jax
 
     from translator.weights.port import port_state_dict
 
     _, variables = port_state_dict(torch_model, {k: v.copy() for k, v in state_dict.items()})
-    state = module.create_train_state(jax.random.key(0), *[cast(x, dtype) for x in model_inputs])
+    state = create(jax.random.key(0), *[cast(x, dtype) for x in model_inputs])
     changes = {"params": jax.tree_util.tree_map(lambda x: cast(x, dtype), variables["params"])}
     if "batch_stats" in variables and hasattr(state, "batch_stats"):
         changes["batch_stats"] = jax.tree_util.tree_map(lambda x: cast(x, dtype), variables["batch_stats"])
@@ -504,15 +536,16 @@ def cast(value, dtype) -> np.ndarray:
     return array.astype(dtype) if np.issubdtype(array.dtype, np.floating) else array
 
 
-def jax_step(module, state, batch: dict, region, dtype, tape):
-    """One call of the translation's ``train_step``; with PyTorch's draws of this step replayed at its
-    ``jax.random`` calls (as arguments of a jitted wrapper of the undecorated step: one compile)."""
+def jax_step(step, state, others: list, batch: dict, region, dtype, tape):
+    """One call of the translation's step function (``train_step``), with the states of the other trained models
+    its loss calls; PyTorch's draws of this step are replayed at its ``jax.random`` calls (as arguments of a
+    jitted wrapper of the undecorated step: one compile)."""
     inputs = [cast(step_argument(expr, batch), dtype) for _, expr in region.arguments]
     if not tape.draws:
-        outputs = module.train_step(state, *inputs)
+        outputs = step(state, *others, *inputs)
     else:
         draws = [cast(a, dtype) if np.issubdtype(a.dtype, np.floating) else a for a in tape.arrays()]
-        outputs = replayed_train_step(module)(state, draws, tape.kinds, tuple(d.call for d in tape.draws), *inputs)
+        outputs = replayed(step)(state, draws, tape.kinds, tuple(d.call for d in tape.draws), *others, *inputs)
     return outputs[0], float(np.asarray(outputs[1]))
 
 
@@ -524,34 +557,37 @@ def step_argument(expr: cst.BaseExpression, batch: dict) -> np.ndarray:
     return np.asarray(eval(cst.Module([]).code_for_node(expr), {"__builtins__": {}}, dict(batch)))
 
 
-def replayed_train_step(module):
-    """The translation's ``train_step`` (undecorated: ``jax.jit`` keeps it as ``__wrapped__``), jitted with
-    the recorded draws as an argument, cached per module."""
+_REPLAYED: dict[int, object] = {}
+
+
+def replayed(step):
+    """``step`` (undecorated: ``jax.jit`` keeps it as ``__wrapped__``) jitted with the recorded draws as an
+    argument, made once per step function."""
     import functools
 
     import jax
 
     from translator.equivalence.draws import replaying_jax
 
-    cached = module.__dict__.get("__t2f_replayed__")
-    if cached is not None:
-        return cached
-    raw = getattr(module.train_step, "__wrapped__", module.train_step)
+    if id(step) in _REPLAYED:
+        return _REPLAYED[id(step)]
+    raw = getattr(step, "__wrapped__", step)
 
     @functools.partial(jax.jit, static_argnums=(2, 3))
-    def run(state, draws, kinds, calls, *inputs):
+    def run(state, draws, kinds, calls, *rest):
         with replaying_jax(draws, kinds, calls):
-            return raw(state, *inputs)
+            return raw(state, *rest)
 
-    module.__dict__["__t2f_replayed__"] = run
+    _REPLAYED[id(step)] = run
     return run
 
 
-def learning_rate_at(module, step: int) -> float | None:
-    lr = getattr(module, "learning_rate", None)
+def learning_rate_at(module, name: str, count: int) -> float | None:
+    """The translation's learning rate for update ``count``: its ``learning_rate`` number, or the schedule at it."""
+    lr = getattr(module, name, None)
     if lr is None:
         return None
-    return float(lr(step)) if callable(lr) else float(lr)
+    return float(lr(count)) if callable(lr) else float(lr)
 
 
 #: float64 on both sides: rounding (~1e-16) amplified by the steps cannot reach this, a semantic difference does

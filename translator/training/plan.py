@@ -231,18 +231,21 @@ def find_step(block: Sequence[cst.BaseStatement], plan: TrainingPlan, begin: int
     if step_at is None:
         return None
     optimizer = method_call(block[step_at], "step")
-    zero_at = next((i for i, s in enumerate(block) if method_call(s, "zero_grad") in (optimizer, *plan.models)), None)
+    zero_at = next((i for i, s in enumerate(block) if i >= begin and method_call(s, "zero_grad") in (optimizer, *plan.models)), None)
     loss = method_call(block[backward_at], "backward")
     needed = {loss}
     forward_indices: set[int] = set()
-    for i in range(backward_at - 1, begin - 1, -1):  # the loss's dependencies, wherever zero_grad stands
+    # the loss's dependencies, wherever zero_grad stands -- back past an earlier step in the block too (a GAN's
+    # generator loss reads `fake = G(z)`, computed before the discriminator's step: its graph reaches G)
+    for i in range(backward_at - 1, -1, -1):
         statement = block[i]
         if i != zero_at and isinstance(statement, cst.SimpleStatementLine) and assigned_names(statement) & needed:
             forward_indices.add(i)
             needed |= read_names(statement)
     forward_indices -= data_preparation(block, sorted(forward_indices), plan)
-    start = min(forward_indices, default=backward_at)
-    host = [s for i, s in enumerate(block[start:backward_at], start) if i not in forward_indices and i != zero_at]
+    start = max(min(forward_indices, default=backward_at), begin)  # what precedes `begin` belongs to the earlier step
+    host = [s for i, s in enumerate(block[start:backward_at], start) if i not in forward_indices and i != zero_at
+            and not any(method_call(s, name) is not None for name in ("zero_grad", "backward", "step"))]
     clips = []
     for statement in block[backward_at + 1:step_at]:
         if m.matches(statement, m.SimpleStatementLine(body=[m.Expr(value=m.Call())])):
@@ -422,3 +425,17 @@ def step_arguments(region: StepRegion) -> tuple[list[tuple[str, cst.BaseExpressi
         statement.visit(reads)
     kept = [(name, cst.Name(name)) for name in region.inputs if name in reads.names]
     return kept + arguments, hoisted
+
+
+def other_trained_models(region: StepRegion, plan: TrainingPlan) -> list[str]:
+    """The trained models other than ``region``'s own that its loss calls, in order of first call: their
+    current states are arguments of the translated step (a GAN's discriminator in the generator's loss)."""
+    own = plan.optimized_model.get(region.optimizer)
+    trained = set(plan.optimized_model.values())
+    others: list[str] = []
+    for statement in region.forward:
+        for call in m.findall(statement, m.Call(func=m.Name())):
+            name = call.func.value
+            if name in trained and name != own and name not in others:
+                others.append(name)
+    return others

@@ -37,6 +37,7 @@ from translator.training.plan import (
     assigned_names,
     is_main_guard,
     method_call,
+    other_trained_models,
     read_names,
     read_training_plan,
     strip_device_moves,
@@ -153,6 +154,26 @@ def model_facts(class_name: str, info: FileInfo, class_code: dict[str, str]) -> 
     )
 
 
+@dataclass(frozen=True)
+class StepNames:
+    """What the translation calls one trained model's state, step, initialiser, optimiser and learning rate:
+    ``state``/``train_step``/``create_train_state``/``optimizer``/``learning_rate`` when the script trains one
+    model (the contract ``check-train`` reads), suffixed with the model's name when it trains several (a GAN)."""
+
+    state: str
+    step: str
+    create: str
+    optimizer: str
+    learning_rate: str
+
+    @classmethod
+    def of(cls, model: str, several: bool) -> StepNames:
+        if not several:
+            return cls("state", "train_step", "create_train_state", "optimizer", "learning_rate")
+        return cls(f"state_{model}", f"train_step_{model}", f"create_train_state_{model}", f"optimizer_{model}",
+                   f"learning_rate_{model}")
+
+
 @dataclass
 class ScriptEmitter:
     plan: TrainingPlan
@@ -167,10 +188,19 @@ class ScriptEmitter:
     state_of: dict[str, str] = field(default_factory=dict)  # model variable -> its TrainState variable
     host: BodyTranslator | None = None
     draws: int = 0
-    #: the learning rate is an optax schedule (a function of the update count), not a number
-    scheduled: bool = False
+    #: optimisers whose learning rate is an optax schedule (a function of the update count), not a number
+    scheduled_optimizers: set[str] = field(default_factory=set)
     #: the loops around the host statement being translated (innermost last)
     loops: list = field(default_factory=list)
+    #: each trained model's names in the translation, and which model each step trains
+    names: dict[str, StepNames] = field(default_factory=dict)
+    region_model: dict[int, str] = field(default_factory=dict)
+    several: bool = False
+    #: models whose state cannot be created before the loop: created at their first step instead
+    lazy_states: set[str] = field(default_factory=set)
+    #: id of each step -> the other trained models its loss calls (their states are arguments)
+    step_others: dict[int, list] = field(default_factory=dict)
+    created_lazily: set[str] = field(default_factory=set)
 
     def next_key(self) -> str:
         """The key of the script's next random draw: its ``key`` folded with the draw's number, and with the
@@ -191,29 +221,38 @@ class ScriptEmitter:
         self.facts = {name: model_facts(cls, self.info, self.class_code) for name, cls in self.plan.models.items()}
         self.modes = call_modes(self.statements, self.plan)
         self.host = BodyTranslator(self.file, self.info, None, intercept=self.host_call, random_key=self.next_key)
-        if len(self.plan.steps) > 1:
-            for region in self.plan.steps[1:]:
-                self.file.report(SCRIPT_UNSUPPORTED, "a second optimisation step in the script (two models, two "
-                                 "optimisers): only one step per script is translated yet", region.step)
-        region = self.plan.steps[0]
-        model = self.trained_model(region)
-        if model is None:
-            return []
-        self.state_of[model] = "state"
+        regions: list[tuple[StepRegion, str]] = []
+        for region in self.plan.steps:
+            model = self.trained_model(region)
+            if model is None:
+                return []
+            if any(model == other for _, other in regions):
+                self.file.report(SCRIPT_UNSUPPORTED, f"a second optimisation step of `{model}` in one pass: not translated yet",
+                                 region.step)
+                continue
+            regions.append((region, model))
+        several = len(regions) > 1
+        for region, model in regions:
+            self.names[model] = StepNames.of(model, several)
+            self.state_of[model] = self.names[model].state
+            self.region_model[id(region)] = model
+        self.several = several
         split = first_running_statement(self.statements, self.plan)
         module_level, running = self.statements[:split], self.statements[split:]
         out: list[cst.BaseStatement] = []
         for statement in module_level:
             out.extend(self.host_statement(statement))
+        for region, model in regions:
+            out.extend(self.optimizer_statements(region, model))
         if self.draws and self.plan.seed is None:
             out.insert(0, cst.parse_statement("key = jax.random.key(0)  # PyTorch's global RNG: JAX keys are explicit values"))
-        out.extend(self.optimizer_statements(region, model))
-        step_code = self.train_step(region, model)
-        main_body: list[cst.BaseStatement] = self.state_creation(region, model)
+        step_codes = [(region, self.train_step(region, model)) for region, model in regions]
+        main_body: list[cst.BaseStatement] = [s for region, model in regions for s in self.state_creation(region, model)]
         for statement in running:
             main_body.extend(self.host_statement(statement))
-        definitions = [*self.train_state_class(model), *parse_statements(self.create_train_state(region, model)),
-                       *(self.file.mark(s, region.backward) for s in parse_statements(step_code)),
+        definitions = [*self.train_state_class([model for _, model in regions]),
+                       *(s for region, model in regions for s in parse_statements(self.create_train_state(region, model))),
+                       *(self.file.mark(s, region.backward) for region, code in step_codes for s in parse_statements(code)),
                        *[s for code in self.definitions for s in parse_statements(code)]]
         main = cst.FunctionDef(
             name=cst.Name("main"),
@@ -244,14 +283,16 @@ class ScriptEmitter:
 
     def host_statement(self, statement: cst.BaseStatement) -> list[cst.BaseStatement]:
         """One statement of the script outside the jitted step, translated in place."""
-        region = next((r for r in self.plan.steps if any(s is statement for s in r.block)), None)
-        if region is not None and statement is region.step:
-            return self.step_call(region)
-        clip = isinstance(statement, cst.SimpleStatementLine) and any(
-            getattr(small, "value", None) is call for small in statement.body for call in (region.clips if region else ()))
-        if region is not None and (any(statement is s for s in region.forward) or statement is region.backward or clip
-                                   or statement is region.zero_grad or any(statement is s for s in region.host)):
-            return []  # part of the step (host statements follow the step call)
+        for region in self.plan.steps:
+            if id(region) not in self.region_model:
+                continue
+            if statement is region.step:
+                return self.step_call(region)
+            clip = isinstance(statement, cst.SimpleStatementLine) and any(
+                getattr(small, "value", None) is call for small in statement.body for call in region.clips)
+            if (any(statement is s for s in region.forward) or statement is region.backward or clip
+                    or statement is region.zero_grad or any(statement is s for s in region.host)):
+                return []  # part of a step (its host statements follow the step call)
         if isinstance(statement, cst.SimpleStatementLine):
             return self.host_simple(statement)
         if isinstance(statement, cst.For):
@@ -337,12 +378,17 @@ class ScriptEmitter:
         group = m.Subscript(value=m.Subscript(value=m.Attribute(value=m.Name(), attr=m.Name("param_groups"))),
                             slice=[m.SubscriptElement(slice=m.Index(value=m.SimpleString()))])
         last = m.Subscript(value=m.Call(func=m.Attribute(value=m.Name(), attr=m.Name("get_last_lr"))))
-        if m.matches(node, group) and node.value.value.value.value in self.plan.optimizers:
-            if m.matches(node.slice[0].slice.value, m.SimpleString('"lr"') | m.SimpleString("'lr'")):
-                return Emitted(cst.parse_expression("learning_rate(state.step)" if self.scheduled else "learning_rate"))
-        if m.matches(node, last) and node.value.func.value.value in self.plan.schedulers:
-            return Emitted(cst.parse_expression("learning_rate(state.step)"))
-        return None
+        optimizer = None
+        if m.matches(node, group) and m.matches(node.slice[0].slice.value, m.SimpleString('"lr"') | m.SimpleString("'lr'")):
+            optimizer = node.value.value.value.value
+        elif m.matches(node, last):
+            optimizer = self.plan.scheduled.get(node.value.func.value.value)
+        model = self.plan.optimized_model.get(optimizer) if optimizer in self.plan.optimizers else None
+        if model not in self.names:
+            return None
+        names = self.names[model]
+        scheduled = optimizer in self.scheduled_optimizers
+        return Emitted(cst.parse_expression(f"{names.learning_rate}({names.state}.step)" if scheduled else names.learning_rate))
 
     def host_call(self, body: BodyTranslator, node: cst.Call | cst.Subscript | cst.Attribute) -> Emitted | None:
         """Calls on the host: models run through jitted steps, ``.item()`` is a host read, saving writes bytes."""
@@ -465,22 +511,23 @@ class ScriptEmitter:
         """``learning_rate = ...`` (a float or an optax schedule) and ``optimizer = ...``, emitted once the data
         (a loader's length) is defined."""
         from translator.training.optim import (
+            optimizer_base_learning_rate,
             translate_clip,
             translate_optimizer,
             translate_schedule,
         )
 
         optimizer_call = self.plan.optimizers[region.optimizer]
-        lr_arg = next((a.value for a in optimizer_call.args if a.keyword is not None and a.keyword.value == "lr"), None)
-        if lr_arg is None and len(optimizer_call.args) > 1 and optimizer_call.args[1].keyword is None:
-            lr_arg = optimizer_call.args[1].value
+        lr_arg = optimizer_base_learning_rate(optimizer_call, self.file)  # torch's default written out when not given
         lines: list[cst.BaseStatement] = []
+        momentum = None
         base = self.host.plain(lr_arg) if lr_arg is not None else None
         schedulers = [s for s, o in self.plan.scheduled.items() if o == region.optimizer]
         learning_rate: cst.BaseExpression | None = None
+        names = self.names[model]
         if base is not None:
-            lines.append(cst.parse_statement(f"learning_rate = {code_of(base)}"))
-            learning_rate = cst.Name("learning_rate")
+            lines.append(cst.parse_statement(f"{names.learning_rate} = {code_of(base)}"))
+            learning_rate = cst.Name(names.learning_rate)
         for scheduler in schedulers[:1]:
             period = self.plan.schedule_period.get(scheduler)
             steps_per_epoch = None
@@ -494,20 +541,35 @@ class ScriptEmitter:
                     lines.append(cst.parse_statement(f"steps_per_epoch = len({code_of(self.host.plain(loader_of(loader)))})"))
             schedule = translate_schedule(self.plan.schedulers[scheduler], self.file, base_learning_rate=base or cst.Float("0.001"),
                                           steps_per_epoch=steps_per_epoch)
+            if schedule is not None and schedule.schedule is None:
+                self.file.report(SCRIPT_UNSUPPORTED, "a scheduler that is a transformation updated with a metric "
+                                 "(ReduceLROnPlateau: optax.contrib.reduce_on_plateau, updated once per scheduler.step(metric)) "
+                                 "is not wired into the training step yet", self.plan.schedulers[scheduler])
+            if schedule is not None and schedule.momentum is not None:
+                momentum = schedule.momentum  # OneCycleLR / CyclicLR cycle the momentum (beta1) too
             if schedule is not None and schedule.schedule is not None:
-                self.scheduled = True
-                lines = [line for line in lines if not code_of(line).startswith("learning_rate =")]
-                lines.append(cst.parse_statement(f"learning_rate = {code_of(schedule.schedule)}"))
+                self.scheduled_optimizers.add(region.optimizer)
+                lines = [line for line in lines if not code_of(line).startswith(f"{names.learning_rate} =")]
+                lines.append(cst.parse_statement(f"{names.learning_rate} = {code_of(schedule.schedule)}"))
             if len(schedulers) > 1:
                 self.file.report(SCRIPT_UNSUPPORTED, "more than one scheduler on one optimizer", self.plan.schedulers[schedulers[1]])
         clips = [c for c in (translate_clip(call, self.file) for call in region.clips) if c is not None]
-        optimizer = translate_optimizer(optimizer_call, self.file, learning_rate=learning_rate, clip=clips)
+        optimizer = translate_optimizer(optimizer_call, self.file, learning_rate=learning_rate, clip=clips, momentum=momentum,
+                                        definitions=self.module_definitions())
         expr = optimizer.transform if optimizer is not None else optimizer_call
-        lines.append(cst.parse_statement(f"optimizer = {code_of(expr)}"))
+        lines.append(cst.parse_statement(f"{names.optimizer} = {code_of(expr)}"))
         notes = [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in self.file.take_notes()]
         if notes and lines:
             lines[0] = lines[0].with_changes(leading_lines=[*notes])
         return lines
+
+    def module_definitions(self) -> dict[str, cst.BaseExpression]:
+        """Module-level ``name = value`` of the script (parameter lists, ``no_decay`` names) for the optimizer rules."""
+        definitions = {}
+        for statement in self.statements:
+            if m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(target=m.Name())])])):
+                definitions[statement.body[0].targets[0].target.value] = statement.body[0].value
+        return definitions
 
     # ------------------------------------------------------------------ the step
     def model_inputs(self, region: StepRegion, model: str) -> list[cst.BaseExpression] | None:
@@ -528,23 +590,30 @@ class ScriptEmitter:
             extra += ", dropout_key=dropout_key"
         init_rngs = "rng" if not (facts.dropout or facts.noise) else "params_key"
         split = "    params_key, dropout_key = jax.random.split(rng)\n" if facts.dropout or facts.noise else ""
-        cls = "TrainState" if (facts.batch_stats or facts.dropout or facts.noise) else "train_state.TrainState"
+        cls = "TrainState" if self.has_state_class else "train_state.TrainState"
+        step_names = self.names[model]
         return (
-            f"def create_train_state(rng, {', '.join(names)}):\n"
+            f"def {step_names.create}(rng, {', '.join(names)}):\n"
             f'    """The model\'s variables and the optimiser state. Flax initialises parameters its own way:\n'
             f'    to start from PyTorch\'s weights, port them (`torch2flax port`) and pass them as `params`."""\n'
             f"{split}"
             f"    variables = {model}.init({init_rngs}, {', '.join(names)})\n"
-            f'    return {cls}.create(apply_fn={model}.apply, params=variables["params"], tx=optimizer{extra})\n'
+            f'    return {cls}.create(apply_fn={model}.apply, params=variables["params"], tx={step_names.optimizer}{extra})\n'
         )
 
-    def train_state_class(self, model: str) -> list[cst.BaseStatement]:
-        facts = self.facts[model]
+    @property
+    def has_state_class(self) -> bool:
+        return any(f.batch_stats or f.dropout or f.noise for model, f in self.facts.items() if model in self.names)
+
+    def train_state_class(self, models: list[str]) -> list[cst.BaseStatement]:
+        """``TrainState`` with the fields the trained models need (defaults when models differ in them)."""
+        facts = [self.facts[model] for model in models]
+        default = " = None" if len(models) > 1 else ""
         fields = []
-        if facts.batch_stats:
-            fields.append("    batch_stats: Any  # running statistics, updated by the step (PyTorch mutates buffers)")
-        if facts.dropout or facts.noise:
-            fields.append("    dropout_key: jax.Array  # folded with the step count: a fresh dropout mask every step")
+        if any(f.batch_stats for f in facts):
+            fields.append(f"    batch_stats: Any{default}  # running statistics, updated by the step (PyTorch mutates buffers)")
+        if any(f.dropout or f.noise for f in facts):
+            fields.append(f"    dropout_key: jax.Array{default}  # folded with the step count: a fresh dropout mask every step")
         if not fields:
             return []
         return parse_statements("class TrainState(train_state.TrainState):\n" + "\n".join(fields) + "\n")
@@ -570,13 +639,15 @@ class ScriptEmitter:
                 samples.append(x)
             elif isinstance(x, cst.Name) and (source := indexed_source(x.value, region.block)) in module_level:
                 samples.append(cst.Name(source))  # `xb = X[idx]`: X has the same trailing shape
-            else:
-                self.file.report(SCRIPT_UNSUPPORTED, f"cannot tell the shape of the model's input `{code_of(x)}` before "
-                                 "the loop: write `state = create_train_state(key, sample)` with a sample batch", region.step)
-                samples.append(x)
+            else:  # made in the loop (`z = torch.randn(...)`): the state is created at the first step
+                self.lazy_states.add(model)
+        names = self.names[model]
+        if model in self.lazy_states:
+            lines.append(f"{names.state} = None  # created at the first step, from the first batch's shapes")
+            return [s for line in lines[-1:] for s in parse_statements(line + "\n")]
         args = ", ".join(code_of(self.host.plain(x)) for x in samples)
         seed = self.plan.seed if self.plan.seed is not None else 0
-        lines.append(f"state = create_train_state(jax.random.key({seed}), {args})")
+        lines.append(f"{names.state} = {names.create}(jax.random.key({seed}), {args})")
         return [s for line in lines for s in parse_statements(line + "\n")]
 
     def forward_translator(self, model: str, facts: ModelFacts, uses: dict, region: StepRegion) -> BodyTranslator:
@@ -589,6 +660,8 @@ class ScriptEmitter:
             if isinstance(func, cst.Name) and func.value == model:
                 uses["calls"] += 1
                 return Emitted(self.apply_call(model, node, body, traced=True))
+            if isinstance(func, cst.Name) and func.value in self.names:  # another trained model: its current state
+                return Emitted(self.other_model_call(func.value, node, body))
             if isinstance(func, cst.Name) and func.value in self.plan.models:
                 return Emitted(self.stateless_call(func.value, node, body) or self.eval_call(func.value, node, body))
             return self.criterion_call(body, node)
@@ -619,6 +692,23 @@ class ScriptEmitter:
         if train and facts.batch_stats:
             args.append('mutable=["batch_stats"]')
         return cst.parse_expression(f"state.apply_fn({variables}, {', '.join(args)})")
+
+    def other_model_call(self, other: str, node: cst.Call, body: BodyTranslator) -> cst.BaseExpression:
+        """A call, inside one model's loss, of another trained model (a GAN's discriminator in the generator's
+        loss): applied with that model's current state, which this step does not update."""
+        facts = self.facts[other]
+        train = True in self.modes.get(id(node), {True})
+        if train and (facts.batch_stats or facts.dropout or facts.noise):
+            self.file.report(SCRIPT_UNSUPPORTED, f"`{other}` is called in training mode inside another model's loss: its "
+                             "batch statistics / dropout in that step are not translated yet", node)
+        state = self.names[other].state
+        variables = f'{{"params": {state}.params' + (f', "batch_stats": {state}.batch_stats}}' if facts.batch_stats else "}")
+        args = [code_of(body.plain(a.value)) if a.keyword is None else f"{a.keyword.value}={code_of(body.plain(a.value))}" for a in node.args]
+        if facts.takes_train:
+            args.append(f"train={train}")
+        self.file.note(SCRIPT, "another model inside this loss: applied with its current state (gradients reach the "
+                       "inputs, and only this step's model is updated, as with PyTorch's separate optimisers)")
+        return cst.parse_expression(f"{state}.apply_fn({variables}, {', '.join(args)})")
 
     def train_step(self, region: StepRegion, model: str) -> str:
         facts = self.facts[model]
@@ -667,7 +757,9 @@ class ScriptEmitter:
         if region.loss != "loss":
             value_and_grad = value_and_grad.replace("(loss,", f"({region.loss},", 1).replace("loss, grads", f"{region.loss}, grads", 1)
         update = "state = state.apply_gradients(grads=grads" + (', batch_stats=updates["batch_stats"]' if mutable else "") + ")"
-        inputs = ", ".join(name for name, _ in region.arguments)
+        others = [o for o in other_trained_models(region, self.plan) if o in self.names]  # the order check-train passes
+        self.step_others[id(region)] = others
+        inputs = ", ".join([*(self.names[o].state for o in others), *(name for name, _ in region.arguments)])
         returned = ", ".join(name for name in region.outputs)
         key = ("    dropout_key = jax.random.fold_in(state.dropout_key, state.step)  # a new mask every step\n"
                if facts.dropout or facts.noise else "")
@@ -675,7 +767,7 @@ class ScriptEmitter:
         forward = textwrap.indent("\n".join(lines), "        ")
         return (
             "@jax.jit\n"
-            f"def train_step(state, {inputs}):\n"
+            f"def {self.names[model].step}(state, {inputs}):\n"
             f'    """One optimisation step (line {where}: zero_grad, loss.backward(), {region.optimizer}.step()) as a pure\n'
             f'    function: the gradients of the loss with respect to the parameters, then the optimiser update."""\n'
             f"{key}"
@@ -690,12 +782,25 @@ class ScriptEmitter:
         )
 
     def step_call(self, region: StepRegion) -> list[cst.BaseStatement]:
+        model = self.region_model[id(region)]
+        names = self.names[model]
         outputs = ", ".join(region.outputs)
-        arguments = ", ".join(code_of(self.host.plain(expr)) for _, expr in region.arguments)
-        call = cst.parse_statement(f"state, {outputs} = train_step(state, {arguments})")
-        notes = [f"# {SCRIPT}: zero_grad/backward/step -> one jitted train_step (gradients are returned, not accumulated)"]
+        arguments = ", ".join([*(self.names[o].state for o in self.step_others.get(id(region), [])),
+                               *(code_of(self.host.plain(expr)) for _, expr in region.arguments)])
+        call = cst.parse_statement(f"{names.state}, {outputs} = {names.step}({names.state}, {arguments})")
+        notes = [f"# {SCRIPT}: zero_grad/backward/step -> one jitted {names.step} (gradients are returned, not accumulated)"]
         call = call.with_changes(leading_lines=[cst.EmptyLine(comment=cst.Comment(n)) for n in notes])
-        return [self.file.mark(call, region.step), *(s for statement in region.host for s in self.host_statement_after(statement))]
+        created = []
+        for needed in [model, *self.step_others.get(id(region), [])]:  # states made at the first step that uses them
+            if needed in self.lazy_states and needed not in self.created_lazily:
+                self.created_lazily.add(needed)
+                own = next(r for r in self.plan.steps if self.region_model.get(id(r)) == needed)
+                inputs = ", ".join(code_of(self.host.plain(x)) for x in self.model_inputs(own, needed) or [])
+                seed = self.plan.seed if self.plan.seed is not None else 0
+                state = self.names[needed].state
+                created += parse_statements(f"if {state} is None:\n    {state} = {self.names[needed].create}(jax.random.key({seed}), {inputs})\n")
+        return [*created, self.file.mark(call, region.step),
+                *(s for statement in region.host for s in self.host_statement_after(statement))]
 
     def host_statement_after(self, statement: cst.BaseStatement) -> list[cst.BaseStatement]:
         return self.host_statement(statement)
