@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 import libcst.matchers as m
 
+from translator.rewrite.aliasing import name_reads
 from translator.rewrite.context import FileContext
 from translator.rewrite.model import FileInfo
 from translator.rewrite.names import library_name
@@ -307,38 +308,9 @@ def assigned_names(node: cst.CSTNode) -> set[str]:
     return names
 
 
-class _Reads(cst.CSTVisitor):
-    """Names read (loaded) in a node: every Name that is not a binding target, attribute name or keyword."""
-
-    def __init__(self):
-        self.names: set[str] = set()
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
-        if not isinstance(node.target, (cst.Name, cst.Tuple, cst.List)):
-            node.target.visit(self)  # `x[i] = v` reads x
-        return False
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> bool:
-        node.target.visit(self)
-        node.value.visit(self)
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-
 def read_names(node: cst.CSTNode) -> set[str]:
-    reads = _Reads()
-    node.visit(reads)
-    return reads.names
+    """The names read in ``node`` (stores, attribute names and keywords excluded)."""
+    return set(name_reads(node))
 
 
 def step_interface(region: StepRegion, statements: Sequence[cst.BaseStatement], plan: TrainingPlan) -> tuple[list[str], list[str]]:
