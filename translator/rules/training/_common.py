@@ -135,6 +135,16 @@ def l2_decay(ctx: CallContext) -> list[str]:
     return [] if is_zero(ctx, "weight_decay") else [f"optax.add_decayed_weights({src(ctx, 'weight_decay')})"]
 
 
+def decayed_direction(ctx: CallContext, direction: str) -> list[str]:
+    """The chain before the learning rate: torch's L2 weight decay added to the gradient before ``direction``
+    (the default), or decayed weights added after it when ``decoupled_weight_decay=True`` (NAdamW, RAdamW)."""
+    decoupled = False if ctx.is_default("decoupled_weight_decay") else flag(ctx, "decoupled_weight_decay")
+    if decoupled:
+        decay = [] if is_zero(ctx, "weight_decay") else [f"optax.add_decayed_weights({src(ctx, 'weight_decay')})"]
+        return [*gradient_prefix(ctx), direction, *decay]
+    return [*gradient_prefix(ctx), *l2_decay(ctx), direction]
+
+
 def scale_by_lr(learning_rate: cst.BaseExpression) -> str:
     return f"optax.scale_by_learning_rate({code_of(learning_rate)})"
 

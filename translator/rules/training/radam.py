@@ -10,15 +10,11 @@ from translator.rules.training._common import (
     OptimizerCase,
     TrainingRule,
     chain,
+    decayed_direction,
     expression,
-    flag,
-    gradient_prefix,
-    is_zero,
     keywords,
-    l2_decay,
     pair,
     scale_by_lr,
-    src,
     written,
 )
 
@@ -80,12 +76,7 @@ class TorchRAdam(TrainingRule):
             ctx.unsupported("a cycled beta1 (OneCycleLR's cycle_momentum) is not translated for RAdam: pass cycle_momentum=False")
         b1, b2 = pair(ctx, "betas") if not ctx.is_default("betas") else (None, None)
         direction = f"torch_scale_by_radam({keywords([('b1', b1), ('b2', b2), ('eps', written(ctx, 'eps'))]).removeprefix(', ')})"
-        decoupled = False if ctx.is_default("decoupled_weight_decay") else flag(ctx, "decoupled_weight_decay")
-        if decoupled:
-            decay = [] if is_zero(ctx, "weight_decay") else [f"optax.add_decayed_weights({src(ctx, 'weight_decay')})"]
-            parts = [*gradient_prefix(ctx), direction, *decay]
-        else:
-            parts = [*gradient_prefix(ctx), *l2_decay(ctx), direction]
+        parts = decayed_direction(ctx, direction)
         return OptimizerBuild(expression(chain([*parts, scale_by_lr(learning_rate)])), support=((SUPPORT_NAME, SUPPORT),))
 
     def cases(self):
