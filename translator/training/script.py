@@ -254,6 +254,10 @@ class ScriptEmitter:
                        *(s for region, model in regions for s in parse_statements(self.create_train_state(region, model))),
                        *(self.file.mark(s, region.backward) for region, code in step_codes for s in parse_statements(code)),
                        *[s for code in self.definitions for s in parse_statements(code)]]
+        module_names = {n for st in out for n in assigned_names(st)} | set(self.plan.models) | set(self.plan.criteria)
+        rebound = sorted(module_names & {n for st in main_body for n in assigned_names(st)})
+        if rebound:  # `best = 0` before the loop, `best = max(best, acc)` in it: still the module's name, as in the script
+            main_body.insert(0, cst.SimpleStatementLine([cst.Global([cst.NameItem(cst.Name(n)) for n in rebound])]))
         main = cst.FunctionDef(
             name=cst.Name("main"),
             params=cst.Parameters(),
