@@ -357,8 +357,13 @@ class ScriptEmitter:
                 return [self.with_notes(statement, cst.parse_statement(f"key = jax.random.key({code_of(call.args[0].value)})"))]
         if small is not None and m.matches(small, m.Assign(targets=[m.AssignTarget(target=m.Name())])):
             name = small.targets[0].target.value
+            value = strip_device_moves(small.value)
+            if name in self.plan.models and m.matches(value, m.Call(func=m.Name(self.plan.models[name]))):
+                return [self.with_notes(statement, statement.with_changes(body=[small.with_changes(value=self.model_construction(value))]))]
             if name in self.plan.models:
-                return [self.with_notes(statement, statement.with_changes(body=[small.with_changes(value=self.model_construction(name))]))]
+                self.file.report(SCRIPT_UNSUPPORTED, f"`{name}` is also bound to something other than a `{self.plan.models[name]}` "
+                                 "(a model built from torch layers in the script): define it as an nn.Module class", statement)
+                return [statement]
             if name in self.plan.optimizers or name in self.plan.schedulers:
                 return []  # emitted together, once the data is defined (optimizer_statements)
             if name in self.plan.devices:
@@ -474,8 +479,7 @@ class ScriptEmitter:
         return Emitted(cst.parse_expression(f"ArrayLoader({', '.join(args)})"))
 
     # ------------------------------------------------------------------ roles
-    def model_construction(self, name: str) -> cst.BaseExpression:
-        call = self.plan.model_calls[name]
+    def model_construction(self, call: cst.Call) -> cst.BaseExpression:
         self.file.note(SCRIPT, "the Flax model is a description: its parameters live in the TrainState, created "
                        "by model.init (create_train_state)")
         return call.with_changes(args=[a.with_changes(value=self.host.plain(a.value)) for a in call.args])
