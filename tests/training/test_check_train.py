@@ -145,3 +145,17 @@ def test_check_train_html_page_shows_the_steps_beside_the_script(tmp_path, capsy
     assert 'id="check-train-verdict">pass' in text and "<svg" in text and 'id="training-steps"' in text
     assert 'id="torch-code"' in text and 'id="flax-code"' in text  # the explain panes: PyTorch beside the translation
     assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text
+
+
+@pytest.mark.parametrize("code", ["S020", "S021"])
+def test_the_script_rules_documented_example_is_what_the_translation_emits(code):
+    from translator.equivalence.rule_cases import documented_module, missing_statements, translate_documented
+    from translator.rules.registry import all_rules
+
+    rule = next(r for r in all_rules() if r.code == code)
+    if code == "S021":  # a diagnostic: its flagged example reports it at the line
+        translation = translate_source(rule.flagged_examples[0], "example.py")
+        assert code in {d.code for d in translation.diagnostics}
+        return
+    translation = translate_documented(documented_module(rule.doc.example))
+    assert not missing_statements(rule.doc.example.flax, translation.code), translation.code
