@@ -159,3 +159,11 @@ def test_the_script_rules_documented_example_is_what_the_translation_emits(code)
         return
     translation = translate_documented(documented_module(rule.doc.example))
     assert not missing_statements(rule.doc.example.flax, translation.code), translation.code
+
+
+def test_a_syntax_error_names_its_line(tmp_path, capsys):
+    path = tmp_path / "broken.py"
+    path.write_text("import torch\nx = (\n")
+    assert main(["check-train", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:2:" in err and "syntax error" in err and "Traceback" not in err

@@ -119,6 +119,10 @@ def check_train(script: str | Path, inputs: list[InputSpec] | None = None, targe
 
     path = Path(script)
     source = path.read_text()
+    try:
+        compile(source, str(path), "exec", dont_inherit=True)  # CPython's own message and position are the clearest
+    except SyntaxError as error:
+        raise UsageError(f"{path}:{error.lineno}:{error.offset or 1}: syntax error: {error.msg}") from None
     report = TrainCheckReport(script=str(path), steps=steps, translated=str(translated) if translated else None)
     resolved = resolve(source)
     file = FileContext(resolved, str(path))
