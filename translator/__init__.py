@@ -29,6 +29,8 @@ _EXPORTS = {
     "save_variables": "translator.weights.checkpoint",
     "load_variables": "translator.weights.checkpoint",
     "check": "translator.equivalence.check",
+    "check_train": "translator.training.check_train",
+    "TrainCheckReport": "translator.training.check_train",
     "assert_equivalent": "translator.equivalence.assertions",
     "CheckReport": "translator.equivalence.check",
     "StageResult": "translator.equivalence.check",
