@@ -63,3 +63,27 @@ def test_random_and_host_sync_are_reported():
     assert "T023" in codes(translate("return torch.randint(0, 4, (3,))"))
     assert "T022" in codes(translate("return x.item()"))
     assert "T022" in codes(translate("return x * int(x.argmax())"))
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_cross_entropy_with_every_target_ignored_is_nan_with_zero_gradient_as_in_pytorch(label_smoothing):
+    """A batch of padding only (CI draw T2F_SEED=1333434039): PyTorch's mean is 0/0 = nan, its gradient zero."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from translator.rules.tensor_ops.cross_entropy import SUPPORT
+
+    namespace = {"jax": jax, "jnp": jnp}
+    exec(SUPPORT, namespace)
+    logits = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    target = np.array([1, 1])
+    loss, grad = jax.value_and_grad(lambda x: namespace["torch_cross_entropy"](
+        x, jnp.asarray(target), ignore_index=1, label_smoothing=label_smoothing))(jnp.asarray(logits))
+    x = torch.tensor(logits, requires_grad=True)
+    expected = F.cross_entropy(x, torch.tensor(target), ignore_index=1, label_smoothing=label_smoothing)
+    expected.backward()
+    assert np.isnan(float(loss)) and torch.isnan(expected)
+    np.testing.assert_array_equal(np.asarray(grad), x.grad.numpy())

@@ -45,10 +45,13 @@ def torch_cross_entropy(logits, target, weight=None, ignore_index=-100, reductio
     if label_smoothing:
         smooth = jnp.where(valid, -jnp.sum(logp * class_weight, axis=axis), 0)
     if reduction == "mean":
+        # every target ignored: PyTorch's loss is 0/0 = nan and its gradient zero (not nan)
         total = jnp.sum(target_weight)
-        loss = jnp.sum(loss) / total
+        none = total == 0
+        divisor = jnp.where(none, 1, total)
+        loss = jnp.where(none, jnp.nan, jnp.sum(loss) / divisor)
         if label_smoothing:
-            smooth = jnp.sum(smooth) / total
+            smooth = jnp.where(none, jnp.nan, jnp.sum(smooth) / divisor)
     elif reduction == "sum":
         loss = jnp.sum(loss)
         if label_smoothing:
