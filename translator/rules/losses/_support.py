@@ -10,10 +10,12 @@ module-level ``criterion = nn.CrossEntropyLoss(...)``.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import libcst as cst
 
 from translator.rules._emit import code_of, literal_or_none
-from translator.rules.base import CallSpec, LayerBuild, NotLiteral, TensorMapping
+from translator.rules.base import CallSpec, LayerBuild, NotLiteral, Rule, TensorMapping
 from translator.weights.layouts import IDENTITY
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -96,3 +98,41 @@ def constant_tensors(module, names: tuple[str, ...], code: str) -> list[TensorMa
         for name in names
         if getattr(module, name, None) is not None
     ]
+
+
+class SupportFunctionLoss(Rule):
+    """A loss whose functional form and module both call one support function (BCE, KL divergence...).
+
+    A subclass names the function (``support_name``), the definitions it needs (``supports``), the
+    operands of the functional form (``operands``), the module's tensor buffers (``constant_tensor_names``,
+    computed in ``setup`` and dropped from the port) and the note a module teaches (``layer_note``), and
+    implements :meth:`arguments`: the fixed keyword arguments, or None after reporting.
+    """
+
+    support_name: ClassVar[str]
+    supports: ClassVar[tuple[tuple[str, str], ...]]
+    operands: ClassVar[tuple[str, ...]] = ("input", "target")
+    constant_tensor_names: ClassVar[tuple[str, ...]] = ()
+    layer_note: ClassVar[str]
+
+    def arguments(self, ctx, tensor_code=None) -> list[str] | None:  # pragma: no cover - hook
+        raise NotImplementedError
+
+    def emit_call(self, ctx):
+        from translator.rules.tensor_ops._common import code, emit
+
+        fixed = self.arguments(ctx, lambda name: code(ctx, name))
+        if fixed is None:
+            return emit("None")  # reported
+        for name, source in self.supports:
+            ctx.support(name, source)
+        return emit(f"{self.support_name}({', '.join([*(code(ctx, o) for o in self.operands), *fixed])})")
+
+    def build_layer(self, ctx):
+        fixed = self.arguments(ctx)
+        if fixed is None:
+            return failed_layer()
+        return loss_layer(callable_code(self.support_name, fixed), self.supports, self.layer_note)
+
+    def weight_layout(self, module):
+        return constant_tensors(module, self.constant_tensor_names, self.code)

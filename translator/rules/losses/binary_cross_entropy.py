@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from translator.rules.base import Example, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.base import Example, RuleCase, RuleDoc, signature_of
 from translator.rules.losses._support import (
     REDUCTION_NAME,
     REDUCTION_SUPPORT,
-    callable_code,
-    constant_tensors,
-    failed_layer,
+    SupportFunctionLoss,
     keywords,
-    loss_layer,
     read_reduction,
 )
 from translator.rules.registry import register
-from translator.rules.tensor_ops._common import code, emit, shapes
+from translator.rules.tensor_ops._common import shapes
 
 
 def _binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"): ...
@@ -56,7 +53,7 @@ SUPPORTS = ((SUPPORT_NAME, SUPPORT), (REDUCTION_NAME, REDUCTION_SUPPORT))
 
 
 @register
-class TorchBinaryCrossEntropy(Rule):
+class TorchBinaryCrossEntropy(SupportFunctionLoss):
     code = "C003"
     name = "TorchBinaryCrossEntropy"
     summary = "F.binary_cross_entropy / nn.BCELoss (weight, reduction) -> torch_binary_cross_entropy (logs clamped at -100)"
@@ -64,6 +61,10 @@ class TorchBinaryCrossEntropy(Rule):
     torch_classes = ("torch.nn.BCELoss",)
     call_signature = signature_of(_binary_cross_entropy)
     tensor_arguments = ("weight",)
+    support_name = SUPPORT_NAME
+    supports = SUPPORTS
+    layer_note = f"BCELoss -> {SUPPORT_NAME}: PyTorch's clamped logs and backward"
+    constant_tensor_names = ("weight",)
     doc = RuleDoc(
         what=(
             "`F.binary_cross_entropy(input, target, weight=None, reduction='mean')` and\n"
@@ -93,23 +94,6 @@ class TorchBinaryCrossEntropy(Rule):
         if read_reduction(ctx) is None:
             return None
         return keywords(ctx, ("weight",), tensor_code) + keywords(ctx, ("reduction",))
-
-    def emit_call(self, ctx):
-        fixed = self.arguments(ctx, lambda name: code(ctx, name))
-        if fixed is None:
-            return emit("None")  # reported
-        for name, source in SUPPORTS:
-            ctx.support(name, source)
-        return emit(f"{SUPPORT_NAME}({', '.join([code(ctx, 'input'), code(ctx, 'target'), *fixed])})")
-
-    def build_layer(self, ctx):
-        fixed = self.arguments(ctx)
-        if fixed is None:
-            return failed_layer()
-        return loss_layer(callable_code(SUPPORT_NAME, fixed), SUPPORTS, f"BCELoss -> {SUPPORT_NAME}: PyTorch's clamped logs and backward")
-
-    def weight_layout(self, module):
-        return constant_tensors(module, ("weight",), self.code)
 
     def cases(self):
         @st.composite

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from translator.rules.base import Example, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.base import Example, RuleCase, RuleDoc, signature_of
 from translator.rules.losses._support import (
     REDUCTION_NAME,
     REDUCTION_SUPPORT,
-    callable_code,
-    constant_tensors,
-    failed_layer,
+    SupportFunctionLoss,
     keywords,
-    loss_layer,
     read_reduction,
 )
 from translator.rules.registry import register
-from translator.rules.tensor_ops._common import code, emit, shapes
+from translator.rules.tensor_ops._common import shapes
 
 
 def _binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
@@ -41,7 +38,7 @@ SUPPORTS = ((SUPPORT_NAME, SUPPORT), (REDUCTION_NAME, REDUCTION_SUPPORT))
 
 
 @register
-class TorchBinaryCrossEntropyWithLogits(Rule):
+class TorchBinaryCrossEntropyWithLogits(SupportFunctionLoss):
     code = "C004"
     name = "TorchBinaryCrossEntropyWithLogits"
     summary = "F.binary_cross_entropy_with_logits / nn.BCEWithLogitsLoss (weight, pos_weight, reduction) -> torch_binary_cross_entropy_with_logits"
@@ -49,6 +46,10 @@ class TorchBinaryCrossEntropyWithLogits(Rule):
     torch_classes = ("torch.nn.BCEWithLogitsLoss",)
     call_signature = signature_of(_binary_cross_entropy_with_logits)
     tensor_arguments = ("weight", "pos_weight")
+    support_name = SUPPORT_NAME
+    supports = SUPPORTS
+    layer_note = f"BCEWithLogitsLoss -> {SUPPORT_NAME}: PyTorch's formula (pos_weight has no optax form)"
+    constant_tensor_names = ("weight", "pos_weight")
     doc = RuleDoc(
         what=(
             "`F.binary_cross_entropy_with_logits(input, target, weight=None, reduction='mean',\n"
@@ -80,23 +81,6 @@ class TorchBinaryCrossEntropyWithLogits(Rule):
         if read_reduction(ctx) is None:
             return None
         return keywords(ctx, ("weight", "pos_weight"), tensor_code) + keywords(ctx, ("reduction",))
-
-    def emit_call(self, ctx):
-        fixed = self.arguments(ctx, lambda name: code(ctx, name))
-        if fixed is None:
-            return emit("None")  # reported
-        for name, source in SUPPORTS:
-            ctx.support(name, source)
-        return emit(f"{SUPPORT_NAME}({', '.join([code(ctx, 'input'), code(ctx, 'target'), *fixed])})")
-
-    def build_layer(self, ctx):
-        fixed = self.arguments(ctx)
-        if fixed is None:
-            return failed_layer()
-        return loss_layer(callable_code(SUPPORT_NAME, fixed), SUPPORTS, f"BCEWithLogitsLoss -> {SUPPORT_NAME}: PyTorch's formula (pos_weight has no optax form)")
-
-    def weight_layout(self, module):
-        return constant_tensors(module, ("weight", "pos_weight"), self.code)
 
     def cases(self):
         @st.composite

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from translator.rules.base import Example, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.base import Example, RuleCase, RuleDoc, signature_of
 from translator.rules.losses._support import (
     REDUCTION_NAME,
     REDUCTION_SUPPORT,
     REDUCTIONS,
-    callable_code,
+    SupportFunctionLoss,
     constant,
-    failed_layer,
     keywords,
-    loss_layer,
     read_reduction,
 )
 from translator.rules.registry import register
-from translator.rules.tensor_ops._common import code, emit, shapes
+from translator.rules.tensor_ops._common import shapes
 
 
 def _kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False): ...
@@ -45,13 +43,16 @@ MEAN_NOTE = (
 
 
 @register
-class TorchKLDiv(Rule):
+class TorchKLDiv(SupportFunctionLoss):
     code = "C005"
     name = "TorchKLDiv"
     summary = "F.kl_div / nn.KLDivLoss (reduction mean|batchmean|sum|none, log_target) -> torch_kl_div"
     torch_functions = ("torch.nn.functional.kl_div",)
     torch_classes = ("torch.nn.KLDivLoss",)
     call_signature = signature_of(_kl_div)
+    support_name = SUPPORT_NAME
+    supports = SUPPORTS
+    layer_note = f"KLDivLoss -> {SUPPORT_NAME}: input is log q, target p"
     doc = RuleDoc(
         what=(
             "`F.kl_div(input, target, reduction='mean', log_target=False)` and\n"
@@ -78,27 +79,13 @@ class TorchKLDiv(Rule):
         ),
     )
 
-    def arguments(self, ctx) -> list[str] | None:
+    def arguments(self, ctx, tensor_code=None) -> list[str] | None:
         reduction = read_reduction(ctx, (*REDUCTIONS, "batchmean"))
         if reduction is None or not constant(ctx, "log_target"):
             return None
         if reduction == "mean":
             ctx.note(MEAN_NOTE)
         return keywords(ctx, ("reduction", "log_target"))
-
-    def emit_call(self, ctx):
-        fixed = self.arguments(ctx)
-        if fixed is None:
-            return emit("None")  # reported
-        for name, source in SUPPORTS:
-            ctx.support(name, source)
-        return emit(f"{SUPPORT_NAME}({', '.join([code(ctx, 'input'), code(ctx, 'target'), *fixed])})")
-
-    def build_layer(self, ctx):
-        fixed = self.arguments(ctx)
-        if fixed is None:
-            return failed_layer()
-        return loss_layer(callable_code(SUPPORT_NAME, fixed), SUPPORTS, f"KLDivLoss -> {SUPPORT_NAME}: input is log q, target p")
 
     def cases(self):
         @st.composite

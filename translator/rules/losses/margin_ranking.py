@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from translator.rules.base import Example, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.base import Example, RuleCase, RuleDoc, signature_of
 from translator.rules.losses._support import (
     REDUCTION_NAME,
     REDUCTION_SUPPORT,
-    callable_code,
-    failed_layer,
+    SupportFunctionLoss,
     keywords,
-    loss_layer,
     read_reduction,
 )
 from translator.rules.registry import register
-from translator.rules.tensor_ops._common import code, emit, shapes
+from translator.rules.tensor_ops._common import shapes
 
 
 def _margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"): ...
@@ -33,13 +31,17 @@ SUPPORTS = ((SUPPORT_NAME, SUPPORT), (REDUCTION_NAME, REDUCTION_SUPPORT))
 
 
 @register
-class TorchMarginRankingLoss(Rule):
+class TorchMarginRankingLoss(SupportFunctionLoss):
     code = "C006"
     name = "TorchMarginRankingLoss"
     summary = "F.margin_ranking_loss / nn.MarginRankingLoss (margin, reduction) -> torch_margin_ranking_loss"
     torch_functions = ("torch.nn.functional.margin_ranking_loss",)
     torch_classes = ("torch.nn.MarginRankingLoss",)
     call_signature = signature_of(_margin_ranking_loss)
+    support_name = SUPPORT_NAME
+    supports = SUPPORTS
+    layer_note = f"MarginRankingLoss -> {SUPPORT_NAME} (three inputs)"
+    operands = ("input1", "input2", "target")
     doc = RuleDoc(
         what=(
             "`F.margin_ranking_loss(input1, input2, target, margin=0.0, reduction='mean')` and\n"
@@ -62,21 +64,6 @@ class TorchMarginRankingLoss(Rule):
         if read_reduction(ctx) is None:
             return None
         return keywords(ctx, ("margin", "reduction"), tensor_code)
-
-    def emit_call(self, ctx):
-        fixed = self.arguments(ctx, lambda name: code(ctx, name))
-        if fixed is None:
-            return emit("None")  # reported
-        for name, source in SUPPORTS:
-            ctx.support(name, source)
-        operands = [code(ctx, "input1"), code(ctx, "input2"), code(ctx, "target")]
-        return emit(f"{SUPPORT_NAME}({', '.join([*operands, *fixed])})")
-
-    def build_layer(self, ctx):
-        fixed = self.arguments(ctx)
-        if fixed is None:
-            return failed_layer()
-        return loss_layer(callable_code(SUPPORT_NAME, fixed), SUPPORTS, f"MarginRankingLoss -> {SUPPORT_NAME} (three inputs)")
 
     def cases(self):
         @st.composite
