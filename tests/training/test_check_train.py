@@ -149,7 +149,11 @@ def test_check_train_html_page_shows_the_steps_beside_the_script(tmp_path, capsy
 
 @pytest.mark.parametrize("code", ["S020", "S021"])
 def test_the_script_rules_documented_example_is_what_the_translation_emits(code):
-    from translator.equivalence.rule_cases import documented_module, missing_statements, translate_documented
+    from translator.equivalence.rule_cases import (
+        documented_module,
+        missing_statements,
+        translate_documented,
+    )
     from translator.rules.registry import all_rules
 
     rule = next(r for r in all_rules() if r.code == code)

@@ -29,7 +29,7 @@ import re
 import libcst as cst
 import libcst.matchers as m
 
-from translator.rewrite.body import BodyTranslator, ReplaceNode
+from translator.rewrite.body import BodyTranslator
 from translator.rewrite.context import FileContext, code_of
 from translator.rewrite.model import FileInfo
 
@@ -82,7 +82,6 @@ def translate_custom_gradient(node: cst.ClassDef, file: FileContext, info: FileI
         return None
     back_params = [p.name.value for p in backward.params.params]
     back_ctx, cotangents = back_params[0], back_params[1:]
-    residual_names = [f"_saved{i}" for i in range(len(saved))]
     reads = {"saved_tensors": f"residuals[0:{len(saved)}]"} | {a: f"residuals[{len(saved) + i}]" for i, a in enumerate(attributes)}
     back_body = backward.body.body
     for attribute_node in list(m.findall(backward, m.Attribute(value=m.Name(back_ctx), attr=m.Name()))):
@@ -103,7 +102,6 @@ def translate_custom_gradient(node: cst.ClassDef, file: FileContext, info: FileI
     back = [s.visit(ReturnCotangents()) for s in back]
     file.note(CODE, "a custom torch.autograd.Function -> jax.custom_vjp: forward returns (output, residuals), "
                     "backward maps (residuals, cotangent) to one cotangent per input")
-    del residual_names
     signature = ", ".join(inputs)
     source = (
         f"@jax.custom_vjp\ndef {name}({signature}):\n    pass\n\n\n"
@@ -162,5 +160,3 @@ class ReturnCotangents(cst.CSTTransformer):
         value = updated.value if updated.value is not None else cst.Name("None")
         return updated.with_changes(value=cst.parse_expression(f"({code_of(value)},)"))
 
-
-__all__ = ["translate_custom_gradient", "function_name", "ReplaceNode"]

@@ -29,7 +29,7 @@ from translator.rewrite.body import BodyTranslator
 from translator.rewrite.context import FileContext, code_of, parse_expr
 from translator.rewrite.model import FileInfo
 from translator.rewrite.names import library_name
-from translator.rules.base import PLAIN, Emitted
+from translator.rules.base import Emitted
 from translator.training.plan import (
     SEEDS,
     StepRegion,
@@ -667,7 +667,7 @@ class ScriptEmitter:
             func = node.func
             if isinstance(func, cst.Name) and func.value == model:
                 uses["calls"] += 1
-                return Emitted(self.apply_call(model, node, body, traced=True))
+                return Emitted(self.apply_call(model, node, body))
             if isinstance(func, cst.Name) and func.value in self.names:  # another trained model: its current state
                 return Emitted(self.other_model_call(func.value, node, body))
             if isinstance(func, cst.Name) and func.value in self.plan.models:
@@ -682,7 +682,7 @@ class ScriptEmitter:
             return Emitted(node.with_changes(args=body.plain_args(node)))
         return None
 
-    def apply_call(self, model: str, node: cst.Call, body: BodyTranslator, traced: bool) -> cst.BaseExpression:
+    def apply_call(self, model: str, node: cst.Call, body: BodyTranslator) -> cst.BaseExpression:
         facts = self.facts[model]
         modes = self.modes.get(id(node), {True})
         train = True in modes
@@ -737,7 +737,7 @@ class ScriptEmitter:
                     # `loss = criterion(model(x), y)`: the call (which also returns updated statistics) goes first
                     uses["calls"] += 1
                     lines.extend(f"# {n}" for n in self.file.take_notes())
-                    lines.append(f"outputs_, updates = {code_of(self.apply_call(model, calls[0], body, traced=True))}")
+                    lines.append(f"outputs_, updates = {code_of(self.apply_call(model, calls[0], body))}")
                     from translator.rewrite.body import ReplaceNode
 
                     rewritten = statement.visit(ReplaceNode(calls[0], cst.Name("outputs_")))
@@ -749,7 +749,7 @@ class ScriptEmitter:
                     continue
                 uses["calls"] += 1
                 target = statement.body[0].targets[0].target.value
-                call = self.apply_call(model, statement.body[0].value, body, traced=True)
+                call = self.apply_call(model, statement.body[0].value, body)
                 lines.extend(f"# {n}" for n in self.file.take_notes())
                 lines.append(f"{target}, updates = {code_of(call)}")
                 continue
@@ -808,10 +808,7 @@ class ScriptEmitter:
                 state = self.names[needed].state
                 created += parse_statements(f"if {state} is None:\n    {state} = {self.names[needed].create}(jax.random.key({seed}), {inputs})\n")
         return [*created, self.file.mark(call, region.step),
-                *(s for statement in region.host for s in self.host_statement_after(statement))]
-
-    def host_statement_after(self, statement: cst.BaseStatement) -> list[cst.BaseStatement]:
-        return self.host_statement(statement)
+                *(s for statement in region.host for s in self.host_statement(statement))]
 
     def stateless_call(self, name: str, node: cst.Call, body: BodyTranslator) -> cst.BaseExpression | None:
         """``criterion(pred, y)`` for an instance of a module of the file that holds no parameters (a DiceLoss):
@@ -836,7 +833,6 @@ class ScriptEmitter:
         if key not in self.eval_steps:
             name = name if name not in self.eval_steps.values() else f"{name}_{len(self.eval_steps)}"
             self.eval_steps[key] = name
-            state = self.state_of.get(model, "state")
             variables = '{"params": state.params' + (', "batch_stats": state.batch_stats}' if facts.batch_stats else "}")
             flag = f", train={train}" if facts.takes_train else ""
             self.definitions.append(
@@ -846,7 +842,6 @@ class ScriptEmitter:
                 f'{" in evaluation mode" if facts.takes_train and not train else ""}."""\n'
                 f"    return state.apply_fn({variables}, *inputs{flag})\n"
             )
-            del state
         args = ", ".join(code_of(body.plain(a.value)) for a in node.args)
         return cst.parse_expression(f"{self.eval_steps[key]}({self.state_of.get(model, 'state')}, {args})")
 
@@ -944,9 +939,3 @@ def call_modes(statements: Sequence[cst.BaseStatement], plan: TrainingPlan) -> d
     return modes
 
 
-def is_script_statement(statement: cst.BaseStatement) -> bool:
-    """Statements the script translator may take (not definitions or imports)."""
-    return not isinstance(statement, (cst.ClassDef, cst.FunctionDef))
-
-
-__all__ = ["translate_script", "SCRIPT", "SCRIPT_UNSUPPORTED", "PLAIN"]
