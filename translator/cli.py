@@ -57,7 +57,7 @@ def translate_one_model(args):
 
     class_name = args.class_name or ""
     chosen = translate_model(args.source, class_name, kwargs=parse_kwargs(args.kwargs), build=args.build,
-                             notes=not args.no_notes)
+                             notes=not args.no_notes, examples=example_inputs(args))
     if chosen.built is not None:
         if chosen.source_errors:
             why = (f"{len(chosen.source_errors)} construct(s) its source translation cannot express, first: "
@@ -67,6 +67,13 @@ def translate_one_model(args):
         stderr.print(f"note: translated from the built model ({why}); traced: {', '.join(chosen.traced) or 'none'}",
                      markup=False)
     return chosen.translation
+
+
+def example_inputs(args) -> tuple | None:
+    """``--input`` of translate/port: tensors a traced forward's decisions on metadata read."""
+    from translator.equivalence.specs import example_tensors, parse_spec
+
+    return example_tensors([parse_spec(s) for s in args.input]) if getattr(args, "input", None) else None
 
 
 def translate_directory(source: Path, args) -> int:
@@ -123,6 +130,7 @@ def cmd_port(args) -> int:
         result = port_checkpoint(
             args.source, args.class_name, args.weights, args.output, parse_kwargs(args.kwargs), args.force,
             key=args.key, strip_prefix=args.strip_prefix, dtype=args.dtype, progress=progress, build=args.build,
+            examples=example_inputs(args),
         )
     print_notes(result.notes)
     table = Table(title=f"{args.class_name}: {len(result.plan.tensors)} tensors, {result.parameter_count:,} values")
@@ -451,6 +459,12 @@ def add_build_argument(parser) -> None:
                              "that take modules or config objects: --build 'LoRALinear(nn.Linear(16, 8), rank=4)'")
 
 
+def add_example_input_argument(parser) -> None:
+    parser.add_argument("--input", action="append", metavar="SPEC",
+                        help="with --class/--build: an example input, DTYPE[DIMS] (once per input); a forward traced on "
+                             "the built model takes its decisions on ranks and dtypes (len(x.shape), x.ndim) from them")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torch2flax",
@@ -466,6 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="translate this model; built from --kwargs and translated from the instance when its source cannot be")
     p.add_argument("--kwargs", metavar="JSON", help="constructor arguments (JSON object or Python dict literal)")
     add_build_argument(p)
+    add_example_input_argument(p)
     p.set_defaults(run=cmd_translate)
 
     p = verbs.add_parser("port", help="port a PyTorch checkpoint to Flax variables")
@@ -481,6 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", metavar="DTYPE", help="float32, float16 or bfloat16: cast floating tensors (default: keep each one's)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
     add_build_argument(p)
+    add_example_input_argument(p)
     p.set_defaults(run=cmd_port)
 
     p = verbs.add_parser("export", help="export Flax variables back to a PyTorch state dict")

@@ -137,6 +137,8 @@ SUBCLASSES = ZOO / "subclasses.py"
     ("FP32LayerNorm", ["float32[2,3,8]"], "FP32LayerNorm(8)"),  # a subclass of a torch layer with its own forward
     ("SkipIfGiven", ["float32[2,4]", "float32[2,4]"], "SkipIfGiven()"),  # torch.jit.isinstance on a traced tensor
     ("Projected", ["float32[2,4,5,5]"], None),  # `project=True` and `self.project`: no `project_` rename when built
+    ("MetadataDecisions", ["float32[2,8,3,3]"], "MetadataDecisions()"),  # device, dtype and rank read when traced
+    ("MetadataDecisions", ["float32[2,5,8]"], "MetadataDecisions()"),  # the other rank: another program
 ])
 def test_library_shapes_found_by_the_trial_check_from_the_built_model(class_name, specs, build):
     report = check(SUBCLASSES, class_name, [parse_spec(s) for s in specs], examples=2, stages=("spec", "numeric"), build=build)
@@ -154,3 +156,18 @@ def test_a_file_whose_only_class_subclasses_a_torch_layer_is_translated_from_the
     code, _, err = run_cli(capsys, "translate", path, "--class", "FP32LayerNorm", "--kwargs", '{"normalized_shape": 8}',
                            "-o", tmp_path / "out.py")
     assert code == 0 and "holds no class `FP32LayerNorm`" in err, err
+
+
+def test_decisions_on_metadata_are_taken_on_the_built_model_and_said(tmp_path, capsys):
+    """The device, a parameter's dtype and the input's rank decide branches as in PyTorch; the output's
+    docstring lists each decision; without inputs only the device is known and the rank stays refused."""
+    out = tmp_path / "metadata_flax.py"
+    code, _, err = run_cli(capsys, "translate", SUBCLASSES, "--build", "MetadataDecisions()", "--input", "float32[2,8,3,3]",
+                           "-o", out)
+    assert code == 0, err
+    text = out.read_text()
+    assert "decided on metadata when traced" in text and "a length was 4" in text and "mps" not in text.split('"""', 2)[2]
+    model = build_model(SUBCLASSES, None, build="MetadataDecisions()")
+    translation = translate_built(model, str(SUBCLASSES)).translation
+    refused = [d for d in translation.errors if d.code == UNEXPRESSIBLE]
+    assert refused and "len" in refused[0].message, translation.diagnostics

@@ -39,7 +39,13 @@ from translator.equivalence.compiles import CompileCounter
 from translator.equivalence.device import on_device, torch_device
 from translator.equivalence.localise import Divergence, localise
 from translator.equivalence.pair import ModelPair, SpecMismatch, restore_buffers, saved_buffers
-from translator.equivalence.specs import BATCH_RANGE, TRAIN_BATCH_RANGE, InputSpec, resolve_all
+from translator.equivalence.specs import (
+    BATCH_RANGE,
+    TRAIN_BATCH_RANGE,
+    InputSpec,
+    example_tensors,
+    resolve_all,
+)
 from translator.equivalence.state import load_into
 from translator.equivalence.strategies import Recipe, recipes
 from translator.equivalence.tolerance import FLOOR_CAP, Error, Tolerance, worst
@@ -296,7 +302,8 @@ def build_pair(
     flax_kwargs = kwargs
     built = False  # the translation is of the built model (translator.instance)
     if flax_source is None:
-        chosen = translate_model(source, class_name, torch_model, build=build, inputs=len(specs))
+        chosen = translate_model(source, class_name, torch_model, build=build, inputs=len(specs),
+                                 examples=example_tensors(specs))
         translation, diagnostics, traced = chosen.translation, chosen.translation.diagnostics, chosen.traced
         if chosen.built is not None:
             if translation.errors:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from translator.diagnostics import UsageError
 
 SPEC = re.compile(r"^\s*(?P<dtype>[a-z]+[0-9]*)\[(?P<dims>[0-9B,\s]*)\](?::(?P<low>-?\d+)\.\.(?P<high>-?\d+))?\s*$")
@@ -77,3 +79,25 @@ def parse_spec(text: str) -> InputSpec:
 
 def resolve_all(specs: list[InputSpec], batch: int = DEFAULT_BATCH) -> list[InputSpec]:
     return [s.resolve(batch) for s in specs]
+
+
+def example_arrays(specs: list[InputSpec], batch: int = DEFAULT_BATCH, seed: int = 0) -> list[np.ndarray]:
+    """One fixed input per spec (floats as float32) (``B`` = ``batch``): what a trace runs the built model on to learn the
+    ranks, dtypes and devices its shape decisions read (:mod:`translator.instance.trace`)."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for spec in resolve_all(specs, batch):
+        if spec.dtype == "bool":
+            arrays.append(rng.random(spec.shape) < 0.5)
+        elif spec.low is not None:
+            arrays.append(rng.integers(spec.low, spec.high, size=spec.shape).astype(spec.dtype))
+        else:
+            arrays.append(rng.standard_normal(spec.shape).astype("float32"))  # cast by the caller (numpy has no bfloat16)
+    return arrays
+
+
+def example_tensors(specs: list[InputSpec]) -> tuple:
+    """:func:`example_arrays` as torch tensors of each spec's dtype."""
+    import torch
+
+    return tuple(torch.from_numpy(array).to(getattr(torch, spec.dtype)) for array, spec in zip(example_arrays(specs), specs))

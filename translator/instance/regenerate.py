@@ -30,7 +30,14 @@ from translator.instance.constructors import (
     layer_call,
     python_literal,
 )
-from translator.instance.trace import Call, TracedMethod, TraceFailed, source_line, trace_forward
+from translator.instance.trace import (
+    Call,
+    TracedMethod,
+    TraceFailed,
+    record_calls,
+    source_line,
+    trace_forward,
+)
 from translator.instance.variants import TOKEN, Instance, write_classes
 from translator.weights.plan import container_class
 
@@ -53,24 +60,29 @@ class Regenerated:
     constants: dict[str, np.ndarray] = field(default_factory=dict)  #: state-dict key -> value from the built model
     traced: list[str] = field(default_factory=list)  #: ``Class.forward`` of every traced method
     fixed: dict[str, dict[str, object]] = field(default_factory=dict)  #: ``Class.forward`` -> arguments fixed
+    #: ``Class.forward`` -> decisions on metadata taken at trace time (see :mod:`~translator.instance.trace`)
+    decisions: dict[str, list[str]] = field(default_factory=dict)
     by_mode: list[str] = field(default_factory=list)  #: traced methods whose program depends on train/eval
     problems: list[Problem] = field(default_factory=list)
     origins: dict[int, tuple[str, int]] = field(default_factory=dict)  #: source line -> user's (file, line)
 
 
-def regenerate(model: nn.Module, inputs: int | None = None) -> Regenerated:
+def regenerate(model: nn.Module, inputs: int | None = None, examples: tuple | None = None) -> Regenerated:
     """The regenerated source of ``model`` (a built ``nn.Module``), with its constants and problems.
 
     Tensors kept as plain attributes become non-persistent buffers of ``model`` first (same value,
     same forward, same state dict), so the trace reads them as the module's state, not as constants
     it cannot index with a traced size.  ``inputs``: how many positional tensors the model is called
-    with (its ``forward`` keeps them even where they have a default, ``emb=None``)."""
+    with (its ``forward`` keeps them even where they have a default, ``emb=None``).  ``examples``: tensors
+    to run the model on once, so that traced decisions on ranks and dtypes read real values."""
     for module in model.modules():
         for name, value in list(vars(module).items()):
             if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and not name.startswith("_"):
                 delattr(module, name)
                 module.register_buffer(name, value, persistent=False)
     writer = _Writer(model)
+    if examples is not None:
+        writer.examples = record_calls(model, examples)
     if inputs is not None:
         writer.calls[""] = [Call(inputs, frozenset())]
     return writer.write()
@@ -81,6 +93,7 @@ class _Writer:
         self.model = model
         self.paths = {id(module): path for path, module in model.named_modules(remove_duplicate=False)}
         self.calls: dict[str, list[Call]] = {}
+        self.examples: dict[int, tuple[tuple, dict]] = {}
         self.instances: list[Instance] = []
         self.result = Regenerated("", type(model).__name__)
         self.inspected: set[int] = set()
@@ -101,6 +114,8 @@ class _Writer:
                 self.result.traced.append(method)
                 if traced.fixed:
                     self.result.fixed[method] = traced.fixed
+                if traced.decisions:
+                    self.result.decisions[method] = traced.decisions
                 if traced.by_mode:
                     self.result.by_mode.append(method)
                 for offset, where in traced.lines.items():
@@ -197,7 +212,7 @@ class _Writer:
         if type(module).forward is nn.Module.forward:
             return None
         try:
-            traced = trace_forward(module, self.calls.get(path, []))
+            traced = trace_forward(module, self.calls.get(path, []), self.examples.get(id(module)))
         except TraceFailed as error:
             self.result.problems.append(Problem(path, f"{type(module).__name__}.forward: {error}",
                                                 error.location or source_line(module)))

@@ -10,15 +10,26 @@ What tracing fixes is said, never hidden: arguments no caller passes keep their 
 ``self.training`` is read in both modes (a method whose program differs between them gets both),
 and a method fx cannot trace (data-dependent control flow) raises :class:`TraceFailed` with
 fx's reason and the user's line.
+
+Decisions on a tensor's metadata are taken on the built model, as PyTorch takes them: every traced
+value carries its concrete counterpart (from one run of the model on example inputs, see
+:func:`record_calls`), so ``if x.device.type == "mps"``, ``if self.weight.dtype in (...)``,
+``len(x.shape)``, ``x.ndim`` and ``for d in x.shape`` read the real answer, and each decision is
+listed in :attr:`TracedMethod.decisions` (the output's docstring says them).  A decision on a
+tensor's *values* stays an error: it would freeze one input's answer into the program.  Without
+example inputs only the device is known (a trace runs on the CPU, as the translation does).
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import copy
+import dis
 import inspect
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import libcst as cst
 import libcst.matchers as m
@@ -46,6 +57,17 @@ class Call:
     keywords: frozenset[str]
 
 
+#: a traced value whose concrete counterpart is not known
+UNKNOWN = object()
+#: tensor attributes and methods that read metadata, never values
+TENSOR_METADATA = frozenset({"shape", "ndim", "dtype", "device", "is_cuda", "is_sparse", "is_quantized", "is_meta",
+                             "is_mps", "layout"})
+METADATA_METHODS = frozenset({"size", "dim", "ndimension", "numel", "nelement", "element_size", "is_floating_point",
+                              "is_complex", "get_device", "is_contiguous"})
+#: the example call of each module (by ``id``): positional and keyword arguments
+ExampleCalls = dict[int, tuple[tuple, dict]]
+
+
 @dataclass
 class TracedMethod:
     """A traced ``forward``: its source, what was fixed, and where each line came from."""
@@ -56,30 +78,225 @@ class TracedMethod:
     calls: dict[str, list[Call]] = field(default_factory=dict)  #: submodule path (relative) -> its calls
     tensor_constants: dict[str, torch.Tensor] = field(default_factory=dict)
     by_mode: bool = False  #: the program differs between train and eval mode
+    #: decisions on metadata taken at trace time: "file:line: <what> was <value>"
+    decisions: list[str] = field(default_factory=list)
 
 
 class _Leaves(fx.Tracer):
-    """Every submodule is a leaf: the traced program calls it."""
+    """Every submodule is a leaf: the traced program calls it.  Each node carries its concrete value
+    (``node.meta["concrete"]``, :data:`UNKNOWN` where it cannot be computed) and whether it is
+    metadata only (``node.meta["static"]``): a decision on metadata is taken, on values refused."""
 
-    def __init__(self):
+    def __init__(self, example: tuple[tuple, dict] | None = None):
         super().__init__()
         self.record_stack_traces = True
         self.proxy_buffer_attributes = True  # buffers are state read in the program, not constants
+        self.example = example
+        self.bound: dict[str, object] = {}
+        self.decisions: list[str] = []
 
     def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
         return True
 
+    def trace(self, root, concrete_args=None):
+        if self.example is not None:
+            args, kwargs = self.example
+            try:
+                self.bound = dict(inspect.signature(root.forward).bind(*args, **kwargs).arguments)
+            except TypeError:
+                self.bound = {}
+        return super().trace(root, concrete_args)
 
-def trace_forward(module: nn.Module, callers: list[Call]) -> TracedMethod:
-    """``module.forward`` as PyTorch source in which submodules are calls (both modes when they differ)."""
+    def create_proxy(self, kind, target, args, kwargs, name=None, type_expr=None, proxy_factory_fn=None):
+        proxy = super().create_proxy(kind, target, args, kwargs, name, type_expr, proxy_factory_fn)
+        value, static = self.concrete(kind, target, args, kwargs)
+        proxy.node.meta["concrete"], proxy.node.meta["static"] = value, static
+        return proxy
+
+    def concrete(self, kind: str, target, args: tuple, kwargs: dict) -> tuple[object, bool]:
+        """The concrete value of a new node, and whether it reads only metadata."""
+        if kind == "placeholder":
+            return self.bound.get(re.sub(r"_\d+$", "", str(target)), UNKNOWN), False
+        if kind == "get_attr":
+            try:
+                return _attribute_path(self.root, target), False
+            except AttributeError:
+                return UNKNOWN, False
+        values = fx.node.map_aggregate(args, concrete_of)
+        keywords = fx.node.map_aggregate(kwargs, concrete_of)
+        proxies = _flat_proxies(args, kwargs)
+        inputs_static = all(p.node.meta.get("static") for p in proxies)
+        static = False
+        if kind == "call_function" and target is getattr:
+            owner, attribute = values[0], values[1]
+            static = inputs_static or (attribute in TENSOR_METADATA and isinstance(owner, torch.Tensor))
+            if owner is UNKNOWN and attribute in ("device", "is_cuda", "is_mps"):  # the trace runs on the CPU
+                return (torch.device("cpu") if attribute == "device" else False), True
+        elif kind == "call_method":
+            static = target in METADATA_METHODS or (bool(proxies) and inputs_static)
+        elif kind == "call_function":
+            static = getattr(target, "__module__", None) in ("_operator", "operator", "builtins") and inputs_static
+        if any(v is UNKNOWN for v in _flat_values(values, keywords)):
+            return UNKNOWN, static
+        try:
+            return _evaluate(self.root, kind, target, values, keywords), static
+        except Exception:
+            return UNKNOWN, static
+
+    def to_bool(self, obj: fx.Proxy) -> bool:
+        value = obj.node.meta.get("concrete", UNKNOWN)
+        if not obj.node.meta.get("static") or value is UNKNOWN:
+            return super().to_bool(obj)
+        self.decide(obj.node, "a condition on metadata was", bool(value))
+        return bool(value)
+
+    def decide(self, node: fx.Node, what: str, value: object) -> None:
+        where = user_location_from_text(node.stack_trace)
+        place = f"{Path(where[0]).name}:{where[1]}" if where else "forward"
+        self.decisions.append(f"{place}: {what} {value!r} when traced")
+
+
+def concrete_of(argument):
+    return argument.node.meta.get("concrete", UNKNOWN) if isinstance(argument, fx.Proxy) else argument
+
+
+def _flat_proxies(args, kwargs) -> list[fx.Proxy]:
+    found: list[fx.Proxy] = []
+    fx.node.map_aggregate((args, kwargs), lambda a: found.append(a) if isinstance(a, fx.Proxy) else None)
+    return found
+
+
+def _flat_values(values, keywords) -> list[object]:
+    found: list[object] = []
+    fx.node.map_aggregate((values, keywords), found.append)
+    return found
+
+
+def _attribute_path(root: nn.Module, target: str):
+    value = root
+    with fx._symbolic_trace._maybe_revert_all_patches():  # fx patches nn.Module.__getattr__ while it traces
+        for part in target.split("."):
+            value = getattr(value, part)
+    return value
+
+
+def _evaluate(root: nn.Module, kind: str, target, args: tuple, kwargs: dict):
+    """Run one traced op on concrete values: no gradient, the random stream untouched, submodules in
+    eval mode (only metadata is read from the result; batch norm's running statistics stay)."""
+    # fx patches nn.Module.__call__ while it traces: a concrete call must not be recorded
+    with fx._symbolic_trace._maybe_revert_all_patches(), torch.no_grad(), torch.random.fork_rng(devices=[]):
+        if kind == "call_function":
+            return target(*args, **kwargs)
+        if kind == "call_method":
+            return getattr(args[0], target)(*args[1:], **kwargs)
+        module = root.get_submodule(target)
+        training = module.training
+        module.train(False)
+        try:
+            return module(*args, **kwargs)
+        finally:
+            module.train(training)
+
+
+@contextlib.contextmanager
+def metadata_is_concrete():
+    """``len(x.shape)``, ``for d in x.shape`` and ``range(x.size(1))`` read the concrete metadata of a
+    traced value (fx refuses them): each such read is a decision the trace records."""
+    proxy = fx.Proxy
+    originals = {name: getattr(proxy, name, None) for name in ("__len__", "__iter__", "__index__")}
+
+    def known(value: fx.Proxy):
+        tracer = value.tracer
+        concrete = value.node.meta.get("concrete", UNKNOWN)
+        return (isinstance(tracer, _Leaves) and value.node.meta.get("static") and concrete is not UNKNOWN), concrete
+
+    def length(self):
+        ok, concrete = known(self)
+        if isinstance(concrete, (tuple, list)) and not isinstance(concrete, torch.Size):
+            return len(concrete)  # a module's tuple of outputs: structure, not a decision
+        if not ok:
+            return originals["__len__"](self)
+        self.tracer.decide(self.node, "a length was", len(concrete))
+        return len(concrete)
+
+    def iterate(self):
+        ok, concrete = known(self)
+        if isinstance(concrete, (tuple, list)) and (ok or not isinstance(concrete, torch.Size)):
+            if isinstance(concrete, torch.Size):
+                self.tracer.decide(self.node, "a length was", len(concrete))
+            return iter([self[i] for i in range(len(concrete))])
+        # fx's own rule, read at the caller's frame: `a, b = proxy` unpacks by the bytecode's count
+        caller = inspect.currentframe().f_back
+        instructions = list(dis.get_instructions(caller.f_code))
+        at = bisect.bisect_left(instructions, caller.f_lasti, key=lambda i: i.offset)
+        if at < len(instructions) and instructions[at].opname == "UNPACK_SEQUENCE":
+            return iter([self[i] for i in range(instructions[at].argval)])
+        return self.tracer.iter(self)
+
+    def index(self):
+        ok, concrete = known(self)
+        if not ok or not isinstance(concrete, int):
+            raise TypeError("a traced value cannot be used as a Python int")
+        self.tracer.decide(self.node, "a size was", concrete)
+        return concrete
+
+    proxy.__len__, proxy.__iter__, proxy.__index__ = length, iterate, index
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            if original is None:
+                delattr(proxy, name)
+            else:
+                setattr(proxy, name, original)
+
+
+def drop_unused_metadata(graph: fx.Graph) -> None:
+    """Metadata reads a decision consumed (``x.device.type == "mps"``) leave the program."""
+    for node in reversed(list(graph.nodes)):
+        if node.op in ("call_function", "call_method") and node.meta.get("static") and not node.users:
+            graph.erase_node(node)
+
+
+def record_calls(model: nn.Module, examples: tuple) -> ExampleCalls:
+    """Run ``model(*examples)`` once (eval mode, no gradient, state and random stream restored) and
+    keep each module's first call: the concrete values a trace reads its metadata from."""
+    calls: ExampleCalls = {}
+
+    def keep(module, args, kwargs):
+        calls.setdefault(id(module), (args, kwargs))
+
+    handles = [module.register_forward_pre_hook(keep, with_kwargs=True) for module in model.modules()]
+    modes = {module: module.training for module in model.modules()}
+    saved = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+    try:
+        model.train(False)
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            model(*examples)
+    except Exception:  # a model PyTorch itself cannot run on these inputs: the trace knows less
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, mode in modes.items():
+            module.training = mode
+        with torch.no_grad():
+            for name, tensor in model.state_dict().items():
+                tensor.copy_(saved[name])
+    return calls
+
+
+def trace_forward(module: nn.Module, callers: list[Call], example: tuple[tuple, dict] | None = None) -> TracedMethod:
+    """``module.forward`` as PyTorch source in which submodules are calls (both modes when they differ);
+    ``example``: the arguments of one real call, whose metadata the trace's decisions read."""
     fixed = fixed_arguments(module, callers)
     training = module.training
     before = plain_state(module)
     try:
         module.train(False)
-        evaluation = trace_once(module, fixed)
+        evaluation = trace_once(module, fixed, example)
         module.train(True)
-        train = trace_once(module, fixed)
+        train = trace_once(module, fixed, example)
     finally:
         module.train(training)
         changed = restore_plain_state(module, before)
@@ -89,6 +306,7 @@ def trace_forward(module: nn.Module, callers: list[Call]) -> TracedMethod:
     if train.source == evaluation.source:
         return evaluation
     merged = merge_modes(train, evaluation)
+    merged.decisions = list(dict.fromkeys(train.decisions + evaluation.decisions))
     return merged
 
 
@@ -132,11 +350,11 @@ def fixed_arguments(module: nn.Module, callers: list[Call]) -> dict[str, object]
     return fixed
 
 
-def trace_once(module: nn.Module, fixed: dict[str, object]) -> TracedMethod:
-    tracer = _Leaves()
+def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple, dict] | None = None) -> TracedMethod:
+    tracer = _Leaves(example)
     generator = torch.random.get_rng_state()
     try:
-        with proxies_pass_tensor_checks():
+        with proxies_pass_tensor_checks(), metadata_is_concrete():
             graph = tracer.trace(module, concrete_args=dict(fixed) or None)
     except Exception as error:
         raise TraceFailed(f"torch.fx cannot trace it: {type(error).__name__}: {first_line(error)}",
@@ -148,6 +366,7 @@ def trace_once(module: nn.Module, fixed: dict[str, object]) -> TracedMethod:
         raise TraceFailed("it draws random numbers from arguments fixed at trace time (torch.randn(2, 3)): "
                           "tracing would freeze one draw into a constant", source_line(module))
     drop_specialisation_guards(graph, fixed)
+    drop_unused_metadata(graph)
     constants = {name: getattr(tracer.root, name) for name in tensor_constant_names(graph)}
     calls: dict[str, list[Call]] = {}
     for node in graph.nodes:
@@ -155,7 +374,7 @@ def trace_once(module: nn.Module, fixed: dict[str, object]) -> TracedMethod:
             calls.setdefault(node.target, []).append(Call(len(node.args), frozenset(node.kwargs)))
     code = graph.python_code(root_module="self").src
     source, lines = clean_source(code, graph, module)
-    return TracedMethod(source, fixed, lines, calls, constants)
+    return TracedMethod(source, fixed, lines, calls, constants, decisions=list(dict.fromkeys(tracer.decisions)))
 
 
 @contextlib.contextmanager

@@ -79,9 +79,11 @@ def defined_names(path: str | Path) -> set[str]:
     return names
 
 
-def translate_built(model: nn.Module, path: str, notes: bool = True, inputs: int | None = None) -> BuiltTranslation:
-    """Translate ``model`` from its instance; diagnostics located in the user's ``path``."""
-    regenerated = regenerate(model, inputs)
+def translate_built(model: nn.Module, path: str, notes: bool = True, inputs: int | None = None,
+                    examples: tuple | None = None) -> BuiltTranslation:
+    """Translate ``model`` from its instance; diagnostics located in the user's ``path``.  ``examples``
+    (tensors the model runs on) let traced decisions on ranks and dtypes read real values."""
+    regenerated = regenerate(model, inputs, examples)
     translation = translate_source(regenerated.source, path, notes=notes)
     class_lines = class_locations(model)
     diagnostics = [locate(d, regenerated, class_lines, path) for d in translation.diagnostics]
@@ -151,6 +153,9 @@ def with_provenance(code: str, regenerated: Regenerated, notes: bool) -> str:
     ]
     for method, fixed in regenerated.fixed.items():
         lines.append(f"{method} traced with {', '.join(f'{k}={v!r}' for k, v in fixed.items())} (no caller passes them).")
+    for method, decisions in regenerated.decisions.items():
+        lines.append(f"{method}: decided on metadata when traced (inputs of other ranks, dtypes or devices may need "
+                     f"another trace): {'; '.join(decisions)}.")
     if regenerated.by_mode:
         lines.append(f"Branching on train/eval mode: {', '.join(regenerated.by_mode)}.")
     if regenerated.constants:
@@ -192,11 +197,13 @@ class ModelTranslation:
 
 
 def translate_model(path: str | Path, class_name: str, model: nn.Module | None = None, kwargs: dict | None = None,
-                    build: str | None = None, notes: bool = True, inputs: int | None = None) -> ModelTranslation:
+                    build: str | None = None, notes: bool = True, inputs: int | None = None,
+                    examples: tuple | None = None) -> ModelTranslation:
     """Source translation first; the built model's (``model``, or built here) when the source's
     errors affect ``class_name``, or always with ``build`` (a constructor the source cannot express).
     ``inputs``: how many tensors the model is called with (``check``'s specs); the built model's
-    ``forward`` keeps that many arguments (default: those without a default value)."""
+    ``forward`` keeps that many arguments (default: those without a default value).  ``examples``:
+    tensors of those shapes, for the trace's decisions on metadata (default: only the device is known)."""
     try:
         source = translate_source(Path(path).read_text(), str(path), notes=notes)
     except NoModelClass:  # every class subclasses a torch layer (FP32LayerNorm(nn.LayerNorm)): the built model may do
@@ -209,5 +216,6 @@ def translate_model(path: str | Path, class_name: str, model: nn.Module | None =
         blocking = tuple(source.errors)
     if model is None:
         model = build_model(path, class_name, kwargs, build)  # a class that is not there: UsageError
-    built = translate_built(model, str(path), notes=notes, inputs=inputs)
+    built = translate_built(model, str(path), notes=notes, inputs=inputs if examples is None else len(examples),
+                            examples=examples)
     return ModelTranslation(built.translation, built, blocking, model)

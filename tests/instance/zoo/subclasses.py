@@ -91,3 +91,26 @@ class Projected(nn.Module):
 
     def forward(self, x):
         return self.body(x) + self.project(x)
+
+
+class MetadataDecisions(nn.Module):
+    """Decisions libraries take on metadata (diffusers' `gate.device.type == "mps"`, `self.weight.dtype in
+    [...]`, monai's `len(x.shape)`): fx alone refuses each; the trace reads them on the built model."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        if x.device.type == "mps" and x.dtype == torch.float16:
+            x = x.float()
+        if self.weight.dtype in [torch.float16, torch.bfloat16]:
+            x = x.to(self.weight.dtype)
+        if len(x.shape) == 4:  # an image: channels-first to tokens
+            b, c, h, w = x.shape
+            x = x.reshape(b, c, h * w).transpose(1, 2)
+        y = self.proj(x) * self.weight
+        for _ in range(x.dim() - 2):
+            y = y.mean(1)
+        return y
