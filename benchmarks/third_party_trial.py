@@ -461,7 +461,9 @@ def run_check(result: Result, path: Path, name: str, spec_text, kwargs: dict, fl
             report = check(path, name, [parse_spec(s) for s in spec_list(spec_text)], kwargs, flax_source=flax_file,
                            examples=examples)
     except TranslationFailed as error:  # the source's errors, and what the built model could not express
-        built = [d for d in error.diagnostics if d.code == "X009" or "traced" in d.message or "built" in d.message]
+        built = [d for d in error.diagnostics  # what stopped the built model's translation, not the source's
+                 if d.code == "X009" or "(in a traced forward)" in d.message or "(in the built `" in d.message]
+        built.sort(key=lambda d: d.code != "X009")  # a method that could not be traced explains the rest
         where = (built or error.diagnostics)[0]
         result.status = "DIAGNOSED"
         result.detail = f"{len(error.diagnostics)} error(s), e.g. {Path(where.path).name}:{where.line}: {where.code} {short(where.message, 110)}"

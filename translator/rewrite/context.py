@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
+import libcst.matchers as m
 
 from translator.diagnostics import Diagnostic, Severity
 from translator.rewrite.line_map import LineMarks, source_span, with_marker
@@ -142,6 +143,8 @@ def bind_arguments(call: cst.Call, signature: inspect.Signature, receiver: cst.B
             value = cst.Tuple([cst.Element(cst.Tuple([cst.Element(cst.SimpleString(repr(k))), cst.Element(v)])) for k, v in value.items()])
         if kind is inspect.Parameter.VAR_POSITIONAL:
             value = cst.Tuple([cst.Element(v) for v in value])  # the rule reads it as one tuple
+        if signature.parameters[name].default is None and m.matches(value, m.Name("None")):
+            continue  # `out=None` as fx writes every default: the same call as leaving it out
         provided[name] = value
     missing = [
         p.name
