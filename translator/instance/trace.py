@@ -293,10 +293,11 @@ def trace_forward(module: nn.Module, callers: list[Call], example: tuple[tuple, 
     training = module.training
     before = plain_state(module)
     try:
-        module.train(False)
-        evaluation = trace_once(module, fixed, example)
-        module.train(True)
-        train = trace_once(module, fixed, example)
+        with named_parameters_only(module):
+            module.train(False)
+            evaluation = trace_once(module, fixed, example)
+            module.train(True)
+            train = trace_once(module, fixed, example)
     finally:
         module.train(training)
         changed = restore_plain_state(module, before)
@@ -336,18 +337,62 @@ def restore_plain_state(module: nn.Module, before: dict[tuple[str, str], object]
 
 
 def fixed_arguments(module: nn.Module, callers: list[Call]) -> dict[str, object]:
-    """Parameters with defaults that no caller passes: traced at their default."""
+    """Parameters with defaults that no caller passes: traced at their default.  ``*args``/``**kwargs``
+    that no caller fills are traced empty (diffusers' ``forward(self, x, *args, **kwargs)`` keeps them
+    for deprecated arguments); filled ones are refused."""
     parameters = list(inspect.signature(module.forward).parameters.values())
+    named = [p for p in parameters if p.kind not in VARIADIC]
+    positional = [p for p in named if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    for parameter in parameters:
+        if parameter.kind in VARIADIC and any(call.positional > len(positional) or call.keywords - {p.name for p in named}
+                                              for call in callers):
+            raise TraceFailed(f"forward takes *{parameter.name} and a caller fills it: give it named parameters to "
+                              "trace it", source_line(module))
     fixed = {}
-    for index, parameter in enumerate(parameters):
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            raise TraceFailed(f"forward takes *{parameter.name}: give it named parameters to trace it", source_line(module))
+    for parameter in named:
         if parameter.default is inspect.Parameter.empty:
             continue
+        index = positional.index(parameter) if parameter in positional else len(positional) + 1
         passed = any(index < call.positional or parameter.name in call.keywords for call in callers)
         if not passed:
             fixed[parameter.name] = parameter.default
     return fixed
+
+
+VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
+@contextlib.contextmanager
+def named_parameters_only(module: nn.Module):
+    """While tracing, ``module``'s class is a subclass whose ``forward`` has only the named parameters
+    and calls the original with them (fx reads a forward's code object: ``*args`` would become a
+    placeholder it cannot bind)."""
+    cls = type(module)
+    parameters = list(inspect.signature(cls.forward).parameters.values())
+    if not any(p.kind in VARIADIC for p in parameters):
+        yield
+        return
+    text, passed, defaults, star = [], [], {}, False
+    for parameter in parameters:
+        if parameter.kind in VARIADIC:
+            continue
+        keyword = parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        if keyword and not star:
+            text.append("*")
+            star = True
+        default = ""
+        if parameter.default is not inspect.Parameter.empty:
+            defaults[parameter.name] = parameter.default
+            default = f"=_defaults[{parameter.name!r}]"
+        text.append(parameter.name + default)
+        passed.append(f"{parameter.name}={parameter.name}" if keyword else parameter.name)
+    namespace = {"_defaults": defaults, "_original": cls.forward}
+    exec(f"def forward({', '.join(text)}):\n    return _original({', '.join(passed)})\n", namespace)  # noqa: S102
+    module.__class__ = type(cls.__name__, (cls,), {"forward": namespace["forward"], "__module__": cls.__module__})
+    try:
+        yield
+    finally:
+        module.__class__ = cls
 
 
 def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple, dict] | None = None) -> TracedMethod:

@@ -114,3 +114,17 @@ class MetadataDecisions(nn.Module):
         for _ in range(x.dim() - 2):
             y = y.mean(1)
         return y
+
+
+class DeprecatedArguments(nn.Module):
+    """diffusers' `forward(self, x, *args, **kwargs)`, kept for deprecated arguments no caller passes."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.proj = nn.Linear(dim, 2 * dim)
+
+    def forward(self, hidden_states, *args, gate_first=False, **kwargs):
+        if len(args) > 0 or kwargs.get("scale", None) is not None:
+            raise ValueError("the `scale` argument is deprecated")
+        value, gate = self.proj(hidden_states).chunk(2, dim=-1)
+        return (gate * value.sigmoid()) if gate_first else value * torch.nn.functional.gelu(gate)
