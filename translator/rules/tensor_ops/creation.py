@@ -10,7 +10,7 @@ from translator.rules.registry import register
 from translator.rules.tensor_ops._common import emit, op_name, shapes, unsupported
 
 
-def _create(*args, size=None, fill_value=None, end=None, steps=None, step=None, data=None, out=None, dtype=None,
+def _create(*args, size=None, fill_value=None, start=None, end=None, steps=None, step=None, data=None, out=None, dtype=None,
             layout=None, device=None, requires_grad=False, pin_memory=False, memory_format=None): ...
 
 
@@ -56,7 +56,11 @@ class TorchCreation(Rule):
             ctx.note("`empty` becomes zeros: JAX has no uninitialised arrays")
         args = list(ctx.expr("args").elements) if not ctx.is_default("args") else []
         args = [code_of(a.value) for a in args]
+        if op == "arange":  # `arange(start=0, end=n, step=s)` by keyword (as fx writes it) -> jnp.arange(start, end, step)
+            args = arange_bounds(ctx, args)
         for name in ("size", "data", "fill_value", "end", "steps", "step"):
+            if op == "arange" and name in ("end", "step"):
+                continue
             if not ctx.is_default(name):
                 args.append(f"{name}={code_of(ctx.plain(name))}" if name in ("end", "steps", "step") else code_of(ctx.plain(name)))
         keywords = [] if ctx.is_default("dtype") else [f"dtype={code_of(ctx.expr('dtype'))}"]
@@ -72,8 +76,6 @@ class TorchCreation(Rule):
             call, function = args, LIKE[op]  # the operand arrives in PyTorch's layout (variadic args are plain)
         else:
             call, function = args, SEQUENCE[op]
-            if op == "arange" and any(a.startswith("end=") for a in call):
-                return unsupported(ctx, "`torch.arange(end=...)` by keyword is not translated; pass it positionally")
         return emit(f"{function}({', '.join([*call, *keywords])})")
 
     def cases(self):
@@ -88,6 +90,8 @@ class TorchCreation(Rule):
                 "x + torch.full_like(x, 0.5)", "x * torch.tensor(2.0)", "x + torch.empty(x.shape) * 0",
                 "x + torch.as_tensor([1.5])", "x + torch.tensor(1.5, device=x.device)", "x - torch.empty_like(x) * 0",
                 "x + torch.ones(1, x.shape[-1])", "x + torch.zeros(x.size())",
+                "x + torch.arange(start=0, end=x.shape[-1], dtype=torch.float32)", "x * torch.arange(end=x.shape[-1])",
+                "x + torch.arange(1, end=x.shape[-1] + 1, step=1)", "x - torch.arange(start=2, end=2 * x.shape[-1] + 2, step=2)",
             ]))
             if draw(st.booleans()):  # layout: a constructor shaped like a conv output
                 return RuleCase("nn.Conv2d(2, 2, 1)", draw(st.sampled_from([
@@ -97,3 +101,16 @@ class TorchCreation(Rule):
             return RuleCase(None, form, shapes(draw))
 
         return create_case()
+
+
+def arange_bounds(ctx, positional: list[str]) -> list[str]:
+    """``torch.arange``'s bounds as ``jnp.arange``'s positional (start, end, step), wherever they were
+    given: ``arange(5)``, ``arange(start=0, end=5)``, ``arange(1, end=5, step=2)``, ``arange(5, step=1)``."""
+    bounds = list(positional)
+    if not ctx.is_default("start"):
+        bounds.insert(0, code_of(ctx.plain("start")))
+    if not ctx.is_default("end"):
+        bounds.append(code_of(ctx.plain("end")))
+    if not ctx.is_default("step"):
+        bounds = (["0"] if len(bounds) == 1 else []) + bounds + [code_of(ctx.plain("step"))]
+    return bounds
