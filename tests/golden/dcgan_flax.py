@@ -72,28 +72,12 @@ class Generator(nn.Module):
 
     # S002: forward -> __call__; `train` selects dropout/batch-norm behaviour (PyTorch's model.train()/eval())
     def __call__(self, input, train: bool = False):
-        # S005: nn.Sequential -> a list of layers in setup and a method that calls them in order
-        return self._run_main(input, train=train)
-
-    def _run_main(self, x, train: bool = False):
-        """Runs `self.main` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
         # S004: NCHW -> NHWC: Flax convolutions, pools and norms are channels-last
-        x = self.main[0](jnp.transpose(x, (0, 2, 3, 1)))
-        x = self.main[1](x, use_running_average=not train)
-        x = self.main[2](x)
-        x = self.main[3](x)
-        x = self.main[4](x, use_running_average=not train)
-        x = self.main[5](x)
-        x = self.main[6](x)
-        x = self.main[7](x, use_running_average=not train)
-        x = self.main[8](x)
-        x = self.main[9](x)
-        x = self.main[10](x, use_running_average=not train)
-        x = self.main[11](x)
-        x = self.main[12](x)
-        x = self.main[13](x)
+        # S005: nn.Sequential -> a list of layers in setup, run in order by `run_sequential`, one loop for the whole file
         # S004: NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op
-        return jnp.transpose(x, (0, 3, 1, 2))
+        return jnp.transpose(
+            run_sequential(self.main, jnp.transpose(input, (0, 2, 3, 1)), train=train), (0, 3, 1, 2)
+        )
 
 
 class Discriminator(nn.Module):
@@ -120,25 +104,11 @@ class Discriminator(nn.Module):
 
     def __call__(self, input, train: bool = False):
         return (lambda _v: jnp.squeeze(_v, axis=tuple(a for a in (1,) if _v.shape[a] == 1)))(
-            self._run_main(input, train=train).reshape(-1, 1)
+            jnp.transpose(
+                run_sequential(self.main, jnp.transpose(input, (0, 2, 3, 1)), train=train),
+                (0, 3, 1, 2),
+            ).reshape(-1, 1)
         )
-
-    def _run_main(self, x, train: bool = False):
-        """Runs `self.main` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        x = self.main[0](jnp.transpose(x, (0, 2, 3, 1)))
-        x = self.main[1](x)
-        x = self.main[2](x)
-        x = self.main[3](x, use_running_average=not train)
-        x = self.main[4](x)
-        x = self.main[5](x)
-        x = self.main[6](x, use_running_average=not train)
-        x = self.main[7](x)
-        x = self.main[8](x)
-        x = self.main[9](x, use_running_average=not train)
-        x = self.main[10](x)
-        x = self.main[11](x)
-        x = self.main[12](x)
-        return jnp.transpose(x, (0, 3, 1, 2))
 
 
 # Support code the rules above rely on (each cites its rule).
@@ -191,3 +161,16 @@ class TorchBatchNorm(nn.Module):
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (features,)).reshape(shape)
         return y
+
+
+def run_sequential(layers, x, train: bool = False):
+    """Runs `layers` in order, as PyTorch's nn.Sequential does (rule S005).
+
+    Each kind of layer gets the `train` flag under the keyword it takes.
+    """
+    for layer in layers:
+        if isinstance(layer, TorchBatchNorm):
+            x = layer(x, use_running_average=not train)
+        else:
+            x = layer(x)
+    return x

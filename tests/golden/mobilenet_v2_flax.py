@@ -74,7 +74,7 @@ class InvertedResidual(nn.Module):
 
     def __call__(self, x, train: bool = False):
         if self.use_res_connect:
-            # S005: nn.Sequential -> a list of layers in setup and a method that calls them in order
+            # S005: a Sequential the shared loop cannot run whole (a layout change or an inline layer inside) -> a method that runs its layers in order
             # S005: a Sequential built in branches of __init__: the branch is chosen by its length
             return x + (
                 self._run_conv_len4(x, train=train)
@@ -90,16 +90,13 @@ class InvertedResidual(nn.Module):
     def _run_conv_len3(self, x, train: bool = False):
         """Runs `self.conv` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
         x = self.conv[0](x, train=train)
-        x = self.conv[1](jnp.transpose(x, (0, 2, 3, 1)))
-        x = self.conv[2](x, use_running_average=not train)
+        x = run_sequential(self.conv[1:], jnp.transpose(x, (0, 2, 3, 1)), train=train)
         return jnp.transpose(x, (0, 3, 1, 2))
 
     def _run_conv_len4(self, x, train: bool = False):
         """Runs `self.conv` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        x = self.conv[0](x, train=train)
-        x = self.conv[1](x, train=train)
-        x = self.conv[2](jnp.transpose(x, (0, 2, 3, 1)))
-        x = self.conv[3](x, use_running_average=not train)
+        x = run_sequential(self.conv[:2], x, train=train)
+        x = run_sequential(self.conv[2:], jnp.transpose(x, (0, 2, 3, 1)), train=train)
         return jnp.transpose(x, (0, 3, 1, 2))
 
 
@@ -136,21 +133,12 @@ class MobileNetV2(nn.Module):
         self.classifier = [nn.Dropout(rate=self.dropout), nn.Dense(self.num_classes)]
 
     def __call__(self, x, train: bool = False):
-        x = self.head(self._run_blocks(self.stem(x, train=train), train=train), train=train)
+        # S005: nn.Sequential -> a list of layers in setup, run in order by `run_sequential`, one loop for the whole file
+        x = self.head(
+            run_sequential(self.blocks, self.stem(x, train=train), train=train), train=train
+        )
         x = jnp.mean(x, axis=(2, 3))
-        return self._run_classifier(x, train=train)
-
-    def _run_blocks(self, x, train: bool = False):
-        """Runs `self.blocks` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        for layer in self.blocks:
-            x = layer(x, train=train)
-        return x
-
-    def _run_classifier(self, x, train: bool = False):
-        """Runs `self.classifier` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        x = self.classifier[0](x, deterministic=not train)
-        x = self.classifier[1](x)
-        return x
+        return run_sequential(self.classifier, x, train=train)
 
 
 # Support code the rules above rely on (each cites its rule).
@@ -203,3 +191,20 @@ class TorchBatchNorm(nn.Module):
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (features,)).reshape(shape)
         return y
+
+
+def run_sequential(layers, x, train: bool = False):
+    """Runs `layers` in order, as PyTorch's nn.Sequential does (rule S005).
+
+    Each kind of layer gets the `train` flag under the keyword it takes.
+    """
+    for layer in layers:
+        if isinstance(layer, TorchBatchNorm):
+            x = layer(x, use_running_average=not train)
+        elif isinstance(layer, (ConvBNReLU, InvertedResidual)):
+            x = layer(x, train=train)
+        elif isinstance(layer, nn.Dropout):
+            x = layer(x, deterministic=not train)
+        else:
+            x = layer(x)
+    return x

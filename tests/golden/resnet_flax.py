@@ -52,19 +52,15 @@ class BasicBlock(nn.Module):
         )
         out = self.bn2(self.conv2(out), use_running_average=not train)
         # S011: in-place `op=` becomes a new binding: JAX arrays are immutable
-        # S005: nn.Sequential -> a list of layers in setup and a method that calls them in order
+        # S005: nn.Sequential -> a list of layers in setup, run in order by `run_sequential`, one loop for the whole file
         # S005: a Sequential built in branches of __init__: the branch is chosen by its length
-        out = jnp.transpose(out, (0, 3, 1, 2)) + (
-            self._run_shortcut_len2(x, train=train) if len(self.shortcut) == 2 else x
+        out = out + (
+            run_sequential(self.shortcut, jnp.transpose(x, (0, 2, 3, 1)), train=train)
+            if len(self.shortcut) == 2
+            else jnp.transpose(x, (0, 2, 3, 1))
         )
-        return nn.relu(out)
-
-    def _run_shortcut_len2(self, x, train: bool = False):
-        """Runs `self.shortcut` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        x = self.shortcut[0](jnp.transpose(x, (0, 2, 3, 1)))
-        x = self.shortcut[1](x, use_running_average=not train)
         # S004: NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op
-        return jnp.transpose(x, (0, 3, 1, 2))
+        return jnp.transpose(nn.relu(out), (0, 3, 1, 2))
 
 
 class Bottleneck(nn.Module):
@@ -103,16 +99,12 @@ class Bottleneck(nn.Module):
         )
         out = nn.relu(self.bn2(self.conv2(out), use_running_average=not train))
         out = self.bn3(self.conv3(out), use_running_average=not train)
-        out = jnp.transpose(out, (0, 3, 1, 2)) + (
-            self._run_shortcut_len2(x, train=train) if len(self.shortcut) == 2 else x
+        out = out + (
+            run_sequential(self.shortcut, jnp.transpose(x, (0, 2, 3, 1)), train=train)
+            if len(self.shortcut) == 2
+            else jnp.transpose(x, (0, 2, 3, 1))
         )
-        return nn.relu(out)
-
-    def _run_shortcut_len2(self, x, train: bool = False):
-        """Runs `self.shortcut` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        x = self.shortcut[0](jnp.transpose(x, (0, 2, 3, 1)))
-        x = self.shortcut[1](x, use_running_average=not train)
-        return jnp.transpose(x, (0, 3, 1, 2))
+        return jnp.transpose(nn.relu(out), (0, 3, 1, 2))
 
 
 class ResNet18(nn.Module):
@@ -145,38 +137,14 @@ class ResNet18(nn.Module):
         out = nn.relu(
             self.bn1(self.conv1(jnp.transpose(x, (0, 2, 3, 1))), use_running_average=not train)
         )
-        out = self._run_layer1(jnp.transpose(out, (0, 3, 1, 2)), train=train)
-        out = self._run_layer2(out, train=train)
-        out = self._run_layer3(out, train=train)
-        out = self._run_layer4(out, train=train)
+        out = run_sequential(self.layer1, jnp.transpose(out, (0, 3, 1, 2)), train=train)
+        out = run_sequential(self.layer2, out, train=train)
+        out = run_sequential(self.layer3, out, train=train)
+        out = run_sequential(self.layer4, out, train=train)
         # L012: adaptive pool -> a reduction over static bins computed from the input's shape
         out = (jnp.transpose(out, (0, 2, 3, 1))).mean((1, 2), keepdims=True)
         out = jnp.transpose(out, (0, 3, 1, 2)).reshape(out.shape[0], -1)
         return self.linear(out)
-
-    def _run_layer1(self, x, train: bool = False):
-        """Runs `self.layer1` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        for layer in self.layer1:
-            x = layer(x, train=train)
-        return x
-
-    def _run_layer2(self, x, train: bool = False):
-        """Runs `self.layer2` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        for layer in self.layer2:
-            x = layer(x, train=train)
-        return x
-
-    def _run_layer3(self, x, train: bool = False):
-        """Runs `self.layer3` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        for layer in self.layer3:
-            x = layer(x, train=train)
-        return x
-
-    def _run_layer4(self, x, train: bool = False):
-        """Runs `self.layer4` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        for layer in self.layer4:
-            x = layer(x, train=train)
-        return x
 
 
 class BottleneckResNet(nn.Module):
@@ -207,10 +175,14 @@ class BottleneckResNet(nn.Module):
         out = nn.relu(
             self.bn1(self.conv1(jnp.transpose(x, (0, 2, 3, 1))), use_running_average=not train)
         )
-        out = self._run_layer4(
-            self._run_layer3(
-                self._run_layer2(
-                    self._run_layer1(jnp.transpose(out, (0, 3, 1, 2)), train=train), train=train
+        out = run_sequential(
+            self.layer4,
+            run_sequential(
+                self.layer3,
+                run_sequential(
+                    self.layer2,
+                    run_sequential(self.layer1, jnp.transpose(out, (0, 3, 1, 2)), train=train),
+                    train=train,
                 ),
                 train=train,
             ),
@@ -219,30 +191,6 @@ class BottleneckResNet(nn.Module):
         out = (jnp.transpose(out, (0, 2, 3, 1))).mean((1, 2), keepdims=True)
         out = jnp.transpose(out, (0, 3, 1, 2)).reshape(out.shape[0], -1)
         return self.linear(out)
-
-    def _run_layer4(self, x, train: bool = False):
-        """Runs `self.layer4` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        for layer in self.layer4:
-            x = layer(x, train=train)
-        return x
-
-    def _run_layer3(self, x, train: bool = False):
-        """Runs `self.layer3` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        for layer in self.layer3:
-            x = layer(x, train=train)
-        return x
-
-    def _run_layer2(self, x, train: bool = False):
-        """Runs `self.layer2` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        for layer in self.layer2:
-            x = layer(x, train=train)
-        return x
-
-    def _run_layer1(self, x, train: bool = False):
-        """Runs `self.layer1` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        for layer in self.layer1:
-            x = layer(x, train=train)
-        return x
 
 
 # Support code the rules above rely on (each cites its rule).
@@ -295,3 +243,18 @@ class TorchBatchNorm(nn.Module):
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (features,)).reshape(shape)
         return y
+
+
+def run_sequential(layers, x, train: bool = False):
+    """Runs `layers` in order, as PyTorch's nn.Sequential does (rule S005).
+
+    Each kind of layer gets the `train` flag under the keyword it takes.
+    """
+    for layer in layers:
+        if isinstance(layer, TorchBatchNorm):
+            x = layer(x, use_running_average=not train)
+        elif isinstance(layer, (BasicBlock, Bottleneck)):
+            x = layer(x, train=train)
+        else:
+            x = layer(x)
+    return x

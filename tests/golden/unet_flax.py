@@ -31,20 +31,12 @@ class DoubleConv(nn.Module):
 
     # S002: forward -> __call__; `train` selects dropout/batch-norm behaviour (PyTorch's model.train()/eval())
     def __call__(self, x, train: bool = False):
-        # S005: nn.Sequential -> a list of layers in setup and a method that calls them in order
-        return self._run_block(x, train=train)
-
-    def _run_block(self, x, train: bool = False):
-        """Runs `self.block` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
         # S004: NCHW -> NHWC: Flax convolutions, pools and norms are channels-last
-        x = self.block[0](jnp.transpose(x, (0, 2, 3, 1)))
-        x = self.block[1](x, use_running_average=not train)
-        x = self.block[2](x)
-        x = self.block[3](x)
-        x = self.block[4](x, use_running_average=not train)
-        x = self.block[5](x)
+        # S005: nn.Sequential -> a list of layers in setup, run in order by `run_sequential`, one loop for the whole file
         # S004: NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op
-        return jnp.transpose(x, (0, 3, 1, 2))
+        return jnp.transpose(
+            run_sequential(self.block, jnp.transpose(x, (0, 2, 3, 1)), train=train), (0, 3, 1, 2)
+        )
 
 
 class UNet(nn.Module):
@@ -150,3 +142,16 @@ class TorchBatchNorm(nn.Module):
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (features,)).reshape(shape)
         return y
+
+
+def run_sequential(layers, x, train: bool = False):
+    """Runs `layers` in order, as PyTorch's nn.Sequential does (rule S005).
+
+    Each kind of layer gets the `train` flag under the keyword it takes.
+    """
+    for layer in layers:
+        if isinstance(layer, TorchBatchNorm):
+            x = layer(x, use_running_average=not train)
+        else:
+            x = layer(x)
+    return x

@@ -55,7 +55,7 @@ class VAE(nn.Module):
         ]
 
     def encode(self, x):
-        # S005: nn.Sequential -> a list of layers in setup and a method that calls them in order
+        # S005: a Sequential the shared loop cannot run whole (a layout change or an inline layer inside) -> a method that runs its layers in order
         h = self._run_encoder(x)
         return self.fc_mu(h), self.fc_logvar(h)
 
@@ -79,10 +79,7 @@ class VAE(nn.Module):
     def _run_encoder(self, x):
         """Runs `self.encoder` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
         # S004: NCHW -> NHWC: Flax convolutions, pools and norms are channels-last
-        x = self.encoder[0](jnp.transpose(x, (0, 2, 3, 1)))
-        x = self.encoder[1](x)
-        x = self.encoder[2](x)
-        x = self.encoder[3](x)
+        x = run_sequential(self.encoder[:4], jnp.transpose(x, (0, 2, 3, 1)))
         # S004: NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op
         x = jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)
         return x
@@ -90,8 +87,13 @@ class VAE(nn.Module):
     def _run_decoder(self, x):
         """Runs `self.decoder` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
         x = self.decoder[0](x)
-        x = self.decoder[1](jnp.transpose(x, (0, 2, 3, 1)))
-        x = self.decoder[2](x)
-        x = self.decoder[3](x)
-        x = self.decoder[4](x)
+        x = run_sequential(self.decoder[1:], jnp.transpose(x, (0, 2, 3, 1)))
         return jnp.transpose(x, (0, 3, 1, 2))
+
+
+# Support code the rules above rely on (each cites its rule).
+def run_sequential(layers, x):
+    """Runs `layers` in order, as PyTorch's nn.Sequential does (rule S005)."""
+    for layer in layers:
+        x = layer(x)
+    return x

@@ -70,57 +70,13 @@ class VGG11BN(nn.Module):
 
     # S002: forward -> __call__; `train` selects dropout/batch-norm behaviour (PyTorch's model.train()/eval())
     def __call__(self, x, train: bool = False):
-        # S005: nn.Sequential -> a list of layers in setup and a method that calls them in order
-        x = self._run_features(x, train=train)
-        x = (jnp.transpose(x, (0, 2, 3, 1))).mean((1, 2), keepdims=True)
-        x = jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)
-        return self._run_classifier(x, train=train)
-
-    def _run_features(self, x, train: bool = False):
-        """Runs `self.features` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
         # S004: NCHW -> NHWC: Flax convolutions, pools and norms are channels-last
-        x = self.features[0](jnp.transpose(x, (0, 2, 3, 1)))
-        x = self.features[1](x, use_running_average=not train)
-        x = self.features[2](x)
-        x = self.features[3](x)
-        x = self.features[4](x)
-        x = self.features[5](x, use_running_average=not train)
-        x = self.features[6](x)
-        x = self.features[7](x)
-        x = self.features[8](x)
-        x = self.features[9](x, use_running_average=not train)
-        x = self.features[10](x)
-        x = self.features[11](x)
-        x = self.features[12](x, use_running_average=not train)
-        x = self.features[13](x)
-        x = self.features[14](x)
-        x = self.features[15](x)
-        x = self.features[16](x, use_running_average=not train)
-        x = self.features[17](x)
-        x = self.features[18](x)
-        x = self.features[19](x, use_running_average=not train)
-        x = self.features[20](x)
-        x = self.features[21](x)
-        x = self.features[22](x)
-        x = self.features[23](x, use_running_average=not train)
-        x = self.features[24](x)
-        x = self.features[25](x)
-        x = self.features[26](x, use_running_average=not train)
-        x = self.features[27](x)
-        x = self.features[28](x)
+        # S005: nn.Sequential -> a list of layers in setup, run in order by `run_sequential`, one loop for the whole file
+        x = run_sequential(self.features, jnp.transpose(x, (0, 2, 3, 1)), train=train)
+        x = x.mean((1, 2), keepdims=True)
         # S004: NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op
-        return jnp.transpose(x, (0, 3, 1, 2))
-
-    def _run_classifier(self, x, train: bool = False):
-        """Runs `self.classifier` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        x = self.classifier[0](x)
-        x = self.classifier[1](x)
-        x = self.classifier[2](x, deterministic=not train)
-        x = self.classifier[3](x)
-        x = self.classifier[4](x)
-        x = self.classifier[5](x, deterministic=not train)
-        x = self.classifier[6](x)
-        return x
+        x = jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)
+        return run_sequential(self.classifier, x, train=train)
 
 
 # Support code the rules above rely on (each cites its rule).
@@ -173,3 +129,18 @@ class TorchBatchNorm(nn.Module):
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (features,)).reshape(shape)
         return y
+
+
+def run_sequential(layers, x, train: bool = False):
+    """Runs `layers` in order, as PyTorch's nn.Sequential does (rule S005).
+
+    Each kind of layer gets the `train` flag under the keyword it takes.
+    """
+    for layer in layers:
+        if isinstance(layer, TorchBatchNorm):
+            x = layer(x, use_running_average=not train)
+        elif isinstance(layer, nn.Dropout):
+            x = layer(x, deterministic=not train)
+        else:
+            x = layer(x)
+    return x

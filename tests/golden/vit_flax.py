@@ -44,17 +44,8 @@ class Block(nn.Module):
     def __call__(self, x, train: bool = False):
         h = self.norm1(x)
         x = x + self.attn(h, h, h, need_weights=False, deterministic=not train)[0]
-        # S005: nn.Sequential -> a list of layers in setup and a method that calls them in order
-        return x + self._run_mlp(self.norm2(x), train=train)
-
-    def _run_mlp(self, x, train: bool = False):
-        """Runs `self.mlp` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        x = self.mlp[0](x)
-        x = self.mlp[1](x)
-        x = self.mlp[2](x, deterministic=not train)
-        x = self.mlp[3](x)
-        x = self.mlp[4](x, deterministic=not train)
-        return x
+        # S005: nn.Sequential -> a list of layers in setup, run in order by `run_sequential`, one loop for the whole file
+        return x + run_sequential(self.mlp, self.norm2(x), train=train)
 
 
 class ViT(nn.Module):
@@ -98,14 +89,8 @@ class ViT(nn.Module):
         )
         x = jnp.concatenate((cls, x), axis=1) + self.pos_embed
         x = self.pos_drop(x, deterministic=not train)
-        x = self.norm(self._run_blocks(x, train=train))
+        x = self.norm(run_sequential(self.blocks, x, train=train))
         return self.head(x[:, 0])
-
-    def _run_blocks(self, x, train: bool = False):
-        """Runs `self.blocks` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        for layer in self.blocks:
-            x = layer(x, train=train)
-        return x
 
 
 # Support code the rules above rely on (each cites its rule).
@@ -212,3 +197,18 @@ class TorchMultiheadAttention(nn.Module):
         if average_attn_weights:
             weights = weights.mean(axis=1)
         return output, (weights if batched else weights[0])
+
+
+def run_sequential(layers, x, train: bool = False):
+    """Runs `layers` in order, as PyTorch's nn.Sequential does (rule S005).
+
+    Each kind of layer gets the `train` flag under the keyword it takes.
+    """
+    for layer in layers:
+        if isinstance(layer, nn.Dropout):
+            x = layer(x, deterministic=not train)
+        elif isinstance(layer, Block):
+            x = layer(x, train=train)
+        else:
+            x = layer(x)
+    return x

@@ -32,9 +32,12 @@ from translator.rewrite.aliasing import (
 )
 from translator.rewrite.containers import (
     CONTAINER_CODE,
+    InlineChain,
+    fold_chain,
     plain_compatible,
     sequential_body,
     sequential_method_name,
+    sequential_target,
 )
 from translator.rewrite.context import (
     FileContext,
@@ -79,7 +82,8 @@ SHARED_MUTATION = "X006"  # an in-place update other names would see
 NO_GRAD = "S012"  # torch.no_grad() blocks
 OPTIONAL_LAYER = "S015"  # a layer or nn.Identity() depending on a branch of __init__
 OPTIONAL_INPUT = "__optional_layer_input__"
-ELEMENT_SEQUENTIAL = "__sequential_element__"  # stands for a Sequential chosen at run time while its method is written  # stands for the input while the module's call is written
+ELEMENT_SEQUENTIAL = "__sequential_element__"  # stands for a Sequential chosen at run time while its method is written
+SEQUENTIAL_INPUT = "__sequential_input__"  # stands for the input while a branch-built Sequential's branches are written
 
 #: builtins that turn a tensor into a Python value (a concrete value jit does not have)
 CONCRETE_BUILTINS = frozenset({"builtins.int", "builtins.float", "builtins.bool"})
@@ -639,11 +643,15 @@ class BodyTranslator:
         x = self.plain(node.args[0].value)
         return Emitted(cst.Call(func=cst.parse_expression(f"self.{embedding}.attend"), args=[cst.Arg(x)]))
 
-    def sequential_call(self, node: cst.Call, container: ContainerAttr, path: tuple, element: cst.BaseExpression | None = None) -> Emitted:
-        """Call the method that runs a Sequential's layers in order (generated on first use).
+    def sequential_call(
+        self, node: cst.Call, container: ContainerAttr, path: tuple, element: cst.BaseExpression | None = None, user_call: cst.Call | None = None
+    ) -> Emitted:
+        """Run a Sequential's layers in order: a call of the file's shared loop when they are one run
+        (``run_sequential(self.main, x, train=train)``), else the Sequential's own method (generated on first use).
 
         ``element``: the Sequential is a container element chosen at run time (``for attn, ff in
-        self.layers``), passed to the method as its ``seq`` argument.
+        self.layers``), passed to the runner (or to its method, as its ``seq`` argument).  ``user_call``: the
+        user's call, when ``node`` stands for it with a placeholder input (its writes are checked on it).
         """
         if container.variants:
             return self.variant_sequential_call(node, container, path)
@@ -656,74 +664,120 @@ class BodyTranslator:
                 names[id(container)] = next(n for n in (stem, *(f"{stem}{i}" for i in range(2, 99))) if n not in taken | attributes)
             path = (names[id(container)],)
         name = sequential_method_name(path)
-        if name not in self.cls.generated:
-            target_path = path[:-1] if str(path[-1]).startswith("len") else path  # a variant: same attribute
-            overrides = dict(self.overrides)
-            if element is not None:
-                target_path, overrides[ELEMENT_SEQUENTIAL] = (ELEMENT_SEQUENTIAL,), container
-            method = cst.parse_statement(sequential_body(container, target_path, name))
-            translator = BodyTranslator(
-                self.file, self.info, self.cls, {"x": PLAIN}, overrides=overrides, params=("x",), caller_checks_params=True
-            )
-            outer_origin = self.file.origin
-            if node in self.file.resolved.positions:  # (a call inside generated code keeps the outer origin)
-                self.file.origin = node
-            pending = self.file.take_notes()
-            body = translator.block(method.body.body)
-            self.file.pending_notes = pending
-            self.file.origin = outer_origin
-            params = method.params
-            if translator.uses_train:
-                params = params.with_changes(params=[*params.params, train_param()])
-            runs = f"`self.{path[0]}`"
-            if element is not None:
-                body = [b.visit(ReplaceNode(None, None, attribute=ELEMENT_SEQUENTIAL, new_name="seq")) for b in body]
-                params = params.with_changes(params=[params.params[0], cst.Param(cst.Name("seq")), *params.params[1:]])
-                runs = "a Sequential element of a container (`seq`)"
-            doc = cst.SimpleStatementLine([cst.Expr(cst.SimpleString(
-                f'"""Runs {runs} like PyTorch\'s nn.Sequential: each layer in order (rule {CONTAINER_CODE})."""'
-            ))])
-            self.cls.generated[name] = (method.with_changes(params=params, body=method.body.with_changes(body=[doc, *body])), translator.uses_train)
-            self.cls.generated_alias[name], self.cls.generated_mutates[name] = translator.returns_alias, translator.mutated_params
+        target_path = path[:-1] if str(path[-1]).startswith("len") else path  # a variant: same attribute
+        if name not in self.cls.generated and name not in self.cls.inline_chains:
+            self.write_sequential(node, container, target_path, name, element)
+        self.check_callee_writes(user_call or node, ("x",), self.cls.generated_mutates.get(name, set()), self.rebound)
+        chain = self.cls.inline_chains.get(name)
+        if chain is not None:
+            if len(node.args) != 1 or node.args[0].keyword is not None or node.args[0].star:
+                self.unsupported(CONTAINER_CODE, "a Sequential takes exactly one input", node)
+                return Emitted(node)
+            first = self.expr(node.args[0].value)
+            value = self.as_channels_last(first, chain.input.rank) if chain.input.channels_last else self.as_plain(first)
+            args = [cst.Arg(element if element is not None else sequential_target(target_path)), cst.Arg(value)]
+            if chain.train:
+                self.cls.needs_train = self.uses_train = True
+                args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
+            self.file.pending_notes.extend(chain.notes)  # what its layers teach, once
+            chain.notes = []
+            self.file.note(CONTAINER_CODE, f"nn.Sequential -> a list of layers in setup, run in order by `{self.info.runner_name}`, "
+                                           "one loop for the whole file")
+            return Emitted(cst.Call(func=cst.Name(self.info.runner_name), args=args), chain.output)
         _, uses_train = self.cls.generated[name]
-        self.check_callee_writes(node, ("x",), self.cls.generated_mutates.get(name, set()), self.rebound)
         args = self.plain_args(node)
         if element is not None:
             args = [cst.Arg(element), *args]
         if uses_train:
             self.cls.needs_train = self.uses_train = True
             args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
-        self.file.note(CONTAINER_CODE, "nn.Sequential -> a list of layers in setup and a method that calls them in order")
+        self.file.note(CONTAINER_CODE, "a Sequential the shared loop cannot run whole (a layout change or an inline layer inside) "
+                                       "-> a method that runs its layers in order")
         return Emitted(cst.Call(func=cst.parse_expression(f"self.{name}"), args=args))
 
+    def write_sequential(self, node: cst.Call, container: ContainerAttr, target_path: tuple, name: str, element) -> None:
+        """Translate a Sequential's chain of layer calls once, and fold its runs into the shared runner."""
+        overrides = dict(self.overrides)
+        if element is not None:
+            target_path, overrides[ELEMENT_SEQUENTIAL] = (ELEMENT_SEQUENTIAL,), container
+        method = cst.parse_statement(sequential_body(container, target_path, name))
+        translator = BodyTranslator(
+            self.file, self.info, self.cls, {"x": PLAIN}, overrides=overrides, params=("x",), caller_checks_params=True
+        )
+        outer_origin = self.file.origin
+        if node in self.file.resolved.positions:  # (a call inside generated code keeps the outer origin)
+            self.file.origin = node
+        pending, reported = self.file.take_notes(), len(self.file.diagnostics)
+        body = translator.block(method.body.body)
+        self.file.pending_notes = pending
+        self.file.origin = outer_origin
+        self.cls.generated_alias[name], self.cls.generated_mutates[name] = translator.returns_alias, translator.mutated_params
+        output = translator.env.get("x", PLAIN)
+        folded = fold_chain(self.file, self.info, container, code_of(sequential_target(target_path)), body, output)
+        if folded.whole_input is not None and len(self.file.diagnostics) == reported:
+            notes = [line.comment.value[2:] for s in body for line in s.leading_lines if line.comment is not None]
+            for note in notes:  # a layout change is taught where the call site makes one
+                if note.startswith(LAYOUT + ":"):
+                    self.file.shown_notes.discard(note)
+            notes = [note for note in notes if not note.startswith(LAYOUT + ":")]
+            self.cls.inline_chains[name] = InlineChain(folded.whole_input, output, folded.whole_train, notes)
+            return
+        body = folded.statements
+        params = method.params
+        if translator.uses_train:
+            params = params.with_changes(params=[*params.params, train_param()])
+        runs = f"`self.{target_path[0]}`"
+        if element is not None:
+            body = [b.visit(ReplaceNode(None, None, attribute=ELEMENT_SEQUENTIAL, new_name="seq")) for b in body]
+            params = params.with_changes(params=[params.params[0], cst.Param(cst.Name("seq")), *params.params[1:]])
+            runs = "a Sequential element of a container (`seq`)"
+        doc = cst.SimpleStatementLine([cst.Expr(cst.SimpleString(
+            f'"""Runs {runs} like PyTorch\'s nn.Sequential: each layer in order (rule {CONTAINER_CODE})."""'
+        ))])
+        self.cls.generated[name] = (method.with_changes(params=params, body=method.body.with_changes(body=[doc, *body])), translator.uses_train)
+
     def variant_sequential_call(self, node: cst.Call, container: ContainerAttr, path: tuple) -> Emitted:
-        """A Sequential built differently in branches of __init__: choose by its length at trace time."""
-        if len(path) != 1 or len(node.args) != 1:
+        """A Sequential built differently in branches of __init__: choose by its length at trace time.
+
+        The branches agree on a layout: channels-last when every non-empty one ends channels-last."""
+        if len(path) != 1 or len(node.args) != 1 or node.args[0].keyword is not None or node.args[0].star:
             self.unsupported(CONTAINER_CODE, "a branch-built Sequential is only translated as a direct attribute with one input", node)
             return Emitted(node)
         attr = path[0]
-        x = self.plain(node.args[0].value)
-        result = None
-        for variant in sorted(container.variants, key=lambda v: len(v.elements)):
-            if not variant.elements:
-                branch = x
-            else:
+        first = self.expr(node.args[0].value)
+        self.env[SEQUENTIAL_INPUT] = first.fact
+        branches: list[tuple[int, Emitted]] = []
+        try:
+            for variant in sorted(container.variants, key=lambda v: len(v.elements)):
+                if not variant.elements:
+                    branches.append((0, Emitted(cst.Name(SEQUENTIAL_INPUT), first.fact)))
+                    continue
                 saved = self.overrides.get(attr)
                 self.overrides[attr] = variant
-                branch = self.sequential_call(node, variant, (attr, f"len{len(variant.elements)}")).expr
+                called = node.with_changes(args=[cst.Arg(cst.Name(SEQUENTIAL_INPUT))])
+                length = len(variant.elements)
+                branches.append((length, self.sequential_call(called, variant, (attr, f"len{length}"), user_call=node)))
                 if saved is None:
                     del self.overrides[attr]
                 else:
                     self.overrides[attr] = saved
+        finally:
+            del self.env[SEQUENTIAL_INPUT]
+        ends = {e.fact for n, e in branches if n}
+        fact = ends.pop() if len(ends) == 1 and next(iter(ends)).channels_last else PLAIN
+        result = None
+        for length, branch in branches:
+            expr = self.as_channels_last(branch, fact.rank) if fact.channels_last else self.as_plain(branch)
+            expr = expr.visit(ReplaceName(SEQUENTIAL_INPUT, first.expr))
             if result is None:
-                result = branch
+                result = expr
             else:
-                test = cst.parse_expression(f"len(self.{attr}) == {len(variant.elements)}")
-                result = cst.IfExp(test=test, body=parenthesize(branch), orelse=parenthesize(result))
+                test = cst.parse_expression(f"len(self.{attr}) == {length}")
+                result = cst.IfExp(test=test, body=parenthesize(expr), orelse=parenthesize(result))
         if isinstance(result, cst.IfExp):
             result = parenthesize(result)
         self.file.note(CONTAINER_CODE, "a Sequential built in branches of __init__: the branch is chosen by its length")
-        return Emitted(result)
+        return Emitted(result, fact)
 
     def translated_function(self, func: cst.BaseExpression) -> bool:
         """A lambda, a function of this file, or a method of this class that takes no ``train`` flag."""

@@ -20,6 +20,11 @@ class LayerAttr:
     in_place: bool = False
     #: a call may return its input's memory (in place, identity, dropout in eval mode)
     aliases_input: bool = False
+    #: the Flax class its setup expression builds (``"nn.Dropout"``), ``""`` for a function (``nn.relu``,
+    #: a lambda, a ``partial``), None when unknown: how the shared Sequential runner tells layers apart
+    runner_key: str | None = None
+    #: its setup expression (``nn.Dense(3 * self.n_embd)``): what rules may read of its sizes
+    built: object = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ class ClassInfo:
     containers: dict[str, ContainerAttr] = field(default_factory=dict)
     #: methods the translation adds (a Sequential's chain of calls), by name
     generated: dict[str, object] = field(default_factory=dict)
+    #: Sequentials run whole by the file's shared runner (no method of their own), by their method's name
+    inline_chains: dict[str, object] = field(default_factory=dict)
     #: Sequentials called as container elements (id of their ContainerAttr) -> the name of their method (``_run_<name>``)
     element_sequentials: dict[int, str] = field(default_factory=dict)
     #: every assignment of each attribute in __init__ (branches included): name -> what each assigned
@@ -110,3 +117,7 @@ class FileInfo:
     factories: dict[str, object] = field(default_factory=dict)
     #: class -> constructor parameter -> the classes of the file every construction passes in (rule S016)
     module_arguments: dict[str, dict[str, tuple]] = field(default_factory=dict)
+    #: the shared Sequential runner ``run_sequential(layers, x)`` (rule S005): its name, and the keywords
+    #: each kind of layer it runs gets (its class -> ``(("use_running_average", "not train"),)``)
+    runner_name: str | None = None
+    runner_table: dict[str, tuple] = field(default_factory=dict)

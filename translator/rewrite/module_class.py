@@ -16,7 +16,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from translator.rewrite.body import HOOKS, UNSUPPORTED, BodyTranslator
-from translator.rewrite.containers import CONTAINER_CODE, container_kind
+from translator.rewrite.containers import CONTAINER_CODE, container_kind, runner_key
 from translator.rewrite.context import (
     FileContext,
     RuleContext,
@@ -219,7 +219,7 @@ class SetupExpressions(cst.CSTTransformer):
         expr = build.flax_expr if build.flax_expr is not None else cst.Name(INLINE_PLACEHOLDER)
         in_place = "inplace" in original_provided and not m.matches(original_provided["inplace"], m.Name("False"))
         aliases = in_place or build.inline is not None or rule.code in ALIASING_LAYERS
-        self.built[id(expr)] = LayerAttr(rule, build.call, build.inline, build.wrap_call, in_place, aliases)
+        self.built[id(expr)] = LayerAttr(rule, build.call, build.inline, build.wrap_call, in_place, aliases, runner_key(build), build.flax_expr)
         return expr
 
 

@@ -16,7 +16,7 @@ from translator.rules.registry import register
 class TorchContainers(Rule):
     code = "S005"
     name = "TorchContainers"
-    summary = "nn.Sequential / ModuleList / ModuleDict -> lists and dicts of layers in setup(); Sequential calls written out"
+    summary = "nn.Sequential / ModuleList / ModuleDict -> lists and dicts of layers in setup(); Sequentials run by one shared loop"
     torch_classes = ("torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict")
     doc = RuleDoc(
         what="`nn.Sequential(...)` (also from an OrderedDict or `*layers`), `nn.ModuleList([...])`, `nn.ModuleDict({...})` (or `dict(a=...)`, or `[(key, layer), ...]`).",
@@ -24,17 +24,29 @@ class TorchContainers(Rule):
             "In Flax's `setup()`, a list or dict of modules assigned to an attribute registers each one\n"
             "under `<attr>_<index>` (`<attr>_<key>`): `features.0.weight` ports to\n"
             "`params/features_0/kernel`. Flax's own `nn.Sequential` cannot pass `train` to dropout or\n"
-            "batch norm, nor change layout between a convolution and a Linear, so calling a Sequential\n"
-            "becomes a small method that calls each layer in order. Loops over a ModuleList stay loops.\n"
-            "Flax freezes a list once it is assigned in `setup()`, so a container built empty and grown\n"
+            "batch norm, nor change layout between a convolution and a Linear, so a Sequential is run by\n"
+            "one loop the whole file shares, `run_sequential(layers, x, train)`: where its layers take the\n"
+            "flag under different keywords (`use_running_average=not train`, `deterministic=not train`,\n"
+            "`train=train`) an `isinstance` test picks each one's. The call site converts the input once\n"
+            "(`run_sequential(self.features, <NHWC input>)` for a stack of convolutions, whose output stays\n"
+            "channels-last). A Sequential whose layout changes inside (a convolution then a Flatten) keeps a\n"
+            "method `_run_<attr>` of its own, its runs of layers still folded into `run_sequential(self.encoder[:4], x)`;\n"
+            "one built differently in branches of `__init__` is chosen by its length. Loops over a ModuleList stay\n"
+            "loops. Flax freezes a list once it is assigned in `setup()`, so a container built empty and grown\n"
             "(`self.layers.append(...)`, `+=`) is grown in a local list and assigned once, after its last change."
         ),
         example=Example(
-            torch="self.features = nn.Sequential(nn.Linear(4, 8), nn.ReLU())\ny = self.features(x)",
+            torch="self.features = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.1))\ny = self.features(x)",
             flax=(
-                "self.features = [nn.Dense(8), nn.relu]\n"
-                "y = self._run_features(x)\n\n"
-                "def _run_features(self, x):\n    x = self.features[0](x)\n    x = self.features[1](x)\n    return x"
+                "self.features = [nn.Dense(8), nn.relu, nn.Dropout(rate=0.1)]\n"
+                "y = run_sequential(self.features, x, train=train)\n\n"
+                "def run_sequential(layers, x, train: bool = False):\n"
+                "    for layer in layers:\n"
+                "        if isinstance(layer, nn.Dropout):\n"
+                "            x = layer(x, deterministic=not train)\n"
+                "        else:\n"
+                "            x = layer(x)\n"
+                "    return x"
             ),
         ),
         fidelity="Exact (structure only); each layer is as exact as its own rule.",
@@ -48,8 +60,21 @@ class TorchContainers(Rule):
         @st.composite
         def container_case(draw):
             width = draw(st.integers(1, 6))
-            form = draw(st.sampled_from(["sequential", "ordered", "list", "conv_sequential", "dict", "grown", "elements"]))
-            if form == "elements":  # Sequentials as elements chosen at run time: `_run_ff(self, seq, x)`
+            form = draw(st.sampled_from([
+                "sequential", "ordered", "list", "conv_sequential", "dict", "grown", "elements", "flags", "conflict", "nested",
+            ]))
+            if form == "flags":  # layers taking `train` under different keywords, one loop channels-last in and out
+                init = (f"nn.Sequential(nn.Conv2d({width}, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), "
+                        "nn.Dropout(0.2), nn.Conv2d(4, 2, 1))")
+                return RuleCase(init, "self.layer(x).mean((2, 3))", (2, width, 4, 4))
+            if form == "conflict":  # a batch norm that takes no flag is not run by the loop that gives it one
+                init = (f"nn.Sequential(nn.BatchNorm1d({width}, track_running_stats=False), nn.Linear({width}, {width}), "
+                        f"nn.BatchNorm1d({width}), nn.Tanh())")
+                return RuleCase(init, "self.layer(x)", (4, width))
+            if form == "nested":  # a Sequential inside a Sequential
+                init = f"nn.Sequential(nn.Linear({width}, 4), nn.Sequential(nn.ReLU(), nn.Linear(4, 4)), nn.Tanh(), nn.Linear(4, 3))"
+                return RuleCase(init, "self.layer(x)", (2, width))
+            if form == "elements":  # Sequentials as elements chosen at run time: `run_sequential(ff, x, train=train)`
                 prelude = "def FeedForward(dim):\n    return nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Dropout(0.1))\n"
                 init = f"nn.ModuleList([nn.ModuleList([nn.Linear({width}, {width}), FeedForward({width})]) for _ in range(2)])"
                 return RuleCase(init, "sum(ff(lin(x)) for lin, ff in self.layer)", (2, width), prelude=prelude)
