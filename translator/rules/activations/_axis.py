@@ -45,9 +45,12 @@ class AxisActivation(Rule):
     implicit: ClassVar[bool] = True
     torch_module: ClassVar[str]  # "nn.Softmax", for cases
     function_templates: ClassVar[tuple[str, ...]] = ()  # "F.softmax({x}, {dim})"
+    #: the functional forms take ``dtype=`` (softmax, log_softmax, softmin)
+    dtype_cases: ClassVar[bool] = True
 
-    def apply(self, ctx, dim, dim_expr: cst.BaseExpression) -> Emitted:
-        """The call on ``ctx``'s input for a dim that is a literal, None, or :data:`NotLiteral`."""
+    def apply(self, ctx, dim, dim_expr: cst.BaseExpression, dtype: str | None = None) -> Emitted:
+        """The call on ``ctx``'s input for a dim that is a literal, None, or :data:`NotLiteral`; ``dtype``
+        (code) casts the input first, as PyTorch's ``dtype=`` does."""
         fact = ctx.fact("input")
         if dim is None:
             if fact.rank is None:
@@ -65,6 +68,8 @@ class AxisActivation(Rule):
             x, axis, out = ctx.expr("input"), str(-1 if axis == fact.rank - 1 else axis), fact
         else:
             x, axis, out = ctx.expr("input"), str(dim), fact
+        if dtype is not None:
+            x = cst.parse_expression(f"{operand(x)}.astype({dtype})")
         code = operand(x) if self.negate else code_of(x)
         return Emitted(cst.parse_expression(self.call_code(code, axis)), out)
 
@@ -73,10 +78,11 @@ class AxisActivation(Rule):
         return f"{self.flax_function}({'-' if self.negate else ''}{x}, axis={axis})"
 
     def emit_call(self, ctx):
-        if "dtype" in ctx.signature.parameters and literal_or_none(ctx, "dtype") is not None:
-            ctx.unsupported("`dtype=` is not translated yet: cast the input with `.astype(...)` first")
-            return Emitted(ctx.expr("input"), ctx.fact("input"))
-        return self.apply(ctx, literal_or_none(ctx, "dim"), ctx.expr("dim"))
+        dtype = None
+        if "dtype" in ctx.signature.parameters and not ctx.is_default("dtype"):
+            dtype = code_of(ctx.expr("dtype"))  # PyTorch casts the input to it before the op (HF: softmax in float32)
+            ctx.note(f"`dtype=`: the input is cast to {dtype} first, as PyTorch does")
+        return self.apply(ctx, literal_or_none(ctx, "dim"), ctx.expr("dim"), dtype)
 
     def build_layer(self, ctx):
         dim, dim_expr = literal_or_none(ctx, "dim"), ctx.expr("dim")
@@ -122,7 +128,10 @@ class AxisActivation(Rule):
             shape = self.shape_for(draw, rank, dim)
             if kind == "module":
                 return RuleCase(f"{self.torch_module}(dim={dim})", "self.layer(x)", shape)
-            return RuleCase(None, self.fill(draw(st.sampled_from(self.function_templates)), "x", dim), shape)
+            call = self.fill(draw(st.sampled_from(self.function_templates)), "x", dim)
+            if self.dtype_cases and draw(st.booleans()):  # `dtype=`: the input cast first (the reference runs in float64)
+                call = call[:-1] + ", dtype=x.dtype)"
+            return RuleCase(None, call, shape)
 
         return axis_case()
 

@@ -14,6 +14,7 @@ def _glu(input, dim=-1): ...
 
 @register
 class TorchGLU(AxisActivation):
+    dtype_cases = False  # F.glu takes no dtype
     code = "A022"
     name = "TorchGLU"
     summary = "nn.GLU(dim) / F.glu -> nn.glu(x, axis=dim), axis remapped for NHWC"

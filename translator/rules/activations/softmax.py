@@ -30,7 +30,8 @@ class TorchSoftmax(AxisActivation):
             "always written. On a channels-last value (after a convolution) PyTorch's dim is remapped,\n"
             "so NCHW dim=1 becomes NHWC `axis=-1` with no transpose. Measured traps: Flax's default\n"
             "axis on NCHW: 0.93 max error; ignoring the implicit dim on a 3-D input: 0.706. Without\n"
-            "`dim` and with an input of unknown rank, the translator asks for an explicit `dim`."
+            "`dim` and with an input of unknown rank, the translator asks for an explicit `dim`.\n"
+            "`dtype=` (Hugging Face's `softmax(scores, dim=-1, dtype=torch.float32)`) casts the input first."
         ),
         example=Example(
             torch="self.conv = nn.Conv2d(3, 8, 3)\nself.softmax = nn.Softmax(dim=1)\nh = self.conv(x)\np = self.softmax(h)",
