@@ -492,9 +492,9 @@ def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: 
     import torch
 
     from translator.diagnostics import UsageError
+    from translator.instance.translate import source_translation
     from translator.loading import import_source
     from translator.rewrite.local_imports import errors_affecting
-    from translator.rewrite.pipeline import translate_source
 
     rel = rel or f"{package}/{path.name}"
     source = path.read_text()
@@ -510,7 +510,7 @@ def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: 
     started = time.perf_counter()
     try:
         with time_limit(timeout), contextlib.redirect_stderr(io.StringIO()):
-            translation = translate_source(source, str(path))
+            translation = source_translation(source, str(path), True)  # check reuses it
     except Timeout as error:
         return [Result(package, rel, c, "CRASH", f"translate timed out ({error})") for c in classes]
     except UsageError as error:

@@ -180,6 +180,20 @@ def promote_constants(model: nn.Module, constants: dict[str, np.ndarray]) -> Non
         owner.register_buffer(name, value if isinstance(value, torch.Tensor) else torch.as_tensor(constants[key]))
 
 
+#: the last few source translations, by (text, path, notes): checking each class of a large file
+#: (a trial, an explain page) translates the file once, not once per class
+_SOURCE_TRANSLATIONS: dict[tuple[str, str, bool], Translation] = {}
+
+
+def source_translation(text: str, path: str, notes: bool) -> Translation:
+    key = (text, path, notes)
+    if key not in _SOURCE_TRANSLATIONS:
+        if len(_SOURCE_TRANSLATIONS) >= 4:
+            _SOURCE_TRANSLATIONS.pop(next(iter(_SOURCE_TRANSLATIONS)))
+        _SOURCE_TRANSLATIONS[key] = translate_source(text, path, notes=notes)
+    return _SOURCE_TRANSLATIONS[key]
+
+
 @dataclass
 class ModelTranslation:
     """The translation of one model: from source when it reads as written, else from the built model."""
@@ -205,7 +219,7 @@ def translate_model(path: str | Path, class_name: str, model: nn.Module | None =
     ``forward`` keeps that many arguments (default: those without a default value).  ``examples``:
     tensors of those shapes, for the trace's decisions on metadata (default: only the device is known)."""
     try:
-        source = translate_source(Path(path).read_text(), str(path), notes=notes)
+        source = source_translation(Path(path).read_text(), str(path), notes)
     except NoModelClass:  # every class subclasses a torch layer (FP32LayerNorm(nn.LayerNorm)): the built model may do
         source = Translation("", (), ())
     if build is None and class_name in source.classes:
