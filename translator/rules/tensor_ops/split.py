@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import libcst as cst
+import libcst.matchers as m
 from hypothesis import strategies as st
 
 from translator.rules._emit import code_of, literal_or_none
@@ -22,6 +23,42 @@ from translator.rules.tensor_ops._common import (
 def _split(input, size=None, dim=0, length=None, *, split_size_or_sections=None, chunks=None, start=None): ...
 
 
+def even_pieces(ctx, op: str, size: cst.BaseExpression, dim: str) -> int | None:
+    """How many equal pieces ``chunk(n, -1)`` / ``split(s, -1)`` cut, when the translation can prove it.
+
+    The input must be a Linear's output (``self.qkv(x)``) split along its last axis, whose width is
+    written ``k * e`` (or ``e * k``, or a number): ``chunk(n)`` is even when n divides k, ``split(e)``
+    cuts k pieces.  Anything else keeps PyTorch's general sizes (the last piece may be smaller, and
+    ``chunk`` may return fewer pieces than asked).
+    """
+    body, value = getattr(ctx, "body", None), ctx.provided.get("input")
+    if dim.strip().strip("()") != "-1" or body is None or getattr(body, "cls", None) is None:
+        return None
+    if not m.matches(value, m.Call(func=m.Attribute(value=m.Name("self"), attr=m.Name()))):
+        return None
+    layer = body.cls.layers.get(value.func.attr.value)
+    built = getattr(layer, "built", None)
+    if layer is None or layer.rule.code != "L001" or not m.matches(built, m.Call(args=[m.Arg(keyword=None), m.ZeroOrMore()])):
+        return None
+    width = built.args[0].value
+    if isinstance(width, cst.Integer):
+        factor, rest = int(width.value), None
+    elif m.matches(width, m.BinaryOperation(operator=m.Multiply())) and isinstance(width.left, cst.Integer):
+        factor, rest = int(width.left.value), width.right
+    elif m.matches(width, m.BinaryOperation(operator=m.Multiply())) and isinstance(width.right, cst.Integer):
+        factor, rest = int(width.right.value), width.left
+    else:
+        return None
+    if isinstance(rest, cst.Integer):  # `3 * 2`: a number too
+        factor, rest = factor * int(rest.value), None
+    count = int(size.value) if isinstance(size, cst.Integer) else None
+    if op == "chunk":
+        return count if count and factor % count == 0 else None
+    if rest is not None:
+        return factor if code_of(size) == code_of(rest) else None
+    return factor // count if count and factor % count == 0 else None
+
+
 @register
 class TorchSplit(Rule):
     code = "T018"
@@ -39,7 +76,12 @@ class TorchSplit(Rule):
             "differently from PyTorch. PyTorch's `split(x, s)` makes pieces of size s (the last\n"
             "smaller); `chunk(n)` makes pieces of size ceil(len / n), so it can return fewer than n.\n"
             "The translation computes those boundaries from the static shape: `jnp.split(x,\n"
-            "[s, 2s, ...])`. A list of sizes becomes its running sums. Results are tuples, as in PyTorch."
+            "[s, 2s, ...])`. A list of sizes becomes its running sums. Results are tuples, as in PyTorch.\n"
+            "Where the pieces are provably equal, numpy's own call is kept: `jnp.split(x, n, axis=-1)` when the\n"
+            "input is a Linear's output split along its last axis and its width (`nn.Linear(d, 3 * inner)`, or a\n"
+            "number) is a multiple of the chunk count, or `k * s` split by `s`. Everywhere else (a width the\n"
+            "translator cannot see, another axis) the general form stays: `jnp.split(x, n)` would raise where\n"
+            "PyTorch's `chunk(4)` of 6 gives 3 pieces of 2."
         ),
         example=Example(torch="a, b = x.chunk(2, dim=1)", flax="a, b = tuple(jnp.split(x, list(range(-(-x.shape[1] // 2), x.shape[1], -(-x.shape[1] // 2))), axis=1))"),
         fidelity="Exact: values move without arithmetic.",
@@ -84,6 +126,11 @@ class TorchSplit(Rule):
                 cuts = [" + ".join(parts[: i + 1]) for i in range(len(parts) - 1)]
             return emit(f"tuple(jnp.split({x}, [{', '.join(cuts)}], axis={dim}))")
         n = code_of(size)
+        pieces = even_pieces(ctx, op, size, dim)
+        if pieces is not None:  # equal pieces, proved from the layer that made the input: numpy's own call
+            ctx.note("equal pieces (the width is a multiple of the count, proved from the Linear that made it): "
+                     "`jnp.split(x, n, axis)`")
+            return emit(f"tuple(jnp.split({x}, {pieces}, axis={dim}))")
         if op == "chunk":
             return emit(bind(x, lambda v: f"tuple(jnp.split({v}, list(range(-(-{v}.shape[{dim}] // {n}), {v}.shape[{dim}], -(-{v}.shape[{dim}] // {n}))), axis={dim}))"))
         return emit(bind(x, lambda v: f"tuple(jnp.split({v}, list(range({n}, {v}.shape[{dim}], {n})), axis={dim}))"))
@@ -105,6 +152,13 @@ class TorchSplit(Rule):
                      f"x.narrow({d}, {start}, {take})", f"torch.narrow(x, {d}, {start}, {take})",
                      f"x.narrow(dim={d}, start={start % length}, length={take if start >= 0 else 0})"]
             forward = draw(st.sampled_from(forms))
+            if draw(st.integers(0, 3)) == 0:  # a Linear's output: equal pieces proved from its width, or PyTorch's sizes
+                factor, base = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+                width = draw(st.sampled_from([str(factor * base), f"{factor} * {base}", f"{base} * {factor}"]))
+                count = draw(st.integers(1, 6))  # dividing the width (equal pieces) or not (PyTorch's uneven sizes)
+                call = draw(st.sampled_from([f"chunk({count}, -1)", f"chunk({count}, dim=-1)", f"split({count}, -1)",
+                                             f"split({base}, dim=-1)"]))
+                return RuleCase(f"nn.Linear(3, {width})", f"self.layer(x).{call}", (2, 3))
             if draw(st.booleans()):  # layout: splitting a conv output into channel groups
                 return RuleCase("nn.Conv2d(2, 4, 1)", draw(st.sampled_from([
                     "self.layer(x).chunk(2, dim=1)", "self.layer(x).split([1, 3], 1)", "self.layer(x).unbind(1)",
