@@ -64,6 +64,7 @@ def test_a_library_model_built_by_factories_checks_from_the_built_model():
     ("Router", "float32[3,8]"),  # a config object's attributes, ModuleDict .items() in forward
     ("TinyTransformer", "int64[2,5]:0..11"),  # a plain-attribute table and torch's TransformerEncoder
     ("CellStack", "float32[2,4]"),  # a ModuleList of two concatenated lists, split over two lines
+    ("ScaleMixture", "float32[2,7]"),  # a ParameterList grown by append, a ParameterDict read as attributes by fx
 ])
 def test_notebook_patterns_check_from_the_built_model(class_name, spec):
     report = check(NOTEBOOK, class_name, [parse_spec(spec)], examples=2, stages=("spec", "numeric"))

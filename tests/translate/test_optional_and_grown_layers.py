@@ -68,7 +68,7 @@ def test_grown_container_becomes_a_local_list_assigned_once():
     assert "self.layers.append" not in code
     assert "self.to_out = None" in code  # the identity branch
     assert "to_latent" not in code  # an attribute that is always the identity needs no line at all
-    assert "(lambda _v: _v if self.to_out is None else self._run_to_out(_v, train=train))(" in code
+    assert "lambda _v: _v if self.to_out is None else run_sequential(self.to_out, _v, train=train)" in code
 
 
 @pytest.mark.parametrize(

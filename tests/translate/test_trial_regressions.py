@@ -310,3 +310,36 @@ def test_a_mask_from_a_torch_predicate_is_assigned_with_where_and_runs_under_jit
     assert "jnp.where(jnp.isinf(d), 0.0, d)" in code and ".at[" not in code, code
     args = ["check", str(path), "--class", "Norm", "--input", "float32[6,2]", "--examples", "3", "--stages", "spec,numeric"]
     assert main(args) == 0, capsys.readouterr()
+
+
+def test_parameter_lists_and_dicts_become_lists_and_dicts_of_params(tmp_path, capsys):
+    """nn.ParameterList (a display and a comprehension) and nn.ParameterDict: a list/dict of self.param in
+    setup, named `<attr>_<key>` as Flax names a container's elements; `<attr>.<key>` ports there."""
+    path = tmp_path / "plist.py"
+    path.write_text(textwrap.dedent('''\
+        import torch
+        import torch.nn as nn
+
+
+        class Mixture(nn.Module):
+            def __init__(self, dims=(3, 4)):
+                super().__init__()
+                self.scales = nn.ParameterList([nn.Parameter(torch.ones(d) + 0.1 * torch.arange(d)) for d in dims])
+                self.shifts = nn.ParameterList([nn.Parameter(torch.zeros(3)), nn.Parameter(torch.randn(4) * 0.1)])
+                self.gates = nn.ParameterDict({"a": nn.Parameter(torch.ones(1)), "b": nn.Parameter(torch.full((1,), 0.5))})
+                self.proj = nn.Linear(7, 7)
+
+            def forward(self, x):
+                parts = [x[:, :3], x[:, 3:]]
+                out = [p * s + b for p, s, b in zip(parts, self.scales, self.shifts)]
+                y = self.proj(torch.cat(out, dim=-1))
+                return y * self.gates["a"] + self.gates["b"] * len(self.scales)
+    '''))
+    translation = translate_source(path.read_text(), str(path))
+    assert not translation.errors, translation.diagnostics
+    assert 'self.param(f"scales_{_index}", lambda key, d=d:' in translation.code
+    assert 'self.param("shifts_1", lambda key: jax.random.normal(key, (4,)) * 0.1)' in translation.code
+    assert '"b": self.param("gates_b"' in translation.code
+    args = ["check", str(path), "--class", "Mixture", "--input", "float32[2,7]", "--examples", "2", "--json"]
+    assert main(args) == 0, capsys.readouterr()
+    assert json.loads(capsys.readouterr().out)["verdict"] == "pass"

@@ -133,9 +133,11 @@ class _Writer:
             return "None"
         if container_class(module) is not None:  # a container, or a subclass keeping its forward
             return self.container(module, path)
-        if isinstance(module, (nn.ParameterList, nn.ParameterDict)):
-            self.result.problems.append(Problem(path, f"{type(module).__name__} is not regenerated yet"))
-            return "None"
+        if isinstance(module, nn.ParameterList):  # values are ported: zeros of each shape
+            return f"nn.ParameterList([{', '.join(parameter_call(p) for p in module)}])"
+        if isinstance(module, nn.ParameterDict):
+            inner = ", ".join(f"{key!r}: {parameter_call(p)}" for key, p in module.items())
+            return f"nn.ParameterDict({{{inner}}})"
         if is_torch_layer(module):
             try:
                 return layer_call(module)
@@ -192,8 +194,7 @@ class _Writer:
             if parameter is None:
                 lines.append(f"self.{name} = None")
                 continue
-            frozen = "" if parameter.requires_grad else ", requires_grad=False"
-            lines.append(f"self.{name} = nn.Parameter({zeros(parameter)}{frozen})")
+            lines.append(f"self.{name} = {parameter_call(parameter)}")
         for name, buffer in module._buffers.items():
             if buffer is None:
                 lines.append(f"self.register_buffer({name!r}, None)")
@@ -220,6 +221,11 @@ class _Writer:
         for child, calls in traced.calls.items():
             self.calls.setdefault(join(path, child), []).extend(calls)
         return traced
+
+
+def parameter_call(parameter: torch.Tensor) -> str:
+    frozen = "" if parameter.requires_grad else ", requires_grad=False"
+    return f"nn.Parameter({zeros(parameter)}{frozen})"
 
 
 def zeros(tensor: torch.Tensor) -> str:

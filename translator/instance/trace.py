@@ -490,7 +490,7 @@ class _Tidy(cst.CSTTransformer):
         if m.matches(updated, m.Call(func=m.Name("getattr"), args=[m.Arg(), m.Arg(value=m.SimpleString())])):
             owner, name = updated.args[0].value, updated.args[1].value.evaluated_value
             container = self.resolve(owner)
-            if isinstance(container, nn.ModuleDict):
+            if isinstance(container, (nn.ModuleDict, nn.ParameterDict)):
                 return cst.Subscript(owner, [cst.SubscriptElement(cst.Index(cst.SimpleString(repr(name))))])
             if name.isdigit():
                 return cst.Subscript(owner, [cst.SubscriptElement(cst.Index(cst.Integer(name)))])
@@ -510,7 +510,7 @@ class _Tidy(cst.CSTTransformer):
         return updated.with_changes(slice=elements)
 
     def leave_Attribute(self, original, updated):
-        if isinstance(self.resolve(updated.value), nn.ModuleDict):  # fx writes self.experts.e0
+        if isinstance(self.resolve(updated.value), (nn.ModuleDict, nn.ParameterDict)):  # fx writes self.experts.e0
             return cst.Subscript(updated.value, [cst.SubscriptElement(cst.Index(cst.SimpleString(repr(updated.attr.value))))])
         return updated
 

@@ -32,7 +32,13 @@ from translator.rewrite.initialisation import (
 )
 from translator.rewrite.model import ClassInfo, ContainerAttr, FileInfo, LayerAttr, UserModuleRef
 from translator.rewrite.names import is_torch_name, library_name
-from translator.rewrite.state import buffer_statement, is_parameter_call, parameter_statement
+from translator.rewrite.state import (
+    buffer_statement,
+    is_parameter_call,
+    is_parameter_collection_call,
+    parameter_collection_statement,
+    parameter_statement,
+)
 from translator.rules.registry import rule_for_qualified_name
 
 MODULE_CLASS = "S001"
@@ -655,6 +661,9 @@ def translate_state(statement, file: FileContext, info: FileInfo, cls: ClassInfo
         assign = statement.body[0]
         if is_parameter_call(file, assign.value):
             new = parameter_statement(assign.targets[0].target.attr.value, assign.value, file, info, cls)
+            return statement.with_changes(body=[new])
+        if is_parameter_collection_call(file, assign.value):
+            new = parameter_collection_statement(assign.targets[0].target.attr.value, assign.value, file, info, cls)
             return statement.with_changes(body=[new])
     if m.matches(statement, m.SimpleStatementLine(body=[m.Expr(value=m.Call(func=m.Attribute(value=m.Name("self"), attr=m.Name("register_buffer"))))])):
         new = buffer_statement(statement.body[0].value, file, info, cls)

@@ -22,14 +22,18 @@ PARAMETER = "S008"
 BUFFER = "S009"
 RANDOM_INIT = {"torch.randn": "jax.random.normal", "torch.rand": "jax.random.uniform"}
 PARAMETER_CLASSES = ("torch.nn.Parameter", "torch.nn.parameter.Parameter")
+PARAMETER_LIST = ("torch.nn.ParameterList", "torch.nn.modules.container.ParameterList")
+PARAMETER_DICT = ("torch.nn.ParameterDict", "torch.nn.modules.container.ParameterDict")
 
 
 def is_parameter_call(file: FileContext, node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Call) and library_name(file.resolved, node.func) in PARAMETER_CLASSES
 
 
-def initial_value(node: cst.BaseExpression, file: FileContext, info: FileInfo, cls: ClassInfo) -> tuple[cst.BaseExpression, bool]:
-    """The translated initial value, and whether it draws random numbers (then it uses ``key``)."""
+def initial_value(node: cst.BaseExpression, file: FileContext, info: FileInfo, cls: ClassInfo,
+                  names: tuple[str, ...] = ()) -> tuple[cst.BaseExpression, bool]:
+    """The translated initial value, and whether it draws random numbers (then it uses ``key``);
+    ``names``: locals it may read (a comprehension's loop variables)."""
     randoms = [c for c in m.findall(node, m.Call()) if library_name(file.resolved, c.func) in RANDOM_INIT]
     if len(randoms) > 1:
         file.report(PARAMETER, "an initial value with several random draws is not translated yet", node)
@@ -43,7 +47,7 @@ def initial_value(node: cst.BaseExpression, file: FileContext, info: FileInfo, c
             shape_code = f"({', '.join(code_of(s) for s in shape)}{',' if len(shape) == 1 else ''})"
         placeholders[name] = cst.parse_expression(f"{RANDOM_INIT[library_name(file.resolved, call.func)]}(key, {shape_code})")
         node = node.deep_replace(call, cst.Name(name))
-    translator = BodyTranslator(file, info, cls, {name: PLAIN for name in placeholders})
+    translator = BodyTranslator(file, info, cls, {name: PLAIN for name in [*placeholders, *names]})
     value = translator.plain(node)
     for name, replacement in placeholders.items():
         value = value.deep_replace(next(iter(m.findall(value, m.Name(name)))), replacement)
@@ -65,6 +69,53 @@ def parameter_statement(attr: str, call: cst.Call, file: FileContext, info: File
         [cst.AssignTarget(cst.parse_expression(f"self.{attr}"))],
         cst.Call(func=cst.parse_expression("self.param"), args=[cst.Arg(cst.SimpleString(f'"{attr}"')), cst.Arg(init)]),
     )
+
+
+def is_parameter_collection_call(file: FileContext, node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Call) and library_name(file.resolved, node.func) in PARAMETER_LIST + PARAMETER_DICT
+
+
+def parameter_collection_statement(attr: str, call: cst.Call, file: FileContext, info: FileInfo,
+                                   cls: ClassInfo) -> cst.BaseSmallStatement:
+    """``nn.ParameterList([nn.Parameter(a), ...])`` -> ``[self.param("<attr>_0", lambda key: a), ...]``, and
+    ``nn.ParameterDict({"k": nn.Parameter(a)})`` -> ``{"k": self.param("<attr>_k", ...)}``: a list or dict
+    of arrays in setup, each parameter named as Flax names a container's elements (``<attr>_<key>``),
+    which is where the port puts PyTorch's ``<attr>.<key>``.  A comprehension of parameters becomes a
+    comprehension of ``self.param`` calls; anything else (appended later, built elsewhere) is reported."""
+    argument = call.args[0].value if len(call.args) == 1 and call.args[0].keyword is None else None
+    unchanged = cst.Assign([cst.AssignTarget(cst.parse_expression(f"self.{attr}"))], call)
+
+    def declared(key_code: str, value: cst.BaseExpression, names: tuple[str, ...] = ()) -> str | None:
+        if not is_parameter_call(file, value) or not value.args:
+            return None
+        init, _ = initial_value(value.args[0].value, file, info, cls, names)
+        captured = "".join(f", {n}={n}" for n in names)  # the loop's value now, not when init runs
+        return f"self.param({key_code}, lambda key{captured}: {code_of(init)})"
+
+    text = None
+    if isinstance(argument, cst.List):
+        items = [declared(f'"{attr}_{i}"', e.value) for i, e in enumerate(argument.elements)]
+        text = None if None in items else f"[{', '.join(items)}]"
+    elif isinstance(argument, cst.Dict) and all(isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)
+                                                for e in argument.elements):
+        items = [(e.key.evaluated_value, declared(f'"{attr}_{e.key.evaluated_value}"', e.value)) for e in argument.elements]
+        text = None if any(v is None for _, v in items) else "{" + ", ".join(f"{k!r}: {v}" for k, v in items) + "}"
+    elif isinstance(argument, cst.ListComp) and argument.for_in.inner_for_in is None and not argument.for_in.ifs:
+        loop = argument.for_in
+        names = tuple(dict.fromkeys(n.value for n in m.findall(loop.target, m.Name()) if n.value != "_"))
+        item = declared(f'f"{attr}_{{_index}}"', argument.elt, names)
+        if item is not None:
+            text = f"[{item} for _index, {code_of(loop.target)} in enumerate({code_of(loop.iter)})]"
+    elif argument is None and not call.args:
+        text = "[]" if library_name(file.resolved, call.func) in PARAMETER_LIST else "{}"
+    if text is None:
+        file.report(PARAMETER, "a ParameterList/ParameterDict is translated from a list, dict or comprehension of "
+                               "nn.Parameter(...) given to its constructor; this one is not", call)
+        return unchanged
+    cls.tensors.add(attr)
+    file.note(PARAMETER, "ParameterList/Dict -> a list/dict of self.param(...) in setup, named <attr>_<index> as Flax names "
+                         "a container's elements; each is ported from <attr>.<index>")
+    return cst.Assign([cst.AssignTarget(cst.parse_expression(f"self.{attr}"))], cst.parse_expression(text))
 
 
 def buffer_statement(call: cst.Call, file: FileContext, info: FileInfo, cls: ClassInfo) -> cst.BaseSmallStatement | None:

@@ -286,6 +286,13 @@ def walk(
                 )
             )
         return
+    if isinstance(module, (torch.nn.ParameterList, torch.nn.ParameterDict)) and flax_prefix:
+        # a list/dict of self.param(...) in setup: `<attr>.<key>` is the owner's parameter `<attr>_<key>` (S008)
+        *owner, attribute = flax_prefix
+        for name, parameter in module.named_parameters(recurse=False):
+            out.append(PlannedTensor(torch_prefix + name, ("params", *owner, f"{attribute}_{name}"), IDENTITY,
+                                     tuple(parameter.shape), "S008"))
+        return
     if type(module).__module__.startswith("torch."):
         raise UnportableModule(
             f"no rule ports the layer `{type(module).__name__}` at `{torch_prefix.rstrip('.') or '<root>'}`"

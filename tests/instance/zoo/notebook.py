@@ -170,3 +170,21 @@ class CellStack(nn.Module):
         for cell in self.cells:
             h, _ = cell(h)
         return h
+
+
+class ScaleMixture(nn.Module):
+    """Per-branch scales in a ParameterList grown in a loop, gates in a ParameterDict (translated from the
+    source when written as one list; from the built model when grown like this)."""
+
+    def __init__(self, dims=(3, 4)):
+        super().__init__()
+        self.scales = nn.ParameterList()
+        for d in dims:
+            self.scales.append(nn.Parameter(torch.ones(d) + 0.1 * torch.arange(d)))
+        self.gates = nn.ParameterDict({"a": nn.Parameter(torch.ones(1)), "b": nn.Parameter(torch.full((1,), 0.5))})
+        self.proj = nn.Linear(sum(dims), 5)
+
+    def forward(self, x):
+        parts = torch.split(x, [s.shape[0] for s in self.scales], dim=-1)
+        y = self.proj(torch.cat([p * s for p, s in zip(parts, self.scales)], dim=-1))
+        return y * self.gates["a"] + self.gates["b"] * len(self.scales)
