@@ -343,3 +343,40 @@ def test_parameter_lists_and_dicts_become_lists_and_dicts_of_params(tmp_path, ca
     args = ["check", str(path), "--class", "Mixture", "--input", "float32[2,7]", "--examples", "2", "--json"]
     assert main(args) == 0, capsys.readouterr()
     assert json.loads(capsys.readouterr().out)["verdict"] == "pass"
+
+
+FOURIER = textwrap.dedent('''\
+    import math
+
+    import torch
+    import torch.nn as nn
+
+
+    class FourierFeatures(nn.Module):
+        def __init__(self, dim=8, scale=1.0):
+            super().__init__()
+            self.W = nn.Parameter(torch.randn(dim // 2) * scale, requires_grad=False)
+            self.proj = nn.Linear(dim, dim)
+
+        def forward(self, t):
+            x = t[:, None] * self.W[None, :] * 2 * math.pi
+            return self.proj(torch.cat([torch.sin(x), torch.cos(x)], dim=-1))
+''')
+
+
+def test_a_frozen_parameter_is_a_parameter_without_gradient(tmp_path, capsys):
+    """`nn.Parameter(..., requires_grad=False)` (Gaussian Fourier features): ported as a parameter, its
+    gradient stopped; the same translation without stop_gradient fails check (trained after SGD steps)."""
+    path = tmp_path / "fourier.py"
+    path.write_text(FOURIER)
+    out = tmp_path / "fourier_flax.py"
+    assert main(["translate", str(path), "-o", str(out)]) == 0
+    code = out.read_text()
+    assert "jax.lax.stop_gradient(" in code and 'self.param("W"' in code
+    args = ["check", str(path), "--class", "FourierFeatures", "--input", "float32[3]", "--examples", "2"]
+    assert main(args) == 0, capsys.readouterr()
+    capsys.readouterr()
+    trained = tmp_path / "fourier_trained.py"
+    trained.write_text(code.replace("self.W = jax.lax.stop_gradient(", "self.W = ("))
+    assert main([*args, "--flax", str(trained)]) == 1
+    assert "behavioral" in capsys.readouterr().out

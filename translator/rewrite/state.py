@@ -59,16 +59,19 @@ def parameter_statement(attr: str, call: cst.Call, file: FileContext, info: File
     if not call.args:
         file.report(PARAMETER, "nn.Parameter() without a value", call)
         return cst.Assign([cst.AssignTarget(cst.parse_expression(f"self.{attr}"))], call)
-    if any(a.keyword and a.keyword.value == "requires_grad" for a in call.args):
-        file.report(PARAMETER, "`requires_grad=` on a parameter (a frozen parameter) is not translated yet", call)
+    frozen = next((a.value for a in call.args if a.keyword and a.keyword.value == "requires_grad"), None)
+    if frozen is not None and not m.matches(frozen, m.Name("True") | m.Name("False")):
+        file.report(PARAMETER, "`requires_grad=` on a parameter must be a constant", call)
     value, _ = initial_value(call.args[0].value, file, info, cls)
     cls.tensors.add(attr)
     file.note(PARAMETER, "nn.Parameter -> self.param(name, init): Flax creates it from a key at init; its value is ported")
-    init = cst.parse_expression(f"lambda key: {code_of(value)}")
-    return cst.Assign(
-        [cst.AssignTarget(cst.parse_expression(f"self.{attr}"))],
-        cst.Call(func=cst.parse_expression("self.param"), args=[cst.Arg(cst.SimpleString(f'"{attr}"')), cst.Arg(init)]),
-    )
+    declared = f'self.param("{attr}", lambda key: {code_of(value)})'
+    if m.matches(frozen, m.Name("False")):
+        file.note(PARAMETER, "requires_grad=False -> jax.lax.stop_gradient(self.param(...)): ported like any parameter, "
+                             "its gradient is zero (mask it out of the optimizer, e.g. optax.masked, to keep it fixed "
+                             "under weight decay)")
+        declared = f"jax.lax.stop_gradient({declared})"
+    return cst.Assign([cst.AssignTarget(cst.parse_expression(f"self.{attr}"))], cst.parse_expression(declared))
 
 
 def is_parameter_collection_call(file: FileContext, node: cst.BaseExpression) -> bool:

@@ -22,7 +22,10 @@ class TorchParameter(Rule):
             "A Flax module holds no arrays: `self.param(name, init_fn)` declares a parameter that `init`\n"
             "creates from a random key and `apply` reads from the variables you pass. Random initial\n"
             "values (`torch.randn`) draw from that key (`jax.random.normal(key, shape)`); ported\n"
-            "checkpoints overwrite them anyway. The name is the attribute name, so the port is 1:1."
+            "checkpoints overwrite them anyway. The name is the attribute name, so the port is 1:1.\n"
+            "A frozen parameter (`requires_grad=False`, fixed Fourier features) is the same parameter\n"
+            "under `jax.lax.stop_gradient`: its gradient is zero, as PyTorch never trains it.\n"
+            "`nn.ParameterList`/`ParameterDict` become a list/dict of `self.param` named `<attr>_<key>`."
         ),
         example=Example(
             torch="self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))",
