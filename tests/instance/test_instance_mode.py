@@ -141,6 +141,8 @@ SUBCLASSES = ZOO / "subclasses.py"
     ("MetadataDecisions", ["float32[2,8,3,3]"], "MetadataDecisions()"),  # device, dtype and rank read when traced
     ("MetadataDecisions", ["float32[2,5,8]"], "MetadataDecisions()"),  # the other rank: another program
     ("DeprecatedArguments", ["float32[2,5,8]"], "DeprecatedArguments()"),  # *args/**kwargs no caller fills: traced empty
+    ("EncoderBlocks", ["float32[2,8]"], "EncoderBlocks()"),  # children called with constants: traced with them fixed
+    ("MidBlock", ["float32[2,8]", "float32[2,8]"], "MidBlock()"),  # keywords every caller passes into **kwargs
 ])
 def test_library_shapes_found_by_the_trial_check_from_the_built_model(class_name, specs, build):
     report = check(SUBCLASSES, class_name, [parse_spec(s) for s in specs], examples=2, stages=("spec", "numeric"), build=build)

@@ -55,6 +55,9 @@ class Call:
 
     positional: int
     keywords: frozenset[str]
+    #: arguments the caller passes as constants (``temb=None``), by position or keyword: the callee is
+    #: traced with them fixed, as PyTorch runs it for this caller
+    constants: dict[int | str, object] = field(default_factory=dict)
 
 
 #: a traced value whose concrete counterpart is not known
@@ -293,7 +296,7 @@ def trace_forward(module: nn.Module, callers: list[Call], example: tuple[tuple, 
     training = module.training
     before = plain_state(module)
     try:
-        with named_parameters_only(module):
+        with named_parameters_only(module, keywords_into_kwargs(module, callers)):
             module.train(False)
             evaluation = trace_once(module, fixed, example)
             module.train(True)
@@ -337,41 +340,81 @@ def restore_plain_state(module: nn.Module, before: dict[tuple[str, str], object]
 
 
 def fixed_arguments(module: nn.Module, callers: list[Call]) -> dict[str, object]:
-    """Parameters with defaults that no caller passes: traced at their default.  ``*args``/``**kwargs``
-    that no caller fills are traced empty (diffusers' ``forward(self, x, *args, **kwargs)`` keeps them
-    for deprecated arguments); filled ones are refused."""
+    """Parameters traced at a fixed value: those with defaults that no caller passes (their default),
+    and those every caller passes as the same constant (``temb=None``: that constant; the parameter
+    stays in the signature, see :data:`KEPT`).  ``*args``/``**kwargs`` that no caller fills are traced
+    empty (diffusers' ``forward(self, x, *args, **kwargs)`` keeps them for deprecated arguments);
+    filled ones are refused."""
     parameters = list(inspect.signature(module.forward).parameters.values())
+    extra = keywords_into_kwargs(module, callers)
     named = [p for p in parameters if p.kind not in VARIADIC]
     positional = [p for p in named if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    named += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in extra]
     for parameter in parameters:
         if parameter.kind in VARIADIC and any(call.positional > len(positional) or call.keywords - {p.name for p in named}
                                               for call in callers):
             raise TraceFailed(f"forward takes *{parameter.name} and a caller fills it: give it named parameters to "
                               "trace it", source_line(module))
-    fixed = {}
+    fixed: dict[str, object] = {}
     for parameter in named:
-        if parameter.default is inspect.Parameter.empty:
-            continue
-        index = positional.index(parameter) if parameter in positional else len(positional) + 1
-        passed = any(index < call.positional or parameter.name in call.keywords for call in callers)
+        index = positional.index(parameter) if parameter in positional else -1
+        passed = [call for call in callers if 0 <= index < call.positional or parameter.name in call.keywords]
         if not passed:
-            fixed[parameter.name] = parameter.default
+            if parameter.default is not inspect.Parameter.empty:
+                fixed[parameter.name] = parameter.default
+            continue
+        values = [call.constants.get(parameter.name, call.constants.get(index, NOT_CONSTANT)) for call in callers]
+        if len(passed) == len(callers) and all(v is not NOT_CONSTANT and same_constant(v, values[0]) for v in values):
+            fixed[parameter.name] = KEPT(values[0])
     return fixed
+
+
+NOT_CONSTANT = object()
+
+
+class KEPT:
+    """A fixed value every caller passes: the parameter stays in the traced signature (unused)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def is_constant(value) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def same_constant(a, b) -> bool:
+    return type(a) is type(b) and a == b
 
 
 VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
+def keywords_into_kwargs(module: nn.Module, callers: list[Call]) -> tuple[str, ...]:
+    """Keywords every caller passes into ``forward``'s ``**kwargs`` (diffusers' ``attn(x, temb=temb)``
+    into ``**cross_attention_kwargs``): traced as keyword parameters of their own."""
+    parameters = inspect.signature(type(module).forward).parameters.values()
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters) or not callers:
+        return ()
+    named = {p.name for p in parameters if p.kind not in VARIADIC}
+    every = set.intersection(*(set(call.keywords) - named for call in callers))
+    return tuple(sorted(every))
+
+
 @contextlib.contextmanager
-def named_parameters_only(module: nn.Module):
+def named_parameters_only(module: nn.Module, extra: tuple[str, ...] = ()):
     """While tracing, ``module``'s class is a subclass whose ``forward`` has only the named parameters
-    and calls the original with them (fx reads a forward's code object: ``*args`` would become a
-    placeholder it cannot bind)."""
+    (and ``extra`` keywords, passed on into ``**kwargs``) and calls the original with them (fx reads a
+    forward's code object: ``*args`` would become a placeholder it cannot bind)."""
     cls = type(module)
     parameters = list(inspect.signature(cls.forward).parameters.values())
     if not any(p.kind in VARIADIC for p in parameters):
         yield
         return
+    parameters += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in extra]
     text, passed, defaults, star = [], [], {}, False
     for parameter in parameters:
         if parameter.kind in VARIADIC:
@@ -400,7 +443,8 @@ def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple
     generator = torch.random.get_rng_state()
     try:
         with proxies_pass_tensor_checks(), metadata_is_concrete():
-            graph = tracer.trace(module, concrete_args=dict(fixed) or None)
+            values = {name: value.value if isinstance(value, KEPT) else value for name, value in fixed.items()}
+            graph = tracer.trace(module, concrete_args=values or None)
     except Exception as error:
         raise TraceFailed(f"torch.fx cannot trace it: {type(error).__name__}: {first_line(error)}",
                           user_location(error.__traceback__)) from None
@@ -416,7 +460,9 @@ def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple
     calls: dict[str, list[Call]] = {}
     for node in graph.nodes:
         if node.op == "call_module":
-            calls.setdefault(node.target, []).append(Call(len(node.args), frozenset(node.kwargs)))
+            passed = {**{i: a for i, a in enumerate(node.args) if is_constant(a)},
+                      **{k: v for k, v in node.kwargs.items() if is_constant(v)}}
+            calls.setdefault(node.target, []).append(Call(len(node.args), frozenset(node.kwargs), passed))
     code = graph.python_code(root_module="self").src
     source, lines = clean_source(code, graph, module)
     return TracedMethod(source, fixed, lines, calls, constants, decisions=list(dict.fromkeys(tracer.decisions)))
@@ -451,8 +497,13 @@ def drop_specialisation_guards(graph: fx.Graph, fixed: dict[str, object]) -> Non
                 if argument.op == "call_function" and not argument.users:
                     graph.erase_node(argument)
     for node in list(graph.nodes):
-        if node.op == "placeholder" and not node.users and re.sub(r"_\d+$", "", node.target) in fixed:
-            graph.erase_node(node)
+        name = re.sub(r"_\d+$", "", node.target) if node.op == "placeholder" else None
+        if name in fixed and not node.users:
+            if isinstance(fixed[name], KEPT):  # callers pass it: keep it, by its own name, unused
+                node.name = node.target = name
+                node.args = (fixed[name].value,)
+            else:
+                graph.erase_node(node)
 
 
 def tensor_constant_names(graph: fx.Graph) -> list[str]:

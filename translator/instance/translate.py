@@ -152,7 +152,8 @@ def with_provenance(code: str, regenerated: Regenerated, notes: bool) -> str:
         f"forward traced with torch.fx on it (submodules kept as calls). Traced: {traced}.",
     ]
     for method, fixed in regenerated.fixed.items():
-        lines.append(f"{method} traced with {', '.join(f'{k}={v!r}' for k, v in fixed.items())} (no caller passes them).")
+        lines.append(f"{method} traced with {', '.join(f'{k}={v!r}' for k, v in fixed.items())} (no caller passes them, "
+                     "or every caller passes that constant).")
     for method, decisions in regenerated.decisions.items():
         lines.append(f"{method}: decided on metadata when traced (inputs of other ranks, dtypes or devices may need "
                      f"another trace): {'; '.join(decisions)}.")

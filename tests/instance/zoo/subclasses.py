@@ -128,3 +128,69 @@ class DeprecatedArguments(nn.Module):
             raise ValueError("the `scale` argument is deprecated")
         value, gate = self.proj(hidden_states).chunk(2, dim=-1)
         return (gate * value.sigmoid()) if gate_first else value * torch.nn.functional.gelu(gate)
+
+
+class TimeBlock(nn.Module):
+    """diffusers' ResnetBlock2D: `temb` is required, and a parent without a time embedding passes `temb=None`."""
+
+    def __init__(self, dim=8, temb_dim=None):
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+        self.time = nn.Linear(temb_dim, dim) if temb_dim else None
+
+    def forward(self, x, temb, scale=1.0):
+        h = self.proj(x)
+        if temb is not None:
+            h = h + self.time(temb)
+        return h * scale
+
+
+class EncoderBlocks(nn.Module):
+    """Calls its blocks with a constant `temb=None` and a constant positional scale."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.blocks = nn.ModuleList([TimeBlock(dim), TimeBlock(dim)])
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x, temb=None) + block(x, None, 0.5)
+        return x
+
+
+class Processor:
+    """diffusers' attention processors: a plain object whose __call__ the module's forward delegates to."""
+
+    def __call__(self, attn, x, mask=None, temb=None):
+        if temb is not None:
+            x = x + attn.time(temb)
+        return attn.proj(x)
+
+
+class KwargsAttention(nn.Module):
+    """`forward(self, x, mask=None, **cross_attention_kwargs)` filtered against the processor's parameters."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+        self.time = nn.Linear(dim, dim)
+        self.processor = Processor()
+
+    def forward(self, x, mask=None, **cross_attention_kwargs):
+        import inspect
+
+        accepted = set(inspect.signature(self.processor.__call__).parameters)
+        cross_attention_kwargs = {k: v for k, v in cross_attention_kwargs.items() if k in accepted}
+        return self.processor(self, x, mask=mask, **cross_attention_kwargs)
+
+
+class MidBlock(nn.Module):
+    """Passes `temb` into the attention's **kwargs: a tensor to one, None to the other."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.attentions = nn.ModuleList([KwargsAttention(dim), KwargsAttention(dim)])
+
+    def forward(self, x, temb):
+        x = self.attentions[0](x, temb=temb)
+        return self.attentions[1](x, temb=None)
