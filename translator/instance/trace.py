@@ -23,10 +23,12 @@ example inputs only the device is known (a trace runs on the CPU, as the transla
 from __future__ import annotations
 
 import bisect
+import collections.abc
 import contextlib
 import copy
 import dis
 import inspect
+import operator
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +107,12 @@ class _Leaves(fx.Tracer):
         if self.example is not None:
             args, kwargs = self.example
             try:
-                self.bound = dict(inspect.signature(root.forward).bind(*args, **kwargs).arguments)
+                forward = getattr(type(root), "_traced_forward", type(root).forward)  # the user's, not a shim
+                bound = inspect.signature(forward).bind(root, *args, **kwargs).arguments
+                self.bound = {}
+                for name, value in bound.items():  # **kwargs' entries by their own names (shim parameters)
+                    kind = inspect.signature(forward).parameters[name].kind
+                    self.bound.update(value if kind is inspect.Parameter.VAR_KEYWORD else {name: value})
             except TypeError:
                 self.bound = {}
         return super().trace(root, concrete_args)
@@ -254,6 +261,27 @@ def metadata_is_concrete():
                 setattr(proxy, name, original)
 
 
+def index_mapping_outputs(graph: fx.Graph) -> None:
+    """``out.last_hidden_state`` on a submodule that returns a mapping (Hugging Face's ``ModelOutput``
+    dataclasses are ordered dicts; the submodule's traced forward returns a plain dict) becomes
+    ``out["last_hidden_state"]``, and a field it does not hold (``ModelOutput`` drops ``None`` fields)
+    becomes ``None``.  Known from the submodule's concrete output; without one the read stays and is
+    reported by the rules."""
+    for node in list(graph.nodes):
+        if not (node.op == "call_function" and node.target is getattr and isinstance(node.args[0], fx.Node)):
+            continue
+        owner, name = node.args[0], node.args[1]
+        value = owner.meta.get("concrete", UNKNOWN)
+        if owner.op != "call_module" or not isinstance(value, collections.abc.Mapping) or not isinstance(name, str):
+            continue
+        if name in value:
+            node.target = operator.getitem
+            continue
+        for user in list(node.users):
+            user.replace_input_with(node, None)
+        graph.erase_node(node)
+
+
 def drop_unused_metadata(graph: fx.Graph) -> None:
     """Metadata reads a decision consumed (``x.device.type == "mps"``) leave the program."""
     for node in reversed(list(graph.nodes)):
@@ -345,7 +373,7 @@ def fixed_arguments(module: nn.Module, callers: list[Call]) -> dict[str, object]
     stays in the signature, see :data:`KEPT`).  ``*args``/``**kwargs`` that no caller fills are traced
     empty (diffusers' ``forward(self, x, *args, **kwargs)`` keeps them for deprecated arguments);
     filled ones are refused."""
-    parameters = list(inspect.signature(module.forward).parameters.values())
+    parameters = list(forward_signature(type(module)).parameters.values())[1:]  # without self
     extra = keywords_into_kwargs(module, callers)
     named = [p for p in parameters if p.kind not in VARIADIC]
     positional = [p for p in named if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -393,10 +421,16 @@ def same_constant(a, b) -> bool:
 VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
+def forward_signature(cls: type) -> inspect.Signature:
+    """The signature of the function a class's ``forward`` finally runs: a decorator's wrapper may
+    advertise extra, deprecated parameters (``__signature__``) that the function itself does not take."""
+    return inspect.signature(inspect.unwrap(cls.forward), follow_wrapped=False)
+
+
 def keywords_into_kwargs(module: nn.Module, callers: list[Call]) -> tuple[str, ...]:
     """Keywords every caller passes into ``forward``'s ``**kwargs`` (diffusers' ``attn(x, temb=temb)``
     into ``**cross_attention_kwargs``): traced as keyword parameters of their own."""
-    parameters = inspect.signature(type(module).forward).parameters.values()
+    parameters = forward_signature(type(module)).parameters.values()
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters) or not callers:
         return ()
     named = {p.name for p in parameters if p.kind not in VARIADIC}
@@ -410,28 +444,28 @@ def named_parameters_only(module: nn.Module, extra: tuple[str, ...] = ()):
     (and ``extra`` keywords, passed on into ``**kwargs``) and calls the original with them (fx reads a
     forward's code object: ``*args`` would become a placeholder it cannot bind)."""
     cls = type(module)
-    parameters = list(inspect.signature(cls.forward).parameters.values())
-    if not any(p.kind in VARIADIC for p in parameters):
+    parameters = list(forward_signature(cls).parameters.values())
+    if not any(p.kind in VARIADIC for p in parameters) and not hasattr(cls.forward, "__wrapped__"):
         yield
         return
     parameters += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in extra]
-    text, passed, defaults, star = [], [], {}, False
+    # every parameter positional-or-keyword (fx rewrites a code object with keyword-only parameters
+    # into one that takes them positionally, and the wrapper under it then sees a traced *args)
+    text, passed, defaults = [], [], {}
     for parameter in parameters:
         if parameter.kind in VARIADIC:
             continue
-        keyword = parameter.kind is inspect.Parameter.KEYWORD_ONLY
-        if keyword and not star:
-            text.append("*")
-            star = True
         default = ""
-        if parameter.default is not inspect.Parameter.empty:
-            defaults[parameter.name] = parameter.default
+        if parameter.default is not inspect.Parameter.empty or defaults:
+            defaults[parameter.name] = None if parameter.default is inspect.Parameter.empty else parameter.default
             default = f"=_defaults[{parameter.name!r}]"
         text.append(parameter.name + default)
-        passed.append(f"{parameter.name}={parameter.name}" if keyword else parameter.name)
+        # by keyword after self: a decorator's wrapper (HF's deprecate_kwarg) may rename arguments into positions
+        passed.append(parameter.name if not passed else f"{parameter.name}={parameter.name}")
     namespace = {"_defaults": defaults, "_original": cls.forward}
     exec(f"def forward({', '.join(text)}):\n    return _original({', '.join(passed)})\n", namespace)  # noqa: S102
-    module.__class__ = type(cls.__name__, (cls,), {"forward": namespace["forward"], "__module__": cls.__module__})
+    module.__class__ = type(cls.__name__, (cls,), {"forward": namespace["forward"], "__module__": cls.__module__,
+                                                   "_traced_forward": cls.forward})
     try:
         yield
     finally:
@@ -455,6 +489,7 @@ def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple
         raise TraceFailed("it draws random numbers from arguments fixed at trace time (torch.randn(2, 3)): "
                           "tracing would freeze one draw into a constant", source_line(module))
     drop_specialisation_guards(graph, fixed)
+    index_mapping_outputs(graph)
     drop_unused_metadata(graph)
     constants = {name: getattr(tracer.root, name) for name in tensor_constant_names(graph)}
     calls: dict[str, list[Call]] = {}

@@ -83,6 +83,8 @@ def translate_built(model: nn.Module, path: str, notes: bool = True, inputs: int
                     examples: tuple | None = None) -> BuiltTranslation:
     """Translate ``model`` from its instance; diagnostics located in the user's ``path``.  ``examples``
     (tensors the model runs on) let traced decisions on ranks and dtypes read real values."""
+    if inputs is None and examples is not None:
+        inputs = len(examples)
     regenerated = regenerate(model, inputs, examples)
     translation = translate_source(regenerated.source, path, notes=notes)
     class_lines = class_locations(model)
