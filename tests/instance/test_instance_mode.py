@@ -175,3 +175,14 @@ def test_decisions_on_metadata_are_taken_on_the_built_model_and_said(tmp_path, c
     translation = translate_built(model, str(SUBCLASSES)).translation
     refused = [d for d in translation.errors if d.code == UNEXPRESSIBLE]
     assert refused and "len" in refused[0].message, translation.diagnostics
+
+
+HF_LIKE = ZOO / "hf_like.py"
+
+
+def test_hugging_face_shapes_check_from_the_built_model():
+    """Decorated forwards advertising a deprecated keyword, constants and extra keywords into **kwargs,
+    ModelOutput-like outputs read as attributes (a dropped None field takes PyTorch's branch)."""
+    report = check(HF_LIKE, "TinyModel", [parse_spec("int64[2,5]:0..11")], examples=2, stages=("spec", "numeric"))
+    assert report.verdict == "pass", report.failure
+    assert {"TinyModel.forward", "Encoder.forward", "Layer.forward"} <= set(report.traced)

@@ -15,6 +15,7 @@ names, every buffer after the forward pass; what cannot be compared is listed as
 
 from __future__ import annotations
 
+import collections.abc
 import inspect
 from dataclasses import dataclass, field
 
@@ -96,9 +97,21 @@ def path_text(path) -> str:
 
 
 def output_leaves(out, is_array) -> list[tuple[str, object]]:
-    """(path, leaf) for every array leaf of a model's output (tuples, lists, dicts, nests)."""
-    leaves, _ = jax.tree_util.tree_flatten_with_path(out)
+    """(path, leaf) for every array leaf of a model's output (tuples, lists, dicts, nests; a mapping
+    of another class, such as Hugging Face's ``ModelOutput``, as the dict it holds)."""
+    leaves, _ = jax.tree_util.tree_flatten_with_path(plain_containers(out))
     return [(path_text(path), leaf) for path, leaf in leaves if is_array(leaf)]
+
+
+def plain_containers(out):
+    """``out`` with every mapping that is not a dict of JAX's own (an ``OrderedDict`` subclass) as a dict."""
+    if isinstance(out, collections.abc.Mapping) and type(out) not in (dict, collections.OrderedDict):
+        return {k: plain_containers(v) for k, v in out.items()}
+    if isinstance(out, dict):
+        return {k: plain_containers(v) for k, v in out.items()}
+    if type(out) in (tuple, list):
+        return type(out)(plain_containers(v) for v in out)
+    return out
 
 
 def same_dtype_kind(flax_dtype, torch_dtype_name: str) -> bool:

@@ -28,7 +28,6 @@ import contextlib
 import copy
 import dis
 import inspect
-import operator
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,7 +212,7 @@ def metadata_is_concrete():
     """``len(x.shape)``, ``for d in x.shape`` and ``range(x.size(1))`` read the concrete metadata of a
     traced value (fx refuses them): each such read is a decision the trace records."""
     proxy = fx.Proxy
-    originals = {name: getattr(proxy, name, None) for name in ("__len__", "__iter__", "__index__")}
+    originals = {name: getattr(proxy, name, None) for name in ("__len__", "__iter__", "__index__", "__getattr__")}
 
     def known(value: fx.Proxy):
         tracer = value.tracer
@@ -250,7 +249,21 @@ def metadata_is_concrete():
         self.tracer.decide(self.node, "a size was", concrete)
         return concrete
 
-    proxy.__len__, proxy.__iter__, proxy.__index__ = length, iterate, index
+    def attribute(self, name):
+        """``out.last_hidden_state`` on a submodule's mapping output (Hugging Face's ``ModelOutput`` is an
+        ordered dict; the submodule's traced forward returns a plain dict) is ``out["last_hidden_state"]``,
+        and a field it does not hold (``ModelOutput`` drops ``None`` fields) is ``None`` now, while
+        tracing, so that ``out.cache is None`` takes PyTorch's branch."""
+        if type(self) is proxy and isinstance(self.tracer, _Leaves) and not name.startswith("__"):
+            concrete = self.node.meta.get("concrete", UNKNOWN)
+            if self.node.op == "call_module" and isinstance(concrete, collections.abc.Mapping):
+                if name in concrete:
+                    return self[name]
+                if getattr(concrete, name, UNKNOWN) is None:
+                    return None
+        return originals["__getattr__"](self, name)
+
+    proxy.__len__, proxy.__iter__, proxy.__index__, proxy.__getattr__ = length, iterate, index, attribute
     try:
         yield
     finally:
@@ -259,27 +272,6 @@ def metadata_is_concrete():
                 delattr(proxy, name)
             else:
                 setattr(proxy, name, original)
-
-
-def index_mapping_outputs(graph: fx.Graph) -> None:
-    """``out.last_hidden_state`` on a submodule that returns a mapping (Hugging Face's ``ModelOutput``
-    dataclasses are ordered dicts; the submodule's traced forward returns a plain dict) becomes
-    ``out["last_hidden_state"]``, and a field it does not hold (``ModelOutput`` drops ``None`` fields)
-    becomes ``None``.  Known from the submodule's concrete output; without one the read stays and is
-    reported by the rules."""
-    for node in list(graph.nodes):
-        if not (node.op == "call_function" and node.target is getattr and isinstance(node.args[0], fx.Node)):
-            continue
-        owner, name = node.args[0], node.args[1]
-        value = owner.meta.get("concrete", UNKNOWN)
-        if owner.op != "call_module" or not isinstance(value, collections.abc.Mapping) or not isinstance(name, str):
-            continue
-        if name in value:
-            node.target = operator.getitem
-            continue
-        for user in list(node.users):
-            user.replace_input_with(node, None)
-        graph.erase_node(node)
 
 
 def drop_unused_metadata(graph: fx.Graph) -> None:
@@ -489,7 +481,6 @@ def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple
         raise TraceFailed("it draws random numbers from arguments fixed at trace time (torch.randn(2, 3)): "
                           "tracing would freeze one draw into a constant", source_line(module))
     drop_specialisation_guards(graph, fixed)
-    index_mapping_outputs(graph)
     drop_unused_metadata(graph)
     constants = {name: getattr(tracer.root, name) for name in tensor_constant_names(graph)}
     calls: dict[str, list[Call]] = {}
