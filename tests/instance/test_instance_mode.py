@@ -65,6 +65,7 @@ def test_a_library_model_built_by_factories_checks_from_the_built_model():
     ("TinyTransformer", "int64[2,5]:0..11"),  # a plain-attribute table and torch's TransformerEncoder
     ("CellStack", "float32[2,4]"),  # a ModuleList of two concatenated lists, split over two lines
     ("ScaleMixture", "float32[2,7]"),  # a ParameterList grown by append, a ParameterDict read as attributes by fx
+    ("CachedAttention", "float32[2,5,8]"),  # `cache.update(k, v)` on an optional cache object, traced at cache=None
 ])
 def test_notebook_patterns_check_from_the_built_model(class_name, spec):
     report = check(NOTEBOOK, class_name, [parse_spec(spec)], examples=2, stages=("spec", "numeric"))
@@ -186,3 +187,12 @@ def test_hugging_face_shapes_check_from_the_built_model():
     report = check(HF_LIKE, "TinyModel", [parse_spec("int64[2,5]:0..11")], examples=2, stages=("spec", "numeric"))
     assert report.verdict == "pass", report.failure
     assert {"TinyModel.forward", "Encoder.forward", "Layer.forward"} <= set(report.traced)
+
+
+def test_a_method_of_an_argument_is_not_called_a_tensor_method():
+    """The source translation cannot tell a cache object from a tensor: the diagnostic says both readings."""
+    from translator.rewrite.pipeline import translate_source
+
+    errors = translate_source(NOTEBOOK.read_text(), str(NOTEBOOK)).errors
+    message = next(d.message for d in errors if "update" in d.message)
+    assert "`cache.update()`" in message and "translate the built model" in message

@@ -117,6 +117,17 @@ AT_METHODS = {
 }
 
 
+def unknown_method_message(func: cst.Attribute, params) -> str:
+    """What to say of ``receiver.method(...)`` no rule translates: a tensor method, or, on an argument
+    of the method, perhaps an object (a key/value cache) whose branch the built model can take."""
+    method = func.attr.value
+    if isinstance(func.value, cst.Name) and func.value.value in params:
+        return (f"no rule translates `{func.value.value}.{method}()`: as a tensor method it has no rule; if "
+                f"`{func.value.value}` is an object (a cache, a config), translate the built model instead "
+                "(`check`, or `translate --class NAME`), which traces this method with the argument's value")
+    return f"no rule translates the tensor method `.{method}()`"
+
+
 @dataclass
 class BodyTranslator:
     """Translates one function body; ``cls`` is None for module-level helper functions."""
@@ -531,7 +542,7 @@ class BodyTranslator:
                 return self.rule_call(rule, node, node, receiver=func.value)
             if func.attr.value.endswith("_") and not func.attr.value.startswith("_"):
                 return self.in_place_method(node)
-            self.unsupported(UNSUPPORTED, f"no rule translates the tensor method `.{func.attr.value}()`", node)
+            self.unsupported(UNSUPPORTED, unknown_method_message(func, self.params), node)
             return Emitted(node)
         self.unsupported(UNKNOWN_CALL, f"call of `{code_of(func)}`, which the translator cannot resolve", node)
         return Emitted(node)

@@ -188,3 +188,31 @@ class ScaleMixture(nn.Module):
         parts = torch.split(x, [s.shape[0] for s in self.scales], dim=-1)
         y = self.proj(torch.cat([p * s for p, s in zip(parts, self.scales)], dim=-1))
         return y * self.gates["a"] + self.gates["b"] * len(self.scales)
+
+
+class KVCache:
+    """A notebook's key/value cache: a plain object whose `update` grows two tensors."""
+
+    def __init__(self):
+        self.k = self.v = None
+
+    def update(self, k, v):
+        self.k = k if self.k is None else torch.cat([self.k, k], dim=1)
+        self.v = v if self.v is None else torch.cat([self.v, v], dim=1)
+        return self.k, self.v
+
+
+class CachedAttention(nn.Module):
+    """`cache.update(k, v)` on an optional cache object (not a tensor method); checked without a cache."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.scale = dim ** -0.5
+
+    def forward(self, x, cache=None):
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        if cache is not None:
+            k, v = cache.update(k, v)
+        weights = torch.softmax(q @ k.transpose(1, 2) * self.scale, dim=-1)
+        return weights @ v
