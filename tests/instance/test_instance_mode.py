@@ -196,3 +196,9 @@ def test_a_method_of_an_argument_is_not_called_a_tensor_method():
     errors = translate_source(NOTEBOOK.read_text(), str(NOTEBOOK)).errors
     message = next(d.message for d in errors if "update" in d.message)
     assert "`cache.update()`" in message and "translate the built model" in message
+
+
+def test_a_submodule_named_self_does_not_shadow_the_module():
+    report = check(HF_LIKE, "Attention", [parse_spec("float32[2,5,8]")], examples=2, stages=("spec", "numeric"),
+                   build="Attention()")
+    assert report.verdict == "pass", report.failure

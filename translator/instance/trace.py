@@ -489,6 +489,7 @@ def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple
             passed = {**{i: a for i, a in enumerate(node.args) if is_constant(a)},
                       **{k: v for k, v in node.kwargs.items() if is_constant(v)}}
             calls.setdefault(node.target, []).append(Call(len(node.args), frozenset(node.kwargs), passed))
+    rename_reserved(graph)
     code = graph.python_code(root_module="self").src
     source, lines = clean_source(code, graph, module)
     return TracedMethod(source, fixed, lines, calls, constants, decisions=list(dict.fromkeys(tracer.decisions)))
@@ -530,6 +531,19 @@ def drop_specialisation_guards(graph: fx.Graph, fixed: dict[str, object]) -> Non
                 node.args = (fixed[name].value,)
             else:
                 graph.erase_node(node)
+
+
+def rename_reserved(graph: fx.Graph) -> None:
+    """fx names a call's result after its target: a submodule called ``self`` (Hugging Face's
+    ``BertAttention.self``) would make ``self = self.self(x)`` and shadow the module."""
+    taken = {node.name for node in graph.nodes}
+    for node in graph.nodes:
+        if node.name == "self":
+            index = 1
+            while f"self_{index}" in taken:
+                index += 1
+            node.name = f"self_{index}"
+            taken.add(node.name)
 
 
 def tensor_constant_names(graph: fx.Graph) -> list[str]:

@@ -83,3 +83,25 @@ class TinyModel(nn.Module):
         if out.cache is None:  # PyTorch takes this branch: the field was dropped
             logits = logits * 2.0
         return Output(last_hidden_state=logits)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, dim=8):
+        super().__init__()
+        self.query = nn.Linear(dim, dim)
+
+    def forward(self, hidden_states):
+        return self.query(hidden_states).softmax(-1), None
+
+
+class Attention(nn.Module):
+    """BertAttention: a submodule named `self` (fx names its result after it)."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.self = SelfAttention(dim)
+        self.output = nn.Linear(dim, dim)
+
+    def forward(self, hidden_states):
+        attention, weights = self.self(hidden_states)
+        return self.output(attention) + hidden_states
