@@ -70,7 +70,7 @@ def translate_one_model(args):
 
 
 def example_inputs(args) -> tuple | None:
-    """``--input`` of translate/port: tensors a traced forward's decisions on metadata read."""
+    """``translate --input``: tensors a traced forward's decisions on metadata read."""
     from translator.equivalence.specs import example_tensors, parse_spec
 
     return example_tensors([parse_spec(s) for s in args.input]) if getattr(args, "input", None) else None
@@ -130,7 +130,6 @@ def cmd_port(args) -> int:
         result = port_checkpoint(
             args.source, args.class_name, args.weights, args.output, parse_kwargs(args.kwargs), args.force,
             key=args.key, strip_prefix=args.strip_prefix, dtype=args.dtype, progress=progress, build=args.build,
-            examples=example_inputs(args),
         )
     print_notes(result.notes)
     table = Table(title=f"{args.class_name}: {len(result.plan.tensors)} tensors, {result.parameter_count:,} values")
@@ -496,7 +495,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", metavar="DTYPE", help="float32, float16 or bfloat16: cast floating tensors (default: keep each one's)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
     add_build_argument(p)
-    add_example_input_argument(p)
     p.set_defaults(run=cmd_port)
 
     p = verbs.add_parser("export", help="export Flax variables back to a PyTorch state dict")

@@ -202,3 +202,4 @@ def test_a_submodule_named_self_does_not_shadow_the_module():
     report = check(HF_LIKE, "Attention", [parse_spec("float32[2,5,8]")], examples=2, stages=("spec", "numeric"),
                    build="Attention()")
     assert report.verdict == "pass", report.failure
+

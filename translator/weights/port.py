@@ -48,7 +48,7 @@ def build_structure(source: str | os.PathLike, class_name: str, kwargs: dict) ->
         return instantiate(cls, kwargs, str(source))
 
 
-def structure_for_translation(source, class_name: str, kwargs: dict, build: str | None = None, examples: tuple | None = None):
+def structure_for_translation(source, class_name: str, kwargs: dict, build: str | None = None):
     """The model to plan from, the constants the translation holds besides the state dict, and whether
     the translation is of the built model.
 
@@ -56,7 +56,7 @@ def structure_for_translation(source, class_name: str, kwargs: dict, build: str 
     translation comes from the built model: that model, built for real, and its constants."""
     from translator.instance.translate import promote_constants, translate_model
 
-    chosen = translate_model(source, class_name, kwargs=kwargs, build=build, notes=False, examples=examples)
+    chosen = translate_model(source, class_name, kwargs=kwargs, build=build, notes=False)
     if chosen.built is None:
         return build_structure(source, class_name, kwargs), {}, False
     constants = chosen.built.regenerated.constants
@@ -116,7 +116,6 @@ def port_checkpoint(
     dtype: str | None = None,
     progress: Callable[[PortPlan], Progress | None] | None = None,
     build: str | None = None,
-    examples: tuple | None = None,
 ) -> PortResult:
     """Read ``weights``, port them to the translation of ``class_name``, write ``output`` if given.
 
@@ -125,8 +124,7 @@ def port_checkpoint(
     remove a key prefix (both recognised automatically otherwise; see ``result.notes``).
     ``dtype`` (``float32``, ``float16``, ``bfloat16``) casts floating tensors; by default each
     keeps its own.  ``progress(plan)`` may return a per-tensor callback.  ``build`` builds the model
-    from a Python expression (as ``check --build``); ``examples`` (tensors) let a forward traced on the built
-    model read ranks and dtypes (``translate --input``).  When the translation comes from the built
+    from a Python expression (as ``check --build``).  When the translation comes from the built
     model (``translator.instance``), its constants (tensors ``__init__`` computed that the state
     dict does not hold) are ported from the built model.
     """
@@ -136,7 +134,7 @@ def port_checkpoint(
         target = Path(output)
         refuse_overwrite(target, force)
     dtype_target = parse_dtype(dtype)
-    model, constants, built = structure_for_translation(source, class_name, kwargs or {}, build, examples)
+    model, constants, built = structure_for_translation(source, class_name, kwargs or {}, build)
     plan = plan_port(model, built)
     expected = [t.torch_key for t in plan.tensors if t.torch_key not in constants]
     tensors = with_constants(open_checkpoint(weights, key, strip_prefix, expected=expected), constants)
