@@ -426,8 +426,10 @@ def example(spec):
 
 
 def torch_runs(cls, kwargs, candidate) -> bool:
+    import jax
     import torch
 
+    from translator.equivalence.pair import plain_containers
     from translator.equivalence.specs import parse_spec
 
     specs = [parse_spec(s) for s in spec_list(candidate)]
@@ -436,9 +438,9 @@ def torch_runs(cls, kwargs, candidate) -> bool:
             torch.manual_seed(0)
             model = cls(**kwargs).eval()
             out = model(*[example(spec) for spec in specs])
-        if isinstance(out, (tuple, list)):
-            return bool(out) and all(isinstance(o, torch.Tensor) and o.is_floating_point() for o in out)
-        return isinstance(out, torch.Tensor) and out.is_floating_point()
+        # as check reads outputs: tensors in tuples, lists and mappings (Hugging Face's ModelOutput)
+        leaves = jax.tree_util.tree_leaves(plain_containers(out))
+        return any(isinstance(o, torch.Tensor) and o.is_floating_point() for o in leaves)
     except Exception:
         return False
 
