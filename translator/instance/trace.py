@@ -274,6 +274,19 @@ def metadata_is_concrete():
                 setattr(proxy, name, original)
 
 
+def fold_dtypes(graph: fx.Graph, tracer: _Leaves) -> None:
+    """A dtype read from a traced value (``kernel.to(x.dtype)``) is written as the dtype it was
+    (``torch.float32``): the rules translate a dtype constant, not a variable that may hold one.
+    Each fold is a decision on metadata, listed with the others."""
+    for node in list(graph.nodes):
+        value = node.meta.get("concrete", UNKNOWN)
+        if node.op in ("call_function", "call_method") and node.meta.get("static") and isinstance(value, torch.dtype):
+            if node.users:
+                tracer.decide(node, "a dtype was", value)
+            for user in list(node.users):
+                user.replace_input_with(node, value)
+
+
 def drop_unused_metadata(graph: fx.Graph) -> None:
     """Metadata reads a decision consumed (``x.device.type == "mps"``) leave the program."""
     for node in reversed(list(graph.nodes)):
@@ -481,6 +494,7 @@ def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple
         raise TraceFailed("it draws random numbers from arguments fixed at trace time (torch.randn(2, 3)): "
                           "tracing would freeze one draw into a constant", source_line(module))
     drop_specialisation_guards(graph, fixed)
+    fold_dtypes(graph, tracer)
     drop_unused_metadata(graph)
     constants = {name: getattr(tracer.root, name) for name in tensor_constant_names(graph)}
     calls: dict[str, list[Call]] = {}

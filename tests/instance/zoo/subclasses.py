@@ -194,3 +194,19 @@ class MidBlock(nn.Module):
     def forward(self, x, temb):
         x = self.attentions[0](x, temb=temb)
         return self.attentions[1](x, temb=None)
+
+
+class FirFilter(nn.Module):
+    """diffusers' FIR up/downsampling: a kernel made from a list at call time, cast to the input's dtype."""
+
+    def __init__(self, channels=4):
+        super().__init__()
+        self.channels = channels
+        self.proj = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x):
+        kernel = torch.tensor([1.0, 3.0, 3.0, 1.0], dtype=torch.float32)
+        kernel = torch.outer(kernel, kernel)
+        kernel = (kernel / kernel.sum()).to(x.dtype)
+        weight = kernel[None, None].repeat(self.channels, 1, 1, 1)
+        return torch.nn.functional.conv2d(self.proj(x), weight, padding=1, groups=self.channels)
