@@ -7,6 +7,7 @@ Inputs and outputs keep PyTorch's layout (NCHW); convolutions run channels-last 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 # S001: nn.Module -> flax.linen.Module: constructor arguments are dataclass fields, layers are built in setup()
@@ -18,6 +19,7 @@ class Generator(nn.Module):
     def setup(self):
         # L015: ConvTranspose -> nn.ConvTranspose: padding (a, a + output_padding) with a = dilation*(k-1) - padding; transpose_kernel=True flips the kernel, kernel = weight permuted to [*k, out, in]
         # L020: BatchNorm -> TorchBatchNorm: PyTorch's momentum convention and unbiased running variance
+        # L015: ConvTranspose with stride (2, 2) -> SubPixelConvTranspose: one stride-1 convolution per output phase, interleaved (XLA's CPU gradient of nn.ConvTranspose's stride-dilated convolution is slow); its arguments and kernel [*k, out, in] are nn.ConvTranspose's with transpose_kernel=True, padding (a, a + output_padding) with a = k-1 - padding
         # S005: nn.Sequential -> a plain list/dict in setup; Flax names its layers <attr>_<index> (or <attr>_<key>)
         self.main = [
             nn.ConvTranspose(
@@ -29,43 +31,39 @@ class Generator(nn.Module):
             ),
             TorchBatchNorm(),
             nn.relu,
-            nn.ConvTranspose(
+            SubPixelConvTranspose(
                 self.ngf * 4,
                 kernel_size=(4, 4),
                 strides=(2, 2),
                 padding=((2, 2), (2, 2)),
                 use_bias=False,
-                transpose_kernel=True,
             ),
             TorchBatchNorm(),
             nn.relu,
-            nn.ConvTranspose(
+            SubPixelConvTranspose(
                 self.ngf * 2,
                 kernel_size=(4, 4),
                 strides=(2, 2),
                 padding=((2, 2), (2, 2)),
                 use_bias=False,
-                transpose_kernel=True,
             ),
             TorchBatchNorm(),
             nn.relu,
-            nn.ConvTranspose(
+            SubPixelConvTranspose(
                 self.ngf,
                 kernel_size=(4, 4),
                 strides=(2, 2),
                 padding=((2, 2), (2, 2)),
                 use_bias=False,
-                transpose_kernel=True,
             ),
             TorchBatchNorm(),
             nn.relu,
-            nn.ConvTranspose(
+            SubPixelConvTranspose(
                 self.nc,
                 kernel_size=(4, 4),
                 strides=(2, 2),
                 padding=((2, 2), (2, 2)),
                 use_bias=False,
-                transpose_kernel=True,
             ),
             nn.tanh,
         ]
@@ -112,6 +110,59 @@ class Discriminator(nn.Module):
 
 
 # Support code the rules above rely on (each cites its rule).
+class SubPixelConvTranspose(nn.Module):
+    """``nn.ConvTranspose(..., transpose_kernel=True)`` with strides s as s^n convolutions (rule L015).
+
+    The same parameters (``kernel`` [*kernel_size, features, in], ``bias``) and output. Output row
+    ``o = q * s + r`` meets only the taps ``t`` with ``(r + p - t) % s == 0`` (``p`` PyTorch's
+    padding; ``padding`` here is nn.ConvTranspose's ``(k - 1 - p, k - 1 - p + output_padding)``):
+    each phase ``r`` is a stride-1 convolution of the input with those taps, and the phases
+    interleave. XLA's CPU gradient of the stride-dilated convolution nn.ConvTranspose runs is
+    5-30x slower than these convolutions' (DCGAN's k4 s2).
+    """
+
+    features: int
+    kernel_size: tuple[int, ...]
+    strides: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]
+    use_bias: bool = True
+
+    @nn.compact
+    def __call__(self, x):
+        n, batch, inputs = len(self.kernel_size), x.shape[0], x.shape[1:-1]
+        shape = (*self.kernel_size, self.features, x.shape[-1])
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), shape)
+        geometry = list(zip(inputs, self.kernel_size, self.strides, self.padding))
+        p = [k - 1 - lo for _, k, _, (lo, _) in geometry]
+        size = [(m - 1) * s + lo + hi - k + 2 for m, k, s, (lo, hi) in geometry]
+        rows = [-(-o // s) for o, s in zip(size, self.strides)]
+        spatial = "DHW"[3 - n :]
+        dimensions = (f"N{spatial}C", f"{spatial}OI", f"N{spatial}C")
+        phases = []
+        for r in np.ndindex(*self.strides):
+            # the phase's taps: first, first + s, ... along each axis
+            first = [(ri + pi) % s for ri, pi, s in zip(r, p, self.strides)]
+            taps = kernel[tuple(slice(f, None, s) for f, s in zip(first, self.strides))]
+            if 0 in taps.shape:  # no tap reaches this phase (k < s)
+                phases.append(jnp.zeros((batch, *rows, self.features), x.dtype))
+                continue
+            pads = []
+            for f, c, ri, pi, q, (m, _, s, _) in zip(first, taps.shape, r, p, rows, geometry):
+                low = (f + s * (c - 1) - ri - pi) // s  # the last tap reads the lowest input offset
+                pads.append((low, q + c - 1 - m - low))
+            taps = jnp.flip(taps, tuple(range(n)))  # ascending input offsets
+            y = jax.lax.conv_general_dilated(x, taps, (1,) * n, pads, dimension_numbers=dimensions)
+            phases.append(y)
+        y = jnp.stack(phases, axis=-2).reshape(batch, *rows, *self.strides, self.features)
+        interleave = [a for i in range(1, n + 1) for a in (i, n + i)]  # N Q1 s1 Q2 s2 .. C
+        y = y.transpose(0, *interleave, 2 * n + 1)
+        y = y.reshape(batch, *(q * s for q, s in zip(rows, self.strides)), self.features)
+        y = y[(slice(None), *(slice(0, o) for o in size))]
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
+        return y
+
+
 class TorchBatchNorm(nn.Module):
     """Batch norm with PyTorch's semantics (rule L020).
 

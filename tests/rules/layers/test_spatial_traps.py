@@ -61,6 +61,13 @@ TRAPS = [
     RuleCase("nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1)", "self.layer(x)", (1, 3, 4, 4)),
     RuleCase("nn.ConvTranspose1d(2, 3, 5, stride=3, padding=1, output_padding=2)", "self.layer(x)", (2, 2, 5)),
     RuleCase("nn.ConvTranspose2d(2, 2, 3, stride=2, padding=1, dilation=2, bias=False)", "self.layer(x)", (1, 2, 4, 3)),
+    # L015 strided -> SubPixelConvTranspose: phases no tap reaches (k < s), mixed strides, 3-D
+    RuleCase("nn.ConvTranspose2d(2, 3, 2, stride=3, padding=1, output_padding=2)", "self.layer(x)", (2, 2, 4, 3)),
+    RuleCase("nn.ConvTranspose2d(3, 2, (4, 3), stride=(2, 1), padding=(1, 0), bias=False)", "self.layer(x)", (1, 3, 5, 4)),
+    RuleCase("nn.ConvTranspose3d(2, 2, 4, stride=2, padding=1)", "self.layer(x)", (1, 2, 3, 2, 4)),
+    # kernel == stride, no padding (UNet's up-convolution): one matmul, interleaved
+    RuleCase("nn.ConvTranspose2d(4, 2, 2, stride=2)", "self.layer(x)", (2, 4, 3, 5)),
+    RuleCase("nn.ConvTranspose1d(2, 3, 3, stride=3, bias=False)", "self.layer(x)", (1, 2, 4)),
     # L016 interpolate: non-integer nearest ratios, align_corners both ways, non-integer scale_factor
     RuleCase(None, "F.interpolate(x, size=7)", (1, 2, 10)),
     RuleCase(None, "F.interpolate(x, scale_factor=1.5)", (1, 2, 7, 5)),
