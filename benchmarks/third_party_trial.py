@@ -108,7 +108,8 @@ def transformers_config(module):
     configuration = importlib.import_module(module.__name__.replace(".modeling_", ".configuration_"))
     if name == "modeling_gpt2":
         config = configuration.GPT2Config(vocab_size=100, n_positions=32, n_embd=32, n_layer=1, n_head=2, n_inner=64,
-                                          resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+                                          resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                                          use_cache=False)  # a returned DynamicCache is state the trace reports (X009)
     elif name == "modeling_vit":
         config = configuration.ViTConfig(image_size=16, patch_size=4, num_channels=3, hidden_size=32, num_hidden_layers=1,
                                          num_attention_heads=2, intermediate_size=64, hidden_dropout_prob=0.0,

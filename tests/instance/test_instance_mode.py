@@ -199,6 +199,12 @@ def test_a_method_of_an_argument_is_not_called_a_tensor_method():
     assert "`cache.update()`" in message and "translate the built model" in message
 
 
+def test_a_mapping_output_indexed_by_position_reads_its_fields_in_order():
+    report = check(HF_LIKE, "Classifier", [parse_spec("float32[2,5,8]")], examples=2, stages=("spec", "numeric"),
+                   build="Classifier()")
+    assert report.verdict == "pass", report.failure
+
+
 def test_a_submodule_named_self_does_not_shadow_the_module():
     report = check(HF_LIKE, "Attention", [parse_spec("float32[2,5,8]")], examples=2, stages=("spec", "numeric"),
                    build="Attention()")

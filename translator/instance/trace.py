@@ -212,7 +212,8 @@ def metadata_is_concrete():
     """``len(x.shape)``, ``for d in x.shape`` and ``range(x.size(1))`` read the concrete metadata of a
     traced value (fx refuses them): each such read is a decision the trace records."""
     proxy = fx.Proxy
-    originals = {name: getattr(proxy, name, None) for name in ("__len__", "__iter__", "__index__", "__getattr__")}
+    originals = {name: getattr(proxy, name, None) for name in ("__len__", "__iter__", "__index__", "__getattr__",
+                                                               "__getitem__")}
 
     def known(value: fx.Proxy):
         tracer = value.tracer
@@ -263,10 +264,34 @@ def metadata_is_concrete():
                     return None
         return originals["__getattr__"](self, name)
 
+    def item(self, key):
+        """``outputs[1]`` on a submodule's mapping output: Hugging Face's ``ModelOutput`` indexes its
+        fields that are not None in order (``outputs[1]`` is ``pooler_output``); the traced submodule
+        returns a dict, so the index becomes that field's name."""
+        if type(self) is proxy and isinstance(self.tracer, _Leaves) and isinstance(key, int):
+            concrete = self.node.meta.get("concrete", UNKNOWN)
+            if self.node.op == "call_module" and isinstance(concrete, collections.abc.Mapping):
+                return originals["__getitem__"](self, list(concrete.keys())[key])
+        return originals["__getitem__"](self, key)
+
+    def type_info(original):
+        def concrete_info(dtype=None):  # torch.finfo(x.dtype): the dtype the traced value has
+            if isinstance(dtype, fx.Proxy):
+                ok, concrete = known(dtype)
+                if ok and isinstance(concrete, torch.dtype):
+                    dtype.tracer.decide(dtype.node, "a dtype was", concrete)
+                    dtype = concrete
+            return original() if dtype is None else original(dtype)
+        return concrete_info
+
+    infos = {"finfo": torch.finfo, "iinfo": torch.iinfo}
     proxy.__len__, proxy.__iter__, proxy.__index__, proxy.__getattr__ = length, iterate, index, attribute
+    proxy.__getitem__ = item
+    torch.finfo, torch.iinfo = type_info(infos["finfo"]), type_info(infos["iinfo"])
     try:
         yield
     finally:
+        torch.finfo, torch.iinfo = infos["finfo"], infos["iinfo"]
         for name, original in originals.items():
             if original is None:
                 delattr(proxy, name)
@@ -291,6 +316,8 @@ def drop_unused_metadata(graph: fx.Graph) -> None:
     """Metadata reads a decision consumed (``x.device.type == "mps"``) leave the program."""
     for node in reversed(list(graph.nodes)):
         if node.op in ("call_function", "call_method") and node.meta.get("static") and not node.users:
+            graph.erase_node(node)
+        elif node.op == "get_attr" and not node.users:  # a weight whose dtype alone was read
             graph.erase_node(node)
 
 

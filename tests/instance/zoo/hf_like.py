@@ -37,6 +37,9 @@ class Output(OrderedDict):
     def __init__(self, **fields):
         super().__init__((k, v) for k, v in fields.items() if v is not None)
 
+    def __getitem__(self, key):  # ModelOutput: an int indexes the fields that are not None, in order
+        return list(self.values())[key] if isinstance(key, int) else super().__getitem__(key)
+
     def __getattr__(self, name):
         if name in self:
             return self[name]
@@ -105,3 +108,26 @@ class Attention(nn.Module):
     def forward(self, hidden_states):
         attention, weights = self.self(hidden_states)
         return self.output(attention) + hidden_states
+
+
+class PoolingEncoder(nn.Module):
+    def __init__(self, dim=8):
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        h = self.fc(x)
+        return Output(last_hidden_state=h, cache=None, attentions=h.mean(1))
+
+
+class Classifier(nn.Module):
+    """BertForSequenceClassification: `outputs[1]` is the second field that is not None (here `attentions`)."""
+
+    def __init__(self, dim=8, labels=3):
+        super().__init__()
+        self.encoder = PoolingEncoder(dim)
+        self.head = nn.Linear(dim, labels)
+
+    def forward(self, x):
+        outputs = self.encoder(x)
+        return self.head(outputs[1]) + outputs[0].sum(1)[:, :1]
