@@ -435,13 +435,19 @@ def torch_runs(cls, kwargs, candidate) -> bool:
 
     specs = [parse_spec(s) for s in spec_list(candidate)]
     try:
-        with time_limit(30), torch.no_grad():
+        with time_limit(30):
             torch.manual_seed(0)
-            model = cls(**kwargs).eval()
+            model = cls(**kwargs)
+            model.eval()
             out = model(*[example(spec) for spec in specs])
-        # as check reads outputs: tensors in tuples, lists and mappings (Hugging Face's ModelOutput)
-        leaves = jax.tree_util.tree_leaves(plain_containers(out))
-        return any(isinstance(o, torch.Tensor) and o.is_floating_point() for o in leaves)
+            # as check reads outputs: tensors in tuples, lists and mappings (Hugging Face's ModelOutput)
+            leaves = [o for o in jax.tree_util.tree_leaves(plain_containers(out))
+                      if isinstance(o, torch.Tensor) and o.is_floating_point()]
+            if not leaves:
+                return False
+            if any(o.requires_grad for o in leaves):  # check compares gradients: PyTorch must differentiate it
+                sum(o.sum() for o in leaves if o.requires_grad).backward()
+        return True
     except Exception:
         return False
 
@@ -472,8 +478,8 @@ def run_check(result: Result, path: Path, name: str, spec_text, kwargs: dict, fl
         result.detail = f"{len(error.diagnostics)} error(s), e.g. {Path(where.path).name}:{where.line}: {where.code} {short(where.message, 110)}"
     except Timeout as error:
         result.status, result.detail = "CRASH", f"check timed out ({error})"
-    except UsageError as error:
-        result.status, result.detail = "FAIL-SILENT", f"usage: {short(error, 300)}"
+    except UsageError as error:  # a clear refusal (exit 2) naming what the tool does not do: not silent
+        result.status, result.detail = "DIAGNOSED", f"refused: {short(error, 300)}"
     except Exception as error:
         result.status = "CRASH"
         result.detail = f"check: {type(error).__name__}: {short(error)} at {internal_frame(error)}"
@@ -553,7 +559,7 @@ def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: 
         spec_text = next((s for s in candidates if torch_runs(cls, kwargs, s)), None)
         result.kwargs = short(repr(kwargs), 300)
         if spec_text is None:
-            result.detail = "PyTorch forward runs on none of the candidate inputs"
+            result.detail = "PyTorch's forward and backward run on none of the candidate inputs"
             continue
         result.inputs = spec_list(spec_text)
         # as `torch2flax check` does: only errors in this class or what it uses stop its check

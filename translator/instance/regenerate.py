@@ -94,6 +94,7 @@ class _Writer:
         self.paths = {id(module): path for path, module in model.named_modules(remove_duplicate=False)}
         self.calls: dict[str, list[Call]] = {}
         self.examples: dict[int, tuple[tuple, dict]] = {}
+        self.imports: set[str] = set()  #: import lines the regenerated source needs besides torch
         self.instances: list[Instance] = []
         self.result = Regenerated("", type(model).__name__)
         self.inspected: set[int] = set()
@@ -105,7 +106,8 @@ class _Writer:
             self.result.problems.append(Problem("", "global module hooks are registered: hooks are not translated"))
         self.user_class(self.model, "")
         written, _ = write_classes(self.instances)
-        header = "import torch\nimport torch.nn as nn\nfrom collections import OrderedDict\n\n\n"
+        header = "\n".join(["import torch", "import torch.nn as nn", "from collections import OrderedDict",
+                            *sorted(self.imports)]) + "\n\n\n"
         parts, origins, line = [], {}, header.count("\n") + 1
         for cls in written:
             traced: TracedMethod | None = cls.members[0].payload
@@ -138,6 +140,10 @@ class _Writer:
         if isinstance(module, nn.ParameterDict):
             inner = ", ".join(f"{key!r}: {parameter_call(p)}" for key, p in module.items())
             return f"nn.ParameterDict({{{inner}}})"
+        einops_layer = einops_call(module)
+        if einops_layer is not None:
+            self.imports.add("from einops.layers.torch import Rearrange, Reduce")
+            return einops_layer
         if is_torch_layer(module):
             try:
                 return layer_call(module)
@@ -221,6 +227,19 @@ class _Writer:
         for child, calls in traced.calls.items():
             self.calls.setdefault(join(path, child), []).extend(calls)
         return traced
+
+
+def einops_call(module: nn.Module) -> str | None:
+    """einops' ``Rearrange``/``Reduce`` layers by their constructor call (the einops rules translate them;
+    their forward caches recipes by shape, which fx cannot trace)."""
+    kind = type(module)
+    if not kind.__module__.startswith("einops.layers") or kind.__name__ not in ("Rearrange", "Reduce"):
+        return None
+    arguments = [repr(module.pattern)]
+    if kind.__name__ == "Reduce":
+        arguments.append(repr(module.reduction))
+    arguments += [f"{name}={value!r}" for name, value in module.axes_lengths.items()]
+    return f"{kind.__name__}({', '.join(arguments)})"
 
 
 def parameter_call(parameter: torch.Tensor) -> str:

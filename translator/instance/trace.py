@@ -284,14 +284,19 @@ def metadata_is_concrete():
             return original() if dtype is None else original(dtype)
         return concrete_info
 
-    infos = {"finfo": torch.finfo, "iinfo": torch.iinfo}
+    def as_tensor(data, dtype=None, device=None):  # of a traced tensor, without a cast: the tensor itself
+        if isinstance(data, fx.Proxy) and dtype is None:
+            return data
+        return infos["as_tensor"](data, dtype=dtype, device=device)
+
+    infos = {"finfo": torch.finfo, "iinfo": torch.iinfo, "as_tensor": torch.as_tensor}
     proxy.__len__, proxy.__iter__, proxy.__index__, proxy.__getattr__ = length, iterate, index, attribute
     proxy.__getitem__ = item
-    torch.finfo, torch.iinfo = type_info(infos["finfo"]), type_info(infos["iinfo"])
+    torch.finfo, torch.iinfo, torch.as_tensor = type_info(infos["finfo"]), type_info(infos["iinfo"]), as_tensor
     try:
         yield
     finally:
-        torch.finfo, torch.iinfo = infos["finfo"], infos["iinfo"]
+        torch.finfo, torch.iinfo, torch.as_tensor = infos["finfo"], infos["iinfo"], infos["as_tensor"]
         for name, original in originals.items():
             if original is None:
                 delattr(proxy, name)

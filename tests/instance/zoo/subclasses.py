@@ -210,3 +210,19 @@ class FirFilter(nn.Module):
         kernel = (kernel / kernel.sum()).to(x.dtype)
         weight = kernel[None, None].repeat(self.channels, 1, 1, 1)
         return torch.nn.functional.conv2d(self.proj(x), weight, padding=1, groups=self.channels)
+
+
+class TokenMixer(nn.Module):
+    """monai's SABlock: einops layers (their forward caches recipes by shape: fx cannot trace it), and
+    HighResBlock's `torch.as_tensor` of a tensor (the tensor itself)."""
+
+    def __init__(self, dim=8, heads=2):
+        super().__init__()
+        from einops.layers.torch import Rearrange, Reduce
+
+        self.to_heads = Rearrange("b n (h d) -> b h n d", h=heads)
+        self.pool = Reduce("b h n d -> b n d", "mean")
+        self.proj = nn.Linear(dim // heads, dim)
+
+    def forward(self, x):
+        return self.proj(self.pool(self.to_heads(x))) + torch.as_tensor(x)
