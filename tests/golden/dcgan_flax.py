@@ -138,6 +138,9 @@ class SubPixelConvTranspose(nn.Module):
         rows = [-(-o // s) for o, s in zip(size, self.strides)]
         spatial = "DHW"[3 - n :]
         dimensions = (f"N{spatial}C", f"{spatial}OI", f"N{spatial}C")
+        if all(k == s and lo == hi == k - 1 for _, k, s, (lo, hi) in geometry):
+            # kernel == stride, no padding: each output phase is one tap at offset 0, a matmul
+            return self.interleave(jnp.tensordot(x, kernel, axes=(-1, -1)), size)
         phases = []
         for r in np.ndindex(*self.strides):
             # the phase's taps: first, first + s, ... along each axis
@@ -154,9 +157,14 @@ class SubPixelConvTranspose(nn.Module):
             y = jax.lax.conv_general_dilated(x, taps, (1,) * n, pads, dimension_numbers=dimensions)
             phases.append(y)
         y = jnp.stack(phases, axis=-2).reshape(batch, *rows, *self.strides, self.features)
-        interleave = [a for i in range(1, n + 1) for a in (i, n + i)]  # N Q1 s1 Q2 s2 .. C
-        y = y.transpose(0, *interleave, 2 * n + 1)
-        y = y.reshape(batch, *(q * s for q, s in zip(rows, self.strides)), self.features)
+        return self.interleave(y, size)
+
+    def interleave(self, y, size):
+        """(N, *Q, *s, C) phases -> (N, *size, C): output row q * s + r is phase r's row q."""
+        n, rows = len(self.strides), y.shape[1 : len(self.strides) + 1]
+        order = [a for i in range(1, n + 1) for a in (i, n + i)]  # N Q1 s1 Q2 s2 .. C
+        y = y.transpose(0, *order, 2 * n + 1)
+        y = y.reshape(y.shape[0], *(q * s for q, s in zip(rows, self.strides)), self.features)
         y = y[(slice(None), *(slice(0, o) for o in size))]
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (self.features,))
