@@ -29,6 +29,7 @@ import copy
 import dis
 import inspect
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,21 @@ TENSOR_METADATA = frozenset({"shape", "ndim", "dtype", "device", "is_cuda", "is_
                              "is_mps", "layout"})
 METADATA_METHODS = frozenset({"size", "dim", "ndimension", "numel", "nelement", "element_size", "is_floating_point",
                               "is_complex", "get_device", "is_contiguous"})
+def opaque_functions() -> tuple:
+    """Library functions the trace records as calls instead of running them on traced values: einops'
+    (its backends do not know fx's proxies; the einops rules translate the calls)."""
+    try:
+        import einops
+    except ImportError:
+        return ()
+    return tuple(getattr(einops, name) for name in ("rearrange", "reduce", "repeat", "einsum", "pack", "unpack")
+                 if hasattr(einops, name))
+
+
+OPAQUE_FUNCTIONS = opaque_functions()
+#: fx's names for them in its code (``einops_einops_rearrange``), written back as ``einops.rearrange``
+OPAQUE_NAME = re.compile(r"^einops_einops_(\w+)$")
+
 #: the example call of each module (by ``id``): positional and keyword arguments
 ExampleCalls = dict[int, tuple[tuple, dict]]
 
@@ -92,7 +108,7 @@ class _Leaves(fx.Tracer):
     metadata only (``node.meta["static"]``): a decision on metadata is taken, on values refused."""
 
     def __init__(self, example: tuple[tuple, dict] | None = None):
-        super().__init__()
+        super().__init__(autowrap_functions=OPAQUE_FUNCTIONS)
         self.record_stack_traces = True
         self.proxy_buffer_attributes = True  # buffers are state read in the program, not constants
         self.example = example
@@ -293,10 +309,18 @@ def metadata_is_concrete():
     proxy.__len__, proxy.__iter__, proxy.__index__, proxy.__getattr__ = length, iterate, index, attribute
     proxy.__getitem__ = item
     torch.finfo, torch.iinfo, torch.as_tensor = type_info(infos["finfo"]), type_info(infos["iinfo"]), as_tensor
+    # imported inside forward (`from einops import rearrange`): read from the package at call time; the
+    # defining module keeps its own (einops' rearrange calls its reduce)
+    package = sys.modules.get("einops")
+    opaque = {function: recorded(function) for function in OPAQUE_FUNCTIONS}
+    for function, replacement in opaque.items():
+        setattr(package, function.__name__, replacement)
     try:
         yield
     finally:
         torch.finfo, torch.iinfo, torch.as_tensor = infos["finfo"], infos["iinfo"], infos["as_tensor"]
+        for function in opaque:
+            setattr(package, function.__name__, function)
         for name, original in originals.items():
             if original is None:
                 delattr(proxy, name)
@@ -315,6 +339,18 @@ def fold_dtypes(graph: fx.Graph, tracer: _Leaves) -> None:
                 tracer.decide(node, "a dtype was", value)
             for user in list(node.users):
                 user.replace_input_with(node, value)
+
+
+def recorded(function):
+    """``function`` as a call the trace records when a traced value reaches it (else the function)."""
+
+    def call(*args, **kwargs):
+        proxies = _flat_proxies(args, kwargs)
+        if proxies:
+            return proxies[0].tracer.create_proxy("call_function", function, args, kwargs)
+        return function(*args, **kwargs)
+
+    return call
 
 
 def drop_unused_metadata(graph: fx.Graph) -> None:
@@ -617,7 +653,13 @@ class _Tidy(cst.CSTTransformer):
         super().__init__()
         self.root = root
 
+    def leave_Name(self, original, updated):
+        match = OPAQUE_NAME.match(updated.value)
+        return cst.Attribute(cst.Name("einops"), cst.Name(match.group(1))) if match else updated
+
     def leave_SimpleStatementLine(self, original, updated):
+        if m.matches(updated, m.SimpleStatementLine(body=[m.Expr(m.Call(func=m.Attribute(attr=m.Name("wrap"))))])):
+            return cst.RemoveFromParent()  # fx's `torch.fx._symbolic_trace.wrap("einops_einops_rearrange")`
         kept = [s for s in updated.body if not frees_names(s)]
         if not kept:
             return cst.RemoveFromParent()

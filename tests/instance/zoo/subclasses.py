@@ -226,3 +226,22 @@ class TokenMixer(nn.Module):
 
     def forward(self, x):
         return self.proj(self.pool(self.to_heads(x))) + torch.as_tensor(x)
+
+
+class EinopsFunctions(nn.Module):
+    """vit-pytorch's forwards: einops functions on traced tensors (its backends do not know fx's proxies)."""
+
+    def __init__(self, dim=8, heads=2):
+        super().__init__()
+        self.heads = heads
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim))
+        self.to_qkv = nn.Linear(dim, 3 * dim)
+
+    def forward(self, x):
+        from einops import rearrange, repeat
+
+        b = x.shape[0]
+        x = torch.cat((repeat(self.cls_token, "1 1 d -> b 1 d", b=b), x), dim=1)
+        q, k, v = (rearrange(t, "b n (h d) -> b h n d", h=self.heads) for t in self.to_qkv(x).chunk(3, dim=-1))
+        attention = (q @ k.transpose(-1, -2)).softmax(dim=-1)
+        return rearrange(attention @ v, "b h n d -> b n (h d)")
