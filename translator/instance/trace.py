@@ -341,6 +341,23 @@ def fold_dtypes(graph: fx.Graph, tracer: _Leaves) -> None:
                 user.replace_input_with(node, value)
 
 
+def drop_device_moves(graph: fx.Graph) -> None:
+    """``.to(x.device)`` and ``device=x.device`` name where a tensor lives, read from a traced value: the
+    translation has one device (JAX places arrays), so the argument goes; ``.to()`` with nothing left is
+    the tensor itself."""
+    for node in list(graph.nodes):
+        if not (node.meta.get("static") and isinstance(node.meta.get("concrete"), torch.device)):
+            continue
+        for user in list(node.users):
+            if user.op == "call_method" and user.target == "to" and node in user.args[1:]:
+                user.args = tuple(a for a in user.args if a is not node)
+            if user.kwargs.get("device") is node:
+                user.kwargs = {k: v for k, v in user.kwargs.items() if k != "device"}
+            if user.op == "call_method" and user.target == "to" and len(user.args) == 1 and not user.kwargs:
+                user.replace_all_uses_with(user.args[0])
+                graph.erase_node(user)
+
+
 def recorded(function):
     """``function`` as a call the trace records when a traced value reaches it (else the function)."""
 
@@ -563,6 +580,7 @@ def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple
                           "tracing would freeze one draw into a constant", source_line(module))
     drop_specialisation_guards(graph, fixed)
     fold_dtypes(graph, tracer)
+    drop_device_moves(graph)
     drop_unused_metadata(graph)
     constants = {name: getattr(tracer.root, name) for name in tensor_constant_names(graph)}
     calls: dict[str, list[Call]] = {}

@@ -245,3 +245,17 @@ class EinopsFunctions(nn.Module):
         q, k, v = (rearrange(t, "b n (h d) -> b h n d", h=self.heads) for t in self.to_qkv(x).chunk(3, dim=-1))
         attention = (q @ k.transpose(-1, -2)).softmax(dim=-1)
         return rearrange(attention @ v, "b h n d -> b n (h d)")
+
+
+class DeviceMoves(nn.Module):
+    """Hugging Face's `position_embeds.to(inputs_embeds.device)` and `torch.arange(n, device=x.device)`."""
+
+    def __init__(self, vocab=11, dim=8, positions=16):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, dim)
+        self.wpe = nn.Embedding(positions, dim)
+
+    def forward(self, input_ids):
+        embeds = self.wte(input_ids)
+        positions = torch.arange(embeds.shape[1], device=embeds.device).unsqueeze(0)
+        return embeds + self.wpe(positions).to(embeds.device)
