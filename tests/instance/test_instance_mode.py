@@ -148,6 +148,7 @@ SUBCLASSES = ZOO / "subclasses.py"
     ("TokenMixer", ["float32[2,5,8]"], "TokenMixer()"),  # einops layers by their call; torch.as_tensor of a tensor
     ("EinopsFunctions", ["float32[2,5,8]"], "EinopsFunctions()"),  # einops functions recorded as calls
     ("DeviceMoves", ["int64[2,5]:0..11"], "DeviceMoves()"),  # `.to(x.device)`, `device=x.device`: dropped
+    ("AttributeProbes", ["float32[2,5,8]"], "AttributeProbes()"),  # hasattr(x, "jax") False; math.floor of a size
 ])
 def test_library_shapes_found_by_the_trial_check_from_the_built_model(class_name, specs, build):
     report = check(SUBCLASSES, class_name, [parse_spec(s) for s in specs], examples=2, stages=("spec", "numeric"), build=build)

@@ -106,8 +106,9 @@ class _Writer:
             self.result.problems.append(Problem("", "global module hooks are registered: hooks are not translated"))
         self.user_class(self.model, "")
         written, _ = write_classes(self.instances)
-        if any("einops." in cls.text for cls in written):
-            self.imports.add("import einops")
+        for library in ("einops", "math"):  # fx's calls of their functions, written back as `<library>.<name>`
+            if any(f"{library}." in cls.text for cls in written):
+                self.imports.add(f"import {library}")
         header = "\n".join(["import torch", "import torch.nn as nn", "from collections import OrderedDict",
                             *sorted(self.imports)]) + "\n\n\n"
         parts, origins, line = [], {}, header.count("\n") + 1

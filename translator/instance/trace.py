@@ -28,6 +28,7 @@ import contextlib
 import copy
 import dis
 import inspect
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -278,6 +279,9 @@ def metadata_is_concrete():
                     return self[name]
                 if getattr(concrete, name, UNKNOWN) is None:
                     return None
+            if isinstance(concrete, torch.Tensor) and not hasattr(concrete, name):
+                # `hasattr(x, "jax")` is False for the tensor, as it must be for its traced value
+                raise AttributeError(f"'Tensor' object has no attribute '{name}'")
         return originals["__getattr__"](self, name)
 
     def item(self, key):
@@ -673,7 +677,12 @@ class _Tidy(cst.CSTTransformer):
 
     def leave_Name(self, original, updated):
         match = OPAQUE_NAME.match(updated.value)
-        return cst.Attribute(cst.Name("einops"), cst.Name(match.group(1))) if match else updated
+        if match:
+            return cst.Attribute(cst.Name("einops"), cst.Name(match.group(1)))
+        match = re.match(r"^math_(\w+)$", updated.value)  # fx's name for math.floor(size) on a traced size
+        if match and callable(getattr(math, match.group(1), None)):
+            return cst.Attribute(cst.Name("math"), cst.Name(match.group(1)))
+        return updated
 
     def leave_SimpleStatementLine(self, original, updated):
         if m.matches(updated, m.SimpleStatementLine(body=[m.Expr(m.Call(func=m.Attribute(attr=m.Name("wrap"))))])):

@@ -259,3 +259,20 @@ class DeviceMoves(nn.Module):
         embeds = self.wte(input_ids)
         positions = torch.arange(embeds.shape[1], device=embeds.device).unsqueeze(0)
         return embeds + self.wpe(positions).to(embeds.device)
+
+
+class AttributeProbes(nn.Module):
+    """Hugging Face's `is_jax_jit_tracing(x)`: `hasattr(x, "jax")` is False for a tensor (and for its traced
+    value); `math.floor` of a traced size."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        import math
+
+        if hasattr(x, "jax"):
+            x = x * 0
+        keep = math.floor(x.shape[1] / 2)
+        return self.proj(x)[:, :keep]
