@@ -214,3 +214,13 @@ def test_a_submodule_named_self_does_not_shadow_the_module():
                    build="Attention()")
     assert report.verdict == "pass", report.failure
 
+
+
+def test_weight_tying_in_a_built_model_is_refused_by_name(capsys):
+    """The built model's translation does not express a tie: refused with both names, never a head that
+    would train apart from the embedding (the source translation ties it, rule S013)."""
+    code, _, err = run_cli(capsys, "check", HF_LIKE, "--build", "TiedLM()", "--input", "int64[2,5]:0..11", "--examples", "1")
+    assert code == 2 and "lm_head.weight" in err and "wte.weight" in err and "tying" in err
+    code, _, err = run_cli(capsys, "check", HF_LIKE, "--class", "TiedLM", "--input", "int64[2,5]:0..11", "--examples", "1",
+                           "--stages", "spec,numeric")
+    assert code == 0, err

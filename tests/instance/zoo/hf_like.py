@@ -131,3 +131,16 @@ class Classifier(nn.Module):
     def forward(self, x):
         outputs = self.encoder(x)
         return self.head(outputs[1]) + outputs[0].sum(1)[:, :1]
+
+
+class TiedLM(nn.Module):
+    """GPT2LMHeadModel's tie: the head's weight is the embedding's table."""
+
+    def __init__(self, vocab=11, dim=8):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, dim)
+        self.lm_head = nn.Linear(dim, vocab, bias=False)
+        self.lm_head.weight = self.wte.weight
+
+    def forward(self, input_ids):
+        return self.lm_head(self.wte(input_ids).tanh())
