@@ -47,16 +47,16 @@ class ConvBNReLU(nn.Module):
         self.act = nn.relu6
 
     # S002: forward -> __call__; `train` selects dropout/batch-norm behaviour (PyTorch's model.train()/eval())
+    # S004: the boundary keeps PyTorch's layout around `channels_last`, which this file's modules call directly
     def __call__(self, x, train: bool = False):
-        # S011: an in-place op becomes its functional form: JAX arrays are immutable
-        # S004: NCHW -> NHWC: Flax convolutions, pools and norms are channels-last
-        # S004: NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op
         return jnp.transpose(
-            self.act(
-                self.bn(self.conv(jnp.transpose(x, (0, 2, 3, 1))), use_running_average=not train)
-            ),
-            (0, 3, 1, 2),
+            self.channels_last(jnp.transpose(x, (0, 2, 3, 1)), train=train), (0, 3, 1, 2)
         )
+
+    # S004: forward, channels-last in and out: no transpose at either end
+    def channels_last(self, x, train: bool = False):
+        # S011: an in-place op becomes its functional form: JAX arrays are immutable
+        return self.act(self.bn(self.conv(x), use_running_average=not train))
 
 
 class InvertedResidual(nn.Module):
@@ -85,31 +85,16 @@ class InvertedResidual(nn.Module):
             ]
 
     def __call__(self, x, train: bool = False):
-        if self.use_res_connect:
-            # S005: a Sequential the shared loop cannot run whole (a layout change or an inline layer inside) -> a method that runs its layers in order
-            # S005: a Sequential built in branches of __init__: the branch is chosen by its length
-            return x + (
-                self._run_conv_len4(x, train=train)
-                if len(self.conv) == 4
-                else self._run_conv_len3(x, train=train)
-            )
-        return (
-            self._run_conv_len4(x, train=train)
-            if len(self.conv) == 4
-            else self._run_conv_len3(x, train=train)
+        return jnp.transpose(
+            self.channels_last(jnp.transpose(x, (0, 2, 3, 1)), train=train), (0, 3, 1, 2)
         )
 
-    def _run_conv_len3(self, x, train: bool = False):
-        """Runs `self.conv` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        x = self.conv[0](x, train=train)
-        x = run_sequential(self.conv[1:], jnp.transpose(x, (0, 2, 3, 1)), train=train)
-        return jnp.transpose(x, (0, 3, 1, 2))
-
-    def _run_conv_len4(self, x, train: bool = False):
-        """Runs `self.conv` like PyTorch's nn.Sequential: each layer in order (rule S005)."""
-        x = run_sequential(self.conv[:2], x, train=train)
-        x = run_sequential(self.conv[2:], jnp.transpose(x, (0, 2, 3, 1)), train=train)
-        return jnp.transpose(x, (0, 3, 1, 2))
+    def channels_last(self, x, train: bool = False):
+        if self.use_res_connect:
+            # S005: nn.Sequential -> a list of layers in setup, run in order by `run_sequential`, one loop for the whole file
+            # S005: a Sequential built in branches of __init__: the shared loop runs each branch alike
+            return x + run_sequential(self.conv, x, train=train)
+        return run_sequential(self.conv, x, train=train)
 
 
 class MobileNetV2(nn.Module):
@@ -145,11 +130,17 @@ class MobileNetV2(nn.Module):
         self.classifier = [nn.Dropout(rate=self.dropout), nn.Dense(self.num_classes)]
 
     def __call__(self, x, train: bool = False):
-        # S005: nn.Sequential -> a list of layers in setup, run in order by `run_sequential`, one loop for the whole file
-        x = self.head(
-            run_sequential(self.blocks, self.stem(x, train=train), train=train), train=train
+        # S004: NCHW -> NHWC: Flax convolutions, pools and norms are channels-last
+        # S004: a module that runs channels-last is called through its channels-last method: no transpose in between
+        x = self.head.channels_last(
+            run_sequential(
+                self.blocks,
+                self.stem.channels_last(jnp.transpose(x, (0, 2, 3, 1)), train=train),
+                train=train,
+            ),
+            train=train,
         )
-        x = jnp.mean(x, axis=(2, 3))
+        x = jnp.mean(x, axis=(1, 2))
         return run_sequential(self.classifier, x, train=train)
 
 
@@ -263,10 +254,10 @@ def run_sequential(layers, x, train: bool = False):
     Each kind of layer gets the `train` flag under the keyword it takes.
     """
     for layer in layers:
-        if isinstance(layer, TorchBatchNorm):
+        if isinstance(layer, (ConvBNReLU, InvertedResidual)):
+            x = layer.channels_last(x, train=train)
+        elif isinstance(layer, TorchBatchNorm):
             x = layer(x, use_running_average=not train)
-        elif isinstance(layer, (ConvBNReLU, InvertedResidual)):
-            x = layer(x, train=train)
         elif isinstance(layer, nn.Dropout):
             x = layer(x, deterministic=not train)
         else:

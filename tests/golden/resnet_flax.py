@@ -45,22 +45,23 @@ class BasicBlock(nn.Module):
             ]
 
     # S002: forward -> __call__; `train` selects dropout/batch-norm behaviour (PyTorch's model.train()/eval())
+    # S004: the boundary keeps PyTorch's layout around `channels_last`, which this file's modules call directly
     def __call__(self, x, train: bool = False):
-        # S004: NCHW -> NHWC: Flax convolutions, pools and norms are channels-last
-        out = nn.relu(
-            self.bn1(self.conv1(jnp.transpose(x, (0, 2, 3, 1))), use_running_average=not train)
+        return jnp.transpose(
+            self.channels_last(jnp.transpose(x, (0, 2, 3, 1)), train=train), (0, 3, 1, 2)
         )
+
+    # S004: forward, channels-last in and out: no transpose at either end
+    def channels_last(self, x, train: bool = False):
+        out = nn.relu(self.bn1(self.conv1(x), use_running_average=not train))
         out = self.bn2(self.conv2(out), use_running_average=not train)
         # S011: in-place `op=` becomes a new binding: JAX arrays are immutable
         # S005: nn.Sequential -> a list of layers in setup, run in order by `run_sequential`, one loop for the whole file
         # S005: a Sequential built in branches of __init__: the branch is chosen by its length
         out = out + (
-            run_sequential(self.shortcut, jnp.transpose(x, (0, 2, 3, 1)), train=train)
-            if len(self.shortcut) == 2
-            else jnp.transpose(x, (0, 2, 3, 1))
+            run_sequential(self.shortcut, x, train=train) if len(self.shortcut) == 2 else x
         )
-        # S004: NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op
-        return jnp.transpose(nn.relu(out), (0, 3, 1, 2))
+        return nn.relu(out)
 
 
 class Bottleneck(nn.Module):
@@ -94,17 +95,18 @@ class Bottleneck(nn.Module):
             ]
 
     def __call__(self, x, train: bool = False):
-        out = nn.relu(
-            self.bn1(self.conv1(jnp.transpose(x, (0, 2, 3, 1))), use_running_average=not train)
+        return jnp.transpose(
+            self.channels_last(jnp.transpose(x, (0, 2, 3, 1)), train=train), (0, 3, 1, 2)
         )
+
+    def channels_last(self, x, train: bool = False):
+        out = nn.relu(self.bn1(self.conv1(x), use_running_average=not train))
         out = nn.relu(self.bn2(self.conv2(out), use_running_average=not train))
         out = self.bn3(self.conv3(out), use_running_average=not train)
         out = out + (
-            run_sequential(self.shortcut, jnp.transpose(x, (0, 2, 3, 1)), train=train)
-            if len(self.shortcut) == 2
-            else jnp.transpose(x, (0, 2, 3, 1))
+            run_sequential(self.shortcut, x, train=train) if len(self.shortcut) == 2 else x
         )
-        return jnp.transpose(nn.relu(out), (0, 3, 1, 2))
+        return nn.relu(out)
 
 
 class ResNet18(nn.Module):
@@ -134,15 +136,17 @@ class ResNet18(nn.Module):
         return list(layers)
 
     def __call__(self, x, train: bool = False):
+        # S004: NCHW -> NHWC: Flax convolutions, pools and norms are channels-last
         out = nn.relu(
             self.bn1(self.conv1(jnp.transpose(x, (0, 2, 3, 1))), use_running_average=not train)
         )
-        out = run_sequential(self.layer1, jnp.transpose(out, (0, 3, 1, 2)), train=train)
+        out = run_sequential(self.layer1, out, train=train)
         out = run_sequential(self.layer2, out, train=train)
         out = run_sequential(self.layer3, out, train=train)
         out = run_sequential(self.layer4, out, train=train)
         # L012: adaptive pool -> a reduction over static bins computed from the input's shape
-        out = (jnp.transpose(out, (0, 2, 3, 1))).mean((1, 2), keepdims=True)
+        out = out.mean((1, 2), keepdims=True)
+        # S004: NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op
         out = jnp.transpose(out, (0, 3, 1, 2)).reshape(out.shape[0], -1)
         return self.linear(out)
 
@@ -180,15 +184,13 @@ class BottleneckResNet(nn.Module):
             run_sequential(
                 self.layer3,
                 run_sequential(
-                    self.layer2,
-                    run_sequential(self.layer1, jnp.transpose(out, (0, 3, 1, 2)), train=train),
-                    train=train,
+                    self.layer2, run_sequential(self.layer1, out, train=train), train=train
                 ),
                 train=train,
             ),
             train=train,
         )
-        out = (jnp.transpose(out, (0, 2, 3, 1))).mean((1, 2), keepdims=True)
+        out = out.mean((1, 2), keepdims=True)
         out = jnp.transpose(out, (0, 3, 1, 2)).reshape(out.shape[0], -1)
         return self.linear(out)
 
@@ -254,7 +256,7 @@ def run_sequential(layers, x, train: bool = False):
         if isinstance(layer, TorchBatchNorm):
             x = layer(x, use_running_average=not train)
         elif isinstance(layer, (BasicBlock, Bottleneck)):
-            x = layer(x, train=train)
+            x = layer.channels_last(x, train=train)
         else:
             x = layer(x)
     return x

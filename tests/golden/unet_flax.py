@@ -31,13 +31,16 @@ class DoubleConv(nn.Module):
         ]
 
     # S002: forward -> __call__; `train` selects dropout/batch-norm behaviour (PyTorch's model.train()/eval())
+    # S004: the boundary keeps PyTorch's layout around `channels_last`, which this file's modules call directly
     def __call__(self, x, train: bool = False):
-        # S004: NCHW -> NHWC: Flax convolutions, pools and norms are channels-last
-        # S005: nn.Sequential -> a list of layers in setup, run in order by `run_sequential`, one loop for the whole file
-        # S004: NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op
         return jnp.transpose(
-            run_sequential(self.block, jnp.transpose(x, (0, 2, 3, 1)), train=train), (0, 3, 1, 2)
+            self.channels_last(jnp.transpose(x, (0, 2, 3, 1)), train=train), (0, 3, 1, 2)
         )
+
+    # S004: forward, channels-last in and out: no transpose at either end
+    def channels_last(self, x, train: bool = False):
+        # S005: nn.Sequential -> a list of layers in setup, run in order by `run_sequential`, one loop for the whole file
+        return run_sequential(self.block, x, train=train)
 
 
 class UNet(nn.Module):
@@ -63,26 +66,16 @@ class UNet(nn.Module):
         self.outc = nn.Conv(self.num_classes, kernel_size=(1, 1), padding="VALID")
 
     def __call__(self, x, train: bool = False):
-        x1 = self.inc(x, train=train)
-        x2 = self.down1(
-            jnp.transpose(self.pool(jnp.transpose(x1, (0, 2, 3, 1))), (0, 3, 1, 2)), train=train
-        )
-        x3 = self.down2(
-            jnp.transpose(self.pool(jnp.transpose(x2, (0, 2, 3, 1))), (0, 3, 1, 2)), train=train
-        )
-        y = self.conv1(
-            jnp.concatenate(
-                [x2, jnp.transpose(self.up1(jnp.transpose(x3, (0, 2, 3, 1))), (0, 3, 1, 2))], axis=1
-            ),
-            train=train,
-        )
-        y = self.conv2(
-            jnp.concatenate(
-                [x1, jnp.transpose(self.up2(jnp.transpose(y, (0, 2, 3, 1))), (0, 3, 1, 2))], axis=1
-            ),
-            train=train,
-        )
-        return jnp.transpose(self.outc(jnp.transpose(y, (0, 2, 3, 1))), (0, 3, 1, 2))
+        # S004: NCHW -> NHWC: Flax convolutions, pools and norms are channels-last
+        # S004: a module that runs channels-last is called through its channels-last method: no transpose in between
+        x1 = self.inc.channels_last(jnp.transpose(x, (0, 2, 3, 1)), train=train)
+        x2 = self.down1.channels_last(self.pool(x1), train=train)
+        x3 = self.down2.channels_last(self.pool(x2), train=train)
+        # S004: torch.cat of channels-last tensors joins them channels-last, along the axis where `dim` lives
+        y = self.conv1.channels_last(jnp.concatenate([x2, self.up1(x3)], axis=3), train=train)
+        y = self.conv2.channels_last(jnp.concatenate([x1, self.up2(y)], axis=3), train=train)
+        # S004: NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op
+        return jnp.transpose(self.outc(y), (0, 3, 1, 2))
 
 
 # Support code the rules above rely on (each cites its rule).

@@ -33,10 +33,14 @@ from translator.rewrite.aliasing import (
 from translator.rewrite.containers import (
     CONTAINER_CODE,
     InlineChain,
+    accepts,
+    channels_last_interface,
     fold_chain,
     plain_compatible,
     sequential_body,
     sequential_method_name,
+    runner_name,
+    runner_source,
     sequential_target,
 )
 from translator.rewrite.context import (
@@ -57,6 +61,7 @@ from translator.rules.base import (
     Emitted,
     Fact,
     Rule,
+    channels_last,
     to_channels_first_perm,
     to_channels_last_perm,
 )
@@ -168,6 +173,15 @@ class BodyTranslator:
     intercept: Callable[[BodyTranslator, cst.Call | cst.Subscript | cst.Attribute], Emitted | None] | None = None
     #: in a training script (no module, no ``make_rng``): the key expression for the next random draw
     random_key: Callable[[], str] | None = None
+    #: the layout planned across modules (rule S004): the ranks at which each parameter was moved
+    #: channels-last, and the layout of each returned value, as this body was translated
+    param_ranks: dict[str, set] = field(default_factory=dict)
+    return_facts: list[Fact] = field(default_factory=list)
+    #: returns keep a channels-last value as it is (the channels-last method of a class planned to run
+    #: channels-last); otherwise they are in PyTorch's layout
+    returns_channels_last: bool = False
+    #: placeholder names -> the expression each stands for while a call is written around it
+    stands_for: dict[str, cst.BaseExpression] = field(default_factory=dict)
 
     def parameters(self, params: cst.Parameters) -> cst.Parameters:
         """Bind the parameters as plain values and translate their defaults (``dtype=torch.float32``)."""
@@ -206,6 +220,11 @@ class BodyTranslator:
         """``rank=None``: the layer accepts any rank (channel axis 1 moved last)."""
         if value.fact.channels_last and (value.fact.rank == rank or rank is None):
             return value.expr
+        converted = value.expr
+        while isinstance(converted, cst.Name) and converted.value in self.stands_for:
+            converted = self.stands_for[converted.value]
+        if isinstance(converted, cst.Name) and converted.value in self.params:
+            self.param_ranks.setdefault(converted.value, set()).add(rank)
         expr = self.as_plain(value)
         self.file.note(LAYOUT, "NCHW -> NHWC: Flax convolutions, pools and norms are channels-last")
         return transpose(expr, "to_last" if rank is None else to_channels_last_perm(rank))
@@ -498,6 +517,8 @@ class BodyTranslator:
         qualified = library_name(self.file.resolved, func)
         if qualified is not None:
             rule = rule_for_qualified_name(qualified)
+            if qualified in CHANNELS_LAST_CAT and rule is not None and (joined := self.channels_last_cat(node, rule)) is not None:
+                return joined
             if rule is not None and rule.call_signature is not None:
                 return self.rule_call(rule, node, node)
             base = rule_for_qualified_name(qualified[:-1]) if qualified.endswith("_") and isinstance(func, cst.Attribute) else None
@@ -595,6 +616,12 @@ class BodyTranslator:
             kinds = element.kinds
             if kinds and all(k is kinds[0] for k in kinds) and isinstance(kinds[0], ContainerAttr) and kinds[0].kind == "sequential" and kinds[0].elements is not None:
                 return self.sequential_call(node, kinds[0], (), element=node.func)
+            interface = channels_last_interface(kinds, self.info) if kinds else None
+            if interface is not None and self.one_input(node):
+                for kind in kinds:
+                    target = self.info.classes[kind.class_name]
+                    self.check_callee_writes(node, target.forward_params, target.forward_mutates, self.rebound)
+                return self.channels_last_call(node, node.func, interface)
             if not kinds or not all(plain_compatible(k, self.info) for k in kinds):
                 self.unsupported(
                     CONTAINER_CODE,
@@ -622,10 +649,11 @@ class BodyTranslator:
             return Emitted(node)
         first = self.expr(node.args[0].value)
         self.env[OPTIONAL_INPUT] = first.fact
+        self.stands_for[OPTIONAL_INPUT] = first.expr
         try:
             called = self.element_call(node.with_changes(args=[cst.Arg(cst.Name(OPTIONAL_INPUT))]), element, (attr,), identity_checked=True)
         finally:
-            del self.env[OPTIONAL_INPUT]
+            del self.env[OPTIONAL_INPUT], self.stands_for[OPTIONAL_INPUT]
         module_branch = called.expr.visit(ReplaceName(OPTIONAL_INPUT, first.expr))
         if called.fact.channels_last:
             identity_branch = self.as_channels_last(first, called.fact.rank)
@@ -708,6 +736,8 @@ class BodyTranslator:
 
     def write_sequential(self, node: cst.Call, container: ContainerAttr, target_path: tuple, name: str, element) -> None:
         """Translate a Sequential's chain of layer calls once, and fold its runs into the shared runner."""
+        if self.channels_last_chain(container, name):
+            return
         overrides = dict(self.overrides)
         if element is not None:
             target_path, overrides[ELEMENT_SEQUENTIAL] = (ELEMENT_SEQUENTIAL,), container
@@ -747,6 +777,30 @@ class BodyTranslator:
         ))])
         self.cls.generated[name] = (method.with_changes(params=params, body=method.body.with_changes(body=[doc, *body])), translator.uses_train)
 
+    def channels_last_chain(self, container: ContainerAttr, name: str) -> bool:
+        """A Sequential built at run time whose elements are all classes of the file running channels-last with
+        the same rank in and out (``nn.Sequential(*blocks)`` of ResNet blocks): one call of the shared runner,
+        channels-last in and out, each element called through its channels-last method (rule S004)."""
+        if container.elements is not None or not container.kinds:
+            return False
+        interface = channels_last_interface(container.kinds, self.info)
+        if interface is None or interface[0] != interface[1]:
+            return False
+        targets = [self.info.classes[kind.class_name] for kind in container.kinds]
+        if any(target.forward_mutates for target in targets):
+            return False
+        rank, _, method, takes_train = interface
+        entries = [(target.name, (method, (("train", "train"),) if takes_train else ())) for target in targets]
+        if not accepts(self.info.runner_table, entries):
+            return False
+        runner = runner_name(self.info, self.file)
+        self.info.runner_table.update(entries)
+        self.file.support[runner] = runner_source(runner, self.info.runner_table)
+        self.cls.generated_alias[name] = True  # (an empty Sequential returns its input)
+        self.cls.generated_mutates[name] = set()
+        self.cls.inline_chains[name] = InlineChain(channels_last(rank), channels_last(rank), takes_train, [])
+        return True
+
     def variant_sequential_call(self, node: cst.Call, container: ContainerAttr, path: tuple) -> Emitted:
         """A Sequential built differently in branches of __init__: choose by its length at trace time.
 
@@ -757,6 +811,7 @@ class BodyTranslator:
         attr = path[0]
         first = self.expr(node.args[0].value)
         self.env[SEQUENTIAL_INPUT] = first.fact
+        self.stands_for[SEQUENTIAL_INPUT] = first.expr
         branches: list[tuple[int, Emitted]] = []
         try:
             for variant in sorted(container.variants, key=lambda v: len(v.elements)):
@@ -774,9 +829,21 @@ class BodyTranslator:
                     self.overrides[attr] = saved
         finally:
             del self.env[SEQUENTIAL_INPUT]
+        try:
+            return self.choose_variant(attr, first, branches)
+        finally:
+            self.stands_for.pop(SEQUENTIAL_INPUT, None)
+
+    def choose_variant(self, attr: str, first: Emitted, branches: list[tuple[int, Emitted]]) -> Emitted:
+        """The branches of a branch-built Sequential's call (the input written as the placeholder), chosen by length."""
         ends = {e.fact for n, e in branches if n}
         fact = ends.pop() if len(ends) == 1 and next(iter(ends)).channels_last else PLAIN
         result = None
+        exprs = [(self.as_channels_last(branch, fact.rank) if fact.channels_last else self.as_plain(branch)) for _, branch in branches]
+        if len(exprs) > 1 and all(n for n, _ in branches) and len({code_of(e) for e in exprs}) == 1:
+            # every branch is the same call of the shared runner: no choice to make
+            self.file.note(CONTAINER_CODE, "a Sequential built in branches of __init__: the shared loop runs each branch alike")
+            return Emitted(exprs[-1].visit(ReplaceName(SEQUENTIAL_INPUT, first.expr)), fact)
         for length, branch in branches:
             expr = self.as_channels_last(branch, fact.rank) if fact.channels_last else self.as_plain(branch)
             expr = expr.visit(ReplaceName(SEQUENTIAL_INPUT, first.expr))
@@ -789,6 +856,38 @@ class BodyTranslator:
             result = parenthesize(result)
         self.file.note(CONTAINER_CODE, "a Sequential built in branches of __init__: the branch is chosen by its length")
         return Emitted(result, fact)
+
+    def channels_last_cat(self, node: cst.Call, rule: Rule) -> Emitted | None:
+        """``torch.cat([a, b], dim=1)`` of channels-last tensors: joined channels-last along the axis where PyTorch's
+        ``dim`` lives (rule T017 with S004), so a U-Net's skip connection costs no transpose. Only a literal list and
+        a literal ``dim``; the operands take the layout most of them have (a tie: PyTorch's)."""
+        try:
+            provided = bind_arguments(node, rule.call_signature)
+        except UnbindableCall:
+            return None
+        tensors = provided.get("tensors")
+        if set(provided) - {"tensors", "dim", "axis"} or ("dim" in provided and "axis" in provided):
+            return None
+        if not isinstance(tensors, (cst.List, cst.Tuple)) or not tensors.elements or any(
+            not isinstance(e, cst.Element) for e in tensors.elements
+        ):
+            return None
+        dim_node = provided.get("dim", provided.get("axis"))
+        dim = 0 if dim_node is None else integer_literal(dim_node)
+        if dim is None:
+            return None
+        values = [self.expr(e.value) for e in tensors.elements]
+        ranks = {v.fact.rank for v in values if v.fact.channels_last}
+        laid_last = sum(1 for v in values if v.fact.channels_last)
+        laid_plain = sum(1 for v in values if not v.fact.channels_last)
+        rank = next(iter(ranks)) if len(ranks) == 1 else None
+        if rank is not None and laid_last > laid_plain and -rank <= dim < rank:
+            elements = [e.with_changes(value=self.as_channels_last(v, rank)) for e, v in zip(tensors.elements, values)]
+            axis = to_channels_last_perm(rank).index(dim % rank)
+            self.file.note(LAYOUT, "torch.cat of channels-last tensors joins them channels-last, along the axis where `dim` lives")
+            return Emitted(parse_expr(f"jnp.concatenate({{t}}, axis={axis})", t=tensors.with_changes(elements=elements)), channels_last(rank))
+        elements = [e.with_changes(value=self.as_plain(v)) for e, v in zip(tensors.elements, values)]
+        return Emitted(parse_expr(f"jnp.concatenate({{t}}, axis={dim})", t=tensors.with_changes(elements=elements)))
 
     def translated_function(self, func: cst.BaseExpression) -> bool:
         """A lambda, a function of this file, or a method of this class that takes no ``train`` flag."""
@@ -917,11 +1016,31 @@ class BodyTranslator:
 
     def submodule_call(self, node: cst.Call, target: ClassInfo) -> Emitted:
         self.check_callee_writes(node, target.forward_params, target.forward_mutates, self.rebound)
+        interface = channels_last_interface([UserModuleRef(target.name)], self.info)
+        if interface is not None and self.one_input(node):
+            return self.channels_last_call(node, node.func, interface)
         args = self.plain_args(node)
         if target.needs_train:
             self.cls.needs_train = self.uses_train = True
             args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
         return Emitted(node.with_changes(args=args))
+
+    @staticmethod
+    def one_input(node: cst.Call) -> bool:
+        return len(node.args) == 1 and node.args[0].keyword is None and not node.args[0].star
+
+    def channels_last_call(self, node: cst.Call, module: cst.BaseExpression, interface: tuple) -> Emitted:
+        """A class of the file planned to run channels-last (rule S004): its channels-last method takes the
+        value as it is when it is channels-last already, and its result stays channels-last."""
+        rank_in, rank_out, method, takes_train = interface
+        value = self.as_channels_last(self.expr(node.args[0].value), rank_in)
+        args = [node.args[0].with_changes(value=value)]
+        if takes_train:
+            self.cls.needs_train = self.uses_train = True
+            args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
+        self.file.note(LAYOUT, "a module that runs channels-last is called through its channels-last method: no transpose in between")
+        call = node.with_changes(func=cst.Attribute(value=module, attr=cst.Name(method)), args=args)
+        return Emitted(call, channels_last(rank_out))
 
     # ------------------------------------------------------------------ shared memory and in-place updates
     def storage(self, node: cst.BaseExpression) -> frozenset:
@@ -1157,7 +1276,11 @@ class BodyTranslator:
             self.check_in_place(node, set())
             if any(root.startswith("shared:") for root in self.storage(node.value)):
                 self.returns_alias = True
-            return [node.with_changes(value=self.plain(node.value))]
+            value = self.expr(node.value)
+            self.return_facts.append(value.fact)
+            if self.returns_channels_last and value.fact.channels_last:
+                return [node.with_changes(value=value.expr)]
+            return [node.with_changes(value=self.as_plain(value))]
         if isinstance(node, cst.Expr):
             operand = self.in_place_operand_name(node.value)
             if operand is not None:
@@ -1425,6 +1548,19 @@ class BodyTranslator:
         if node.orelse is not None:
             self.unsupported(UNSUPPORTED, "`else` on a loop is not translated yet", node)
         return [*before, node.with_changes(body=node.body.with_changes(body=[*body, *fixes]), **header)]
+
+
+#: the concatenations that may join channels-last tensors (``stack`` adds an axis: it stays in PyTorch's layout)
+CHANNELS_LAST_CAT = frozenset({"torch.cat", "torch.concat", "torch.concatenate"})
+
+
+def integer_literal(node: cst.BaseExpression) -> int | None:
+    """``1`` / ``-1`` as an int, else None."""
+    if isinstance(node, cst.Integer):
+        return int(node.value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and isinstance(node.expression, cst.Integer):
+        return -int(node.expression.value)
+    return None
 
 
 def torch_dtype_class() -> type:

@@ -141,16 +141,24 @@ def runner_name(info: FileInfo, file: FileContext) -> str:
     return info.runner_name
 
 
-def runner_source(name: str, table: dict[str, tuple]) -> str:
-    """The shared loop over a Sequential's layers; an ``isinstance`` test where layers take different flags."""
-    forms: list[tuple] = []
-    for keywords in table.values():
-        if keywords not in forms:
-            forms.append(keywords)
-    uses_train = any(forms)
+#: how the runner calls a layer that takes PyTorch's layout with no flag: ``layer(x)``
+PLAIN_FORM = ("", ())
 
-    def call(keywords: tuple) -> str:
-        return "layer(x" + "".join(f", {k}={v}" for k, v in keywords) + ")"
+
+def runner_source(name: str, table: dict[str, tuple]) -> str:
+    """The shared loop over a Sequential's layers; an ``isinstance`` test where layers take different flags
+    (or, for a class of the file that runs channels-last, another method: rule S004).
+
+    ``table`` maps each kind of layer to its form ``(method, keywords)``: ``("", ())`` is ``layer(x)``."""
+    forms: list[tuple] = []
+    for form in table.values():
+        if form not in forms:
+            forms.append(form)
+    uses_train = any(keywords for _, keywords in forms)
+
+    def call(form: tuple) -> str:
+        method, keywords = form
+        return f"layer{'.' + method if method else ''}(x" + "".join(f", {k}={v}" for k, v in keywords) + ")"
 
     lines = [f"def {name}(layers, x{', train: bool = False' if uses_train else ''}):"]
     if len(forms) == 1:
@@ -160,19 +168,19 @@ def runner_source(name: str, table: dict[str, tuple]) -> str:
             f"        x = {call(forms[0])}",
         ]
     else:
-        default = () if () in forms else forms[-1]
+        default = PLAIN_FORM if PLAIN_FORM in forms else forms[-1]
         lines += [
             f'    """Runs `layers` in order, as PyTorch\'s nn.Sequential does (rule {CONTAINER_CODE}).\n\n'
             '    Each kind of layer gets the `train` flag under the keyword it takes.\n    """',
             "    for layer in layers:",
         ]
         branch = "if"
-        for keywords in forms:
-            if keywords == default:
+        for form in forms:
+            if form == default:
                 continue
-            classes = [key for key, form in table.items() if form == keywords]
+            classes = [key for key, entry in table.items() if entry == form]
             test = classes[0] if len(classes) == 1 else "(" + ", ".join(classes) + ")"
-            lines += [f"        {branch} isinstance(layer, {test}):", f"            x = {call(keywords)}"]
+            lines += [f"        {branch} isinstance(layer, {test}):", f"            x = {call(form)}"]
             branch = "elif"
         lines += ["        else:", f"            x = {call(default)}"]
     lines.append("    return x")
@@ -190,19 +198,26 @@ class ElementCall:
     index: int
     arg: cst.BaseExpression
     keywords: tuple  # ((keyword, "train" | "not train"), ...)
+    method: str = ""  # the method called (a channels-last class of the file, rule S004); "" for the call itself
+
+    @property
+    def form(self) -> tuple:
+        return (self.method, self.keywords)
 
 
 def element_statement(statement: cst.CSTNode, target: str) -> ElementCall | None:
     if not m.matches(statement, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(m.Name("x"))], value=m.Call())])):
         return None
     call = statement.body[0].value
-    func = call.func
+    func, method = call.func, ""
+    if m.matches(func, m.Attribute(value=m.Subscript(), attr=m.Name())):  # `target[0].channels_last(x)` (rule S004)
+        func, method = func.value, func.attr.value
     if not (m.matches(func, m.Subscript(slice=[m.SubscriptElement(m.Index(m.Integer()))])) and code_of(func.value) == target):
         return None
-    return called_with(call, int(func.slice[0].slice.value.value))
+    return called_with(call, int(func.slice[0].slice.value.value), method)
 
 
-def called_with(call: cst.Call, index: int) -> ElementCall | None:
+def called_with(call: cst.Call, index: int, method: str = "") -> ElementCall | None:
     if not call.args or call.args[0].keyword is not None or call.args[0].star:
         return None
     keywords = []
@@ -211,7 +226,7 @@ def called_with(call: cst.Call, index: int) -> ElementCall | None:
         if arg.keyword is None or arg.star or value not in ("train", "not train"):
             return None
         keywords.append((arg.keyword.value, value))
-    return ElementCall(index, call.args[0].value, tuple(keywords))
+    return ElementCall(index, call.args[0].value, tuple(keywords), method)
 
 
 def loop_statement(statement: cst.CSTNode, target: str) -> ElementCall | None:
@@ -263,14 +278,14 @@ def fold_chain(
             found = element_statement(statement, target)
             if found is None or found.index not in elements:
                 continue
-            entries = [(element_key(elements[found.index]), found.keywords)]
+            entries = [(element_key(elements[found.index]), found.form)]
             if accepts(table, entries):
                 calls[position] = (found, entries)
                 table.update(entries)
     elif body:
         found = loop_statement(body[0], target)
         if found is not None:
-            entries = [(element_key(kind), found.keywords) for kind in container.kinds]
+            entries = [(element_key(kind), found.form) for kind in container.kinds]
             if accepts(table, entries):
                 calls[0] = (found, entries)
     folded: list = []
@@ -318,7 +333,7 @@ def fold_chain(
             returned == code_of(transpose(cst.Name("x"), "to_first" if output.rank is None else to_channels_first_perm(output.rank)))
         )
         first_element = elements[0] if elements else None
-        layout = input_layout(arg, first_element)
+        layout = input_layout(arg, first_element, info)
         if returns_output and layout is not None:
             result.whole_input, result.whole_train = layout, uses_train
     return result
@@ -326,18 +341,34 @@ def fold_chain(
 
 def accepts(table: dict[str, tuple], entries: list) -> bool:
     """Whether the runner can give each (key, keywords) its keywords, alongside what it already runs."""
-    for key, keywords in entries:
-        if key is None or (keywords and (key == FUNCTION_KEY or not is_class_name(key))):
+    for key, form in entries:
+        if key is None or (form != PLAIN_FORM and (key == FUNCTION_KEY or not is_class_name(key))):
             return False
-        if table.get(key, keywords) != keywords:
+        if table.get(key, form) != form:
             return False
     return True
 
 
-def input_layout(arg: cst.BaseExpression, first) -> Fact | None:
+def channels_last_interface(kinds, info: FileInfo) -> tuple[int, int, str, bool] | None:
+    """``(rank in, rank out, method, takes train)`` when every kind is a class of the file whose ``forward``
+    runs channels-last under one interface (rule S004), else None."""
+    interfaces = set()
+    for kind in kinds:
+        target = info.classes.get(kind.class_name) if isinstance(kind, UserModuleRef) else None
+        if target is None or target.channels_last is None:
+            return None
+        interfaces.add((*target.channels_last, target.channels_last_method, target.needs_train))
+    return interfaces.pop() if len(interfaces) == 1 else None
+
+
+def input_layout(arg: cst.BaseExpression, first, info: FileInfo | None = None) -> Fact | None:
     """The layout a chain's input is converted to before its first layer: ``x`` itself, or ``x`` moved channels-last."""
     if m.matches(arg, m.Name("x")):
         return PLAIN
+    interface = channels_last_interface([first], info) if info is not None else None
+    if interface is not None:
+        expected = transpose(cst.Name("x"), to_channels_last_perm(interface[0]))
+        return channels_last(interface[0]) if code_of(arg) == code_of(expected) else None
     if isinstance(first, LayerAttr) and first.call.accepts == "channels_last":
         rank = first.call.rank
         expected = transpose(cst.Name("x"), "to_last" if rank is None else to_channels_last_perm(rank))

@@ -87,6 +87,11 @@ class ClassInfo:
     methods: set[str] = field(default_factory=set)
     #: whether ``__call__`` takes a ``train`` flag (dropout, batch norm, or a submodule that does)
     needs_train: bool = False
+    #: the layout planned across modules (rule S004): ``(rank in, rank out)`` when ``forward`` takes and
+    #: returns channels-last values; its translation is then the method ``channels_last_method``, and
+    #: ``__call__`` is the thin boundary in PyTorch's layout around it. None: ``__call__`` only, in PyTorch's layout
+    channels_last: tuple[int, int] | None = None
+    channels_last_method: str | None = None
     #: whether ``forward``'s result may share memory with its arguments (conservative until translated)
     returns_alias: bool = True
     #: ``forward``'s parameters (without self), and those it writes into in place
@@ -121,3 +126,6 @@ class FileInfo:
     #: each kind of layer it runs gets (its class -> ``(("use_running_average", "not train"),)``)
     runner_name: str | None = None
     runner_table: dict[str, tuple] = field(default_factory=dict)
+    #: classes some other class or function of the file builds (callers that may take their channels-last
+    #: method, rule S004); None: not known, every class may be
+    submodule_classes: set[str] | None = None

@@ -30,6 +30,7 @@ from translator.rewrite.initialisation import (
     is_initialisation,
     report_initialisation,
 )
+from translator.rewrite.layout_plan import Snapshot, boundary, input_rank, method_name, output_ranks, single_input, transposes
 from translator.rewrite.model import ClassInfo, ContainerAttr, FileInfo, LayerAttr, UserModuleRef
 from translator.rewrite.names import is_torch_name, library_name
 from translator.rewrite.state import (
@@ -39,11 +40,13 @@ from translator.rewrite.state import (
     parameter_collection_statement,
     parameter_statement,
 )
+from translator.rules.base import channels_last
 from translator.rules.registry import rule_for_qualified_name
 
 MODULE_CLASS = "S001"
 MODULE_ARGUMENT = "S016"
 FORWARD = "S002"
+LAYOUT_CODE = "S004"
 
 SUPER_INIT = m.OneOf(
     m.Call(func=m.Attribute(value=m.Call(func=m.Name("super")), attr=m.Name("__init__"))),
@@ -401,7 +404,8 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
         if method.name.value in translated_helpers:
             body.append(translated_helpers[method.name.value])
             continue
-        body.append(translated_methods[method.name.value])
+        translated = translated_methods[method.name.value]
+        body.extend(translated if isinstance(translated, list) else [translated])
     body.extend(method for method, _ in cls.generated.values())
     if not any(f.name.value == "forward" for f in methods):
         file.report(FORWARD, f"`{cls.name}` has no `forward` method", node)
@@ -740,14 +744,33 @@ def settle_attributes(cls: ClassInfo, file: FileContext, node: cst.CSTNode) -> N
             cls.opaque.add(name)
 
 
-def translate_method(method: cst.FunctionDef, file: FileContext, info: FileInfo, cls: ClassInfo) -> cst.FunctionDef:
-    """``forward`` -> ``__call__`` (with a ``train`` flag where needed); other methods keep their names."""
+def translate_method(
+    method: cst.FunctionDef, file: FileContext, info: FileInfo, cls: ClassInfo
+) -> cst.FunctionDef | list[cst.FunctionDef]:
+    """``forward`` -> ``__call__`` (with a ``train`` flag where needed); other methods keep their names.
+
+    A conv-friendly ``forward`` (see :mod:`translator.rewrite.layout_plan`) becomes two methods: ``__call__``
+    in PyTorch's layout and the channels-last method it calls, which the file's other classes call directly."""
     is_forward = method.name.value == "forward"
     params = tuple(p.name.value for p in [*method.params.params, *method.params.kwonly_params] if p.name.value != "self")
-    translator = BodyTranslator(file, info, cls, params=params, caller_checks_params=is_forward)
-    translated_params = translator.parameters(method.params)
-    translator.env.pop("self", None)
-    body = translator.block(method.body.body)
+    submodule = info.submodule_classes is None or cls.name in info.submodule_classes
+    param = single_input(method) if is_forward and submodule else None
+    start = Snapshot.take(file, info, cls) if param is not None else None
+    translator, translated_params, body = translate_body(method, file, info, cls, params, is_forward)
+    rank = input_rank(translator.param_ranks, param) if start is not None else None
+    ranks = None
+    if rank is not None:
+        # the same body with its input channels-last and its returns left so: kept when it moves less
+        tried = Snapshot.take(file, info, cls)
+        reported = file.diagnostics[len(start.file["diagnostics"]):]
+        start.restore(file, info, cls)
+        trial = translate_body(method, file, info, cls, params, is_forward, rank)
+        ranks = output_ranks(rank, trial[0].return_facts)
+        if ranks is not None and transposes(trial[2]) < transposes(body) and file.diagnostics[len(start.file["diagnostics"]):] == reported:
+            translator, translated_params, body = trial
+        else:
+            tried.restore(file, info, cls)
+            ranks = None
     if is_forward:
         cls.returns_alias, cls.forward_params, cls.forward_mutates = translator.returns_alias, params, translator.mutated_params
     params = translated_params
@@ -769,6 +792,21 @@ def translate_method(method: cst.FunctionDef, file: FileContext, info: FileInfo,
         file.note(FORWARD, "forward -> __call__" + (
             "; `train` selects dropout/batch-norm behaviour (PyTorch's model.train()/eval())" if cls.needs_train else ""
         ))
+    if ranks is not None:
+        name = method_name(cls)
+        cls.channels_last, cls.channels_last_method = ranks, name
+        file.note(LAYOUT_CODE, f"the boundary keeps PyTorch's layout around `{name}`, which this file's modules call directly")
+        leading += [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in file.take_notes()]
+        outer = boundary(param, params, ranks, name, cls.needs_train).with_changes(leading_lines=leading)
+        file.note(LAYOUT_CODE, "forward, channels-last in and out: no transpose at either end")
+        inner = method.with_changes(
+            name=cst.Name(name),
+            params=params,
+            body=method.body.with_changes(body=body),
+            leading_lines=[*(cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in file.take_notes())],
+        )
+        return [file.mark(outer, method), file.mark(inner, method)]
+    if is_forward:
         leading += [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in file.take_notes()]
     return file.mark(method.with_changes(
         name=cst.Name("__call__") if is_forward else method.name,
@@ -776,3 +814,18 @@ def translate_method(method: cst.FunctionDef, file: FileContext, info: FileInfo,
         body=method.body.with_changes(body=body),
         leading_lines=leading,
     ), method)
+
+
+def translate_body(
+    method: cst.FunctionDef, file: FileContext, info: FileInfo, cls: ClassInfo, params: tuple[str, ...], is_forward: bool,
+    channels_last_rank: int | None = None,
+) -> tuple[BodyTranslator, cst.Parameters, list[cst.BaseStatement]]:
+    """A method's body, its input in PyTorch's layout, or (``channels_last_rank``) its one input channels-last
+    at that rank and its channels-last returns left so (rule S004)."""
+    translator = BodyTranslator(file, info, cls, params=params, caller_checks_params=is_forward)
+    translated_params = translator.parameters(method.params)
+    translator.env.pop("self", None)
+    if channels_last_rank is not None:
+        translator.env[params[0]] = channels_last(channels_last_rank)
+        translator.returns_channels_last = True
+    return translator, translated_params, translator.block(method.body.body)

@@ -106,6 +106,7 @@ def translate_source(source: str, path: str = "<source>", notes: bool = True, li
     translated_classes: dict[str, cst.ClassDef] = {}
     class_nodes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef) and s.name.value in info.classes}
     info.module_arguments = module_arguments(class_nodes, info)
+    info.submodule_classes = built_inside(module, info)
     for name in dependency_order(class_nodes, info):
         translated_classes[name] = guarded(translate_class, class_nodes[name], file, info)
 
@@ -296,6 +297,18 @@ def dependency_order(classes: dict[str, cst.ClassDef], info: FileInfo) -> list[s
     for name in classes:
         visit(name, ())
     return ordered
+
+
+def built_inside(module: cst.Module, info: FileInfo) -> set[str]:
+    """The classes of the file that another class or a function of the file builds (its submodules); a class
+    only the script code or the user builds keeps one ``__call__`` (rule S004)."""
+    built: set[str] = set()
+    for statement in module.body:
+        if not isinstance(statement, (cst.ClassDef, cst.FunctionDef)):
+            continue
+        own = statement.name.value if isinstance(statement, cst.ClassDef) else None
+        built |= {node.value for node in m.findall(statement, m.Name()) if node.value in info.classes and node.value != own}
+    return built
 
 
 def builds_layers(node: cst.FunctionDef, file: FileContext) -> bool:

@@ -1,4 +1,4 @@
-"""S004 TorchLayout: NCHW at the module boundary, NHWC inside, transposes only where needed."""
+"""S004 TorchLayout: NCHW at the model's boundary, NHWC inside and between modules, transposes only where needed."""
 
 from __future__ import annotations
 
@@ -7,32 +7,92 @@ from hypothesis import strategies as st
 from translator.rules.base import Example, Rule, RuleCase, RuleDoc
 from translator.rules.registry import register
 
+#: classes of the file whose forward runs channels-last: a residual block, and a stack of them in a Sequential
+BLOCKS = """\
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1)
+        self.norm = nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return torch.relu(self.norm(self.conv(x))) + x
+
+
+class Stack(nn.Module):
+    def __init__(self, c, n):
+        super().__init__()
+        self.blocks = nn.Sequential(*[Block(c) for _ in range(n)])
+
+    def forward(self, x):
+        return self.blocks(x)
+"""
+
 
 @register
 class TorchLayout(Rule):
     code = "S004"
     name = "TorchLayout"
-    summary = "NCHW at the boundary, NHWC inside: one transpose in, one before any axis-sensitive op"
+    summary = "NCHW at the model's boundary, NHWC inside and between modules: transposes only where an op needs NCHW"
     doc = RuleDoc(
         what=(
-            "Every value flowing between convolutions, pools and elementwise ops in `forward`. The\n"
-            "translator tracks which values are channels-last; a transpose is inserted when a value\n"
-            "reaches an op that needs the other layout (a conv needs NHWC; flatten, view, indexing,\n"
-            "dim arguments, Linear and returns need PyTorch's NCHW)."
+            "Every value flowing between convolutions, pools, elementwise ops and the modules of the file.\n"
+            "In one function the translator tracks which values are channels-last; a transpose is inserted\n"
+            "when a value reaches an op that needs the other layout (a conv needs NHWC; flatten, view,\n"
+            "indexing, most dim arguments, Linear need PyTorch's NCHW; `torch.cat` joins channels-last\n"
+            "tensors channels-last along the axis where `dim` lives).\n"
+            "Across modules: a class whose `forward` takes one tensor that goes straight into channels-last\n"
+            "ops and returns a channels-last value (a ResNet block, a U-Net's double conv) is translated\n"
+            "with its input and output channels-last, into a method `channels_last`, when that needs fewer\n"
+            "transposes than PyTorch's layout. Its `__call__` is a thin boundary in PyTorch's layout\n"
+            "(transpose in, `channels_last`, transpose out). The other classes of the file call\n"
+            "`block.channels_last(x)` with channels-last values (the shared Sequential loop too), so no\n"
+            "transpose stands between two modules that both run channels-last. Classes are planned\n"
+            "callees first, so a class's own plan already sees its submodules' channels-last methods.\n"
+            "A class no other class of the file builds (the model) keeps one `__call__` in PyTorch's layout."
         ),
         why=(
             "XLA's convolutions in Flax are channels-last by default (`nn.Conv` takes (N, H, W, C)).\n"
-            "Keeping NCHW at the module boundary means the translated model takes the same inputs and\n"
+            "Keeping NCHW at the model's boundary means the translated model takes the same inputs and\n"
             "gives the same outputs as the PyTorch one, and flattening in NCHW order means ported\n"
-            "Linear weights need no permutation. Anything not known to be layout-agnostic gets\n"
-            "PyTorch's layout, so an unknown op can cost a transpose but never give a wrong axis."
+            "Linear weights need no permutation. Inside, a Flax model is channels-last throughout (as\n"
+            "Flax's own ImageNet ResNet is): a transpose per submodule boundary is memory traffic XLA\n"
+            "does not always cancel. Any class can be the model (`check --class Block`, `port`), so a\n"
+            "class planned channels-last still has `__call__` in PyTorch's layout, and any call site that\n"
+            "does not know the plan (a container of mixed kinds) calls it and stays correct. Anything not\n"
+            "known to be layout-agnostic gets PyTorch's layout, so an unknown op can cost a transpose but\n"
+            "never give a wrong axis. Parameter names and shapes are unchanged: ported weights are too."
         ),
         example=Example(
-            torch="self.conv = nn.Conv2d(3, 8, 3)\nx = torch.relu(self.conv(x))\nx = torch.flatten(x, 1)",
+            torch=(
+                "class Block(nn.Module):\n"
+                "    def __init__(self, c):\n"
+                "        super().__init__()\n"
+                "        self.conv = nn.Conv2d(c, c, 3, padding=1)\n\n"
+                "    def forward(self, x):\n"
+                "        return torch.relu(self.conv(x)) + x\n\n\n"
+                "class Net(nn.Module):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        self.stem = nn.Conv2d(3, 8, 3)\n"
+                "        self.block = Block(8)\n"
+                "        self.head = nn.Linear(8 * 4 * 4, 10)\n\n"
+                "    def forward(self, x):\n"
+                "        x = self.block(self.stem(x))\n"
+                "        return self.head(torch.flatten(x, 1))"
+            ),
             flax=(
-                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID")\n'
-                "x = nn.relu(self.conv(jnp.transpose(x, (0, 2, 3, 1))))\n"
-                "x = jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)"
+                "class Block(nn.Module):\n"
+                "    ...\n\n"
+                "    def __call__(self, x):  # the boundary, in PyTorch's layout\n"
+                "        return jnp.transpose(self.channels_last(jnp.transpose(x, (0, 2, 3, 1))), (0, 3, 1, 2))\n\n"
+                "    def channels_last(self, x):  # forward, NHWC in and out\n"
+                "        return nn.relu(self.conv(x)) + x\n\n\n"
+                "class Net(nn.Module):\n"
+                "    ...\n\n"
+                "    def __call__(self, x):\n"
+                "        x = self.block.channels_last(self.stem(jnp.transpose(x, (0, 2, 3, 1))))\n"
+                "        return self.head(jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1))"
             ),
         ),
         fidelity="Exact: transposes move values without arithmetic.",
@@ -43,6 +103,21 @@ class TorchLayout(Rule):
         def layout_case(draw):
             channels = draw(st.integers(1, 3))
             size = draw(st.integers(3, 7))
+            if draw(st.booleans()):  # a module of the file planned channels-last, called from another one
+                layer = draw(st.sampled_from([f"Block({channels})", f"Stack({channels}, {draw(st.integers(1, 3))})"]))
+                forward = draw(
+                    st.sampled_from(
+                        [
+                            "self.layer(x)",
+                            "torch.flatten(self.layer(x), 1)",
+                            "self.layer(self.layer(x) * 2.0)",
+                            "torch.cat([self.layer(x), x], dim=1)",
+                            "torch.cat([self.layer(x), self.layer(x)], dim=-3)",
+                            "self.layer(x).mean((2, 3))",
+                        ]
+                    )
+                )
+                return RuleCase(layer, forward, (2, channels, size, size), prelude=BLOCKS)
             forward = draw(
                 st.sampled_from(
                     [

@@ -27,9 +27,10 @@ class TorchCat(Rule):
         what="`torch.cat([a, b], dim=1)`, `torch.concat`, `torch.concatenate(..., axis=)`, `torch.stack(ts, dim)`, `hstack`, `vstack`, `dstack`.",
         why=(
             "`dim` names a PyTorch axis. Concatenating channels-last conv outputs along `dim=1` with\n"
-            "`axis=1` would join them along height: every operand of a list is converted to PyTorch's\n"
-            "layout first (XLA cancels the transposes against the next conv's). The result is a new\n"
-            "array; there is no `out=`."
+            "`axis=1` would join them along height: the operands of a list take the layout most of them\n"
+            "have (a tie: PyTorch's), and channels-last ones are joined along the axis where `dim` lives\n"
+            "(a U-Net's skip connection `torch.cat([skip, up], dim=1)` is `axis=3`, rule S004). The result\n"
+            "is a new array; there is no `out=`."
         ),
         example=Example(
             torch="self.conv = nn.Conv2d(3, 8, 3, padding=1)\ny = torch.cat([self.conv(x), x], dim=1)",
