@@ -9,7 +9,6 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 
 # S001: nn.Module -> flax.linen.Module: constructor arguments are dataclass fields, layers are built in setup()
@@ -23,24 +22,14 @@ class ConvBNReLU(nn.Module):
     def setup(self):
         padding = (self.kernel_size - 1) // 2
         # L002: `padding` is an expression: Flax reads an int or a tuple of ints as PyTorch does
-        # L002: Conv2d with groups == in_channels (depthwise) -> DepthwiseConv: one multiply-add per kernel tap (XLA's CPU convolution is slow for depthwise kernels); the same kernel [*k, 1, out] as nn.Conv
-        self.conv = (
-            DepthwiseConv(
-                self.out_planes,
-                kernel_size=(self.kernel_size,) * 2,
-                strides=(self.stride,) * 2,
-                padding=padding,
-                use_bias=False,
-            )
-            if self.groups == self.in_planes
-            else nn.Conv(
-                self.out_planes,
-                kernel_size=(self.kernel_size,) * 2,
-                strides=(self.stride,) * 2,
-                padding=padding,
-                use_bias=False,
-                feature_group_count=self.groups,
-            )
+        # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
+        self.conv = nn.Conv(
+            self.out_planes,
+            kernel_size=(self.kernel_size,) * 2,
+            strides=(self.stride,) * 2,
+            padding=padding,
+            feature_group_count=self.groups,
+            use_bias=False,
         )
         # L020: BatchNorm -> TorchBatchNorm: PyTorch's momentum convention and unbiased running variance
         self.bn = TorchBatchNorm()
@@ -68,7 +57,6 @@ class InvertedResidual(nn.Module):
     def setup(self):
         hidden_dim = int(round(self.inp * self.expand_ratio))
         self.use_res_connect = self.stride == 1 and self.inp == self.oup
-        # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
         # S005: nn.Sequential -> a plain list/dict in setup; Flax names its layers <attr>_<index> (or <attr>_<key>)
         if self.expand_ratio == 1:
             self.conv = [
@@ -145,58 +133,6 @@ class MobileNetV2(nn.Module):
 
 
 # Support code the rules above rely on (each cites its rule).
-class DepthwiseConv(nn.Module):
-    """``nn.Conv(features, ..., feature_group_count=<input channels>)`` as multiply-adds (rule L002).
-
-    The same parameters as that nn.Conv (``kernel`` [*kernel_size, 1, features], ``bias``) and the
-    same output: output channel ``c * m + j`` reads input channel ``c`` (``m = features // channels``).
-    XLA's CPU convolution is slow for depthwise kernels (10-100x on MobileNetV2's); a sum of one
-    strided slice of the padded input per kernel tap, times that tap, is one fused loop.
-    """
-
-    features: int
-    kernel_size: tuple[int, ...]
-    strides: Any = 1
-    padding: Any = "SAME"
-    kernel_dilation: Any = 1
-    use_bias: bool = True
-
-    @nn.compact
-    def __call__(self, x):
-        n = len(self.kernel_size)
-        strides, dilation = (
-            (v,) * n if isinstance(v, int) else tuple(v)
-            for v in (self.strides, self.kernel_dilation)
-        )
-        extent = [d * (k - 1) + 1 for k, d in zip(self.kernel_size, dilation)]
-        mode = self.padding if isinstance(self.padding, str) else "constant"
-        if mode == "SAME":
-            pads = jax.lax.padtype_to_pads(x.shape[1:-1], extent, strides, "SAME")
-        elif mode in ("REFLECT", "CIRCULAR"):  # as nn.Conv: ((K - 1) // 2, K // 2)
-            pads = [((e - 1) // 2, e // 2) for e in extent]
-        elif mode == "VALID":
-            pads = [(0, 0)] * n
-        elif isinstance(self.padding, int):
-            pads = [(self.padding, self.padding)] * n
-        else:
-            pads = [(p, p) if isinstance(p, int) else tuple(p) for p in self.padding]
-        pad_mode = {"REFLECT": "reflect", "CIRCULAR": "wrap"}.get(mode, "constant")
-        x = jnp.pad(x, [(0, 0), *pads, (0, 0)], mode=pad_mode)
-        if self.features != x.shape[-1]:  # multiplier m: channel c feeds c * m .. c * m + m - 1
-            x = jnp.repeat(x, self.features // x.shape[-1], axis=-1)
-        shape = (*self.kernel_size, 1, self.features)
-        kernel = self.param("kernel", nn.initializers.lecun_normal(), shape)
-        out = [(size - e) // s + 1 for size, e, s in zip(x.shape[1:-1], extent, strides)]
-        y = 0
-        for tap in np.ndindex(*self.kernel_size):
-            starts = [t * d for t, d in zip(tap, dilation)]
-            window = [slice(a, a + (o - 1) * s + 1, s) for a, o, s in zip(starts, out, strides)]
-            y = y + x[(slice(None), *window)] * kernel[tap][0]
-        if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
-        return y
-
-
 class TorchBatchNorm(nn.Module):
     """Batch norm with PyTorch's semantics (rule L020).
 

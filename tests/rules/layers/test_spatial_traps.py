@@ -15,29 +15,6 @@ TRAPS = [
     RuleCase("nn.Conv2d(2, 3, 3, padding=1, padding_mode='replicate')", "self.layer(x)", (1, 2, 5, 6)),
     RuleCase("nn.Conv1d(2, 3, 3, padding=1, padding_mode='circular')", "self.layer(x)", (2, 2, 7)),
     RuleCase("nn.Conv2d(2, 3, 4, padding='same', padding_mode='reflect', bias=False)", "self.layer(x)", (1, 2, 6, 6)),
-    # L002 depthwise (groups == in_channels) -> DepthwiseConv: stride, dilation, multiplier, padding modes, 'same'
-    RuleCase("nn.Conv2d(3, 6, 3, stride=2, padding=1, groups=3)", "self.layer(x)", (2, 3, 7, 8)),
-    RuleCase("nn.Conv2d(4, 4, (3, 2), stride=(1, 2), padding=(2, 1), dilation=(2, 1), groups=4, bias=False)", "self.layer(x)", (1, 4, 6, 7)),
-    RuleCase("nn.Conv2d(2, 4, 3, padding=1, groups=2, padding_mode='reflect')", "self.layer(x)", (1, 2, 5, 5)),
-    RuleCase("nn.Conv2d(2, 2, 3, padding=2, groups=2, padding_mode='replicate')", "self.layer(x)", (1, 2, 5, 6)),
-    RuleCase("nn.Conv1d(3, 9, 4, padding='same', dilation=2, groups=3, padding_mode='circular')", "self.layer(x)", (2, 3, 9)),
-    RuleCase("nn.Conv3d(2, 2, 3, stride=2, padding=1, groups=2)", "self.layer(x)", (1, 2, 5, 4, 6)),
-    # groups an argument: DepthwiseConv or nn.Conv chosen where the layer is built (MobileNetV2's ConvBNReLU)
-    RuleCase("Pair()", "self.layer(x)", (1, 4, 6, 6), prelude=(
-        "class ConvBN(nn.Module):\n"
-        "    def __init__(self, i, o, stride=1, groups=1):\n"
-        "        super().__init__()\n"
-        "        self.conv = nn.Conv2d(i, o, 3, stride, 1, groups=groups, bias=False)\n\n"
-        "    def forward(self, x):\n"
-        "        return self.conv(x)\n\n\n"
-        "class Pair(nn.Module):\n"
-        "    def __init__(self):\n"
-        "        super().__init__()\n"
-        "        self.dw = ConvBN(4, 4, stride=2, groups=4)\n"
-        "        self.grouped = ConvBN(4, 8, groups=2)\n\n"
-        "    def forward(self, x):\n"
-        "        return self.grouped(self.dw(x))\n"
-    )),
     # L010 MaxPool: ceil-mode overhang on an even size, dilation with ties (negative inputs, exact zeros)
     RuleCase("nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)", "self.layer(x)", (2, 2, 8, 8)),
     RuleCase(None, "F.max_pool2d(x, 2, stride=2, dilation=2, ceil_mode=True)", (2, 2, 9, 8), input_range=(-1.0, 0.0)),

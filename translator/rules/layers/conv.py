@@ -1,4 +1,4 @@
-"""L002 TorchConv: ``nn.Conv1d/2d/3d`` -> ``nn.Conv`` on channels-last input (``DepthwiseConv`` when depthwise)."""
+"""L002 TorchConv: ``nn.Conv1d/2d/3d`` -> ``nn.Conv`` on channels-last input."""
 
 from __future__ import annotations
 
@@ -22,60 +22,6 @@ from translator.weights.layouts import IDENTITY, conv_weight_to_kernel
 
 SPATIAL_DIMS = {torch.nn.Conv1d: 1, torch.nn.Conv2d: 2, torch.nn.Conv3d: 3}
 
-DEPTHWISE_NAME = "DepthwiseConv"
-DEPTHWISE = '''
-class DepthwiseConv(nn.Module):
-    """``nn.Conv(features, ..., feature_group_count=<input channels>)`` as multiply-adds (rule L002).
-
-    The same parameters as that nn.Conv (``kernel`` [*kernel_size, 1, features], ``bias``) and the
-    same output: output channel ``c * m + j`` reads input channel ``c`` (``m = features // channels``).
-    XLA's CPU convolution is slow for depthwise kernels (10-100x on MobileNetV2's); a sum of one
-    strided slice of the padded input per kernel tap, times that tap, is one fused loop.
-    """
-
-    features: int
-    kernel_size: tuple[int, ...]
-    strides: Any = 1
-    padding: Any = "SAME"
-    kernel_dilation: Any = 1
-    use_bias: bool = True
-
-    @nn.compact
-    def __call__(self, x):
-        n = len(self.kernel_size)
-        strides, dilation = (
-            (v,) * n if isinstance(v, int) else tuple(v)
-            for v in (self.strides, self.kernel_dilation)
-        )
-        extent = [d * (k - 1) + 1 for k, d in zip(self.kernel_size, dilation)]
-        mode = self.padding if isinstance(self.padding, str) else "constant"
-        if mode == "SAME":
-            pads = jax.lax.padtype_to_pads(x.shape[1:-1], extent, strides, "SAME")
-        elif mode in ("REFLECT", "CIRCULAR"):  # as nn.Conv: ((K - 1) // 2, K // 2)
-            pads = [((e - 1) // 2, e // 2) for e in extent]
-        elif mode == "VALID":
-            pads = [(0, 0)] * n
-        elif isinstance(self.padding, int):
-            pads = [(self.padding, self.padding)] * n
-        else:
-            pads = [(p, p) if isinstance(p, int) else tuple(p) for p in self.padding]
-        pad_mode = {"REFLECT": "reflect", "CIRCULAR": "wrap"}.get(mode, "constant")
-        x = jnp.pad(x, [(0, 0), *pads, (0, 0)], mode=pad_mode)
-        if self.features != x.shape[-1]:  # multiplier m: channel c feeds c * m .. c * m + m - 1
-            x = jnp.repeat(x, self.features // x.shape[-1], axis=-1)
-        shape = (*self.kernel_size, 1, self.features)
-        kernel = self.param("kernel", nn.initializers.lecun_normal(), shape)
-        out = [(size - e) // s + 1 for size, e, s in zip(x.shape[1:-1], extent, strides)]
-        y = 0
-        for tap in np.ndindex(*self.kernel_size):
-            starts = [t * d for t, d in zip(tap, dilation)]
-            window = [slice(a, a + (o - 1) * s + 1, s) for a, o, s in zip(starts, out, strides)]
-            y = y + x[(slice(None), *window)] * kernel[tap][0]
-        if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
-        return y
-'''
-
 
 def flax_padding(ctx, n: int) -> cst.BaseExpression:
     """PyTorch's ``padding`` as Flax's: 0 -> 'VALID', 'same' -> 'SAME', p -> p, (p, q) -> (p, q).
@@ -95,26 +41,6 @@ def flax_padding(ctx, n: int) -> cst.BaseExpression:
     if isinstance(value, int):
         return cst.Integer(str(value))
     return cst.parse_expression(repr(tuple(value)))
-
-
-def depthwise_test(ctx):
-    """Whether the convolution is depthwise (``groups == in_channels``): True, False, or the test as code.
-
-    Decided here when both are constants or the same expression (``nn.Conv2d(c, c * m, 3, groups=c)``);
-    otherwise the layer is chosen where it is built (``DepthwiseConv(...) if groups == in_planes else
-    nn.Conv(...)``, as MobileNetV2's ``ConvBNReLU(..., groups=groups)``); both hold the same kernel.
-    """
-    groups, channels = literal_or_none(ctx, "groups"), literal_or_none(ctx, "in_channels")
-    if groups == 1:
-        return False
-    if NotLiteral not in (groups, channels):
-        return groups == channels
-    left, right = code_of(ctx.expr("groups")), code_of(ctx.expr("in_channels"))
-    if left == right:
-        return True
-    atom = (cst.Name, cst.Attribute, cst.Integer, cst.Call, cst.Subscript)
-    left, right = (code if isinstance(ctx.expr(name), atom) else f"({code})" for name, code in (("groups", left), ("in_channels", right)))
-    return cst.parse_expression(f"{left} == {right}")
 
 
 #: PyTorch padding_mode -> jnp.pad mode, and the Flax padding string that pads the same way when one exists
@@ -163,12 +89,7 @@ class TorchConv(Rule):
             "((K-1)//2, K//2) whatever PyTorch's padding is (reflect k3 p2: 10 vs 12 rows), so they are used\n"
             "only when that matches; otherwise (and for replicate) the layer is\n"
             "`nn.Sequential([partial(jnp.pad, ..., mode='reflect'|'edge'|'wrap'), nn.Conv(..., 'VALID')])`\n"
-            "(PITFALLS 1 Conv padding_mode, 2.3). A depthwise convolution (`groups == in_channels`, as in\n"
-            "MobileNet) is `DepthwiseConv`, a small module with nn.Conv's parameters (`kernel`\n"
-            "[*k, 1, out], `bias`) that sums one strided slice of the padded input per kernel tap times\n"
-            "that tap: XLA's CPU convolution is 10-100x slower than that fused loop for depthwise kernels\n"
-            "(MobileNetV2 3x3, forward and gradient). When `groups` is an argument the layer is chosen\n"
-            "where it is built: `DepthwiseConv(...) if groups == in_planes else nn.Conv(...)`."
+            "(PITFALLS 1 Conv padding_mode, 2.3)."
         ),
         example=Example(
             torch="self.conv1 = nn.Conv2d(1, 32, kernel_size=3, padding=1)",
@@ -176,8 +97,7 @@ class TorchConv(Rule):
         ),
         fidelity=(
             "Equal within float32 tolerance (measured: Conv2d k3p1 output 7.2e-7, dW relative 6e-7;\n"
-            "groups, depthwise, dilation and 'same' all <= 7.4e-7 relative; DepthwiseConv with stride,\n"
-            "dilation, multiplier and padding modes <= 9.1e-7 relative, outputs and gradients)."
+            "groups, depthwise, dilation and 'same' all <= 7.4e-7 relative)."
         ),
     )
 
@@ -189,12 +109,10 @@ class TorchConv(Rule):
         keywords["padding"] = flax_padding(ctx, n)
         if not is_one(ctx, "dilation", n):
             keywords["kernel_dilation"] = ntuple(ctx, "dilation", n)
+        if literal_or_none(ctx, "groups") != 1:
+            keywords["feature_group_count"] = ctx.expr("groups")
         if literal_or_none(ctx, "bias") is not True:
             keywords["use_bias"] = ctx.expr("bias")
-        depthwise = depthwise_test(ctx)
-        grouped = dict(keywords)
-        if literal_or_none(ctx, "groups") != 1:
-            grouped["feature_group_count"] = ctx.expr("groups")
         if not ctx.is_default("dtype"):
             ctx.unsupported("`dtype=` is not translated yet (Flax uses `param_dtype`)")
         mode = literal_or_none(ctx, "padding_mode")
@@ -209,36 +127,24 @@ class TorchConv(Rule):
                 dilation = (dilation,) * n if isinstance(dilation, int) else tuple(dilation)
                 plan = padding_plan(mode, padding, kernel, dilation, n)
         if isinstance(plan, str):
-            keywords["padding"] = grouped["padding"] = cst.SimpleString(repr(plan))
+            keywords["padding"] = cst.SimpleString(repr(plan))
         elif plan is not None:
-            keywords["padding"] = grouped["padding"] = cst.SimpleString("'VALID'")
-        conv: cst.BaseExpression = call("nn.Conv", [ctx.expr("out_channels")], grouped)
-        notes = [f"Conv{n}d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]"]
-        support: tuple[tuple[str, str], ...] = ()
-        if depthwise is not False:
-            separate = call(DEPTHWISE_NAME, [ctx.expr("out_channels")], keywords)
-            conv = separate if depthwise is True else cst.IfExp(test=depthwise, body=separate, orelse=conv)
-            notes = [
-                f"Conv{n}d with groups == in_channels (depthwise) -> DepthwiseConv: one multiply-add per kernel tap "
-                "(XLA's CPU convolution is slow for depthwise kernels); the same kernel [*k, 1, out] as nn.Conv"
-            ]
-            support = ((DEPTHWISE_NAME, DEPTHWISE),)
-        spec = CallSpec(accepts="channels_last", rank=n + 2, produces="channels_last")
-        if isinstance(plan, tuple):
+            keywords["padding"] = cst.SimpleString("'VALID'")
+            conv = code_of(call("nn.Conv", [ctx.expr("out_channels")], keywords))
             widths = ((0, 0), *plan, (0, 0))
             return LayerBuild(
-                cst.parse_expression(
-                    f"nn.Sequential([partial(jnp.pad, pad_width={widths!r}, mode={PAD_MODES[mode][0]!r}), {code_of(conv)}])"
-                ),
-                spec,
+                cst.parse_expression(f"nn.Sequential([partial(jnp.pad, pad_width={widths!r}, mode={PAD_MODES[mode][0]!r}), {conv}])"),
+                CallSpec(accepts="channels_last", rank=n + 2, produces="channels_last"),
                 notes=(
-                    *(notes if depthwise is not False else ()),
-                    f"Conv{n}d padding_mode={mode!r} -> jnp.pad then a 'VALID' convolution (Flax's padding strings ignore "
+                    f"Conv{n}d padding_mode={mode!r} -> jnp.pad then a 'VALID' nn.Conv (Flax's padding strings ignore "
                     "the padding amount); the kernel is the Sequential's layers_1",
                 ),
-                support=support,
             )
-        return LayerBuild(conv, spec, notes=tuple(notes), support=support)
+        return LayerBuild(
+            call("nn.Conv", [ctx.expr("out_channels")], keywords),
+            CallSpec(accepts="channels_last", rank=n + 2, produces="channels_last"),
+            notes=(f"Conv{n}d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]",),
+        )
 
     def weight_layout(self, module):
         n = SPATIAL_DIMS[type(module)]
@@ -253,11 +159,8 @@ class TorchConv(Rule):
         @st.composite
         def conv_case(draw):
             n = draw(st.sampled_from([1, 2, 3]))
-            if draw(st.booleans()):  # depthwise (DepthwiseConv): groups == in_channels, channel multiplier 1-3
-                channels_in = groups = draw(st.integers(1, 4))
-            else:
-                groups = draw(st.sampled_from([1, 1, 2]))
-                channels_in = groups * draw(st.integers(1, 3))
+            groups = draw(st.sampled_from([1, 1, 2]))
+            channels_in = groups * draw(st.integers(1, 3))
             channels_out = groups * draw(st.integers(1, 3))
             kernel = draw(st.integers(1, 3))
             dilation = draw(st.integers(1, 2))
@@ -270,12 +173,13 @@ class TorchConv(Rule):
             if mode != "zeros":
                 size = max(size, 3)  # reflect needs padding < size
             spatial = (size,) * n if n < 3 else (min(size, 6),) * 3
-            shape = (draw(st.integers(1, 2)), channels_in, *spatial)
-            options = f"stride={stride}, padding={padding}, dilation={dilation}, bias={bias}, padding_mode={mode!r}"
-            if draw(st.booleans()):
-                # `groups` an argument: depthwise or not is decided where the layer is built (MobileNetV2's ConvBNReLU)
-                prelude = f"def conv(i, o, groups):\n    return nn.Conv{n}d(i, o, {kernel}, groups=groups, {options})\n"
-                return RuleCase(f"conv({channels_in}, {channels_out}, {groups})", "self.layer(x)", shape, prelude=prelude)
-            return RuleCase(f"nn.Conv{n}d({channels_in}, {channels_out}, {kernel}, groups={groups}, {options})", "self.layer(x)", shape)
+            return RuleCase(
+                init=(
+                    f"nn.Conv{n}d({channels_in}, {channels_out}, {kernel}, stride={stride}, padding={padding}, "
+                    f"dilation={dilation}, groups={groups}, bias={bias}, padding_mode={mode!r})"
+                ),
+                forward="self.layer(x)",
+                input_shape=(draw(st.integers(1, 2)), channels_in, *spatial),
+            )
 
         return conv_case()
