@@ -224,3 +224,18 @@ def test_weight_tying_in_a_built_model_is_refused_by_name(capsys):
     code, _, err = run_cli(capsys, "check", HF_LIKE, "--class", "TiedLM", "--input", "int64[2,5]:0..11", "--examples", "1",
                            "--stages", "spec,numeric")
     assert code == 0, err
+
+
+def test_a_parameter_list_of_parameter_lists_is_reported_not_a_crash():
+    """vit-pytorch's nViT nests ParameterLists: reported at the attribute (it was an AttributeError)."""
+
+    class Nested(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scales = nn.ParameterList([nn.ParameterList([nn.Parameter(torch.ones(3))])])
+
+        def forward(self, x):
+            return x * self.scales[0][0]
+
+    translation = translate_built(Nested(), str(NOTEBOOK), examples=(torch.randn(2, 3),)).translation
+    assert any(d.code == UNEXPRESSIBLE and "ParameterList holding other containers" in d.message for d in translation.errors)

@@ -138,6 +138,11 @@ class _Writer:
             return "None"
         if container_class(module) is not None:  # a container, or a subclass keeping its forward
             return self.container(module, path)
+        if isinstance(module, (nn.ParameterList, nn.ParameterDict)) and not all(
+                isinstance(p, nn.Parameter) for p in (module.values() if isinstance(module, nn.ParameterDict) else module)):
+            self.result.problems.append(Problem(path, f"a {type(module).__name__} holding other containers or plain "
+                                                      "tensors is not regenerated yet"))
+            return "None"
         if isinstance(module, nn.ParameterList):  # values are ported: zeros of each shape
             return f"nn.ParameterList([{', '.join(parameter_call(p) for p in module)}])"
         if isinstance(module, nn.ParameterDict):
