@@ -239,3 +239,10 @@ def test_a_parameter_list_of_parameter_lists_is_reported_not_a_crash():
 
     translation = translate_built(Nested(), str(NOTEBOOK), examples=(torch.randn(2, 3),)).translation
     assert any(d.code == UNEXPRESSIBLE and "ParameterList holding other containers" in d.message for d in translation.errors)
+
+
+def test_an_instance_called_with_none_and_with_a_tensor_is_refused():
+    model = build_model(SUBCLASSES, None, build="SharedCaller()")
+    translation = translate_built(model, str(SUBCLASSES), examples=(torch.randn(2, 8),)).translation
+    assert any(d.code == UNEXPRESSIBLE and "None for one caller and a tensor for another" in d.message
+               for d in translation.errors), translation.diagnostics

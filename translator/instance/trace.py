@@ -488,6 +488,12 @@ def fixed_arguments(module: nn.Module, callers: list[Call]) -> dict[str, object]
         values = [call.constants.get(parameter.name, call.constants.get(index, NOT_CONSTANT)) for call in callers]
         if len(passed) == len(callers) and all(v is not NOT_CONSTANT and same_constant(v, values[0]) for v in values):
             fixed[parameter.name] = KEPT(values[0])
+            continue
+        absent = [call for call in callers if call not in passed]
+        none_for_some = any(v is None for v in values) or (absent and parameter.default is None)
+        if none_for_some and any(v is NOT_CONSTANT for v, call in zip(values, callers) if call in passed):
+            raise TraceFailed(f"`{parameter.name}` is None for one caller and a tensor for another: one trace cannot "
+                              "take both branches of a `None` test", source_line(module))
     return fixed
 
 
