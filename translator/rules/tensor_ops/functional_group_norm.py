@@ -6,10 +6,9 @@ import math
 
 from hypothesis import strategies as st
 
-from translator.rules._emit import code_of
 from translator.rules.base import Emitted, Example, Rule, RuleCase, RuleDoc, signature_of
 from translator.rules.registry import register
-from translator.rules.tensor_ops._common import code, emit
+from translator.rules.tensor_ops.functional_layer_norm import affine_norm_call
 
 
 def _group_norm(input, num_groups, weight=None, bias=None, eps=1e-05): ...
@@ -72,14 +71,7 @@ class TorchFunctionalGroupNorm(Rule):
     )
 
     def emit_call(self, ctx) -> Emitted:
-        ctx.support(SUPPORT_NAME, SUPPORT)
-        args = [code(ctx, "input"), code_of(ctx.expr("num_groups"))]
-        for name in ("weight", "bias"):
-            if not ctx.is_default(name):
-                args.append(f"{name}={code(ctx, name)}")
-        if not ctx.is_default("eps"):
-            args.append(f"eps={code_of(ctx.expr('eps'))}")
-        return emit(f"{SUPPORT_NAME}({', '.join(args)})")
+        return affine_norm_call(ctx, SUPPORT_NAME, SUPPORT, "num_groups")
 
     def cases(self):
         @st.composite

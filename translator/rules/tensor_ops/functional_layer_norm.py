@@ -46,6 +46,19 @@ class Norm(nn.Module):
 '''
 
 
+def affine_norm_call(ctx, support_name: str, support: str, shape_argument: str) -> Emitted:
+    """``support_name(x, <shape_argument>, weight=, bias=, eps=)`` with only the arguments the call gives
+    (the functional layer and group norms: the user's weight and bias, PyTorch's layout)."""
+    ctx.support(support_name, support)
+    args = [code(ctx, "input"), code_of(ctx.expr(shape_argument))]
+    for name in ("weight", "bias"):
+        if not ctx.is_default(name):
+            args.append(f"{name}={code(ctx, name)}")
+    if not ctx.is_default("eps"):
+        args.append(f"eps={code_of(ctx.expr('eps'))}")
+    return emit(f"{support_name}({', '.join(args)})")
+
+
 @register
 class TorchFunctionalLayerNorm(Rule):
     code = "T047"
@@ -74,14 +87,7 @@ class TorchFunctionalLayerNorm(Rule):
     )
 
     def emit_call(self, ctx) -> Emitted:
-        ctx.support(SUPPORT_NAME, SUPPORT)
-        args = [code(ctx, "input"), code_of(ctx.expr("normalized_shape"))]
-        for name in ("weight", "bias"):
-            if not ctx.is_default(name):
-                args.append(f"{name}={code(ctx, name)}")
-        if not ctx.is_default("eps"):
-            args.append(f"eps={code_of(ctx.expr('eps'))}")
-        return emit(f"{SUPPORT_NAME}({', '.join(args)})")
+        return affine_norm_call(ctx, SUPPORT_NAME, SUPPORT, "normalized_shape")
 
     def cases(self):
         @st.composite
