@@ -24,12 +24,17 @@ SUPPORT_NAME = "torch_binary_cross_entropy_with_logits"
 SUPPORT = '''
 def torch_binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction="mean"):
     """F.binary_cross_entropy_with_logits / nn.BCEWithLogitsLoss (C004), PyTorch's formula:
-    (1 - t) x - (1 + (pos_weight - 1) t) log sigmoid(x), times `weight`; `pos_weight` broadcasts
-    along the last axis (one entry per class)."""
-    log_sigmoid = jax.nn.log_sigmoid(input)
-    if pos_weight is not None:
-        log_sigmoid = log_sigmoid * ((pos_weight - 1) * target + 1)
-    loss = (1 - target) * input - log_sigmoid
+    (1 - t) x + w softplus(-x) with w = 1 + (pos_weight - 1) t, times `weight`; `pos_weight`
+    broadcasts along the last axis (one entry per class). For x < 0 the same value is written
+    w softplus(x) - pos_weight t x, so that neither the value nor its gradient (w sigmoid(x) -
+    pos_weight t, PyTorch's) subtracts two numbers close to 1."""
+    p = 1.0 if pos_weight is None else pos_weight
+    w = (p - 1) * target + 1
+    loss = jnp.where(
+        input >= 0,
+        (1 - target) * input + w * jax.nn.softplus(-input),
+        w * jax.nn.softplus(input) - p * target * input,
+    )
     if weight is not None:
         loss = loss * weight
     return torch_loss_reduction(loss, reduction)
