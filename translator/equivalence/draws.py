@@ -13,7 +13,7 @@ one run is *recorded* at its call (:func:`recording`), and the same values are *
 What is recorded is the *standard* draw a sampler is built on: ``z`` for ``torch.randn``,
 ``torch.normal(mean, std)`` and ``normal_``; ``u`` uniform in [0, 1) for ``torch.rand`` and
 ``uniform_``, and for everything made from a uniform: bernoulli masks (``u < p``: ``torch.bernoulli``,
-``bernoulli_``, the keep masks of ``F.dropout``, ``F.dropout1d/2d/3d``, the attention dropout of
+``x.bernoulli()``, ``bernoulli_``, the keep masks of ``F.dropout``, ``F.dropout1d/2d/3d``, the attention dropout of
 ``F.scaled_dot_product_attention`` and ``nn.MultiheadAttention``) and bounded integers
 (``low + floor(u * (high - low))``: ``torch.randint``).  The JAX side builds its values from the same
 standard draw with *its own* arguments, as ``jax.random`` does (``bernoulli(key, p)`` is ``u < p``):
@@ -237,6 +237,10 @@ def _patched_samplers(state: _TorchDraws) -> list[tuple[object, str, object]]:
         a, b = kwargs.get("from", a), kwargs.get("to", b)
         return overwrite(self, a + (b - a) * _like(self, state.uniform(self.shape, "Tensor.uniform_")))
 
+    def tensor_bernoulli(self, p=None, *, generator=None):
+        u = _like(self, state.uniform(self.shape, "Tensor.bernoulli"))
+        return (u < (self if p is None else p)).to(self.dtype)
+
     def tensor_bernoulli_(self, p=0.5, *, generator=None):
         u = _like(self, state.uniform(self.shape, "Tensor.bernoulli_"))
         return overwrite(self, (u < p).to(self.dtype))
@@ -254,6 +258,7 @@ def _patched_samplers(state: _TorchDraws) -> list[tuple[object, str, object]]:
         (torch, "normal", normal),
         (torch.Tensor, "normal_", tensor_normal_),
         (torch.Tensor, "uniform_", tensor_uniform_),
+        (torch.Tensor, "bernoulli", tensor_bernoulli),
         (torch.Tensor, "bernoulli_", tensor_bernoulli_),
         *_patched_dropouts(state),
     ]
