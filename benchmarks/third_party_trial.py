@@ -342,6 +342,8 @@ class Result:
     seconds: float = 0.0
     isolated: str = ""  # --isolated: the check of a DIAGNOSED class whose own lines are clean, on the partial translation
     traced: list[str] = field(default_factory=list)  # the source stopped it: checked from the built model, these traced
+    #: DIAGNOSED: the first few diagnostics in full (``FILE:LINE: CODE message``), for --json readers
+    diagnostics: list[str] = field(default_factory=list)
 
 
 class Timeout(BaseException):
@@ -476,6 +478,7 @@ def run_check(result: Result, path: Path, name: str, spec_text, kwargs: dict, fl
         where = (built or error.diagnostics)[0]
         result.status = "DIAGNOSED"
         result.detail = f"{len(error.diagnostics)} error(s), e.g. {Path(where.path).name}:{where.line}: {where.code} {short(where.message, 110)}"
+        result.diagnostics = [f"{Path(d.path).name}:{d.line}: {d.code} {d.message}" for d in (built or error.diagnostics)[:5]]
     except Timeout as error:
         result.status, result.detail = "CRASH", f"check timed out ({error})"
     except UsageError as error:  # a clear refusal (exit 2) naming what the tool does not do: not silent

@@ -149,6 +149,8 @@ SUBCLASSES = ZOO / "subclasses.py"
     ("EinopsFunctions", ["float32[2,5,8]"], "EinopsFunctions()"),  # einops functions recorded as calls
     ("DeviceMoves", ["int64[2,5]:0..11"], "DeviceMoves()"),  # `.to(x.device)`, `device=x.device`: dropped
     ("AttributeProbes", ["float32[2,5,8]"], "AttributeProbes()"),  # hasattr(x, "jax") False; math.floor of a size
+    ("LayerOptions", ["float32[2,5,8]"], "LayerOptions()"),  # an option never called: kept, raises if called
+    ("EinopsPacking", ["float32[2,5,8]"], "EinopsPacking()"),  # einops.pack/unpack (fx: einops_packing_pack)
 ])
 def test_library_shapes_found_by_the_trial_check_from_the_built_model(class_name, specs, build):
     report = check(SUBCLASSES, class_name, [parse_spec(s) for s in specs], examples=2, stages=("spec", "numeric"), build=build)
@@ -246,3 +248,16 @@ def test_an_instance_called_with_none_and_with_a_tensor_is_refused():
     translation = translate_built(model, str(SUBCLASSES), examples=(torch.randn(2, 8),)).translation
     assert any(d.code == UNEXPRESSIBLE and "None for one caller and a tensor for another" in d.message
                for d in translation.errors), translation.diagnostics
+
+
+def test_a_submodule_the_example_run_never_calls_is_kept_and_raises_if_called(tmp_path, capsys):
+    """jet_vit's layer options: the unused option's forward needs a call's values to be traced; its weights
+    stay (they are in the state dict), the docstring says it was not run, and calling it raises."""
+    out = tmp_path / "options_flax.py"
+    code, _, err = run_cli(capsys, "translate", SUBCLASSES, "--build", "LayerOptions()", "--input", "float32[2,5,8]",
+                           "-o", out)
+    text = out.read_text()
+    assert code == 0, err
+    assert "they raise if called): WindowMixer.forward" in text and "raise NotImplementedError(" in text
+    code, _, err = run_cli(capsys, "translate", SUBCLASSES, "--build", "LayerOptions()", "-o", tmp_path / "no_inputs.py")
+    assert code == 1 and "WindowMixer.forward" in err  # without example inputs nothing says it is never called

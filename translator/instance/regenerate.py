@@ -62,6 +62,8 @@ class Regenerated:
     fixed: dict[str, dict[str, object]] = field(default_factory=dict)  #: ``Class.forward`` -> arguments fixed
     #: ``Class.forward`` -> decisions on metadata taken at trace time (see :mod:`~translator.instance.trace`)
     decisions: dict[str, list[str]] = field(default_factory=dict)
+    #: ``Class.forward`` of submodules the example run never called, whose trace needed a call: they raise
+    not_run: list[str] = field(default_factory=list)
     by_mode: list[str] = field(default_factory=list)  #: traced methods whose program depends on train/eval
     problems: list[Problem] = field(default_factory=list)
     origins: dict[int, tuple[str, int]] = field(default_factory=dict)  #: source line -> user's (file, line)
@@ -229,12 +231,24 @@ class _Writer:
         try:
             traced = trace_forward(module, self.calls.get(path, []), self.examples.get(id(module)))
         except TraceFailed as error:
+            if self.examples and id(module) not in self.examples:
+                return self.never_called(module, error)
             self.result.problems.append(Problem(path, f"{type(module).__name__}.forward: {error}",
                                                 error.location or source_line(module)))
             return None
         for child, calls in traced.calls.items():
             self.calls.setdefault(join(path, child), []).extend(calls)
         return traced
+
+    def never_called(self, module: nn.Module, error: TraceFailed) -> TracedMethod:
+        """A submodule the model did not call on the example inputs (``self.options[key](x)`` with ``key``
+        fixed by the configuration), whose forward cannot be traced without a call's values: its
+        parameters are kept (they are in the state dict), its forward raises if a call ever reaches it."""
+        name = type(module).__name__
+        self.result.not_run.append(f"{name}.forward")
+        message = (f"{name}.forward was not run on the example inputs, so it was not traced ({error}); "
+                   "translate with inputs that reach it")
+        return TracedMethod(f"def forward(self, *args, **kwargs):\n    raise NotImplementedError({message!r})\n")
 
 
 def einops_call(module: nn.Module) -> str | None:

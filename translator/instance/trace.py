@@ -82,8 +82,9 @@ def opaque_functions() -> tuple:
 
 
 OPAQUE_FUNCTIONS = opaque_functions()
-#: fx's names for them in its code (``einops_einops_rearrange``), written back as ``einops.rearrange``
-OPAQUE_NAME = re.compile(r"^einops_einops_(\w+)$")
+#: fx's names for them in its code (``einops_einops_rearrange``, ``einops_packing_pack``: the defining module's
+#: path and the name), written back as ``einops.rearrange``
+OPAQUE_NAMES = {f"{f.__module__.replace('.', '_')}_{f.__name__}": f"einops.{f.__name__}" for f in OPAQUE_FUNCTIONS}
 
 #: the example call of each module (by ``id``): positional and keyword arguments
 ExampleCalls = dict[int, tuple[tuple, dict]]
@@ -682,9 +683,8 @@ class _Tidy(cst.CSTTransformer):
         self.root = root
 
     def leave_Name(self, original, updated):
-        match = OPAQUE_NAME.match(updated.value)
-        if match:
-            return cst.Attribute(cst.Name("einops"), cst.Name(match.group(1)))
+        if updated.value in OPAQUE_NAMES:
+            return cst.parse_expression(OPAQUE_NAMES[updated.value])
         match = re.match(r"^math_(\w+)$", updated.value)  # fx's name for math.floor(size) on a traced size
         if match and callable(getattr(math, match.group(1), None)):
             return cst.Attribute(cst.Name("math"), cst.Name(match.group(1)))

@@ -159,6 +159,8 @@ def with_provenance(code: str, regenerated: Regenerated, notes: bool) -> str:
     for method, decisions in regenerated.decisions.items():
         lines.append(f"{method}: decided on metadata when traced (inputs of other ranks, dtypes or devices may need "
                      f"another trace): {'; '.join(decisions)}.")
+    if regenerated.not_run:
+        lines.append(f"Not run on the example inputs, so not traced (they raise if called): {', '.join(regenerated.not_run)}.")
     if regenerated.by_mode:
         lines.append(f"Branching on train/eval mode: {', '.join(regenerated.by_mode)}.")
     if regenerated.constants:

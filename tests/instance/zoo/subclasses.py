@@ -296,3 +296,50 @@ class SharedCaller(nn.Module):
 
     def forward(self, x):
         return self.block(self.block(x), x)
+
+
+class WindowMixer(nn.Module):
+    """A layer option whose forward reads its input's shape by unpacking (fx needs a call's values for it)."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        batch, length, _, _device = *x.shape, x.device
+        return self.proj(x).reshape(batch, length, -1)
+
+
+class LayerOptions(nn.Module):
+    """jet_vit's RandomLayerSelector: every option is built (its weights are in the state dict), the
+    configuration's key calls one; the others never run on any input."""
+
+    def __init__(self, dim=8, attn_layer="linear"):
+        super().__init__()
+        import random
+
+        self.options = nn.ModuleDict({"window": WindowMixer(dim), "linear": nn.Linear(dim, dim)})
+        self.attn_layer = attn_layer
+        self.choose = random.choice
+
+    def forward(self, x):
+        key = self.choose(self.attn_layer) if isinstance(self.attn_layer, tuple) else self.attn_layer
+        return self.options[key](x) + x
+
+
+class EinopsPacking(nn.Module):
+    """vit_1d's class token: `einops.pack`/`unpack` (defined in einops.packing, named so by fx)."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.cls_token = nn.Parameter(torch.randn(dim))
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        from einops import pack, repeat, unpack
+
+        cls_tokens = repeat(self.cls_token, "d -> b d", b=x.shape[0])
+        x, ps = pack([cls_tokens, x], "b * d")
+        x = self.proj(x)
+        cls_tokens, _ = unpack(x, ps, "b * d")
+        return cls_tokens
