@@ -586,7 +586,9 @@ def trial_file(package: str, path: Path, examples: int, timeout: int, isolated: 
                 result.isolated = f"{probe.status}: {short(probe.detail, 200)}"
             continue
         started = time.perf_counter()
-        run_check(result, path, name, spec_text, kwargs, flax_file, examples, timeout)
+        # errors elsewhere in the file: as `check` does (it falls back to the built model when the file's
+        # translation does not import); a clean file's translation is checked as written
+        run_check(result, path, name, spec_text, kwargs, None if all_errors else flax_file, examples, timeout)
         result.seconds = round(time.perf_counter() - started + translate_seconds, 2)
         if result.status == "FAIL-SILENT" and "importing" in result.detail and all_errors:
             # untranslated code elsewhere in the file runs at import: `check` reports the diagnostics (exit 1)

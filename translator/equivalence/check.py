@@ -313,9 +313,18 @@ def build_pair(
         try:
             flax_module = module_from_code(translation.code, f"{Path(source).stem}_flax")
         except (UsageError, Exception):
-            if translation.errors:  # untranslated code elsewhere in the file runs at import (defaults, decorators)
+            if not translation.errors:
+                raise
+            if chosen.built is not None:
                 raise TranslationFailed(list(translation.errors)) from None
-            raise
+            # untranslated code elsewhere in the file runs at import (defaults, decorators, module-level
+            # names): the built model's translation holds only what this class uses
+            chosen = translate_built_instead(source, torch_model, translation, specs)
+            translation, traced = chosen.translation, chosen.traced
+            diagnostics = translation.diagnostics
+            promote_constants(torch_model, chosen.built.regenerated.constants)
+            flax_kwargs, built = {}, True
+            flax_module = module_from_code(translation.code, f"{Path(source).stem}_flax")
     else:
         flax_module = import_source(flax_source)
         if BUILT_MARK in Path(flax_source).read_text():  # a translation of the built model: its constants too
@@ -335,6 +344,17 @@ def build_pair(
                      torch_device=torch_device(device), fixed_state=weights is not None)
     pair.traced = traced
     return pair, diagnostics
+
+
+def translate_built_instead(source, torch_model, translation, specs):
+    """The built model's translation, for a class whose source translation is clean in its own lines but
+    whose file does not import (``TranslationFailed`` with both translations' errors if it has errors too)."""
+    from translator.instance.translate import ModelTranslation, translate_built
+
+    built = translate_built(torch_model, str(source), inputs=len(specs), examples=example_tensors(specs))
+    if built.translation.errors:
+        raise TranslationFailed(list(translation.errors) + list(built.translation.errors))
+    return ModelTranslation(built.translation, built, tuple(translation.errors), torch_model)
 
 
 def checkpoint_state(path, plan, torch_model) -> dict[str, np.ndarray]:
