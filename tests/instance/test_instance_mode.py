@@ -151,6 +151,8 @@ SUBCLASSES = ZOO / "subclasses.py"
     ("AttributeProbes", ["float32[2,5,8]"], "AttributeProbes()"),  # hasattr(x, "jax") False; math.floor of a size
     ("LayerOptions", ["float32[2,5,8]"], "LayerOptions()"),  # an option never called: kept, raises if called
     ("EinopsPacking", ["float32[2,5,8]"], "EinopsPacking()"),  # einops.pack/unpack (fx: einops_packing_pack)
+    ("SqrtPool", ["float32[2,16,8]"], "SqrtPool()"),  # int(sqrt(n)) of a traced size
+    ("RotaryTable", ["float32[2,16,8]"], "RotaryTable()"),  # @autocast forward; linspace(steps=); .to(x)
 ])
 def test_library_shapes_found_by_the_trial_check_from_the_built_model(class_name, specs, build):
     report = check(SUBCLASSES, class_name, [parse_spec(s) for s in specs], examples=2, stages=("spec", "numeric"), build=build)

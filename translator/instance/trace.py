@@ -162,7 +162,8 @@ class _Leaves(fx.Tracer):
         elif kind == "call_method":
             static = target in METADATA_METHODS or (bool(proxies) and inputs_static)
         elif kind == "call_function":
-            static = getattr(target, "__module__", None) in ("_operator", "operator", "builtins") and inputs_static
+            # fx records math's functions as calls (`sqrt(n)` of a traced size): on metadata, metadata
+            static = getattr(target, "__module__", None) in ("_operator", "operator", "builtins", "math") and inputs_static
         if any(v is UNKNOWN for v in _flat_values(values, keywords)):
             return UNKNOWN, static
         try:
@@ -231,7 +232,7 @@ def metadata_is_concrete():
     traced value (fx refuses them): each such read is a decision the trace records."""
     proxy = fx.Proxy
     originals = {name: getattr(proxy, name, None) for name in ("__len__", "__iter__", "__index__", "__getattr__",
-                                                               "__getitem__")}
+                                                               "__getitem__", "__int__", "__float__")}
 
     def known(value: fx.Proxy):
         tracer = value.tracer
@@ -267,6 +268,15 @@ def metadata_is_concrete():
             raise TypeError("a traced value cannot be used as a Python int")
         self.tracer.decide(self.node, "a size was", concrete)
         return concrete
+
+    def number(kind: type):
+        def convert(self):  # `int(sqrt(n))` of a traced size: the number it has
+            ok, concrete = known(self)
+            if not ok or not isinstance(concrete, (int, float)) or isinstance(concrete, bool):
+                raise TypeError(f"a traced value cannot be used as a Python {kind.__name__}")
+            self.tracer.decide(self.node, "a size was", kind(concrete))
+            return kind(concrete)
+        return convert
 
     def attribute(self, name):
         """``out.last_hidden_state`` on a submodule's mapping output (Hugging Face's ``ModelOutput`` is an
@@ -313,6 +323,7 @@ def metadata_is_concrete():
     infos = {"finfo": torch.finfo, "iinfo": torch.iinfo, "as_tensor": torch.as_tensor}
     proxy.__len__, proxy.__iter__, proxy.__index__, proxy.__getattr__ = length, iterate, index, attribute
     proxy.__getitem__ = item
+    proxy.__int__, proxy.__float__ = number(int), number(float)
     torch.finfo, torch.iinfo, torch.as_tensor = type_info(infos["finfo"]), type_info(infos["iinfo"]), as_tensor
     # imported inside forward (`from einops import rearrange`): read from the package at call time; the
     # defining module keeps its own (einops' rearrange calls its reduce)
@@ -361,6 +372,19 @@ def drop_device_moves(graph: fx.Graph) -> None:
             if user.op == "call_method" and user.target == "to" and len(user.args) == 1 and not user.kwargs:
                 user.replace_all_uses_with(user.args[0])
                 graph.erase_node(user)
+
+
+def cast_like_by_dtype(graph: fx.Graph, tracer: _Leaves) -> None:
+    """``y.to(x)`` with ``x`` a traced tensor takes ``x``'s dtype and device: the dtype it has when traced
+    (a decision, said), written as ``y.to(torch.float32)``; the device goes, as in :func:`drop_device_moves`."""
+    for node in list(graph.nodes):
+        if node.op != "call_method" or node.target != "to" or len(node.args) != 2 or node.kwargs:
+            continue
+        other = node.args[1]
+        concrete = other.meta.get("concrete") if isinstance(other, fx.Node) else None
+        if isinstance(concrete, torch.Tensor):
+            tracer.decide(other, "the dtype of a `.to(tensor)` was", concrete.dtype)
+            node.args = (node.args[0], concrete.dtype)
 
 
 def recorded(function):
@@ -577,7 +601,7 @@ def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple
     tracer = _Leaves(example)
     generator = torch.random.get_rng_state()
     try:
-        with proxies_pass_tensor_checks(), metadata_is_concrete():
+        with proxies_pass_tensor_checks(), metadata_is_concrete(), opaque_in_defining_module(module):
             values = {name: value.value if isinstance(value, KEPT) else value for name, value in fixed.items()}
             graph = tracer.trace(module, concrete_args=values or None)
     except Exception as error:
@@ -592,6 +616,7 @@ def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple
     drop_specialisation_guards(graph, fixed)
     fold_dtypes(graph, tracer)
     drop_device_moves(graph)
+    cast_like_by_dtype(graph, tracer)
     drop_unused_metadata(graph)
     constants = {name: getattr(tracer.root, name) for name in tensor_constant_names(graph)}
     calls: dict[str, list[Call]] = {}
@@ -604,6 +629,23 @@ def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple
     code = graph.python_code(root_module="self").src
     source, lines = clean_source(code, graph, module)
     return TracedMethod(source, fixed, lines, calls, constants, decisions=list(dict.fromkeys(tracer.decisions)))
+
+
+@contextlib.contextmanager
+def opaque_in_defining_module(module: nn.Module):
+    """einops' functions bound in the module's own file (``from einops import rearrange``) recorded as calls
+    there too: fx patches the globals of the function it traces, which for a decorated forward
+    (``@autocast(...)``) is the decorator's file, not the user's."""
+    forward = inspect.unwrap(getattr(type(module), "_traced_forward", type(module).forward))
+    namespace = getattr(forward, "__globals__", {})
+    replaced = {name: value for name, value in namespace.items()
+                if any(value is function for function in OPAQUE_FUNCTIONS)}
+    for name, value in replaced.items():
+        namespace[name] = recorded(value)
+    try:
+        yield
+    finally:
+        namespace.update(replaced)
 
 
 @contextlib.contextmanager

@@ -1,8 +1,12 @@
 """Found by the monai/diffusers trial: a Sequential subclass filled by add_module, a subclass of a model class
 of the file, and an optional tensor argument every caller passes."""
 
+from math import pi, sqrt
+
 import torch
 import torch.nn as nn
+from einops import rearrange, repeat
+from torch.amp import autocast
 
 
 class ConvAct(nn.Sequential):
@@ -343,3 +347,32 @@ class EinopsPacking(nn.Module):
         x = self.proj(x)
         cls_tokens, _ = unpack(x, ps, "b * d")
         return cls_tokens
+
+
+class SqrtPool(nn.Module):
+    """pit's Pool: `int(sqrt(n))` of a traced size (fx records math's functions as calls)."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.proj = nn.Conv2d(dim, dim, 3, padding=1)
+
+    def forward(self, x):
+        tokens = rearrange(x, "b (h w) c -> b c h w", h=int(sqrt(x.shape[1])))
+        return rearrange(self.proj(tokens), "b c h w -> b (h w) c")
+
+
+class RotaryTable(nn.Module):
+    """rvt's AxialRotaryEmbedding: a forward under `@autocast(...)` (fx patches the decorator's globals, not
+    this file's einops functions), `torch.linspace(..., steps=n)` and `.to(x)` (x's dtype when traced)."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.register_buffer("scales", torch.linspace(1.0, 5.0, dim // 4))
+
+    @autocast("cuda", enabled=False)
+    def forward(self, x):
+        n = int(sqrt(x.shape[-2]))
+        seq = torch.linspace(-1.0, 1.0, steps=n, device=x.device).unsqueeze(-1)
+        seq = seq * self.scales[None, :].to(x) * pi
+        table = torch.cat((repeat(seq, "i d -> i j d", j=n).sin(), repeat(seq, "j d -> i j d", i=n).cos()), dim=-1)
+        return x * repeat(rearrange(table, "i j d -> (i j) d"), "n d -> () n (d k)", k=2)

@@ -88,3 +88,13 @@ def test_cross_entropy_with_every_target_ignored_is_nan_with_zero_gradient_as_in
     expected.backward()
     assert np.isnan(float(loss)) and torch.isnan(expected)
     np.testing.assert_array_equal(np.asarray(grad), x.grad.numpy())
+
+
+@pytest.mark.parametrize("form", ["torch.linspace(-1.0, 1.0, steps=x.shape[-1])",
+                                  "torch.linspace(start=0, end=2, steps=x.shape[-1])"])
+def test_linspace_by_keyword_takes_jnp_names(form):
+    """rvt's `torch.linspace(-1., 1., steps=n)` became `jnp.linspace(..., steps=n)`, which jnp does not take."""
+    from translator.equivalence.rule_cases import compare_case
+    from translator.rules.base import RuleCase
+
+    compare_case(RuleCase(None, f"x + {form}", (2, 5)), 0)

@@ -58,8 +58,14 @@ class TorchCreation(Rule):
         args = [code_of(a.value) for a in args]
         if op == "arange":  # `arange(start=0, end=n, step=s)` by keyword (as fx writes it) -> jnp.arange(start, end, step)
             args = arange_bounds(ctx, args)
+        if op == "linspace":  # `linspace(-1, 1, steps=n)`: jnp's names are start, stop, num
+            if not ctx.is_default("start"):
+                args.insert(0, code_of(ctx.plain("start")))
+            args += [code_of(ctx.plain(name)) for name in ("end", "steps") if not ctx.is_default(name)]
+            if len(args) != 3:
+                return unsupported(ctx, "`torch.linspace` needs its start, end and steps")
         for name in ("size", "data", "fill_value", "end", "steps", "step"):
-            if op == "arange" and name in ("end", "step"):
+            if (op == "arange" and name in ("end", "step")) or op == "linspace":
                 continue
             if not ctx.is_default(name):
                 args.append(f"{name}={code_of(ctx.plain(name))}" if name in ("end", "steps", "step") else code_of(ctx.plain(name)))
@@ -86,6 +92,7 @@ class TorchCreation(Rule):
                 "x + torch.full(x.shape, 2.0)", "x + torch.full((1,), 3, dtype=torch.float32)",
                 "x + torch.arange(x.shape[-1])", "x * torch.arange(0, 1, 0.25)[: x.shape[-1]]",
                 "x + torch.arange(1, 2 * x.shape[-1], 2)", "x + torch.linspace(-1, 1, x.shape[-1])",
+                "x + torch.linspace(-1.0, 1.0, steps=x.shape[-1])", "x + torch.linspace(start=0, end=2, steps=x.shape[-1])",
                 "x @ torch.eye(x.shape[-1])", "x + torch.zeros_like(x)", "x * torch.ones_like(x, dtype=torch.float32)",
                 "x + torch.full_like(x, 0.5)", "x * torch.tensor(2.0)", "x + torch.empty(x.shape) * 0",
                 "x + torch.as_tensor([1.5])", "x + torch.tensor(1.5, device=x.device)", "x - torch.empty_like(x) * 0",
