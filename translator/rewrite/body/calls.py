@@ -13,6 +13,7 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
+from translator.naming import is_torch_name, library_name
 from translator.rewrite.body.common import HOOKS, IN_PLACE, LAYOUT, UNSUPPORTED, AnyElement
 from translator.rewrite.context import (
     RuleContext,
@@ -22,7 +23,6 @@ from translator.rewrite.context import (
     parenthesize,
     parse_expr,
 )
-from translator.rewrite.names import is_torch_name, library_name
 from translator.rules.base import (
     PLAIN,
     SCALAR,

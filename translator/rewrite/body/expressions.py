@@ -17,9 +17,9 @@ import libcst as cst
 import libcst.matchers as m
 
 from translator.diagnostics import Severity
+from translator.naming import is_torch_name, library_name
 from translator.rewrite.body.common import LAYOUT, OPTIONAL_LAYER, UNSUPPORTED
 from translator.rewrite.context import RuleContext, code_of, parenthesize, parse_expr, transpose
-from translator.rewrite.names import is_torch_name, library_name
 from translator.rules.base import (
     PLAIN,
     SCALAR,

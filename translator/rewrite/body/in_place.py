@@ -17,12 +17,12 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
+from translator.naming import library_name
 from translator.rewrite.aliasing import VIEW_FUNCTIONS, VIEW_METHODS, mutated_operand, name_reads
 from translator.rewrite.body.common import IN_PLACE, SHARED_MUTATION, UNSUPPORTED
 from translator.rewrite.containers import sequential_method_name
 from translator.rewrite.context import code_of, parenthesize, parse_expr
 from translator.rewrite.model import ContainerAttr, LayerAttr, UserModuleRef
-from translator.rewrite.names import library_name
 from translator.rules.base import PLAIN, Emitted
 from translator.rules.registry import rule_for_method
 

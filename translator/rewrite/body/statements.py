@@ -15,6 +15,7 @@ from collections import Counter
 import libcst as cst
 import libcst.matchers as m
 
+from translator.naming import library_name
 from translator.rewrite.aliasing import name_reads
 from translator.rewrite.body.common import (
     HOOKS,
@@ -27,7 +28,6 @@ from translator.rewrite.body.common import (
 )
 from translator.rewrite.context import code_of, parse_expr, transpose
 from translator.rewrite.model import ContainerAttr
-from translator.rewrite.names import library_name
 from translator.rules.base import PLAIN, Emitted, Fact, to_channels_first_perm
 
 #: context managers whose body is translated: no_grad/inference_mode stop gradients, enable_grad is a no-op
