@@ -21,8 +21,8 @@ from tests.explain.shared import (
     mapped,
     mapped_text,
 )
+from translator.naming import resolve
 from translator.rewrite.line_map import LineMarks, LineSpan, read_back, source_span
-from translator.rewrite.names import resolve
 
 
 @pytest.mark.parametrize("relative", REFERENCE)

@@ -21,8 +21,8 @@ import torch
 from torch import nn, optim
 from torch.optim import lr_scheduler
 
+from translator.naming import resolve
 from translator.rewrite.context import FileContext, code_of
-from translator.rewrite.names import resolve
 from translator.training.optim import translate_clip, translate_optimizer, translate_schedule
 
 PRELUDE = """\

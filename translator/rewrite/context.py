@@ -17,8 +17,8 @@ import libcst as cst
 import libcst.matchers as m
 
 from translator.diagnostics import Diagnostic, Severity
+from translator.naming import ResolvedModule
 from translator.rewrite.line_map import LineMarks, source_span, with_marker
-from translator.rewrite.names import ResolvedModule
 from translator.rules.base import CallContext, Emitted, Fact, NotLiteral, Rule
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
+from translator.naming import library_name
 from translator.rewrite.context import FileContext
-from translator.rewrite.names import library_name
 
 INITIALISATION = "S017"
 SELF_APPLY = m.Call(func=m.Attribute(value=m.Name("self"), attr=m.Name("apply")), args=[m.Arg()])

@@ -15,6 +15,7 @@ import inspect
 import libcst as cst
 import libcst.matchers as m
 
+from translator.naming import colliding_attributes, is_torch_name, library_name
 from translator.rewrite.body import HOOKS, UNSUPPORTED, BodyTranslator
 from translator.rewrite.containers import CONTAINER_CODE, container_kind, runner_key
 from translator.rewrite.context import (
@@ -30,9 +31,16 @@ from translator.rewrite.initialisation import (
     is_initialisation,
     report_initialisation,
 )
-from translator.rewrite.layout_plan import Snapshot, boundary, input_rank, method_name, output_ranks, single_input, transposes
+from translator.rewrite.layout_plan import (
+    Snapshot,
+    boundary,
+    input_rank,
+    method_name,
+    output_ranks,
+    single_input,
+    transposes,
+)
 from translator.rewrite.model import ClassInfo, ContainerAttr, FileInfo, LayerAttr, UserModuleRef
-from translator.rewrite.names import is_torch_name, library_name
 from translator.rewrite.state import (
     buffer_statement,
     is_parameter_call,
@@ -102,20 +110,6 @@ class RenameSelfAttributes(cst.CSTTransformer):
         if m.matches(updated_node, m.Attribute(value=m.Name("self"))) and updated_node.attr.value in self.names:
             return updated_node.with_changes(attr=cst.Name(updated_node.attr.value + "_"))
         return updated_node
-
-
-def colliding_attributes(init: cst.FunctionDef | None, fields: list[str]) -> set[str]:
-    """Attributes ``__init__`` assigns that share a constructor parameter's name (other than ``self.x = x``)."""
-    if init is None:
-        return set()
-    names = set()
-    for assign in m.findall(init, m.Assign()):
-        for target in assign.targets:  # `self.patch_size = ph, pw = pair(patch_size)` too
-            if m.matches(target.target, SELF_ATTR):
-                name = target.target.attr.value
-                if name in fields and not (len(assign.targets) == 1 and m.matches(assign.value, m.Name(name))):
-                    names.add(name)
-    return names
 
 
 class SetupExpressions(cst.CSTTransformer):

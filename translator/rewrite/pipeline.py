@@ -21,6 +21,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from translator.diagnostics import Diagnostic, NoModelClass, Severity, UsageError
+from translator.naming import is_torch_name, library_name, resolve
 from translator.rewrite.body import BodyTranslator
 from translator.rewrite.containers import container_kind
 from translator.rewrite.context import FileContext, RedundantArgumentParens, code_of
@@ -30,7 +31,6 @@ from translator.rewrite.local_imports import LOCAL_IMPORTS, merge_local_imports
 from translator.rewrite.model import ClassInfo, FileInfo
 from translator.rewrite.module_arguments import module_arguments
 from translator.rewrite.module_class import SetupExpressions, is_torch_module_base, translate_class
-from translator.rewrite.names import is_torch_name, library_name, resolve
 from translator.rules.registry import rule_for_qualified_name
 
 SCRIPT_CODE = "S010"

@@ -12,10 +12,10 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
+from translator.naming import library_name
 from translator.rewrite.body import BodyTranslator
 from translator.rewrite.context import FileContext, code_of
 from translator.rewrite.model import ClassInfo, FileInfo
-from translator.rewrite.names import library_name
 from translator.rules.base import PLAIN
 
 PARAMETER = "S008"

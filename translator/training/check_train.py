@@ -111,8 +111,8 @@ def check_train(script: str | Path, inputs: list[InputSpec] | None = None, targe
     """Run the script's training steps in PyTorch and in its translation, and compare them step by step."""
     import torch
 
+    from translator.naming import resolve
     from translator.rewrite.context import FileContext
-    from translator.rewrite.names import resolve
     from translator.rewrite.pipeline import discover, translate_source
     from translator.training.plan import read_training_plan
     from translator.training.script import first_running_statement
@@ -290,7 +290,7 @@ def synthetic_batches(plan: TrainingPlan, region, inputs, target, steps: int, se
     if not inputs and target is None:
         if not placeholder:
             return None
-        from translator.rewrite.names import library_name
+        from translator.naming import library_name
         from translator.training.shapes import probe_batch
 
         model = plan.optimized_model.get(region.optimizer)

@@ -18,6 +18,7 @@ import pydoc
 
 import libcst as cst
 
+from translator.naming import library_name
 from translator.rewrite.body import UNSUPPORTED, BodyTranslator
 from translator.rewrite.context import (
     FileContext,
@@ -28,7 +29,6 @@ from translator.rewrite.context import (
     code_of,
 )
 from translator.rewrite.model import FileInfo
-from translator.rewrite.names import library_name
 from translator.rules.registry import rule_for_qualified_name
 
 #: the package whose rules translate loss modules

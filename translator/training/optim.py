@@ -26,6 +26,7 @@ from functools import cache
 
 import libcst as cst
 
+from translator.naming import library_name
 from translator.rewrite.context import (
     FileContext,
     RuleContext,
@@ -33,7 +34,6 @@ from translator.rewrite.context import (
     bind_arguments,
     code_of,
 )
-from translator.rewrite.names import library_name
 from translator.rules.base import OptimizerBuild, Rule, ScheduleBuild
 from translator.rules.registry import all_rules
 from translator.rules.training._common import UNKNOWN, TrainingContext, TrainingRule

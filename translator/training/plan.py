@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import libcst as cst
 import libcst.matchers as m
 
+from translator.naming import library_name
 from translator.rewrite.aliasing import name_reads
 from translator.rewrite.context import FileContext
 from translator.rewrite.model import FileInfo
-from translator.rewrite.names import library_name
 
 OPTIMIZER_PREFIX = "torch.optim."
 SCHEDULER_PREFIX = "torch.optim.lr_scheduler."

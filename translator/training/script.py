@@ -25,10 +25,10 @@ import libcst as cst
 import libcst.matchers as m
 
 from translator.diagnostics import Severity
+from translator.naming import library_name
 from translator.rewrite.body import BodyTranslator
 from translator.rewrite.context import FileContext, code_of, parse_expr
 from translator.rewrite.model import FileInfo
-from translator.rewrite.names import library_name
 from translator.rules.base import Emitted
 from translator.training.plan import (
     SEEDS,

@@ -322,7 +322,7 @@ def flax_attribute_name(module_class: type, attribute: str) -> str:
     and ``__init__`` assigns it something else than the parameter itself.
 
     (A Flax module's constructor arguments and attributes share one namespace; the
-    translation renames the attribute, see ``translator.rewrite.module_class.colliding_attributes``,
+    translation renames the attribute, see ``translator.naming.colliding_attributes``,
     which decides it here too. ``self.fn = fn``, a module passed in, keeps its name: rule S016.)
     """
     renamed = renamed_attributes(module_class)
@@ -335,7 +335,7 @@ def renamed_attributes(module_class: type) -> frozenset[str]:
 
     import libcst as cst
 
-    from translator.rewrite.module_class import colliding_attributes
+    from translator.naming import colliding_attributes
 
     try:
         parameters = [p for p in inspect.signature(module_class.__init__).parameters if p != "self"]

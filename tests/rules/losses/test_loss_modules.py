@@ -23,8 +23,8 @@ from torch import nn
 
 from translator.equivalence.rule_cases import compare_module
 from translator.equivalence.specs import InputSpec
+from translator.naming import resolve
 from translator.rewrite.context import FileContext, code_of
-from translator.rewrite.names import resolve
 from translator.rewrite.pipeline import translate_source
 from translator.rules.registry import all_rules
 from translator.training.losses import translate_loss_module

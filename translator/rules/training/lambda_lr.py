@@ -6,7 +6,7 @@ import libcst as cst
 from hypothesis import strategies as st
 
 from translator.diagnostics import Severity
-from translator.rewrite.names import library_name
+from translator.naming import library_name
 from translator.rules._emit import code_of
 from translator.rules.base import Example, RuleDoc, ScheduleBuild
 from translator.rules.registry import register

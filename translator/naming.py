@@ -1,4 +1,8 @@
-"""Resolve what a name in the user's file is bound to, by meaning rather than spelling.
+"""Names: what a name in the user's file is bound to, and which attribute names the translation changes.
+
+A leaf module: it imports nothing from ``translator``, so the rules (``translator.rules``), the rewrite
+(``translator.rewrite``) and the port plan (``translator.weights.plan``) share it without one of them
+depending on another (``tests/translate/test_layering.py`` holds the layering).
 
 ``import torch.nn as nn``, ``from torch import nn`` and ``from torch.nn import
 Linear`` all make ``nn.Linear`` / ``Linear`` resolve to ``torch.nn.Linear``.
@@ -13,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import libcst as cst
+import libcst.matchers as m
 from libcst._metadata_dependent import LazyValue
 from libcst.metadata import (
     MetadataWrapper,
@@ -97,3 +102,22 @@ def library_name(resolved: ResolvedModule, node: cst.CSTNode) -> str | None:
     if name.source in (QualifiedNameSource.IMPORT, QualifiedNameSource.BUILTIN):
         return name.name
     return None
+
+
+def colliding_attributes(init: cst.FunctionDef | None, fields: list[str]) -> set[str]:
+    """Attributes ``__init__`` assigns that share a constructor parameter's name (other than ``self.x = x``).
+
+    A Flax module's constructor arguments and attributes share one namespace, so the translation renames
+    these (``name_``: ``translator.rewrite.module_class``) and the port plan names their tensors alike
+    (``translator.weights.plan.flax_attribute_name``).
+    """
+    if init is None:
+        return set()
+    names = set()
+    for assign in m.findall(init, m.Assign()):
+        for target in assign.targets:  # `self.patch_size = ph, pw = pair(patch_size)` too
+            if m.matches(target.target, m.Attribute(value=m.Name("self"), attr=m.Name())):
+                name = target.target.attr.value
+                if name in fields and not (len(assign.targets) == 1 and m.matches(assign.value, m.Name(name))):
+                    names.add(name)
+    return names

@@ -1,0 +1,323 @@
+"""Expressions: each is rewritten and given a :class:`~translator.rules.base.Fact` (PyTorch's layout,
+channels-last with a known rank, or a Python scalar), and values are moved between layouts where an
+operation needs the other one.
+
+Contract: ``expr(node)`` returns an :class:`~translator.rules.base.Emitted` and raises for nothing it cannot
+translate: it reports a diagnostic (``unsupported``) and returns the node as written. ``plain``/``as_plain``
+give the value in PyTorch's layout and ``as_channels_last`` in channels-last, noting rule S004 where a
+transpose is written and recording in ``param_ranks`` the ranks at which a parameter was moved. Calls go to
+:mod:`.calls`; the training-script translator's ``intercept`` sees attributes and subscripts first.
+"""
+
+from __future__ import annotations
+
+import pydoc
+
+import libcst as cst
+import libcst.matchers as m
+
+from translator.diagnostics import Severity
+from translator.naming import is_torch_name, library_name
+from translator.rewrite.body.common import LAYOUT, OPTIONAL_LAYER, UNSUPPORTED
+from translator.rewrite.context import RuleContext, code_of, parenthesize, parse_expr, transpose
+from translator.rules.base import (
+    PLAIN,
+    SCALAR,
+    Emitted,
+    to_channels_first_perm,
+    to_channels_last_perm,
+)
+from translator.rules.registry import rule_for_method, rule_for_qualified_name
+
+#: an integer constant this large in tensor arithmetic may overflow int32 (rule T053)
+INT64_ARITHMETIC = "T053"
+INT64_WARNING_AT = 2**16
+
+
+class ExpressionTranslation:
+    """Expressions of a function body, and the layout conversions between them (a part of ``BodyTranslator``)."""
+
+    def parameters(self, params: cst.Parameters) -> cst.Parameters:
+        """Bind the parameters as plain values and translate their defaults (``dtype=torch.float32``)."""
+        def translated(param: cst.Param) -> cst.Param:
+            self.env[param.name.value] = PLAIN
+            if param.default is None:
+                return param
+            if self.is_dtype(param.default):
+                self.dtypes.add(param.name.value)
+            return param.with_changes(default=self.plain(param.default))
+
+        return params.with_changes(
+            params=[translated(p) for p in params.params],
+            kwonly_params=[translated(p) for p in params.kwonly_params],
+            posonly_params=[translated(p) for p in params.posonly_params],
+        )
+
+    def is_dtype(self, node: cst.BaseExpression) -> bool:
+        """``torch.float16``, ``x.dtype``, or a name known to hold a dtype."""
+        if m.matches(node, m.Attribute(attr=m.Name("dtype"))):
+            return True
+        if isinstance(node, cst.Name) and node.value in self.dtypes:
+            return True
+        qualified = library_name(self.file.resolved, node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+        return qualified is not None and isinstance(pydoc.locate(qualified), torch_dtype_class())
+
+    def as_plain(self, value: Emitted) -> cst.BaseExpression:
+        if value.fact.channels_last:
+            self.file.note(LAYOUT, "NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op")
+            rank = value.fact.rank
+            return transpose(value.expr, "to_first" if rank is None else to_channels_first_perm(rank))
+        return value.expr
+
+    def as_channels_last(self, value: Emitted, rank: int | None) -> cst.BaseExpression:
+        """``rank=None``: the layer accepts any rank (channel axis 1 moved last)."""
+        if value.fact.channels_last and (value.fact.rank == rank or rank is None):
+            return value.expr
+        converted = value.expr
+        while isinstance(converted, cst.Name) and converted.value in self.stands_for:
+            converted = self.stands_for[converted.value]
+        if isinstance(converted, cst.Name) and converted.value in self.params:
+            self.param_ranks.setdefault(converted.value, set()).add(rank)
+        expr = self.as_plain(value)
+        self.file.note(LAYOUT, "NCHW -> NHWC: Flax convolutions, pools and norms are channels-last")
+        return transpose(expr, "to_last" if rank is None else to_channels_last_perm(rank))
+
+    def unsupported(self, code: str, message: str, node: cst.CSTNode) -> None:
+        self.file.report(code, message, node)
+
+    def expr(self, node: cst.BaseExpression) -> Emitted:
+        if isinstance(node, cst.Name):
+            return Emitted(node, self.env.get(node.value, PLAIN))
+        if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary)):
+            return Emitted(node, SCALAR)
+        if isinstance(node, cst.FormattedString):  # the values it formats are code like any other
+            parts = [part.with_changes(expression=self.plain(part.expression)) if isinstance(part, cst.FormattedStringExpression)
+                     else part for part in node.parts]
+            return Emitted(node.with_changes(parts=parts), PLAIN)
+        if isinstance(node, cst.ConcatenatedString):
+            return Emitted(node.with_changes(left=self.expr(node.left).expr, right=self.expr(node.right).expr), PLAIN)
+        if isinstance(node, (cst.SimpleString, cst.Ellipsis)):
+            return Emitted(node, PLAIN)
+        if isinstance(node, cst.Attribute):
+            if self.intercept is not None and (intercepted := self.intercept(self, node)) is not None:
+                return intercepted
+            return self.attribute(node)
+        if isinstance(node, cst.Call):
+            return self.call(node)
+        if isinstance(node, cst.BinaryOperation):
+            return self.binary(node)
+        if isinstance(node, cst.UnaryOperation):
+            operand = self.expr(node.expression)
+            return Emitted(node.with_changes(expression=parenthesize(operand.expr)), operand.fact)
+        if isinstance(node, cst.BooleanOperation):
+            return Emitted(node.with_changes(left=parenthesize(self.plain(node.left)), right=parenthesize(self.plain(node.right))))
+        if isinstance(node, cst.Comparison):
+            targets = [c.with_changes(comparator=parenthesize(self.plain(c.comparator))) for c in node.comparisons]
+            return Emitted(node.with_changes(left=parenthesize(self.plain(node.left)), comparisons=targets))
+        if isinstance(node, (cst.Tuple, cst.List)):
+            elements = [self.element(e) for e in node.elements]
+            return Emitted(node.with_changes(elements=elements))
+        if isinstance(node, cst.Dict):  # `return {"logits": x, "features": h}`: Flax returns pytrees as they are
+            elements = [e.with_changes(key=self.plain(e.key), value=self.plain(e.value)) if isinstance(e, cst.DictElement)
+                        else e.with_changes(value=self.plain(e.value)) for e in node.elements]
+            return Emitted(node.with_changes(elements=elements))
+        if isinstance(node, cst.Subscript):
+            if self.intercept is not None and (intercepted := self.intercept(self, node)) is not None:
+                return intercepted
+            return self.subscript(node)
+        if isinstance(node, cst.IfExp):
+            return Emitted(
+                node.with_changes(
+                    test=parenthesize(self.plain(node.test)),
+                    body=parenthesize(self.plain(node.body)),
+                    orelse=parenthesize(self.plain(node.orelse)),
+                )
+            )
+        if isinstance(node, cst.Lambda):
+            return self.lambda_expression(node)
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
+            return self.comprehension(node)
+        self.unsupported(UNSUPPORTED, f"expression form {type(node).__name__} is not translated yet", node)
+        return Emitted(node)
+
+    def lambda_expression(self, node: cst.Lambda) -> Emitted:
+        """``lambda t: rearrange(t, ...)``: the body translated with its parameters as plain tensors."""
+        params = node.params
+        if params.star_arg not in (None, cst.MaybeSentinel.DEFAULT) or params.star_kwarg is not None or params.kwonly_params:
+            self.unsupported(UNSUPPORTED, "a lambda with *args/**kwargs is not translated yet", node)
+            return Emitted(node)
+        names = [p.name.value for p in params.params]
+        saved = {name: self.env.get(name) for name in names}
+        for name in names:
+            self.env[name] = PLAIN
+        body = self.plain(node.body)
+        for name, fact in saved.items():
+            if fact is None:
+                self.env.pop(name, None)
+            else:
+                self.env[name] = fact
+        return Emitted(node.with_changes(body=body))
+
+    def comprehension(self, node: cst.ListComp | cst.GeneratorExp | cst.SetComp) -> Emitted:
+        """``[f(t) for t in xs if c]``: Python code run at trace time; its variables are plain values,
+        or the elements of a module container (``[block(x) for block in self.blocks]``)."""
+        saved_env, saved_elements = dict(self.env), dict(self.elements)
+        try:
+            for_in = self.comprehension_for(node.for_in)
+            elt = self.plain(node.elt)
+        finally:
+            self.env, self.elements = saved_env, saved_elements
+        return Emitted(node.with_changes(elt=elt, for_in=for_in))
+
+    def comprehension_for(self, for_in: cst.CompFor) -> cst.CompFor:
+        if for_in.asynchronous is not None:
+            self.unsupported(UNSUPPORTED, "an async comprehension is not translated", for_in)
+        if self.iterates_container(for_in.iter):
+            iterable = for_in.iter
+            self.bind_loop_elements(for_in)
+        else:
+            iterable = self.plain(for_in.iter)
+        for name in m.findall(for_in.target, m.Name()):
+            if name.value not in self.elements:
+                self.env[name.value] = PLAIN
+        ifs = [if_.with_changes(test=self.plain(if_.test)) for if_ in for_in.ifs]
+        inner = for_in.inner_for_in and self.comprehension_for(for_in.inner_for_in)
+        return for_in.with_changes(iter=iterable, ifs=ifs, inner_for_in=inner)
+
+    def plain(self, node: cst.BaseExpression) -> cst.BaseExpression:
+        return self.as_plain(self.expr(node))
+
+    def element(self, element: cst.BaseElement) -> cst.BaseElement:
+        return element.with_changes(value=self.plain(element.value))
+
+    def attribute(self, node: cst.Attribute) -> Emitted:
+        if m.matches(node, m.Attribute(value=m.Name("self"), attr=m.Name("training"))):
+            return self.train_flag(node)
+        if m.matches(node.value, m.Name("self")):
+            if self.cls is not None and node.attr.value in self.cls.identity_optional:
+                self.unsupported(
+                    OPTIONAL_LAYER,
+                    f"`self.{node.attr.value}` is nn.Identity() in some configurations, None in Flax: read as a value "
+                    "(a None test, passed on) it would not behave as in PyTorch; only call it",
+                    node,
+                )
+            return Emitted(node)
+        if isinstance(node.value, cst.Name) and (node.value.value in self.info.classes or node.value.value in self.info.functions):
+            return Emitted(node)  # a class attribute of a model in this file (`Block.expansion`)
+        qualified = library_name(self.file.resolved, node)
+        if qualified is not None:
+            if is_torch_name(qualified):
+                rule = rule_for_qualified_name(qualified)
+                if rule is not None and rule.call_signature is None and not rule.torch_classes:
+                    return rule.emit_call(RuleContext(rule, self.file, node, None, {}))  # a constant
+                if rule is not None and rule.torch_classes:
+                    self.unsupported(
+                        UNSUPPORTED,
+                        f"the layer class `{qualified}` used as a value (isinstance, type checks): the Flax "
+                        "object has another class; test the attribute's role instead",
+                        node,
+                    )
+                    return Emitted(node)
+                self.unsupported(UNSUPPORTED, f"no rule translates `{qualified}`", node)
+            return Emitted(node)
+        value = self.expr(node.value)
+        attr = node.attr.value
+        if attr == "device":  # a traced array has no device; every device argument is dropped (rule T011)
+            self.file.note("T011", "`x.device` -> None: JAX places arrays itself, and device arguments are dropped")
+            return Emitted(cst.Name("None"))
+        if attr in ("dtype", "ndim", "is_cuda", "requires_grad"):
+            return Emitted(node.with_changes(value=parenthesize(value.expr)), SCALAR if attr == "ndim" else PLAIN)
+        if attr == "shape":
+            return Emitted(node.with_changes(value=parenthesize(self.as_plain(value))))
+        if attr in ("max", "min") and m.matches(value.expr, m.Call(func=m.Attribute(value=m.Name("jnp"), attr=m.Name("finfo") | m.Name("iinfo")))):
+            # `torch.finfo(x.dtype).max` (rule T036): a Python number, weakly typed as PyTorch's is
+            number = "float" if value.expr.func.attr.value == "finfo" else "int"
+            return Emitted(parse_expr(f"{number}({{x}}.{attr})", x=value.expr), SCALAR)
+        rule = rule_for_method(attr)
+        if rule is not None:
+            return self.rule_call(rule, node, cst.Call(func=node, args=[]), receiver=node.value, as_property=True)
+        self.unsupported(UNSUPPORTED, f"no rule translates the tensor attribute `.{attr}`", node)
+        return Emitted(node.with_changes(value=value.expr))
+
+    def train_flag(self, node: cst.CSTNode) -> Emitted:
+        if self.cls is None:
+            self.unsupported(UNSUPPORTED, "`self.training` outside a module", node)
+            return Emitted(node)
+        self.cls.needs_train = self.uses_train = True
+        self.file.note("S003", "`self.training` becomes the `train` argument: Flax modules hold no mode state")
+        return Emitted(cst.Name("train"))
+
+    def binary(self, node: cst.BinaryOperation) -> Emitted:
+        left, right = self.expr(node.left), self.expr(node.right)
+        if isinstance(node.operator, cst.MatrixMultiply):
+            return Emitted(node.with_changes(left=parenthesize(self.as_plain(left)), right=parenthesize(self.as_plain(right))))
+        lf, rf = left.fact, right.fact
+        if lf.channels_last or rf.channels_last:
+            same = lf.channels_last and rf.channels_last and lf.rank == rf.rank
+            with_scalar = (lf.channels_last and rf.scalar) or (rf.channels_last and lf.scalar)
+            if same or with_scalar:
+                fact = lf if lf.channels_last else rf
+                return Emitted(node.with_changes(left=parenthesize(left.expr), right=parenthesize(right.expr)), fact)
+        fact = SCALAR if lf.scalar and rf.scalar else PLAIN
+        if fact is PLAIN:
+            self.warn_if_past_int32(node)
+        return Emitted(
+            node.with_changes(left=parenthesize(self.as_plain(left)), right=parenthesize(self.as_plain(right))), fact
+        )
+
+    def warn_if_past_int32(self, node: cst.BinaryOperation) -> None:
+        """A tensor times (plus, shifted by, raised to) an integer constant of 2**16 or more: in PyTorch an
+        int64 tensor holds the result, in JAX (x64 off) int32 wraps it (rule T053)."""
+        if not isinstance(node.operator, (cst.Multiply, cst.Add, cst.Subtract, cst.LeftShift, cst.Power)):
+            return
+        for side in (node.left, node.right):
+            if isinstance(side, cst.Integer) and abs(int(side.evaluated_value)) >= INT64_WARNING_AT:
+                self.file.report(
+                    INT64_ARITHMETIC,
+                    f"`{code_of(node).strip()}`: if this tensor holds integers, PyTorch computes in int64 while JAX "
+                    "computes in int32 (x64 is off), so results past 2**31 wrap (a hashed bucket differs); enable "
+                    "`jax.config.update('jax_enable_x64', True)` or keep the values below 2**31",
+                    node, Severity.WARNING,
+                )
+                return
+
+    def subscript(self, node: cst.Subscript) -> Emitted:
+        if m.matches(node.value, m.Attribute(attr=m.Name("shape"))):
+            shape_of = node.value.value
+            value = self.expr(shape_of)
+            index = node.slice[0].slice if len(node.slice) == 1 else None
+            if value.fact.channels_last and value.fact.rank is not None and isinstance(index, cst.Index) and isinstance(index.value, cst.Integer):
+                from translator.rules.base import torch_dim_to_channels_last_axis
+
+                axis = torch_dim_to_channels_last_axis(int(index.value.value), value.fact.rank)
+                return Emitted(parse_expr(f"{{x}}.shape[{axis}]", x=value.expr), SCALAR)
+            translated = self.as_plain(value)
+            return Emitted(node.with_changes(value=node.value.with_changes(value=parenthesize(translated))), SCALAR)
+        if any(self.is_mask(e.slice.value) for e in node.slice if isinstance(e.slice, cst.Index)):
+            self.unsupported(
+                UNSUPPORTED,
+                "boolean-mask indexing has a data-dependent shape, which jit cannot compile: use "
+                "`jnp.where(mask, x, fill)` or a reduction over the masked values",
+                node,
+            )
+            return Emitted(node)
+        value = self.expr(node.value)
+        slices = []
+        for element in node.slice:
+            inner = element.slice
+            if isinstance(inner, cst.Index):
+                inner = inner.with_changes(value=self.plain(inner.value))
+            elif isinstance(inner, cst.Slice):
+                inner = inner.with_changes(
+                    lower=inner.lower and self.plain(inner.lower),
+                    upper=inner.upper and self.plain(inner.upper),
+                    step=inner.step and self.plain(inner.step),
+                )
+            slices.append(element.with_changes(slice=inner))
+        return Emitted(node.with_changes(value=parenthesize(self.as_plain(value)), slice=slices))
+
+
+def torch_dtype_class() -> type:
+    import torch
+
+    return torch.dtype

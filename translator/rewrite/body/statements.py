@@ -1,0 +1,345 @@
+"""Statements: an assignment binds names to the facts (and storage) of its value, a return brings its value
+back to PyTorch's layout, ``with torch.no_grad()`` becomes ``jax.lax.stop_gradient`` on what the block
+assigned, and control flow keeps facts consistent: at the end of each branch of an ``if`` and of each loop
+body, values whose layout differs from the other path are brought back to a common layout, so a variable never
+means two layouts at once.
+
+Contract: ``block(statements)`` returns the translated statements, each headed by the notes and TODOs its
+translation gathered (``annotate``); a statement it cannot translate is reported and kept as written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import libcst as cst
+import libcst.matchers as m
+
+from translator.naming import library_name
+from translator.rewrite.aliasing import name_reads
+from translator.rewrite.body.common import (
+    HOOKS,
+    IN_PLACE,
+    MODULE_STATE,
+    NO_GRAD,
+    SHARED_MUTATION,
+    UNSUPPORTED,
+    container_kinds,
+)
+from translator.rewrite.context import code_of, parse_expr, transpose
+from translator.rewrite.model import ContainerAttr
+from translator.rules.base import PLAIN, Emitted, Fact, to_channels_first_perm
+
+#: context managers whose body is translated: no_grad/inference_mode stop gradients, enable_grad is a no-op
+GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.enable_grad"})
+#: contexts that choose how PyTorch computes, not what: the body is kept as is
+KERNEL_CONTEXTS = frozenset({"torch.nn.attention.sdpa_kernel", "torch.backends.cuda.sdp_kernel"})
+
+
+class StatementTranslation:
+    """Statements of a function body (a part of ``BodyTranslator``)."""
+
+    def block(self, statements) -> list[cst.BaseStatement]:
+        if self.storage_tracker.function_reads is None:
+            self.storage_tracker.function_reads = sum((name_reads(s) for s in statements), start=Counter())
+        out: list[cst.BaseStatement] = []
+        for statement in statements:
+            out.extend(self.statement(statement))
+        if statements and not out:  # every statement translated to nothing (identity layers)
+            out = [cst.SimpleStatementLine(body=[cst.Pass()])]
+        return out
+
+    def statement(self, node: cst.BaseStatement) -> list[cst.BaseStatement]:
+        before = len(self.file.diagnostics)
+        self.file.take_notes()
+        if isinstance(node, cst.SimpleStatementLine):
+            body = []
+            for small in node.body:
+                body.extend(self.small_statement(small))
+            translated: list[cst.BaseStatement] = [node.with_changes(body=body)] if body else []
+            if not self.loop_writes:  # outside loops, a statement's reads are over once it has run
+                self.storage_tracker.consume(node)
+        elif isinstance(node, cst.If):
+            translated = [self.if_statement(node)]
+        elif isinstance(node, (cst.For, cst.While)):
+            translated = self.loop(node)
+        elif isinstance(node, cst.With):
+            translated = self.with_statement(node)
+        else:
+            self.unsupported(UNSUPPORTED, f"`{type(node).__name__}` statements in forward are not translated yet", node)
+            translated = [node]
+        return self.annotate(translated, before, node)
+
+    def annotate(self, statements: list[cst.BaseStatement], before: int, original: cst.CSTNode) -> list[cst.BaseStatement]:
+        """Put the notes and TODOs gathered while translating ``original`` above its first line."""
+        comments = [f"# {note}" for note in self.file.take_notes()]
+        for diagnostic in self.file.diagnostics[before:]:
+            comments.append(f"# TODO(torch2flax): {diagnostic.code} {diagnostic.message}")
+        if not statements:
+            return statements
+        first = statements[0]
+        lines = [cst.EmptyLine(comment=cst.Comment(c)) for c in comments]
+        if lines:
+            first = first.with_changes(leading_lines=[*first.leading_lines, *lines])
+        return [self.file.mark(first, original), *statements[1:]]
+
+    def small_statement(self, node: cst.BaseSmallStatement) -> list[cst.BaseSmallStatement]:
+        if isinstance(node, (cst.Assign, cst.AugAssign)) and self.indexed_target(node) is not None:
+            return self.indexed_update(node)
+        if isinstance(node, cst.Assign):
+            names = {t.target.value for t in node.targets if isinstance(t.target, cst.Name)}
+            chained = self.in_place_operand_name(node.value)
+            if chained is not None and chained not in names and self.read_elsewhere(chained, node):
+                names.add(chained)  # `y = self.relu_(a)` also updates `a`: `y = a = relu(a)`
+            else:
+                chained = None
+            self.rebound = names
+            self.check_in_place(node, names)
+            roots = self.storage(node.value)
+            value = self.expr(node.value)
+            is_list = m.matches(node.value, m.List() | m.ListComp() | m.Call(func=m.Name("list")))
+            is_mask = self.is_mask(node.value)
+            is_dtype = self.is_dtype(node.value)
+            for name in names:
+                (self.lists.add if is_list else self.lists.discard)(name)
+                (self.masks.add if is_mask else self.masks.discard)(name)
+                (self.dtypes.add if is_dtype else self.dtypes.discard)(name)
+            for target in node.targets:  # `device, dtype = x.device, x.dtype`
+                if isinstance(target.target, cst.Tuple) and isinstance(node.value, cst.Tuple) and len(target.target.elements) == len(node.value.elements):
+                    for part, part_value in zip(target.target.elements, node.value.elements):
+                        if isinstance(part.value, cst.Name):
+                            (self.dtypes.add if self.is_dtype(part_value.value) else self.dtypes.discard)(part.value.value)
+            targets = []
+            for target in node.targets:
+                targets.append(target.with_changes(target=self.bind_target(target.target, value, roots)))
+            if chained is not None:
+                targets.append(cst.AssignTarget(self.bind_target(cst.Name(chained), value, roots)))
+            if any(not isinstance(t.target, cst.Name) for t in node.targets):
+                value = Emitted(self.as_plain(value))
+            self.rebound = set()
+            if len(targets) == 1 and m.matches(value.expr, m.Name(value=getattr(targets[0].target, "value", None))):
+                return []  # `x = self.identity(x)`: nothing left to do
+            return [node.with_changes(targets=targets, value=value.expr)]
+        if isinstance(node, cst.AnnAssign) and node.value is not None:
+            self.check_in_place(node, {node.target.value} if isinstance(node.target, cst.Name) else set())
+            roots = self.storage(node.value)
+            value = self.expr(node.value)
+            target = self.bind_target(node.target, value, roots)
+            return [node.with_changes(target=target, value=value.expr)]
+        if isinstance(node, cst.AugAssign):
+            operator = {
+                cst.AddAssign: cst.Add, cst.SubtractAssign: cst.Subtract, cst.MultiplyAssign: cst.Multiply,
+                cst.DivideAssign: cst.Divide, cst.FloorDivideAssign: cst.FloorDivide, cst.PowerAssign: cst.Power,
+                cst.MatrixMultiplyAssign: cst.MatrixMultiply, cst.ModuloAssign: cst.Modulo,
+            }.get(type(node.operator))
+            if operator is None or not isinstance(node.target, cst.Name):
+                self.unsupported(UNSUPPORTED, "in-place update of this form is not translated yet", node)
+                return [node]
+            name = node.target.value
+            self.check_in_place(node, {name})
+            if not self.env.get(name, PLAIN).scalar:
+                self.check_write(self.storage(node.target), {name}, name_reads(node), node)
+            self.file.note(IN_PLACE, "in-place `op=` becomes a new binding: JAX arrays are immutable")
+            binary = cst.BinaryOperation(left=node.target, operator=operator(), right=node.value)
+            value = self.expr(binary)
+            self.env[name] = value.fact
+            return [cst.Assign(targets=[cst.AssignTarget(node.target)], value=value.expr)]
+        if isinstance(node, cst.Return):
+            if node.value is None:
+                return [node]
+            self.check_in_place(node, set())
+            if any(root.startswith("shared:") for root in self.storage(node.value)):
+                self.returns_alias = True
+            value = self.expr(node.value)
+            self.return_facts.append(value.fact)
+            if self.returns_channels_last and value.fact.channels_last:
+                return [node.with_changes(value=value.expr)]
+            return [node.with_changes(value=self.as_plain(value))]
+        if isinstance(node, cst.Expr):
+            operand = self.in_place_operand_name(node.value)
+            if operand is not None:
+                # `x.add_(y)` / `self.relu(x)` with inplace=True as a statement: rebind `x` to the result
+                return self.small_statement(cst.Assign(targets=[cst.AssignTarget(cst.Name(operand))], value=node.value))
+            if m.matches(node.value, m.Call(func=m.Attribute(value=m.Name(), attr=m.Name("append") | m.Name("extend") | m.Name("insert")))) and node.value.func.value.value in self.lists:
+                # a local Python list: appending is plain Python, the list now shares its elements' memory
+                name = node.value.func.value.value
+                for arg in node.value.args:
+                    self.storage_tracker.bind(name, self.storage_tracker.of_name(name) | self.storage(arg.value))
+                return [node.with_changes(value=node.value.with_changes(args=self.plain_args(node.value)))]
+            if m.matches(node.value, m.Call(func=m.Attribute(attr=m.Name()))) and node.value.func.attr.value in HOOKS:
+                self.expr(node.value)  # reported as a hook (X008)
+                return [node]
+            if isinstance(node.value, cst.Call) and library_name(self.file.resolved, node.value.func) != "builtins.print":
+                self.unsupported(
+                    "X004",
+                    "a call whose result is discarded: in PyTorch it can only matter by mutating a tensor in place, "
+                    "which JAX arrays cannot do; assign its result instead",
+                    node,
+                )
+                return [node]
+            return [node.with_changes(value=self.plain(node.value))]
+        if isinstance(node, (cst.Pass, cst.Break, cst.Continue)):
+            return [node]
+        if isinstance(node, cst.Assert):
+            return [node.with_changes(test=self.plain(node.test))]
+        if isinstance(node, cst.Raise):
+            return [node]
+        self.unsupported(UNSUPPORTED, f"`{type(node).__name__}` is not translated yet", node)
+        return [node]
+
+    def bind_target(self, target: cst.BaseAssignTargetExpression, value: Emitted, roots: frozenset | None = None) -> cst.BaseAssignTargetExpression:
+        if isinstance(target, cst.Name):
+            self.env[target.value] = value.fact
+            if roots is not None:
+                self.storage_tracker.bind(target.value, roots)
+            return target
+        if isinstance(target, (cst.Tuple, cst.List)):
+            bound = set().union(*self.storage_tracker.roots.values()) if self.storage_tracker.roots else set()
+            fresh = roots is not None and len(roots) == 1 and not (roots & bound) and not any(r.startswith("shared:") for r in roots)
+            for element in target.elements:
+                # the parts of a freshly created tuple (`a, b = self.lstm(x)`) are distinct tensors
+                self.bind_target(element.value, Emitted(value.expr), self.storage_tracker.new_root() if fresh else roots)
+            return target
+        if m.matches(target, m.Attribute(value=m.Name("self"))):
+            self.unsupported(
+                MODULE_STATE,
+                "assigning module state in forward: Flax modules are immutable (use a `self.variable` collection)",
+                target,
+            )
+            return target
+        self.unsupported(UNSUPPORTED, f"assignment to `{code_of(target)}` is not translated yet", target)
+        return target
+
+    def if_statement(self, node: cst.If) -> cst.If:
+        self.check_in_place(node.test, set())
+        test = self.plain(node.test)
+        entry = dict(self.env)
+        tracker = self.storage_tracker
+        roots_entry = dict(tracker.roots)
+        body = self.block(node.body.body)
+        after_body = self.env
+        roots_body, tracker.roots = tracker.roots, dict(roots_entry)
+        self.env = dict(entry)
+        orelse = node.orelse
+        if isinstance(orelse, cst.If):
+            orelse = self.if_statement(orelse)
+        elif isinstance(orelse, cst.Else):
+            orelse = orelse.with_changes(body=orelse.body.with_changes(body=self.block(orelse.body.body)))
+        after_else = self.env
+        for name, roots in roots_body.items():  # either branch may have run
+            tracker.roots[name] = tracker.roots.get(name, frozenset()) | roots
+        merged: dict[str, Fact] = {}
+        body_fix, else_fix = [], []
+        for name in set(after_body) | set(after_else):
+            a, b = after_body.get(name, PLAIN), after_else.get(name, PLAIN)
+            if a == b:
+                merged[name] = a
+                continue
+            merged[name] = PLAIN
+            if a.channels_last:
+                body_fix.append(self.rebind_plain(name, a))
+            if b.channels_last:
+                else_fix.append(self.rebind_plain(name, b))
+        self.env = merged
+        body_block = node.body.with_changes(body=[*body, *body_fix])
+        if else_fix:
+            if orelse is None:
+                orelse = cst.Else(body=cst.IndentedBlock(body=else_fix))
+            elif isinstance(orelse, cst.Else):
+                orelse = orelse.with_changes(body=orelse.body.with_changes(body=[*orelse.body.body, *else_fix]))
+            else:
+                self.unsupported(UNSUPPORTED, "layouts differ across an elif chain; rewrite as nested if", node)
+        return node.with_changes(test=test, body=body_block, orelse=orelse)
+
+    def with_statement(self, node: cst.With) -> list[cst.BaseStatement]:
+        """``with torch.no_grad():`` -> the body, then ``stop_gradient`` on every name it assigned."""
+        contexts = [library_name(self.file.resolved, item.item.func) if isinstance(item.item, cst.Call) else None for item in node.items]
+        if len(contexts) == 1 and contexts[0] in KERNEL_CONTEXTS and node.items[0].asname is None:
+            self.file.note(NO_GRAD, f"`{contexts[0]}` only picks PyTorch's attention kernel: the body is kept, XLA picks its own")
+            return self.block(node.body.body)
+        if len(contexts) != 1 or contexts[0] not in GRAD_CONTEXTS or node.items[0].asname is not None:
+            self.unsupported(UNSUPPORTED, f"`with {code_of(node.items[0].item)}` is not translated", node)
+            return [node]
+        body = self.block(node.body.body)
+        if contexts[0] == "torch.enable_grad":
+            return body
+        self.file.note(NO_GRAD, "torch.no_grad(): no gradient flows through values computed here -> jax.lax.stop_gradient")
+        assigned = []
+        for target in m.findall(node.body, m.AssignTarget(target=m.Name()) | m.AugAssign(target=m.Name())):
+            name = target.target.value
+            if name not in assigned:
+                assigned.append(name)
+        stops = [
+            cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(n))], parse_expr("jax.lax.stop_gradient({x})", x=cst.Name(n)))])
+            for n in assigned
+        ]
+        return [*body, *stops]
+
+    def iterates_container(self, iterable: cst.BaseExpression) -> bool:
+        if self.cls is None:
+            return False
+        if m.matches(iterable, m.Call(func=m.Name("enumerate"))) and iterable.args:
+            iterable = iterable.args[0].value
+        element = self.module_element(iterable)
+        return element is not None and isinstance(element[0], ContainerAttr)
+
+    def bind_loop_elements(self, node: cst.For) -> None:
+        """``for layer in self.layers`` / ``for i, layer in enumerate(self.layers)``: ``layer`` is an element."""
+        if not self.iterates_container(node.iter):
+            return
+        iterable, target = node.iter, node.target
+        if m.matches(iterable, m.Call(func=m.Name("enumerate"))):
+            iterable = iterable.args[0].value
+            if not m.matches(target, m.Tuple(elements=[m.Element(), m.Element()])):
+                return
+            target = target.elements[1].value  # `for i, layer in ...` or `for i, (attn, ff) in ...`
+        container = self.module_element(iterable)[0]
+        if isinstance(target, cst.Name):
+            self.elements[target.value] = container_kinds(container)
+        elif isinstance(target, (cst.Tuple, cst.List)) and all(isinstance(e.value, cst.Name) for e in target.elements):
+            # `for attn, ff in self.layers`: each element is a container; position i holds layer i
+            inner = container_kinds(container)
+            if inner and all(isinstance(c, ContainerAttr) and c.elements is not None for c in inner):
+                for position, element in enumerate(target.elements):
+                    kinds = tuple(c.elements.get(position) for c in inner)
+                    if all(k is not None for k in kinds):
+                        self.elements[element.value.value] = kinds
+
+    def rebind_plain(self, name: str, fact: Fact) -> cst.SimpleStatementLine:
+        value = transpose(cst.Name(name), to_channels_first_perm(fact.rank))
+        return cst.SimpleStatementLine(body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=value)])
+
+    def loop(self, node: cst.For | cst.While) -> list[cst.BaseStatement]:
+        """Loops start and end every iteration with plain layouts, so each pass sees the same facts."""
+        before = [self.rebind_plain(name, fact) for name, fact in sorted(self.env.items()) if fact.channels_last]
+        self.env = {name: (PLAIN if fact.channels_last else fact) for name, fact in self.env.items()}
+        if isinstance(node, cst.For):
+            self.bind_loop_elements(node)
+            header = {"iter": node.iter if self.iterates_container(node.iter) else self.plain(node.iter)}
+            self.bind_target(node.target, Emitted(node.target))
+        else:
+            header = {"test": self.plain(node.test)}
+        tracker = self.storage_tracker
+        roots_entry = dict(tracker.roots)
+        self.loop_writes.append([])
+        body = self.block(node.body.body)
+        writes = self.loop_writes.pop()
+        if not self.loop_writes:
+            self.storage_tracker.consume(node)
+        for name, roots in roots_entry.items():  # the body may run zero or many times
+            tracker.roots[name] = tracker.roots.get(name, frozenset()) | roots
+        for roots, rebound, reads, write in writes:
+            # the next pass writes again into memory that names bound later in the body now share
+            conflicts = tracker.conflicts(roots, set(rebound), reads, write)
+            if conflicts and id(write) not in self.flagged_writes:
+                self.unsupported(
+                    SHARED_MUTATION,
+                    f"in-place update in a loop of memory that {', '.join(conflicts)} also see(s) on the next pass: "
+                    "compute a new tensor instead",
+                    write,
+                )
+        fixes = [self.rebind_plain(name, fact) for name, fact in sorted(self.env.items()) if fact.channels_last]
+        self.env = {name: (PLAIN if fact.channels_last else fact) for name, fact in self.env.items()}
+        if node.orelse is not None:
+            self.unsupported(UNSUPPORTED, "`else` on a loop is not translated yet", node)
+        return [*before, node.with_changes(body=node.body.with_changes(body=[*body, *fixes]), **header)]
