@@ -280,3 +280,20 @@ def test_a_class_clean_in_a_file_whose_translation_does_not_import_is_checked_fr
     report = check(path, "FeedForward", [parse_spec("float32[2,8]")], examples=1, stages=("spec", "numeric"))
     assert report.verdict == "pass", report.failure
     assert report.traced == ["FeedForward.forward"]
+
+
+def test_a_size_the_trace_decided_is_asserted_where_the_translation_runs(tmp_path):
+    """pit's `int(sqrt(n))` baked `h=4` into the traced rearrange: on 36 tokens the program would run with
+    h=4, w=9 and give another result silently; the translation asserts the size it was traced for."""
+    import jax
+    import jax.numpy as jnp
+
+    from translator.loading import module_from_code
+
+    model = build_model(SUBCLASSES, None, build="SqrtPool()")
+    translation = translate_built(model, str(SUBCLASSES), examples=(torch.zeros(2, 16, 8),)).translation
+    assert not translation.errors and "assert " in translation.code
+    flax_model = module_from_code(translation.code, "sqrt_pool_flax").SqrtPool()
+    flax_model.init(jax.random.PRNGKey(0), jnp.zeros((2, 16, 8)))  # the traced size runs
+    with pytest.raises(AssertionError, match="a size was 4 when traced"):
+        flax_model.init(jax.random.PRNGKey(0), jnp.zeros((2, 36, 8)))

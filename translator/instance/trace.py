@@ -29,6 +29,7 @@ import copy
 import dis
 import inspect
 import math
+import operator
 import re
 import sys
 from dataclasses import dataclass, field
@@ -116,6 +117,8 @@ class _Leaves(fx.Tracer):
         self.example = example
         self.bound: dict[str, object] = {}
         self.decisions: list[str] = []
+        #: (node, conversion or None) -> (value, what was decided): sizes the program was specialised to
+        self.guards: dict[tuple[fx.Node, object], tuple[object, str]] = {}
 
     def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
         return True
@@ -178,10 +181,64 @@ class _Leaves(fx.Tracer):
         self.decide(obj.node, "a condition on metadata was", bool(value))
         return bool(value)
 
-    def decide(self, node: fx.Node, what: str, value: object) -> None:
+    def decide(self, node: fx.Node, what: str, value: object, via=None) -> None:
+        """Record a decision on ``node``'s concrete value (``via``: on ``via(value)``, ``len`` or ``int``); one
+        on a size read from a traced shape is also checked where the program runs (:func:`insert_shape_guards`)."""
         where = user_location_from_text(node.stack_trace)
         place = f"{Path(where[0]).name}:{where[1]}" if where else "forward"
         self.decisions.append(f"{place}: {what} {value!r} when traced")
+        if isinstance(value, (bool, int, float)) and reads_a_shape(node):
+            self.guards.setdefault((node, via), (value, f"{place}: {what} {value!r} when traced"))
+
+
+#: reads of a tensor's shape: a value computed from them is a size of the traced inputs (or of a weight)
+SHAPE_ATTRIBUTES, SHAPE_METHODS = frozenset({"shape", "ndim"}), frozenset({"size", "dim", "ndimension", "numel", "nelement"})
+
+
+def reads_a_shape(node: fx.Node) -> bool:
+    """Whether ``node`` (metadata) is computed from a tensor's shape, not from its device or dtype."""
+    found, stack, seen = False, [node], set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if current.op == "call_function" and current.target is getattr:
+            if current.args[1] in SHAPE_ATTRIBUTES:
+                found = True
+                continue
+            if current.args[1] in TENSOR_METADATA:
+                return False
+        if current.op == "call_method" and current.target in SHAPE_METHODS:
+            found = True
+            continue
+        stack.extend(current.all_input_nodes)
+    return found
+
+
+def shape_guard(condition, message):
+    """A size the trace specialised the program to, checked where it runs (written as ``assert``)."""
+    assert condition, message
+
+
+def insert_shape_guards(graph: fx.Graph, guards: dict) -> None:
+    """After each size a decision read, ``assert`` it has the traced value: an input of another shape
+    stops with the decision's message instead of running a program specialised to another size."""
+    for (node, via), (value, message) in guards.items():
+        if node.graph is not graph:
+            continue
+        if via in (int, float) and type(node.meta.get("concrete")) is int:
+            via = None  # `float(n)` of a size: the size itself is compared
+        with graph.inserting_after(node):
+            quantity = graph.call_function(via, (node,)) if via is not None else node
+        with graph.inserting_after(quantity):
+            if isinstance(value, bool):
+                condition = quantity if value else graph.call_function(operator.not_, (quantity,))
+            else:
+                condition = graph.call_function(operator.eq, (quantity, value))
+        with graph.inserting_after(condition):
+            graph.call_function(shape_guard, (condition, f"traced for other sizes ({message}): translate again "
+                                                         "with inputs of these shapes"))
 
 
 def concrete_of(argument):
@@ -245,14 +302,14 @@ def metadata_is_concrete():
             return len(concrete)  # a module's tuple of outputs: structure, not a decision
         if not ok:
             return originals["__len__"](self)
-        self.tracer.decide(self.node, "a length was", len(concrete))
+        self.tracer.decide(self.node, "a length was", len(concrete), via=len)
         return len(concrete)
 
     def iterate(self):
         ok, concrete = known(self)
         if isinstance(concrete, (tuple, list)) and (ok or not isinstance(concrete, torch.Size)):
             if isinstance(concrete, torch.Size):
-                self.tracer.decide(self.node, "a length was", len(concrete))
+                self.tracer.decide(self.node, "a length was", len(concrete), via=len)
             return iter([self[i] for i in range(len(concrete))])
         # fx's own rule, read at the caller's frame: `a, b = proxy` unpacks by the bytecode's count
         caller = inspect.currentframe().f_back
@@ -274,7 +331,7 @@ def metadata_is_concrete():
             ok, concrete = known(self)
             if not ok or not isinstance(concrete, (int, float)) or isinstance(concrete, bool):
                 raise TypeError(f"a traced value cannot be used as a Python {kind.__name__}")
-            self.tracer.decide(self.node, "a size was", kind(concrete))
+            self.tracer.decide(self.node, "a size was", kind(concrete), via=kind)
             return kind(concrete)
         return convert
 
@@ -614,6 +671,7 @@ def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple
         raise TraceFailed("it draws random numbers from arguments fixed at trace time (torch.randn(2, 3)): "
                           "tracing would freeze one draw into a constant", source_line(module))
     drop_specialisation_guards(graph, fixed)
+    insert_shape_guards(graph, tracer.guards)
     fold_dtypes(graph, tracer)
     drop_device_moves(graph)
     cast_like_by_dtype(graph, tracer)
@@ -735,6 +793,10 @@ class _Tidy(cst.CSTTransformer):
     def leave_SimpleStatementLine(self, original, updated):
         if m.matches(updated, m.SimpleStatementLine(body=[m.Expr(m.Call(func=m.Attribute(attr=m.Name("wrap"))))])):
             return cst.RemoveFromParent()  # fx's `torch.fx._symbolic_trace.wrap("einops_einops_rearrange")`
+        guard = m.Assign(value=m.Call(func=m.Name(value=m.MatchRegex(r".*shape_guard$"))))
+        updated = updated.with_changes(body=[  # fx's call of shape_guard(condition, message): an assert
+            cst.Assert(test=s.value.args[0].value, msg=s.value.args[1].value) if m.matches(s, guard) else s
+            for s in updated.body])
         kept = [s for s in updated.body if not frees_names(s)]
         if not kept:
             return cst.RemoveFromParent()

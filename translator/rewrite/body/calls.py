@@ -141,8 +141,10 @@ class CallTranslation:
             if qualified == "builtins.map" and node.args and self.translated_function(node.args[0].value):
                 return Emitted(node.with_changes(args=self.plain_args(node)))  # the function is translated too
             if qualified in PLAIN_BUILTINS or qualified.startswith(PLAIN_MODULES):
-                # `len(x)` is a Python int even for a tensor: `int(n)` of it later reads no array value
-                return Emitted(node.with_changes(args=self.plain_args(node)), SCALAR if qualified == "builtins.len" else PLAIN)
+                # `len(x)` is a Python int even for a tensor, and `math.sqrt(n)` a Python float: `int()` of
+                # either later reads no array value
+                scalar = qualified == "builtins.len" or qualified.startswith("math.")
+                return Emitted(node.with_changes(args=self.plain_args(node)), SCALAR if scalar else PLAIN)
             if is_torch_name(qualified):
                 self.unsupported(UNSUPPORTED, f"no rule translates `{qualified}`", node)
             elif qualified.startswith("builtins."):
