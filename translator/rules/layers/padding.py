@@ -44,14 +44,18 @@ def pad_expr(ctx, pad, mode, value, constructor: bool = False) -> Emitted:
     ``constructor``: the call is in constructor code (``__init__``, a module-level helper), where
     values have no layout facts: the input is taken as written, in PyTorch's layout.
     """
+    if pad is NotLiteral and not constructor:
+        pad = computed_widths(ctx)
     if NotLiteral in (pad, mode, value) or not isinstance(pad, (tuple, list)) or len(pad) % 2:
-        ctx.unsupported("`pad`, `mode` and `value` must be constants (pad: an even-length tuple)")
+        ctx.unsupported("`pad` must be a tuple of an even length, written out; `mode` and `value` constants")
         return Emitted(ctx.expr("input"))
     if mode not in MODES:
         ctx.unsupported(f"padding mode {mode!r} is not translated")
         return Emitted(ctx.expr("input"))
     pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)]  # pairs[0] pads the last axis
-    negative = any(p < 0 for pair in pairs for p in pair)
+    computed = any(isinstance(p, Computed) for pair in pairs for p in pair)
+    # a computed width (from shapes: static under jit) may be negative only where PyTorch allows it
+    negative = any(p < 0 for pair in pairs for p in pair if not isinstance(p, Computed)) or (computed and mode == "constant")
     if negative and mode != "constant":
         ctx.unsupported("negative padding is only defined for mode='constant'")
         return Emitted(ctx.expr("input"))
@@ -71,10 +75,38 @@ def pad_expr(ctx, pad, mode, value, constructor: bool = False) -> Emitted:
         widths = [(0, 0)] * rank
         for k, pair in enumerate(pairs):
             widths[torch_dim_to_channels_last_axis(rank - 1 - k, rank)] = pair
-        return Emitted(cst_of(padded(code_of(ctx.expr("input")), repr(tuple(widths)))), channels_last(rank))
-    trailing = list(reversed(pairs))
+        return Emitted(cst_of(padded(code_of(ctx.expr("input")), widths_code(widths, tuple))), channels_last(rank))
+    trailing = widths_code(list(reversed(pairs)), list)
     value = ctx.expr("input") if constructor else ctx.plain("input")
-    return Emitted(bind(value, lambda x: padded(x, f"[(0, 0)] * ({x}.ndim - {len(pairs)}) + {trailing!r}")))
+    return Emitted(bind(value, lambda x: padded(x, f"[(0, 0)] * ({x}.ndim - {len(pairs)}) + {trailing}")))
+
+
+class Computed(str):
+    """A pad width computed in the program (``W % window``, fx's ``sub_1``): its source, static under jit."""
+
+
+def computed_widths(ctx):
+    """``F.pad(x, (0, pad_r, 0, pad_b))``: the widths written out as a tuple of expressions (ints where
+    literal), or NotLiteral when the tuple itself is computed."""
+    import libcst as cst
+
+    node = ctx.plain("pad")
+    if not isinstance(node, (cst.Tuple, cst.List)) or any(isinstance(e, cst.StarredElement) for e in node.elements):
+        return NotLiteral
+    widths = []
+    for element in node.elements:
+        text = code_of(element.value)
+        try:
+            widths.append(int(text))
+        except ValueError:
+            widths.append(Computed(text))
+    return tuple(widths)
+
+
+def widths_code(widths, kind) -> str:
+    """Source of a sequence of (low, high) pairs whose entries are ints or :class:`Computed` source."""
+    pairs = ", ".join(f"({lo}, {hi})" for lo, hi in widths)
+    return f"({pairs},)" if kind is tuple and len(widths) == 1 else (f"({pairs})" if kind is tuple else f"[{pairs}]")
 
 
 def cst_of(code: str):
@@ -151,4 +183,17 @@ class TorchPad(Rule):
                 name, args = "ZeroPad", repr(pads)
             return RuleCase(f"nn.{name}{n}d({args})", "self.layer(x)", shape)
 
-        return pad_case()
+        # widths computed from shapes in forward (swin's window padding, a traced `dim - 6 * (dim // 6)`)
+        @st.composite
+        def computed_case(draw):
+            mode = draw(st.sampled_from(["constant", "reflect", "replicate"]))
+            after_conv = draw(st.booleans())
+            shape = (2, 3, draw(st.integers(3, 7)), draw(st.integers(3, 7)))
+            x = "self.layer(x)" if after_conv else "x"
+            width = draw(st.sampled_from(["(4 - x.shape[-1] % 4) % 4", "x.shape[-2] // 3", "x.size(1) - 2"]))
+            forms = [f"(1, {width}, {width}, 0)", f"({width}, 0, 0, 1)"] + ([f"(0, {width})"] if mode == "constant" else [])
+            pads = draw(st.sampled_from(forms))  # PyTorch pads 4-D input in other modes by 4 widths only
+            init = f"nn.Conv2d({shape[1]}, {shape[1]}, 1)" if after_conv else None
+            return RuleCase(init, f"F.pad({x}, {pads}, mode={mode!r})", shape)
+
+        return st.one_of(pad_case(), computed_case())
