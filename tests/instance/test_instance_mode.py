@@ -82,7 +82,7 @@ def test_a_module_passed_to_the_constructor_is_built_with_build(capsys):
 
 
 @pytest.mark.parametrize("build, message, line", [
-    ("Hooked()", "hooks are not translated", "self.fc = torch.nn.utils.weight_norm"),
+    ("Hooked()", "hooks are not translated", "self.fc.register_forward_pre_hook"),
     ("DataDependent()", "torch.fx cannot trace it", "if x.sum() > 0:"),
     ("FrozenDraw()", "draws random numbers", "def forward(self, x):"),
 ])

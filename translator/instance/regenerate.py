@@ -39,6 +39,7 @@ from translator.instance.trace import (
     trace_forward,
 )
 from translator.instance.variants import TOKEN, Instance, write_classes
+from translator.weights.parametrized import parametrizations_of, plain_class, weight_norm_of
 from translator.weights.plan import container_class
 
 
@@ -79,6 +80,8 @@ def regenerate(model: nn.Module, inputs: int | None = None, examples: tuple | No
     to run the model on once, so that traced decisions on ranks and dtypes read real values."""
     for module in model.modules():
         for name, value in list(vars(module).items()):
+            if name == "weight" and weight_norm_of(module) is not None:
+                continue  # the weight torch.nn.utils.weight_norm's hook computes before each call (rule L060)
             if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and not name.startswith("_"):
                 delattr(module, name)
                 module.register_buffer(name, value, persistent=False)
@@ -150,6 +153,9 @@ class _Writer:
         if isinstance(module, nn.ParameterDict):
             inner = ", ".join(f"{key!r}: {parameter_call(p)}" for key, p in module.items())
             return f"nn.ParameterDict({{{inner}}})"
+        parametrized = self.parametrized_layer(module, path)  # weight_norm(...) or a class applying the parametrizations
+        if parametrized is not None:
+            return parametrized
         einops_layer = einops_call(module)
         if einops_layer is not None:
             self.imports.add("from einops.layers.torch import Rearrange, Reduce")
@@ -196,12 +202,63 @@ class _Writer:
         self.inspected.add(id(module))
         hooks = [kind for kind in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
                  if getattr(module, kind, None)]
-        if hooks:
-            self.result.problems.append(Problem(path, f"{type(module).__name__} has {', '.join(h.strip('_') for h in hooks)} "
-                                                      "(torch.nn.utils.weight_norm is one): hooks are not translated"))
-        if parametrize.is_parametrized(module):
+        refused = untranslated_parametrization(module)
+        if hooks and (weight_norm_of(module) is None or refused):
+            self.result.problems.append(Problem(path, f"{type(module).__name__} has {', '.join(h.strip('_') for h in hooks)}: "
+                                                      "hooks are not translated (torch.nn.utils.weight_norm is, on a "
+                                                      "Linear, ConvNd or ConvTransposeNd)"))
+        elif parametrize.is_parametrized(module) and refused:
             self.result.problems.append(Problem(path, f"{type(module).__name__} is parametrized "
-                                                      f"({', '.join(module.parametrizations)}): not translated yet"))
+                                                      f"({', '.join(module.parametrizations)}): {refused}"))
+
+    def parametrized_layer(self, module: nn.Module, path: str) -> str | None:
+        """A weight-normalised torch layer as ``weight_norm(<its plain call>)`` (rule L060, as the source writes
+        it); a torch layer with other parametrizations as a class of its own (:meth:`parametrized_class`);
+        ``"None"`` for one :meth:`refuse_hidden_behaviour` reported; None for any other module."""
+        if not parametrize.is_parametrized(module) and weight_norm_of(module) is None:
+            return None
+        if not plain_class(module).__module__.startswith("torch.nn."):
+            return None  # a user module: regenerated as one (its hook or parametrization is reported)
+        if untranslated_parametrization(module):
+            return "None"
+        normed = weight_norm_of(module)
+        if normed is None:
+            return self.parametrized_class(module, path)
+        try:
+            call = layer_call(unparametrized_view(module))
+        except UnrecoverableLayer as error:
+            self.result.problems.append(Problem(path, str(error)))
+            return "None"
+        dim = "" if normed.dim == 0 else f", dim={normed.dim}"
+        return f"{normed.function}({call}{dim})"
+
+    def parametrized_class(self, module: nn.Module, path: str) -> str:
+        """``ParametrizedLinear``: the layer's plain tensors (``bias``), each parametrized tensor's original
+        (``weight_original``) and its parametrization modules (``weight_parametrizations``, translated as any
+        user module), and a forward that computes ``weight = chain(weight_original)`` and calls the layer's
+        functional form (F.linear, F.convNd: rules T048, T058).  The port plan maps
+        ``parametrizations.weight.original`` and ``parametrizations.weight.<i>`` to them
+        (:func:`translator.weights.plan.walk_parametrized`)."""
+        lines = [f"self.{name} = {'None' if p is None else parameter_call(p)}" for name, p in module._parameters.items()]
+        values = {name: f"self.{name}" for name in module._parameters}
+        prologue = []
+        for parametrization in parametrizations_of(module):
+            name = parametrization.name
+            lines.append(f"self.{name}_original = {parameter_call(module.get_parameter(parametrization.original_key))}")
+            steps, value = [], f"self.{name}_original"
+            for index, step in enumerate(parametrization.chain):
+                step_path = join(path, f"parametrizations.{name}.{index}")
+                self.calls.setdefault(step_path, [Call(1, frozenset())])  # called on the tensor alone
+                steps.append(self.expression(step, step_path))
+                value = f"self.{name}_parametrizations[{index}]({value})"
+            lines.append(f"self.{name}_parametrizations = nn.ModuleList([{', '.join(steps)}])")
+            prologue.append(f"{name} = {value}")
+            values[name] = name
+        body = [*prologue, f"return {functional_call(module, values)}"]
+        forward = "def forward(self, input):\n" + "".join(f"    {line}\n" for line in body)
+        instance = Instance(len(self.instances), type(module).__name__, lines, forward, None)
+        self.instances.append(instance)
+        return TOKEN.format(instance.index)
 
     def init_lines(self, module: nn.Module, path: str, traced_constants: dict[str, torch.Tensor]) -> list[str]:
         """The lines of ``__init__`` after ``super().__init__()``: parameters, buffers, constants, children."""
@@ -249,6 +306,75 @@ class _Writer:
         message = (f"{name}.forward was not run on the example inputs, so it was not traced ({error}); "
                    "translate with inputs that reach it")
         return TracedMethod(f"def forward(self, *args, **kwargs):\n    raise NotImplementedError({message!r})\n")
+
+
+#: torch layers whose parametrized form is written with their functional form: the function and the
+#: attributes it takes besides the input, weight and bias
+FUNCTIONAL_FORMS = {
+    nn.Linear: ("torch.nn.functional.linear", ()),
+    nn.Conv1d: ("torch.nn.functional.conv1d", ("stride", "padding", "dilation", "groups")),
+    nn.Conv2d: ("torch.nn.functional.conv2d", ("stride", "padding", "dilation", "groups")),
+    nn.Conv3d: ("torch.nn.functional.conv3d", ("stride", "padding", "dilation", "groups")),
+}
+
+
+def untranslated_parametrization(module: nn.Module) -> str | None:
+    """Why the hooks or parametrizations of ``module`` are not translated, or None when they are (or it has
+    none): a weight norm of a layer rule L060 wraps, or parametrizations of a layer with a functional form,
+    each of one original tensor, on its ``weight``/``bias``, with no hook besides."""
+    from translator.rules.layers.weight_norm import WRAPPED_RANKS
+
+    normed = weight_norm_of(module)
+    if normed is not None:
+        return None if normed.layer_class in WRAPPED_RANKS else (
+            f"weight_norm is translated on a Linear, ConvNd or ConvTransposeNd, not a {normed.layer_class.__name__}")
+    hooked = any(getattr(module, kind, None) for kind in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
+                                                           "_backward_pre_hooks"))
+    if not parametrize.is_parametrized(module):
+        return "hooks are not translated" if hooked else None
+    form = FUNCTIONAL_FORMS.get(plain_class(module))
+    if form is None or hooked:
+        return (f"parametrizations are translated on {', '.join(c.__name__ for c in FUNCTIONAL_FORMS)} layers "
+                "(written with their functional form), with no hook besides")
+    if getattr(module, "padding_mode", "zeros") != "zeros":
+        return f"a parametrized convolution with padding_mode={module.padding_mode!r} is not translated"
+    found = parametrizations_of(module)
+    if found is None:
+        return "a parametrization whose right_inverse returns several tensors is not translated"
+    if any(p.name not in ("weight", "bias") for p in found):
+        return "parametrizations of tensors other than weight and bias are not translated"
+    return None
+
+
+def functional_call(module: nn.Module, values: dict[str, str]) -> str:
+    """``torch.nn.functional.conv2d(input, weight, self.bias, stride=(1, 1), ...)``: the layer's call with
+    its tensors' ``values`` (a parametrized one is a local of the forward)."""
+    function, attributes = FUNCTIONAL_FORMS[plain_class(module)]
+    arguments = ["input", values["weight"], values.get("bias", "None")]
+    arguments += [f"{name}={python_literal(getattr(module, name))}" for name in attributes]
+    return f"{function}({', '.join(arguments)})"
+
+
+def unparametrized_view(module: nn.Module) -> nn.Module:
+    """``module`` as the plain layer it was built as, for :func:`layer_call` to read and prove its call:
+    the same attributes, its weight-norm hook or parametrizations gone, each parametrized tensor a
+    parameter (on ``meta``) of the shape the layer computes."""
+    cls = plain_class(module)
+    view = cls.__new__(cls)
+    view.__dict__.update(module.__dict__)
+    parameters = dict(module._parameters)
+    normed = weight_norm_of(module)
+    if normed is not None and normed.api == "hook":
+        view.__dict__.pop("weight", None)
+        parameters = {name: p for name, p in parameters.items() if name not in (normed.g_key, normed.v_key)}
+        parameters = {"weight": nn.Parameter(torch.empty(module.get_parameter(normed.v_key).shape, device="meta")), **parameters}
+    elif parametrize.is_parametrized(module):
+        for name in module.parametrizations:
+            parameters[name] = nn.Parameter(torch.empty(getattr(module, name).shape, device="meta"))
+    view._parameters = parameters
+    view._modules = {name: child for name, child in module._modules.items() if name != "parametrizations"}
+    view._forward_pre_hooks = type(module._forward_pre_hooks)()
+    return view
 
 
 def einops_call(module: nn.Module) -> str | None:

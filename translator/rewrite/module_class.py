@@ -212,7 +212,15 @@ class SetupExpressions(cst.CSTTransformer):
             if name in provided:
                 provided[name] = BodyTranslator(self.file, self.info, self.cls).plain(provided[name])
         context = RuleContext(rule, self.file, original_node, signature, provided, target=pydoc.locate(qualified))
-        build = rule.build_layer(context)
+        wrapped = getattr(rule, "wrapped_argument", None)
+        if wrapped is not None:  # weight_norm(nn.Conv1d(...)): the layer's rule has built the inner layer
+            inner = self.kind_of(provided[wrapped]) if wrapped in provided else None
+            inner_node = original_provided.get(wrapped)
+            inner_name = library_name(self.file.resolved, inner_node.func) if isinstance(inner_node, cst.Call) else None
+            build = rule.wrap_layer(context, inner if isinstance(inner, LayerAttr) else None,
+                                    pydoc.locate(inner_name) if inner_name and is_torch_name(inner_name) else None)
+        else:
+            build = rule.build_layer(context)
         if context.failed:
             return updated_node
         for note in build.notes:

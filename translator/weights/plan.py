@@ -20,6 +20,7 @@ import torch
 from translator.diagnostics import PortError
 from translator.rules.registry import rule_for_object
 from translator.weights.layouts import IDENTITY, LayoutTransform
+from translator.weights.parametrized import parametrizations_of, plain_class, weight_norm_of
 
 Variables = dict[str, dict]  # {"params": {...nested...}, "batch_stats": {...}}
 
@@ -277,8 +278,21 @@ def walk(
         for name, child in module.named_children():
             walk(child, f"{torch_prefix}{name}.", rule.child_path(flax_prefix, name), out, dropped, built)
         return
-    if rule is not None and rule.torch_classes:
-        for mapping in rule.weight_layout(module):
+    normed = weight_norm_of(module)
+    layer_rule = rule_for_object(normed.layer_class) if normed is not None else None
+    if normed is not None and layer_rule is not None and layer_rule.torch_classes:
+        from translator.rules.layers.weight_norm import TorchWeightNorm, weight_norm_layout
+
+        rule, mappings = TorchWeightNorm(), weight_norm_layout(layer_rule, module, normed)  # rule L060
+    elif built and parametrizations_of(module) is not None and rule_for_object(plain_class(module)) is not None:
+        walk_parametrized(module, torch_prefix, flax_prefix, out, dropped)
+        return
+    elif rule is not None and rule.torch_classes:
+        mappings = rule.weight_layout(module)
+    else:
+        mappings = None
+    if mappings is not None:
+        for mapping in mappings:
             if not mapping.flax_path:  # dropped on purpose; the rule says why
                 dropped.append((torch_prefix + mapping.torch_name, mapping.extra.get("reason", f"not used by {rule.code}")))
                 continue
@@ -315,6 +329,27 @@ def walk(
     for name, child in module.named_children():
         flax_name = name if built else flax_attribute_name(type(module), name)
         walk(child, f"{torch_prefix}{name}.", (*flax_prefix, flax_name), out, dropped, built)
+
+
+def walk_parametrized(module: torch.nn.Module, torch_prefix: str, flax_prefix: tuple[str, ...],
+                      out: list[PlannedTensor], dropped: list[tuple[str, str]]) -> None:
+    """A torch layer with parametrizations (``register_parametrization(linear, "weight", L2Norm())``), as the
+    built-model translation writes it: a module with its plain tensors (``bias``), ``<name>_original`` for each
+    parametrized tensor and ``<name>_parametrizations``, the list of parametrization modules it applies to it
+    (``weight = chain(weight_original)``, then the layer's functional form): see
+    :mod:`translator.instance.regenerate`."""
+    for name, parameter in module.named_parameters(recurse=False):
+        out.append(PlannedTensor(torch_prefix + name, ("params", *flax_prefix, name), IDENTITY, tuple(parameter.shape), "S008"))
+    for name, buffer in module.named_buffers(recurse=False):
+        if name not in module._non_persistent_buffers_set:
+            out.append(PlannedTensor(torch_prefix + name, ("buffers", *flax_prefix, name), IDENTITY, tuple(buffer.shape), "S009"))
+    for parametrization in parametrizations_of(module):
+        original = module.get_parameter(parametrization.original_key)
+        out.append(PlannedTensor(torch_prefix + parametrization.original_key, ("params", *flax_prefix, f"{parametrization.name}_original"),
+                                 IDENTITY, tuple(original.shape), "S008"))
+        for index, step in enumerate(parametrization.chain):
+            walk(step, f"{torch_prefix}parametrizations.{parametrization.name}.{index}.",
+                 (*flax_prefix, f"{parametrization.name}_parametrizations_{index}"), out, dropped, True)
 
 
 def flax_attribute_name(module_class: type, attribute: str) -> str:

@@ -100,11 +100,12 @@ class LoRALinear(nn.Module):
 
 
 class Hooked(nn.Module):
-    """weight_norm (a forward pre-hook): reported, never dropped."""
+    """A forward pre-hook of the user's (it doubles the input): reported, never dropped."""
 
     def __init__(self):
         super().__init__()
-        self.fc = torch.nn.utils.weight_norm(nn.Linear(4, 4))
+        self.fc = nn.Linear(4, 4)
+        self.fc.register_forward_pre_hook(lambda module, args: (args[0] * 2,))
 
     def forward(self, x):
         return self.fc(x).relu().sum(-1).exp().log()

@@ -192,9 +192,11 @@ class ModuleBehaviourHiddenFromTheBuiltModel(DiagnosticRule):
             "When a model's source cannot be translated as written, it is translated from the built model\n"
             "(`translate --class`, `check`, `port`, `--build`): `__init__` rewritten from the instance and\n"
             "`forward` traced with torch.fx. This code reports what that cannot express: module hooks\n"
-            "(`torch.nn.utils.weight_norm` is one), parametrizations, control flow on tensor values, random\n"
-            "draws whose arguments are constants, Python attributes forward changes (a call counter), a\n"
-            "torch layer whose constructor call cannot be proved."
+            "(`torch.nn.utils.weight_norm`'s is translated, rule L060), parametrizations of a layer with no\n"
+            "functional form (those of nn.Linear/ConvNd are applied to the original tensor and the layer\n"
+            "called as F.linear/F.convNd), control flow on tensor values, random draws whose arguments are\n"
+            "constants, Python attributes forward changes (a call counter), a torch layer whose constructor\n"
+            "call cannot be proved."
         ),
         why=(
             "A trace records the tensor program of one call. Hooks run outside the methods it reads; a\n"
@@ -203,15 +205,24 @@ class ModuleBehaviourHiddenFromTheBuiltModel(DiagnosticRule):
             "tool stops at the user's line instead."
         ),
         example=Example(
-            torch="self.fc = torch.nn.utils.weight_norm(nn.Linear(4, 4))",
-            flax="# X009 `fc`: Linear has forward_pre_hooks (torch.nn.utils.weight_norm is one): hooks are not translated",
+            torch="self.fc.register_forward_pre_hook(lambda module, args: (args[0] * 2,))",
+            flax="# X009 `fc`: Linear has forward_pre_hooks: hooks are not translated (torch.nn.utils.weight_norm is, ...)",
         ),
         fidelity="Not translated.",
     )
     flagged_builds = (
         (
             "import torch\nimport torch.nn as nn\n\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-            "        self.fc = torch.nn.utils.weight_norm(nn.Linear(4, 4))\n\n    def forward(self, x):\n        return self.fc(x)\n",
+            "        self.fc = nn.Linear(4, 4)\n        self.fc.register_forward_pre_hook(lambda module, args: (args[0] * 2,))\n\n"
+            "    def forward(self, x):\n        return self.fc(x)\n",
+            "M()",
+        ),
+        (
+            "import torch.nn as nn\nfrom torch.nn.utils import parametrize\n\nclass Twice(nn.Module):\n"
+            "    def forward(self, w):\n        return w * 2\n\nclass M(nn.Module):\n    def __init__(self):\n"
+            "        super().__init__()\n        self.emb = nn.Embedding(5, 4)\n"
+            "        parametrize.register_parametrization(self.emb, 'weight', Twice())\n\n"
+            "    def forward(self, x):\n        return self.emb(x)\n",
             "M()",
         ),
         (
