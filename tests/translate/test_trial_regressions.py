@@ -380,3 +380,42 @@ def test_a_frozen_parameter_is_a_parameter_without_gradient(tmp_path, capsys):
     trained.write_text(code.replace("self.W = jax.lax.stop_gradient(", "self.W = ("))
     assert main([*args, "--flax", str(trained)]) == 1
     assert "behavioral" in capsys.readouterr().out
+
+
+def test_a_module_without_forward_whose_holder_calls_its_methods_translates_and_checks(tmp_path):
+    """simple_vit_with_hyper_connections: `HyperConnection` has no forward; the block calls its methods.
+    A Flax module needs no `__call__` either: methods of a bound submodule are called the same way."""
+    from translator.equivalence.check import check
+    from translator.equivalence.specs import parse_spec
+
+    path = tmp_path / "hyper.py"
+    path.write_text(textwrap.dedent('''\
+        import torch
+        import torch.nn as nn
+
+
+        class Residual(nn.Module):
+            def __init__(self, dim=8):
+                super().__init__()
+                self.norm = nn.LayerNorm(dim)
+                self.beta = nn.Parameter(torch.ones(dim))
+
+            def width(self, x):
+                return self.norm(x)
+
+            def depth(self, out, residual):
+                return out * self.beta + residual
+
+
+        class Block(nn.Module):
+            def __init__(self, dim=8):
+                super().__init__()
+                self.hc = Residual(dim)
+                self.fc = nn.Linear(dim, dim)
+
+            def forward(self, x):
+                return self.hc.depth(self.fc(self.hc.width(x)), x)
+    '''))
+    assert not translate_source(path.read_text(), str(path)).errors
+    report = check(path, "Block", [parse_spec("float32[2,3,8]")], examples=2, stages=("spec", "numeric"))
+    assert report.verdict == "pass" and not report.traced, report.failure

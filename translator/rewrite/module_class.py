@@ -409,8 +409,9 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
         translated = translated_methods[method.name.value]
         body.extend(translated if isinstance(translated, list) else [translated])
     body.extend(method for method, _ in cls.generated.values())
-    if not any(f.name.value == "forward" for f in methods):
-        file.report(FORWARD, f"`{cls.name}` has no `forward` method", node)
+    if not any(f.name.value == "forward" for f in methods):  # hyper-connections: the holder calls its methods
+        file.note(FORWARD, f"`{cls.name}` has no `forward`: no `__call__` either; the modules that hold it call its "
+                           "methods (`self.hc.width_connection(x)`), which Flax allows on a bound submodule")
 
     bases = [b.with_changes(value=cst.parse_expression("nn.Module")) for b in node.bases]
     file.note(MODULE_CLASS, "nn.Module -> flax.linen.Module: constructor arguments are dataclass fields, layers are built in setup()")

@@ -23,6 +23,7 @@ from translator.rewrite.context import (
     parenthesize,
     parse_expr,
 )
+from translator.rewrite.model import UserModuleRef
 from translator.rules.base import (
     PLAIN,
     SCALAR,
@@ -69,6 +70,30 @@ def unknown_method_message(func: cst.Attribute, params) -> str:
 class CallTranslation:
     """Calls in a function body (a part of ``BodyTranslator``)."""
 
+    def submodule_method(self, func: cst.Attribute):
+        """``(class, method)`` for ``self.hc.width_connection``: a method other than forward of a submodule
+        whose class is in this file (hyper-connections: the holder calls them), or None."""
+        owner = self.module_element(func.value)
+        if owner is None or not isinstance(owner[0], UserModuleRef):
+            return None
+        target = self.info.classes.get(owner[0].class_name)
+        if target is None or func.attr.value not in target.methods or func.attr.value == "forward":
+            return None
+        return target, func.attr.value
+
+    def submodule_method_call(self, node: cst.Call, target, method: str) -> Emitted:
+        if method not in target.method_train:
+            self.unsupported("S003", f"`{target.name}.{method}` is called before it is translated: whether it needs the "
+                                     "`train` flag is unknown", node)
+            return Emitted(node)
+        self.file.note("S002", f"`{code_of(node.func)}(...)`: a method of a submodule, called on the bound Flax "
+                               "submodule as in PyTorch")
+        args = self.plain_args(node)
+        if target.method_train[method]:
+            self.cls.needs_train = self.uses_train = True
+            args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
+        return Emitted(node.with_changes(args=args))
+
     def call(self, node: cst.Call) -> Emitted:
         if self.intercept is not None:
             intercepted = self.intercept(self, node)
@@ -79,6 +104,8 @@ class CallTranslation:
             resolved = self.module_element(func)
             if resolved is not None:
                 return self.element_call(node, *resolved)
+            if isinstance(func, cst.Attribute) and (method := self.submodule_method(func)) is not None:
+                return self.submodule_method_call(node, *method)
             if m.matches(func, m.Attribute(value=m.Name("self"), attr=m.Name())):
                 attr = func.attr.value
                 if attr in self.cls.methods:
