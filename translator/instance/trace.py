@@ -105,6 +105,22 @@ class TracedMethod:
     decisions: list[str] = field(default_factory=list)
 
 
+class _TensorProxy(fx.Proxy):
+    """A traced value that answers ``isinstance(x, torch.Tensor)`` as its concrete value does (densenet's
+    ``if isinstance(inputs, Tensor): prev_features = [inputs]``: fx's proxies answer False, and the trace
+    took the branch for a list)."""
+
+    @property
+    def __class__(self):
+        # only to the user's code: fx's own isinstance checks must keep seeing a proxy
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller.startswith(("torch", "translator", "einops")):
+            return type(self)
+        node = object.__getattribute__(self, "__dict__").get("node")  # not through fx's __getattr__
+        concrete = node.meta.get("concrete", UNKNOWN) if node is not None else UNKNOWN
+        return torch.Tensor if isinstance(concrete, torch.Tensor) else type(self)
+
+
 class _Leaves(fx.Tracer):
     """Every submodule is a leaf: the traced program calls it.  Each node carries its concrete value
     (``node.meta["concrete"]``, :data:`UNKNOWN` where it cannot be computed) and whether it is
@@ -136,6 +152,9 @@ class _Leaves(fx.Tracer):
             except TypeError:
                 self.bound = {}
         return super().trace(root, concrete_args)
+
+    def proxy(self, node: fx.Node) -> fx.Proxy:
+        return _TensorProxy(node, self)
 
     def create_proxy(self, kind, target, args, kwargs, name=None, type_expr=None, proxy_factory_fn=None):
         proxy = super().create_proxy(kind, target, args, kwargs, name, type_expr, proxy_factory_fn)
@@ -340,7 +359,7 @@ def metadata_is_concrete():
         ordered dict; the submodule's traced forward returns a plain dict) is ``out["last_hidden_state"]``,
         and a field it does not hold (``ModelOutput`` drops ``None`` fields) is ``None`` now, while
         tracing, so that ``out.cache is None`` takes PyTorch's branch."""
-        if type(self) is proxy and isinstance(self.tracer, _Leaves) and not name.startswith("__"):
+        if type(self) in (proxy, _TensorProxy) and isinstance(self.tracer, _Leaves) and not name.startswith("__"):
             concrete = self.node.meta.get("concrete", UNKNOWN)
             if self.node.op == "call_module" and isinstance(concrete, collections.abc.Mapping):
                 if name in concrete:
@@ -356,7 +375,7 @@ def metadata_is_concrete():
         """``outputs[1]`` on a submodule's mapping output: Hugging Face's ``ModelOutput`` indexes its
         fields that are not None in order (``outputs[1]`` is ``pooler_output``); the traced submodule
         returns a dict, so the index becomes that field's name."""
-        if type(self) is proxy and isinstance(self.tracer, _Leaves) and isinstance(key, int):
+        if type(self) in (proxy, _TensorProxy) and isinstance(self.tracer, _Leaves) and isinstance(key, int):
             concrete = self.node.meta.get("concrete", UNKNOWN)
             if self.node.op == "call_module" and isinstance(concrete, collections.abc.Mapping):
                 return originals["__getitem__"](self, list(concrete.keys())[key])
@@ -806,7 +825,9 @@ class _Tidy(cst.CSTTransformer):
         if m.matches(updated, m.Call(func=m.Name("getattr"), args=[m.Arg(), m.Arg(value=m.SimpleString())])):
             owner, name = updated.args[0].value, updated.args[1].value.evaluated_value
             container = self.resolve(owner)
-            if isinstance(container, (nn.ModuleDict, nn.ParameterDict)):
+            # a held ModuleDict's entries by key; the traced module's own (a ModuleDict subclass, densenet's
+            # DenseBlock) are its attributes in the regenerated class
+            if isinstance(container, (nn.ModuleDict, nn.ParameterDict)) and not m.matches(owner, m.Name("self")):
                 return cst.Subscript(owner, [cst.SubscriptElement(cst.Index(cst.SimpleString(repr(name))))])
             if name.isdigit():
                 return cst.Subscript(owner, [cst.SubscriptElement(cst.Index(cst.Integer(name)))])
@@ -826,7 +847,8 @@ class _Tidy(cst.CSTTransformer):
         return updated.with_changes(slice=elements)
 
     def leave_Attribute(self, original, updated):
-        if isinstance(self.resolve(updated.value), (nn.ModuleDict, nn.ParameterDict)):  # fx writes self.experts.e0
+        if isinstance(self.resolve(updated.value), (nn.ModuleDict, nn.ParameterDict)) and not m.matches(
+                updated.value, m.Name("self")):  # fx writes self.experts.e0
             return cst.Subscript(updated.value, [cst.SubscriptElement(cst.Index(cst.SimpleString(repr(updated.attr.value))))])
         return updated
 

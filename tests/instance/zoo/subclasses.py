@@ -376,3 +376,32 @@ class RotaryTable(nn.Module):
         seq = seq * self.scales[None, :].to(x) * pi
         table = torch.cat((repeat(seq, "i d -> i j d", j=n).sin(), repeat(seq, "j d -> i j d", i=n).cos()), dim=-1)
         return x * repeat(rearrange(table, "i j d -> (i j) d"), "n d -> () n (d k)", k=2)
+
+
+class TensorOrList(nn.Module):
+    """torchvision's and densenet-pytorch's _DenseLayer: `isinstance(inputs, Tensor)` picks how the input is
+    read (fx's proxies are not tensors: the trace took the list branch)."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(dim)
+        self.conv = nn.Conv2d(dim, 4, 1)
+
+    def forward(self, inputs):
+        features = [inputs] if isinstance(inputs, torch.Tensor) else inputs
+        return self.conv(self.norm(torch.cat(features, 1)).relu())
+
+
+class DenseStack(nn.ModuleDict):
+    """densenet's DenseBlock: a ModuleDict subclass whose forward iterates its own items."""
+
+    def __init__(self, dim=4, layers=2):
+        super().__init__()
+        for i in range(layers):
+            self.add_module(f"layer{i + 1}", TensorOrList(dim + 4 * i))
+
+    def forward(self, x):
+        features = [x]
+        for _, layer in self.items():
+            features.append(layer(features))
+        return torch.cat(features, 1)
