@@ -155,6 +155,7 @@ SUBCLASSES = ZOO / "subclasses.py"
     ("RotaryTable", ["float32[2,16,8]"], "RotaryTable()"),  # @autocast forward; linspace(steps=); .to(x)
     ("TensorOrList", ["float32[2,8,4,4]"], "TensorOrList()"),  # isinstance(x, Tensor) of a traced tensor
     ("DenseStack", ["float32[2,4,4,4]"], "DenseStack()"),  # a ModuleDict subclass: its own entries as attributes
+    ("RankBranches", ["float32[2,4,4,4]"], "RankBranches()"),  # a False decision on the rank, asserted
 ])
 def test_library_shapes_found_by_the_trial_check_from_the_built_model(class_name, specs, build):
     report = check(SUBCLASSES, class_name, [parse_spec(s) for s in specs], examples=2, stages=("spec", "numeric"), build=build)

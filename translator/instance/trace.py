@@ -251,9 +251,9 @@ def insert_shape_guards(graph: fx.Graph, guards: dict) -> None:
         with graph.inserting_after(node):
             quantity = graph.call_function(via, (node,)) if via is not None else node
         with graph.inserting_after(quantity):
-            if isinstance(value, bool):
-                condition = quantity if value else graph.call_function(operator.not_, (quantity,))
-            else:
+            if value is True:
+                condition = quantity
+            else:  # `eq == False` rather than `not_(eq)`, which fx writes as a call of `_operator_not_`
                 condition = graph.call_function(operator.eq, (quantity, value))
         with graph.inserting_after(condition):
             graph.call_function(shape_guard, (condition, f"traced for other sizes ({message}): translate again "

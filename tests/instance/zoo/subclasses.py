@@ -405,3 +405,16 @@ class DenseStack(nn.ModuleDict):
         for _, layer in self.items():
             features.append(layer(features))
         return torch.cat(features, 1)
+
+
+class RankBranches(nn.Module):
+    """monai's UpCat: a branch not taken on the input's rank (`if x.ndim == 5`: False) is asserted False."""
+
+    def __init__(self, dim=4):
+        super().__init__()
+        self.proj = nn.Conv2d(dim, dim, 1)
+
+    def forward(self, x):
+        if x.ndim == 5:
+            x = x.mean(2)
+        return self.proj(x)
