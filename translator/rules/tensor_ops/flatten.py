@@ -46,9 +46,16 @@ def flatten_expr(ctx, start, end) -> Emitted:
 
     if (start, end) == (0, -1):
         return Emitted(cst.parse_expression(f"{code}.reshape(-1)"))
-    if start < 0 or end < -1:
-        ctx.unsupported("negative `start_dim`/`end_dim` other than -1 need the input's rank; not translated yet")
-        return Emitted(x)
+    if fact.rank is not None and (start < 0 or end < -1):
+        start, end = start % fact.rank, (end % fact.rank if end < -1 else end)
+    if start < 0 or end < -1:  # the rank is read where it runs (static under jit): na_vit's flatten(-2)
+        if start >= 0 and end >= 0 or not isinstance(x, (cst.Name, cst.Attribute)):
+            ctx.unsupported("negative `start_dim`/`end_dim` other than -1 on an expression need the input's rank: "
+                            "flatten a named value")
+            return Emitted(x)
+        low = str(start) if start >= 0 else f"{code}.ndim - {-start}"
+        stop = "" if end == -1 else f", {code}.ndim - {-end - 1}"
+        return Emitted(cst.parse_expression(f"jax.lax.collapse({code}, {low}{stop})"))
     if not isinstance(ctx.expr("input"), (cst.Name, cst.Attribute)):
         # reading the shape of an expression would compute it twice (a batch norm would update its
         # statistics twice): collapse the axes without naming the others
@@ -106,6 +113,8 @@ class TorchFlatten(Rule):
             shape = tuple(draw(st.lists(st.integers(1, 4), min_size=rank, max_size=rank)))
             start = draw(st.integers(0, rank - 1))
             end = draw(st.sampled_from([-1, *range(start, rank)]))
+            if draw(st.booleans()):  # negative axes, counted from the end (na_vit's flatten(-2))
+                start, end = start - rank, (end - rank if end >= 0 else -1)
             form = draw(st.sampled_from(["module", "function", "method"]))
             if form == "module":
                 return RuleCase(f"nn.Flatten({start}, {end})", "self.layer(x)", shape)
