@@ -419,3 +419,30 @@ def test_a_module_without_forward_whose_holder_calls_its_methods_translates_and_
     assert not translate_source(path.read_text(), str(path)).errors
     report = check(path, "Block", [parse_spec("float32[2,3,8]")], examples=2, stages=("spec", "numeric"))
     assert report.verdict == "pass" and not report.traced, report.failure
+
+
+def test_padding_layer_built_from_constructor_arguments_is_read_from_the_fields(tmp_path):
+    """efficientnet's Conv2dStaticSamePadding: `nn.ZeroPad2d((pad_w // 2, pad_w - pad_w // 2, ...))` of numbers
+    the constructor computed; the layer is inlined at its call, where they are `self.<field>`."""
+    from translator.equivalence.check import check
+    from translator.equivalence.specs import parse_spec
+
+    path = tmp_path / "same.py"
+    path.write_text(textwrap.dedent('''\
+        import torch.nn as nn
+
+
+        class SamePad(nn.Module):
+            def __init__(self, pad_w=3, pad_h=2):
+                super().__init__()
+                self.pad = nn.ZeroPad2d((pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
+                self.conv = nn.Conv2d(3, 4, 3)
+
+            def forward(self, x):
+                return self.conv(self.pad(x))
+    '''))
+    translation = translate_source(path.read_text(), str(path))
+    assert not translation.errors and "(self.pad_w // 2, self.pad_w - self.pad_w // 2)" in translation.code
+    report = check(path, "SamePad", [parse_spec("float32[2,3,8,8]")], kwargs={"pad_w": 5, "pad_h": 1}, examples=2,
+                   stages=("spec", "numeric"))
+    assert report.verdict == "pass", report.failure

@@ -212,6 +212,7 @@ class SetupExpressions(cst.CSTTransformer):
             if name in provided:
                 provided[name] = BodyTranslator(self.file, self.info, self.cls).plain(provided[name])
         context = RuleContext(rule, self.file, original_node, signature, provided, target=pydoc.locate(qualified))
+        context.fields = frozenset(self.cls.fields)  # a layer inlined at its call reads them as `self.<field>`
         wrapped = getattr(rule, "wrapped_argument", None)
         if wrapped is not None:  # weight_norm(nn.Conv1d(...)): the layer's rule has built the inner layer
             inner = self.kind_of(provided[wrapped]) if wrapped in provided else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import libcst as cst
+import libcst.matchers as m
 import torch
 from hypothesis import strategies as st
 
@@ -44,7 +46,7 @@ def pad_expr(ctx, pad, mode, value, constructor: bool = False) -> Emitted:
     ``constructor``: the call is in constructor code (``__init__``, a module-level helper), where
     values have no layout facts: the input is taken as written, in PyTorch's layout.
     """
-    if pad is NotLiteral and not constructor:
+    if pad is NotLiteral and not constructor and "pad" in ctx.signature.parameters:  # F.pad, not a *Pad layer
         pad = computed_widths(ctx)
     if NotLiteral in (pad, mode, value) or not isinstance(pad, (tuple, list)) or len(pad) % 2:
         ctx.unsupported("`pad` must be a tuple of an even length, written out; `mode` and `value` constants")
@@ -85,12 +87,17 @@ class Computed(str):
     """A pad width computed in the program (``W % window``, fx's ``sub_1``): its source, static under jit."""
 
 
-def computed_widths(ctx):
+def computed_widths(ctx, name: str = "pad"):
     """``F.pad(x, (0, pad_r, 0, pad_b))``: the widths written out as a tuple of expressions (ints where
     literal), or NotLiteral when the tuple itself is computed."""
-    import libcst as cst
-
-    node = ctx.plain("pad")
+    if getattr(ctx, "body", None) is not None:
+        node = ctx.plain(name)
+    else:  # a layer's constructor arguments, inlined at its call: names of fields are read from `self`
+        node, fields = ctx.expr(name), getattr(ctx, "fields", frozenset())
+        names = {n.value for n in m.findall(node, m.Name())}
+        if not names <= fields:
+            return NotLiteral
+        node = node.visit(_FieldsOfSelf(fields))
     if not isinstance(node, (cst.Tuple, cst.List)) or any(isinstance(e, cst.StarredElement) for e in node.elements):
         return NotLiteral
     widths = []
@@ -103,6 +110,15 @@ def computed_widths(ctx):
     return tuple(widths)
 
 
+class _FieldsOfSelf(cst.CSTTransformer):
+    def __init__(self, fields):
+        super().__init__()
+        self.fields = fields
+
+    def leave_Name(self, original, updated):
+        return cst.Attribute(cst.Name("self"), updated) if updated.value in self.fields else updated
+
+
 def widths_code(widths, kind) -> str:
     """Source of a sequence of (low, high) pairs whose entries are ints or :class:`Computed` source."""
     pairs = ", ".join(f"({lo}, {hi})" for lo, hi in widths)
@@ -110,8 +126,6 @@ def widths_code(widths, kind) -> str:
 
 
 def cst_of(code: str):
-    import libcst as cst
-
     return cst.parse_expression(code)
 
 
@@ -148,6 +162,8 @@ class TorchPad(Rule):
             return LayerBuild(padded.expr, CallSpec(accepts="any", produces="same"))
         n, mode = LAYERS[ctx.target]
         padding = literal_or_none(ctx, "padding")
+        if padding is NotLiteral:  # `nn.ZeroPad2d((a, b, a // 2, b))` of constructor arguments (fields)
+            padding = computed_widths(ctx, "padding")
         if isinstance(padding, int):
             padding = (padding,) * (2 * n)
         value = literal_or_none(ctx, "value") if "value" in ctx.signature.parameters else None
