@@ -5,10 +5,11 @@ the memory written. This part tracks the storage each local may share (with
 functional forms.
 
 Contract: ``storage(expr)`` gives the storage roots a value may share. ``check_in_place``/``check_write``
-report (X006) a write another reader would see; a write into one of this function's parameters is recorded in
-``mutated_params`` instead when its callers check it (``caller_checks_params``), and ``check_callee_writes`` is
-that check at a call site. Inside loops, writes are kept in ``loop_writes`` for the statements part to check
-again once the body has been seen whole. ``in_place_method``, ``indexed_update`` and ``masked_update`` return
+report (X006) a write another reader would see; a write into one of this function's parameters (directly or
+through a view of it) is recorded in ``mutated_params`` when its callers check it (``caller_checks_params``),
+and reported here only when a name of this function that shares it -- the parameter itself, or another view
+-- is read afterwards; ``check_callee_writes`` is the callers' check at a call site. Inside loops, writes are
+kept in ``loop_writes`` for the statements part to check again once the body has been seen whole. ``in_place_method``, ``indexed_update`` and ``masked_update`` return
 the functional form (``x.at[i].set(v)``, ``jnp.where(mask, v, x)``).
 """
 
@@ -18,7 +19,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from translator.naming import library_name
-from translator.rewrite.aliasing import VIEW_FUNCTIONS, VIEW_METHODS, mutated_operand, name_reads
+from translator.rewrite.aliasing import VIEW_FUNCTIONS, VIEW_METHODS, mutated_operand, value_reads
 from translator.rewrite.body.common import IN_PLACE, SHARED_MUTATION, UNSUPPORTED
 from translator.rewrite.containers import sequential_method_name
 from translator.rewrite.context import code_of, parenthesize, parse_expr
@@ -123,11 +124,11 @@ class InPlaceAnalysis:
     def check_in_place(self, statement: cst.CSTNode, rebound: set[str]) -> None:
         """Flag (X006) every in-place write in ``statement`` that some other reader would see.
 
-        Writes into an argument of this function are recorded in ``mutated_params``
-        and judged at each call site, where it is known whether the caller reads
-        that argument again.
+        Writes into an argument of this function (or a view of it) are recorded in
+        ``mutated_params`` and judged at each call site, where it is known whether
+        the caller reads that argument again; here, only whether this function does.
         """
-        reads = name_reads(statement)
+        reads = value_reads(statement)
         for call in m.findall(statement, m.Call()):
             mutated = mutated_operand(call, lambda f: library_name(self.file.resolved, f), self.layer_alias_kind)
             if mutated is None:
@@ -137,11 +138,16 @@ class InPlaceAnalysis:
             self.file.note(IN_PLACE, "an in-place op becomes its functional form: JAX arrays are immutable")
 
     def check_write(self, roots: frozenset, rebound: set[str], reads, node: cst.CSTNode) -> None:
-        own_params = {f"shared:{p}" for p in self.params}
+        """Flag (X006) a write into ``roots`` that a name not in ``rebound``, or a caller, would see.
+
+        A write into a parameter's memory (``x += 1``, or through a view, ``w = x.view(-1); w[0] = 0``)
+        is recorded in ``mutated_params`` when the callers check it; it is still flagged here when a
+        name of this function that shares it (``x`` itself, another view) is read afterwards.
+        """
         if self.caller_checks_params:
+            own_params = {f"shared:{p}" for p in self.params}
             for root in roots & own_params:
                 self.mutated_params.add(root.split(":", 1)[1])
-            roots = roots - own_params
         for writes in self.loop_writes:
             writes.append((roots, frozenset(rebound), reads, node))
         conflicts = self.storage_tracker.conflicts(roots, rebound, reads, node)
@@ -159,7 +165,7 @@ class InPlaceAnalysis:
         """A submodule/method that writes into its arguments: the caller's names must not see it."""
         if not mutated:
             return
-        reads = name_reads(node)
+        reads = value_reads(node)
         for index, arg in enumerate(node.args):
             name = arg.keyword.value if arg.keyword is not None else (params[index] if index < len(params) else None)
             if name in mutated:
@@ -229,7 +235,7 @@ class InPlaceAnalysis:
         """``x[mask] = v`` -> ``x = jnp.where(mask, v, x)``: the same elements, with a static shape."""
         name = target.value.value
         self.check_in_place(node, {name})
-        self.check_write(self.storage(target.value), {name}, name_reads(node), node)
+        self.check_write(self.storage(target.value), {name}, value_reads(node), node)
         x = self.plain(target.value)
         mask = self.plain(target.slice[0].slice.value)
         value = self.plain(node.value)
@@ -258,7 +264,7 @@ class InPlaceAnalysis:
         else:
             method = "set"
         self.check_in_place(node, {name})
-        self.check_write(self.storage(target.value), {name}, name_reads(node), node)
+        self.check_write(self.storage(target.value), {name}, value_reads(node), node)
         indexed = self.subscript(target)  # translates the index and brings `x` to PyTorch's layout
         value = self.plain(node.value)
         self.file.note(IN_PLACE, "indexed assignment -> `x.at[i].set(v)`: a new array with those entries replaced")

@@ -16,7 +16,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from translator.naming import library_name
-from translator.rewrite.aliasing import name_reads
+from translator.rewrite.aliasing import value_reads
 from translator.rewrite.body.common import (
     HOOKS,
     IN_PLACE,
@@ -40,8 +40,11 @@ class StatementTranslation:
     """Statements of a function body (a part of ``BodyTranslator``)."""
 
     def block(self, statements) -> list[cst.BaseStatement]:
-        if self.storage_tracker.function_reads is None:
-            self.storage_tracker.function_reads = sum((name_reads(s) for s in statements), start=Counter())
+        tracker = self.storage_tracker
+        if tracker.function_reads is None:  # the function's own body: its parameters hold the callers' memory
+            tracker.function_reads = sum((value_reads(s) for s in statements), start=Counter())
+            tracker.params = frozenset(self.params)
+            tracker.caller_checked = frozenset(self.params) if self.caller_checks_params else frozenset()
         out: list[cst.BaseStatement] = []
         for statement in statements:
             out.extend(self.statement(statement))
@@ -138,7 +141,7 @@ class StatementTranslation:
             name = node.target.value
             self.check_in_place(node, {name})
             if not self.env.get(name, PLAIN).scalar:
-                self.check_write(self.storage(node.target), {name}, name_reads(node), node)
+                self.check_write(self.storage(node.target), {name}, value_reads(node), node)
             self.file.note(IN_PLACE, "in-place `op=` becomes a new binding: JAX arrays are immutable")
             binary = cst.BinaryOperation(left=node.target, operator=operator(), right=node.value)
             value = self.expr(binary)
@@ -227,7 +230,9 @@ class StatementTranslation:
             orelse = orelse.with_changes(body=orelse.body.with_changes(body=self.block(orelse.body.body)))
         after_else = self.env
         for name, roots in roots_body.items():  # either branch may have run
-            tracker.roots[name] = tracker.roots.get(name, frozenset()) | roots
+            tracker.roots[name] = tracker.roots.get(name, tracker.at_entry(name)) | roots
+        for name in set(tracker.roots) - set(roots_body):  # a parameter rebound only in the else branch
+            tracker.roots[name] |= tracker.at_entry(name)
         merged: dict[str, Fact] = {}
         body_fix, else_fix = [], []
         for name in set(after_body) | set(after_else):
@@ -326,8 +331,8 @@ class StatementTranslation:
         writes = self.loop_writes.pop()
         if not self.loop_writes:
             self.storage_tracker.consume(node)
-        for name, roots in roots_entry.items():  # the body may run zero or many times
-            tracker.roots[name] = tracker.roots.get(name, frozenset()) | roots
+        for name in tracker.roots:  # the body may run zero or many times
+            tracker.roots[name] = tracker.roots[name] | roots_entry.get(name, tracker.at_entry(name))
         for roots, rebound, reads, write in writes:
             # the next pass writes again into memory that names bound later in the body now share
             conflicts = tracker.conflicts(roots, set(rebound), reads, write)
