@@ -32,7 +32,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "translator"
 
-LEAVES = ("translator.diagnostics", "translator.naming", "translator.weights.layouts")
+LEAVES = ("translator.diagnostics", "translator.naming", "translator.weights.layouts",
+          "translator.weights.parametrized")  # what torch's weight norm and parametrizations hold (rule L060, the port)
 RULES = ("translator.rules",)
 REWRITE = ("translator.rewrite",)
 PORT_PLAN = ("translator.weights.plan", "translator.weights.checkpoint")
