@@ -652,7 +652,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="OUT.json", help="also write every result and the summary as JSON")
     parser.add_argument("--examples", type=int, default=3, help="Hypothesis examples per check (default 3)")
-    parser.add_argument("--only", metavar="PATTERN", help="only files whose package/name contains PATTERN")
+    parser.add_argument("--only", metavar="PATTERN", help="only files whose package/name contains PATTERN (several: comma-separated)")
     parser.add_argument("--timeout", type=int, default=180, help="seconds per translation and per check")
     parser.add_argument("--no-stage", action="store_true", help="run on the installed files (package __init__ runs)")
     parser.add_argument("--show-skipped", action="store_true")
@@ -689,7 +689,7 @@ def main(argv=None) -> int:
             files += [(package, directory / rel, f"{package}/{rel}", True) for rel in IN_PLACE[package]]
         results: list[Result] = []
         for package, path, shown, in_place in files:
-            if args.only and args.only not in shown:
+            if args.only and not any(pattern in shown for pattern in args.only.split(",")):
                 continue
             if not path.is_file():
                 results.append(Result(package, shown, "-", "SKIPPED", "no such file in this version of the package"))
