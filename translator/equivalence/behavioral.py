@@ -28,7 +28,6 @@ statistical dropout check (``dropout.py``) runs here too.
 
 from __future__ import annotations
 
-import copy
 import random
 from dataclasses import dataclass, field
 
@@ -49,6 +48,7 @@ from translator.equivalence.pair import ModelPair, SpecMismatch, draw_seed, to_n
 from translator.equivalence.specs import BATCH_RANGE, TRAIN_BATCH_RANGE, InputSpec
 from translator.equivalence.strategies import Draw, Recipe
 from translator.equivalence.tolerance import Error, Tolerance, error_of, worst
+from translator.weights.parametrized import copy_module
 
 DEFAULT_STEPS = 3
 #: the requested learning rate; the one used is capped so that the first step moves no parameter by
@@ -158,11 +158,11 @@ def run_behavioral(pair: ModelPair, specs: list[InputSpec], seed: int, steps: in
 
 def train_both(pair: ModelPair, inputs, recipe: Recipe, steps: int, learning_rate: float):
     learning_rate = capped_learning_rate(pair, inputs, recipe.cotangent_seed, learning_rate)
-    torch32 = copy.deepcopy(pair.torch_model)
+    torch32 = copy_module(pair.torch_model)
     initial = {k: to_numpy(v) for k, v in torch32.state_dict().items()}
     final32, cotangent, tapes = train_torch(pair, torch32, inputs, recipe.cotangent_seed, steps, learning_rate)
     try:
-        final64, _, _ = train_torch(pair, copy.deepcopy(pair.reference64), inputs, recipe.cotangent_seed, steps, learning_rate,
+        final64, _, _ = train_torch(pair, copy_module(pair.reference64), inputs, recipe.cotangent_seed, steps, learning_rate,
                                     float64=True, tapes=tapes)
     except Exception:  # the model makes float32 tensors of its own: no float64 floor (as the numeric stage)
         final64 = {}

@@ -296,9 +296,9 @@ class ModelPair:
     def reference64(self) -> torch.nn.Module:
         """A float64 copy of the PyTorch model: measures float32's own error (the floor)."""
         if getattr(self, "_reference64", None) is None:
-            import copy
+            from translator.weights.parametrized import copy_module
 
-            self._reference64 = copy.deepcopy(self.torch_model).double()
+            self._reference64 = copy_module(self.torch_model).double()
         return self._reference64
 
     def _run_torch(self, model: torch.nn.Module, inputs, cotangent_seed: int, tape: DrawTape, float64: bool = False) -> TorchRun:

@@ -18,6 +18,7 @@ translation holds them as state, never recomputes them by mutating a JAX array.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import torch
@@ -103,6 +104,10 @@ class _Writer:
         self.instances: list[Instance] = []
         self.result = Regenerated("", type(model).__name__)
         self.inspected: set[int] = set()
+        #: the modules the class being written holds, by id -> how its ``__init__`` names them (``self.conv1``,
+        #: ``self.net[0]``): one met again is written as that name (one module under two names, as PyTorch holds it)
+        self.scope: dict[int, str] = {}
+        self.written: dict[int, str] = {}  #: every module with tensors written so far, by id -> its path
 
     def write(self) -> Regenerated:
         from torch.nn.modules import module as torch_module
@@ -138,11 +143,23 @@ class _Writer:
 
     # ----------------------------------------------------------------- expressions for submodules
 
-    def expression(self, module: nn.Module | None, path: str) -> str:
+    def expression(self, module: nn.Module | None, path: str, name: str | None = None) -> str:
+        """The source that builds ``module`` (at ``path``); ``name``: how the class being written names it."""
         if module is None:
             return "None"
+        if id(module) in self.scope:  # self.net = nn.Sequential(self.conv1, ...): the same module
+            return self.scope[id(module)]
+        if id(module) in self.written:  # (one without tensors is written again: two modules compute the same)
+            self.result.problems.append(Problem(path, f"the same {type(module).__name__} as `{self.written[id(module)]}` "
+                                                      "(one module under two names, in different classes): not "
+                                                      "regenerated yet (it would be two modules, each with its tensors)"))
+            return "None"
+        if next(chain(module.parameters(), module.buffers()), None) is not None:
+            self.written[id(module)] = path
+        if name is not None:
+            self.scope[id(module)] = name
         if container_class(module) is not None:  # a container, or a subclass keeping its forward
-            return self.container(module, path)
+            return self.container(module, path, name)
         if isinstance(module, (nn.ParameterList, nn.ParameterDict)) and not all(
                 isinstance(p, nn.Parameter) for p in (module.values() if isinstance(module, nn.ParameterDict) else module)):
             self.result.problems.append(Problem(path, f"a {type(module).__name__} holding other containers or plain "
@@ -168,9 +185,10 @@ class _Writer:
                 return "None"
         return self.user_class(module, path)
 
-    def container(self, module: nn.Module, path: str) -> str:
+    def container(self, module: nn.Module, path: str, name: str | None = None) -> str:
         children = list(module._modules.items())
-        items = [(name, self.expression(child, join(path, name))) for name, child in children]
+        items = [(key, self.expression(child, join(path, key), None if name is None else element_name(module, name, key)))
+                 for key, child in children]
         kind = container_class(module).__name__
         if isinstance(module, nn.ModuleDict):
             inner = ", ".join(f"{name!r}: {text}" for name, text in items)
@@ -278,8 +296,12 @@ class _Writer:
         for name, tensor in traced_constants.items():
             self.result.constants[join(path, name)] = tensor.detach().cpu().numpy()
             lines.append(f"self.register_buffer({name!r}, {zeros(tensor)})  # a constant of the traced forward")
-        for name, child in module._modules.items():
-            lines.append(f"self.{name} = {self.expression(child, join(path, name))}")
+        outer, self.scope = self.scope, {}
+        try:
+            for name, child in module._modules.items():
+                lines.append(f"self.{name} = {self.expression(child, join(path, name), f'self.{name}')}")
+        finally:
+            self.scope = outer
         return lines
 
     def forward_body(self, module: nn.Module, path: str) -> TracedMethod | None:
@@ -400,6 +422,14 @@ def zeros(tensor: torch.Tensor) -> str:
     shape = python_literal(tuple(tensor.shape))
     dtype = "" if tensor.dtype == torch.float32 else f", dtype={tensor.dtype}"
     return f"torch.zeros({shape}{dtype})"
+
+
+def element_name(container: nn.Module, name: str, key: str) -> str | None:
+    """How ``__init__`` names element ``key`` of the container it names ``name``: ``self.net[0]``, ``self.heads['a']``
+    (None for a Sequential's named element, which the translation holds under no index)."""
+    if isinstance(container, nn.ModuleDict):
+        return f"{name}[{key!r}]"
+    return f"{name}[{int(key)}]" if key.isdigit() else None
 
 
 def join(path: str, name: str) -> str:

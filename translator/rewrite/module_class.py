@@ -30,6 +30,7 @@ from translator.rewrite.initialisation import (
     initialisation_methods,
     is_initialisation,
     report_initialisation,
+    written_weights,
 )
 from translator.rewrite.layout_plan import (
     Snapshot,
@@ -127,7 +128,26 @@ class SetupExpressions(cst.CSTTransformer):
         self.state_lines: dict[int, cst.SimpleStatementLine] = {}
 
     def kind_of(self, expr: cst.BaseExpression):
-        return self.built.get(id(expr))
+        """What ``expr`` builds; for ``self.<name>`` (or ``self.<name>[0]``), a module an earlier line assigned
+        (``nn.Sequential(self.conv1, self.relu1)``, locuslab's TCN: the container holds that same module, whose
+        parameters exist once)."""
+        built = self.built.get(id(expr))
+        if built is None and m.matches(expr, SELF_ATTR):
+            return self.attribute_kind(expr.attr.value)
+        if built is None and m.matches(expr, m.Subscript(value=SELF_ATTR, slice=[m.SubscriptElement(m.Index(m.Integer() | m.SimpleString()))])):
+            container = self.attribute_kind(expr.value.attr.value)  # self.net[0], self.heads["a"]
+            index = expr.slice[0].slice.value
+            key = int(index.value) if isinstance(index, cst.Integer) else index.evaluated_value
+            if isinstance(container, ContainerAttr) and container.elements is not None:
+                return container.elements.get(key)
+        return built
+
+    def attribute_kind(self, name: str):
+        """The module every assignment so far gave ``self.<name>`` (None: none, several, or not a module)."""
+        kinds = self.cls.assignments.get(name, [])
+        if not kinds or any(k is None or k is NONE_VALUE for k in kinds):
+            return None
+        return kinds[0] if all(k is kinds[0] or k == kinds[0] for k in kinds) else None
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
         """A parameter or buffer inside a branch or loop of ``__init__`` is translated as at top level."""
@@ -293,7 +313,7 @@ class SetupExpressions(cst.CSTTransformer):
                 self.file.report(CONTAINER_CODE, "a container with keys that are not string constants is not translated yet", original)
                 return updated
             elements = {k.evaluated_value: self.kind_of(v) for k, v in pairs}
-            expr = cst.Dict([cst.DictElement(k, self.placeholder_free(v)) for k, v in pairs])
+            expr = cst.Dict([cst.DictElement(k, self.placeholder_free(v, elements[k.evaluated_value])) for k, v in pairs])
             self.built[id(expr)] = ContainerAttr(kind, elements)
             return expr
         if len(args) == 1 and args[0].star == "*" or (kind == "list" and len(args) == 1 and not isinstance(args[0].value, (cst.List, cst.Tuple))):
@@ -313,14 +333,19 @@ class SetupExpressions(cst.CSTTransformer):
         elif kind == "list" and not values:
             values = []
         elements = {i: self.kind_of(v) for i, v in enumerate(values)}
-        expr = cst.List([cst.Element(self.placeholder_free(v)) for v in values])
+        expr = cst.List([cst.Element(self.placeholder_free(v, elements[i])) for i, v in enumerate(values)])
         self.built[id(expr)] = ContainerAttr(kind, elements)
         return expr
 
     @staticmethod
-    def placeholder_free(value: cst.BaseExpression) -> cst.BaseExpression:
-        """Stateless layers with no Flax object sit in a container as ``None`` (their calls are inlined)."""
-        return cst.Name("None") if m.matches(value, m.Name(INLINE_PLACEHOLDER)) else value
+    def placeholder_free(value: cst.BaseExpression, kind=None) -> cst.BaseExpression:
+        """Stateless layers with no Flax object sit in a container as ``None`` (their calls are inlined), those
+        built here as those an earlier line assigned (``self.flatten``, whose assignment setup leaves out)."""
+        if m.matches(value, m.Name(INLINE_PLACEHOLDER)):
+            return cst.Name("None")
+        if m.matches(value, SELF_ATTR) and isinstance(kind, LayerAttr) and kind.built is None:
+            return cst.Name("None")
+        return value
 
 
 def constructor_fields(init: cst.FunctionDef | None, file: FileContext) -> list[cst.Param]:
@@ -371,6 +396,7 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
         file.note(MODULE_CLASS, f"attribute(s) {', '.join(sorted(collisions))} renamed with a trailing `_`: "
                   "in Flax a constructor argument and an attribute are the same dataclass name")
     cls.initialisation_methods = initialisation_methods(methods, init, file)
+    left_out = {f.name.value: f for f in methods if f.name.value in cls.initialisation_methods}
     methods = [f for f in methods if f.name.value not in cls.initialisation_methods]  # left out with their calls (S017)
     cls.methods = {f.name.value for f in methods} - {"__init__", "forward"}
     cls.module_fields = {p: kinds for p, kinds in info.module_arguments.get(cls.name, {}).items() if p in cls.fields and p not in collisions}
@@ -385,7 +411,7 @@ def translate_class(node: cst.ClassDef, file: FileContext, info: FileInfo) -> cs
         for method in methods:
             if method.name.value in helpers:
                 translated_helpers[method.name.value] = translate_setup_helper(method, builder, file, cls)
-        setup = translate_init(init, file, info, cls, hints, builder, origins)
+        setup = translate_init(init, file, info, cls, hints, builder, origins, left_out)
 
     body: list[cst.BaseStatement] = []
     for statement in node.body.body:
@@ -483,10 +509,12 @@ def translate_init(
     hints: dict[str, str],
     builder: SetupExpressions | None = None,
     origins: dict[cst.CSTNode, cst.CSTNode] | None = None,
+    initialisation_bodies: dict[str, cst.FunctionDef] | None = None,
 ) -> cst.FunctionDef:
     """``__init__`` -> ``setup``: layers by their rules, parameters read as fields.
 
-    ``origins`` maps statements :func:`normalise_init` wrote to the user's statements (for diagnostics).
+    ``origins`` maps statements :func:`normalise_init` wrote to the user's statements (for diagnostics);
+    ``initialisation_bodies`` the methods left out as initialisation (rule S017), which its calls report.
     """
     origins = origins or {}
     reassigned = {
@@ -515,7 +543,8 @@ def translate_init(
             if assign.targets[0].target.attr.value == assign.value.value and assign.value.value in cls.fields:
                 continue  # `self.dim = dim`: the field already holds it
         if is_initialisation(statement, file, cls.initialisation_methods):
-            report_initialisation(statement, file)
+            written = written_weights(statement, file, initialisation_bodies or {})
+            report_initialisation(statement, file, [name for name in written if is_weight_normed(builder.attribute_kind(name))])
             carried += [f"# TODO(torch2flax): {d.code} {d.message}" for d in file.diagnostics[before:]]
             file.take_notes()
             continue
@@ -685,6 +714,14 @@ IDENTITY_RULE = "L032"
 
 def is_identity(kind) -> bool:
     return isinstance(kind, LayerAttr) and kind.rule.code == IDENTITY_RULE
+
+
+WEIGHT_NORM_RULE = "L060"
+
+
+def is_weight_normed(kind) -> bool:
+    """A layer built by ``weight_norm(...)``, whose ``weight`` PyTorch computes before each call."""
+    return isinstance(kind, LayerAttr) and kind.rule.code == WEIGHT_NORM_RULE
 
 
 class IdentityToNone(cst.CSTTransformer):

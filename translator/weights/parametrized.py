@@ -10,6 +10,7 @@ layer, "weight", L2Norm())``) is described by :func:`parametrizations_of`.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -101,3 +102,24 @@ def parametrizations_of(module: torch.nn.Module) -> list[Parametrization] | None
             return None
         found.append(Parametrization(name, f"parametrizations.{name}.original", tuple(chain)))
     return found
+
+
+def copy_module(model: torch.nn.Module) -> torch.nn.Module:
+    """``copy.deepcopy(model)``, also of a model with ``torch.nn.utils.weight_norm`` layers: such a layer holds
+    its computed ``weight`` as a plain attribute with a graph behind it, which deepcopy refuses (a non-leaf
+    tensor); it is copied detached, and the copy's hook recomputes it from g and v before its next call."""
+    from torch.nn.utils.weight_norm import WeightNorm
+
+    computed = []
+    for module in model.modules():
+        for hook in module._forward_pre_hooks.values():
+            tensor = module.__dict__.get(hook.name) if isinstance(hook, WeightNorm) else None
+            if isinstance(tensor, torch.Tensor) and not tensor.is_leaf:
+                computed.append((module, hook.name, tensor))
+    try:
+        for module, name, tensor in computed:
+            module.__dict__[name] = tensor.detach()
+        return copy.deepcopy(model)
+    finally:
+        for module, name, tensor in computed:
+            module.__dict__[name] = tensor

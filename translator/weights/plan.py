@@ -200,8 +200,10 @@ def plan_port(model: torch.nn.Module, built: bool = False) -> PortPlan:
     take no constructor argument named like an attribute, so no attribute is renamed ``name_``."""
     tensors: list[PlannedTensor] = []
     dropped: list[tuple[str, str]] = []
-    walk(model, "", (), tensors, dropped, built)
-    tied = tie_shared_parameters(model, tensors, dropped, built)
+    shared: dict[int, tuple] = {}
+    walk(model, "", (), tensors, dropped, built, shared)
+    tied = share_modules(shared, tensors, dropped)
+    tied += tie_shared_parameters(model, tensors, dropped, built, {key for key, _ in tied})
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     covered = {t.torch_key for t in tensors} | {key for key, _ in dropped}
     uncovered = [k for k in expected if k not in covered]
@@ -216,8 +218,30 @@ def plan_port(model: torch.nn.Module, built: bool = False) -> PortPlan:
 TIED_OWNER_RULE = "L031"
 
 
+def share_modules(shared: dict[int, tuple], tensors: list[PlannedTensor],
+                  dropped: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """One module under several names (``self.net = nn.Sequential(self.conv1, ...)``, the TCN's block): in Flax it
+    is one submodule, named by the attribute that holds it first (as PyTorch registers it first), so its
+    tensors exist once.  Each other name of each of its tensors is dropped and tied to the first (a checkpoint
+    holding both must hold equal values; export writes both).  ``shared``: id -> (the module, its first
+    prefix, its other prefixes), as :func:`walk` met them."""
+    planned = {t.torch_key for t in tensors}
+    why = dict(dropped)
+    tied = []
+    for module, owner, aliases in shared.values():
+        keys = list(module.state_dict()) if aliases else []
+        for alias in aliases:
+            for key in keys:
+                if owner + key in planned:
+                    dropped.append((alias + key, f"the same tensor as {owner + key}: one module under two names"))
+                    tied.append((alias + key, owner + key))
+                elif owner + key in why:  # dropped under its first name too (num_batches_tracked)
+                    dropped.append((alias + key, why[owner + key]))
+    return tied
+
+
 def tie_shared_parameters(model: torch.nn.Module, tensors: list[PlannedTensor], dropped: list[tuple[str, str]],
-                          built: bool = False) -> list[tuple[str, str]]:
+                          built: bool = False, shared: set[str] = frozenset()) -> list[tuple[str, str]]:
     """One Parameter under several names (``head.weight = embed.weight``): the Embedding's name keeps it.
 
     The translation (rule S013) reads the table through ``nn.Embed.attend`` and builds no
@@ -231,6 +255,7 @@ def tie_shared_parameters(model: torch.nn.Module, tensors: list[PlannedTensor], 
     by_key = {t.torch_key: t for t in tensors}
     tied = []
     for group in names.values():
+        group = [name for name in group if name not in shared]  # another name of a shared module's tensor
         if len(group) < 2:
             continue
         if built:
@@ -271,12 +296,18 @@ def walk(
     out: list[PlannedTensor],
     dropped: list[tuple[str, str]],
     built: bool = False,
+    shared: dict[int, tuple] | None = None,
 ) -> None:
+    if shared is not None:  # a module met before is the same Flax submodule: see share_modules
+        if id(module) in shared:
+            shared[id(module)][2].append(torch_prefix)
+            return
+        shared[id(module)] = (module, torch_prefix, [])
     # (the model itself is a module with attributes even when it subclasses a container)
     rule = rule_for_object((container_class(module) if flax_prefix else None) or type(module))
     if rule is not None and hasattr(rule, "child_path"):  # a container: its children, Flax-named
-        for name, child in module.named_children():
-            walk(child, f"{torch_prefix}{name}.", rule.child_path(flax_prefix, name), out, dropped, built)
+        for name, child in children(module):
+            walk(child, f"{torch_prefix}{name}.", rule.child_path(flax_prefix, name), out, dropped, built, shared)
         return
     normed = weight_norm_of(module)
     layer_rule = rule_for_object(normed.layer_class) if normed is not None else None
@@ -326,9 +357,15 @@ def walk(
         if name in module._non_persistent_buffers_set:
             continue  # not in the state dict: the translation recomputes it in setup
         out.append(PlannedTensor(torch_prefix + name, ("buffers", *flax_prefix, name), IDENTITY, tuple(buffer.shape), "S009"))
-    for name, child in module.named_children():
+    for name, child in children(module):
         flax_name = name if built else flax_attribute_name(type(module), name)
-        walk(child, f"{torch_prefix}{name}.", (*flax_prefix, flax_name), out, dropped, built)
+        walk(child, f"{torch_prefix}{name}.", (*flax_prefix, flax_name), out, dropped, built, shared)
+
+
+def children(module: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """``module``'s submodules by name, each name of one held twice included (``named_children`` gives the
+    first only): the state dict holds its tensors under each."""
+    return [(name, child) for name, child in module._modules.items() if child is not None]
 
 
 def walk_parametrized(module: torch.nn.Module, torch_prefix: str, flax_prefix: tuple[str, ...],
