@@ -3,6 +3,8 @@
 import json
 import textwrap
 
+import pytest
+
 from translator.cli import main
 from translator.rewrite.pipeline import translate_source
 
@@ -445,4 +447,32 @@ def test_padding_layer_built_from_constructor_arguments_is_read_from_the_fields(
     assert not translation.errors and "(self.pad_w // 2, self.pad_w - self.pad_w // 2)" in translation.code
     report = check(path, "SamePad", [parse_spec("float32[2,3,8,8]")], kwargs={"pad_w": 5, "pad_h": 1}, examples=2,
                    stages=("spec", "numeric"))
+    assert report.verdict == "pass", report.failure
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_a_loop_over_a_comprehension_of_one_layer_kind_calls_each_as_that_layer(tmp_path, train):
+    """HiFi-GAN's `for c in self.convs: x = c(x)` over `nn.ModuleList([nn.Conv1d(...) for ...])`: every element
+    is a convolution (channels-last inside, the train flag for batch norms), so each is called as one."""
+    from translator.equivalence.check import check
+    from translator.equivalence.specs import parse_spec
+
+    path = tmp_path / "stack.py"
+    path.write_text(textwrap.dedent('''\
+        import torch.nn as nn
+
+
+        class Stack(nn.Module):
+            def __init__(self, ch=4, n=2):
+                super().__init__()
+                self.convs = nn.ModuleList([nn.Conv2d(ch, ch, 3, padding=1) for _ in range(n)])
+                self.norms = nn.ModuleList([nn.BatchNorm2d(ch) for _ in range(n)])
+
+            def forward(self, x):
+                for conv, norm in zip(self.convs, self.norms):
+                    x = norm(conv(x)).relu()
+                return x
+    '''))
+    assert not translate_source(path.read_text(), str(path)).errors
+    report = check(path, "Stack", [parse_spec("float32[2,4,6,6]")], examples=2, train=train, stages=("spec", "numeric"))
     assert report.verdict == "pass", report.failure

@@ -92,6 +92,9 @@ class ModuleCallSynthesis:
             kinds = element.kinds
             if kinds and all(k is kinds[0] for k in kinds) and isinstance(kinds[0], ContainerAttr) and kinds[0].kind == "sequential" and kinds[0].elements is not None:
                 return self.sequential_call(node, kinds[0], (), element=node.func)
+            layer = one_layer_kind(kinds)
+            if layer is not None:  # `for conv in self.convs: x = conv(x)`: every element is the same layer kind
+                return self.layer_call(node, layer)
             interface = channels_last_interface(kinds, self.info) if kinds else None
             if interface is not None and self.one_input(node):
                 for kind in kinds:
@@ -430,3 +433,16 @@ class ReplaceNode(cst.CSTTransformer):
 
 def train_param() -> cst.Param:
     return cst.Param(cst.Name("train"), annotation=cst.Annotation(cst.Name("bool")), default=cst.Name("False"))
+
+
+def one_layer_kind(kinds: tuple) -> LayerAttr | None:
+    """The layer every element of a container is, when they are all built by one rule and called alike (a
+    comprehension of convolutions): an element is then called as that layer, whichever it is."""
+    if not kinds or not all(isinstance(k, LayerAttr) for k in kinds):
+        return None
+    first = kinds[0]
+    if all(k is first for k in kinds):
+        return first
+    if any(k.inline is not None or k.wrap_call is not None for k in kinds):
+        return None  # inlined calls carry their own configuration
+    return first if all(k.rule is first.rule and k.call == first.call for k in kinds) else None

@@ -285,6 +285,9 @@ class StatementTranslation:
             return False
         if m.matches(iterable, m.Call(func=m.Name("enumerate"))) and iterable.args:
             iterable = iterable.args[0].value
+        if m.matches(iterable, m.Call(func=m.Name("zip"))) and iterable.args:  # zip(self.convs, self.norms)
+            return all(not a.star and a.keyword is None and isinstance((self.module_element(a.value) or (None,))[0],
+                                                                      ContainerAttr) for a in iterable.args)
         element = self.module_element(iterable)
         return element is not None and isinstance(element[0], ContainerAttr)
 
@@ -298,6 +301,12 @@ class StatementTranslation:
             if not m.matches(target, m.Tuple(elements=[m.Element(), m.Element()])):
                 return
             target = target.elements[1].value  # `for i, layer in ...` or `for i, (attn, ff) in ...`
+        if m.matches(iterable, m.Call(func=m.Name("zip"))):  # `for conv, norm in zip(self.convs, self.norms)`
+            names = target.elements if isinstance(target, (cst.Tuple, cst.List)) else ()
+            if len(names) == len(iterable.args) and all(isinstance(e.value, cst.Name) for e in names):
+                for name, arg in zip(names, iterable.args):
+                    self.elements[name.value.value] = container_kinds(self.module_element(arg.value)[0])
+            return
         container = self.module_element(iterable)[0]
         if isinstance(target, cst.Name):
             self.elements[target.value] = container_kinds(container)
