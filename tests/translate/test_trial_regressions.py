@@ -476,3 +476,29 @@ def test_a_loop_over_a_comprehension_of_one_layer_kind_calls_each_as_that_layer(
     assert not translate_source(path.read_text(), str(path)).errors
     report = check(path, "Stack", [parse_spec("float32[2,4,6,6]")], examples=2, train=train, stages=("spec", "numeric"))
     assert report.verdict == "pass", report.failure
+
+
+@pytest.mark.parametrize("sizes", ["(4, 4, 2)", "5"])
+def test_split_by_sizes_held_in_an_attribute(tmp_path, sizes):
+    """simple_vit_with_sparse_gating: `x.split(self.split_dims, dim=-1)` with a tuple of sizes kept in `__init__`
+    (was read as one size: the translation failed at init); one size held the same way still splits evenly."""
+    from translator.equivalence.check import check
+    from translator.equivalence.specs import parse_spec
+
+    path = tmp_path / "gating.py"
+    path.write_text(textwrap.dedent(f'''\
+        import torch.nn as nn
+
+
+        class Gate(nn.Module):
+            def __init__(self, dim=10):
+                super().__init__()
+                self.split_dims = {sizes}
+                self.proj = nn.Linear(dim, dim)
+
+            def forward(self, x):
+                return [p.sum(-1) for p in self.proj(x).split(self.split_dims, dim=-1)]
+    '''))
+    assert not translate_source(path.read_text(), str(path)).errors
+    report = check(path, "Gate", [parse_spec("float32[2,10]")], examples=2, stages=("spec", "numeric"))
+    assert report.verdict == "pass", report.failure

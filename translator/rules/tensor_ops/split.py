@@ -133,6 +133,12 @@ class TorchSplit(Rule):
             return emit(f"tuple(jnp.split({x}, {pieces}, axis={dim}))")
         if op == "chunk":
             return emit(bind(x, lambda v: f"tuple(jnp.split({v}, list(range(-(-{v}.shape[{dim}] // {n}), {v}.shape[{dim}], -(-{v}.shape[{dim}] // {n}))), axis={dim}))"))
+        if isinstance(size, (cst.Name, cst.Attribute)) and values_unknown(ctx, name):
+            # `x.split(self.split_dims)`: a name may hold one size or a list of them (read where it runs)
+            ctx.note(f"`{n}` may be one size or a list of sizes: both are read where the code runs")
+            return emit(bind(x, lambda v: (
+                f"tuple(jnp.split({v}, list(range({n}, {v}.shape[{dim}], {n})) if isinstance({n}, int) "
+                f"else [sum({n}[: i + 1]) for i in range(len({n}) - 1)], axis={dim}))")))
         return emit(bind(x, lambda v: f"tuple(jnp.split({v}, list(range({n}, {v}.shape[{dim}], {n})), axis={dim}))"))
 
     def cases(self):
@@ -166,3 +172,10 @@ class TorchSplit(Rule):
             return RuleCase(None, forward, shape)
 
         return split_case()
+
+
+def values_unknown(ctx, name: str) -> bool:
+    """The argument is not a literal the translator can read (a field, a local)."""
+    from translator.rules.base import NotLiteral
+
+    return literal_or_none(ctx, name) is NotLiteral
