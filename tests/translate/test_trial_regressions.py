@@ -502,3 +502,29 @@ def test_split_by_sizes_held_in_an_attribute(tmp_path, sizes):
     assert not translate_source(path.read_text(), str(path)).errors
     report = check(path, "Gate", [parse_spec("float32[2,10]")], examples=2, stages=("spec", "numeric"))
     assert report.verdict == "pass", report.failure
+
+
+def test_a_module_level_namedtuple_a_class_uses_is_kept():
+    """simple_flash_attn_vit_3d: `Config = namedtuple(...)` is a field's annotation and default; dropped, the
+    translation raised NameError at import with no diagnostic."""
+    source = textwrap.dedent('''\
+        from collections import namedtuple
+
+        import torch.nn as nn
+
+        Config = namedtuple("FlashAttentionConfig", ["enable_flash", "enable_math"])
+
+
+        class Attend(nn.Module):
+            def __init__(self, config: Config = Config(True, True)):
+                super().__init__()
+                self.config = config
+
+            def forward(self, x):
+                return x.softmax(-1)
+    ''')
+    translation = translate_source(source, "attend.py")
+    assert not translation.errors
+    namespace = {}
+    exec(compile(translation.code, "attend_flax.py", "exec"), namespace)  # noqa: S102 - the translation imports
+    assert namespace["Attend"]().config == namespace["Config"](True, True)

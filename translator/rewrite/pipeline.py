@@ -353,13 +353,20 @@ def imports_torch(statement: cst.SimpleStatementLine) -> bool:
     return any(code_of(alias.name).split(".")[0] in ("torch", "torchvision") for alias in node.names)
 
 
+#: module-level calls that make plain Python types, kept as written
+PLAIN_TYPES = ("collections.namedtuple", "typing.NamedTuple", "typing.TypeVar")
+
+
 def is_constant(statement: cst.BaseStatement, file: FileContext) -> bool:
-    """A module-level assignment of a Python literal (``EPS = 1e-5``, ``SIZES = (64, 128)``)."""
+    """A module-level assignment of a Python literal (``EPS = 1e-5``, ``SIZES = (64, 128)``) or of a plain
+    Python type (``Config = namedtuple("Config", [...])``)."""
     if not m.matches(statement, m.SimpleStatementLine(body=[m.Assign() | m.AnnAssign()])):
         return False
     value = statement.body[0].value
     if value is None or isinstance(value, cst.Ellipsis):
         return False
+    if isinstance(value, cst.Call) and library_name(file.resolved, value.func) in PLAIN_TYPES:
+        return True  # `Config = namedtuple(...)`: a plain Python type the classes may use (a field's default)
     try:
         ast.literal_eval(code_of(value).strip())
     except (ValueError, SyntaxError):
