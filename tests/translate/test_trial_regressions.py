@@ -528,3 +528,23 @@ def test_a_module_level_namedtuple_a_class_uses_is_kept():
     namespace = {}
     exec(compile(translation.code, "attend_flax.py", "exec"), namespace)  # noqa: S102 - the translation imports
     assert namespace["Attend"]().config == namespace["Config"](True, True)
+
+
+def test_a_torch_reference_left_in_the_translation_is_reported_at_its_line():
+    """simple_flash_attn_vit_3d: `assert ... torch.__version__ ...` in __init__ was copied into setup, where the
+    Flax file has no torch (NameError at init, exit 0); now X001 at the user's line."""
+    source = textwrap.dedent('''\
+        import torch
+        import torch.nn as nn
+
+
+        class Attend(nn.Module):
+            def __init__(self, flash=False):
+                super().__init__()
+                assert not (flash and torch.__version__ < "2.0"), "needs torch 2"
+
+            def forward(self, x):
+                return x.softmax(-1)
+    ''')
+    errors = translate_source(source, "attend.py").errors
+    assert [(d.code, d.line) for d in errors] == [("X001", 8)] and "torch.__version__" in errors[0].message

@@ -175,7 +175,14 @@ class TorchSplit(Rule):
 
 
 def values_unknown(ctx, name: str) -> bool:
-    """The argument is not a literal the translator can read (a field, a local)."""
+    """The argument is not a literal the translator can read, nor a constructor argument (a field, taken to be
+    one size, as a size is usually given): an attribute `__init__` computed (a tuple of head widths), a local."""
+    import libcst.matchers as m
+
     from translator.rules.base import NotLiteral
 
-    return literal_or_none(ctx, name) is NotLiteral
+    if literal_or_none(ctx, name) is not NotLiteral:
+        return False
+    node, body = ctx.expr(name), getattr(ctx, "body", None)
+    fields = body.cls.fields if body is not None and body.cls is not None else ()
+    return not (m.matches(node, m.Attribute(value=m.Name("self"), attr=m.Name())) and node.attr.value in fields)
