@@ -300,3 +300,21 @@ def test_a_size_the_trace_decided_is_asserted_where_the_translation_runs(tmp_pat
     flax_model.init(jax.random.PRNGKey(0), jnp.zeros((2, 16, 8)))  # the traced size runs
     with pytest.raises(AssertionError, match="a size was 4 when traced"):
         flax_model.init(jax.random.PRNGKey(0), jnp.zeros((2, 36, 8)))
+
+
+def test_an_unbatched_input_to_a_pool_is_refused_at_its_line_not_translated_for_another_rank():
+    """efficientnet's MaxPool2dDynamicSamePadding checked on a (C, H, W) tensor: PyTorch pools it without a
+    batch axis, the translation's channels-last transposes assume one (it failed at init); now X009."""
+    pool = nn.MaxPool2d(2)
+
+    class Unbatched(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pool = pool
+
+        def forward(self, x):
+            return torch.nn.functional.max_pool2d(x, 2) + self.pool(x)
+
+    errors = translate_built(Unbatched(), str(SUBCLASSES), examples=(torch.zeros(3, 8, 8),)).translation.errors
+    assert [d.code for d in errors][:1] == [UNEXPRESSIBLE] and "without a batch axis ((3, 8, 8))" in errors[0].message
+    assert not translate_built(Unbatched(), str(SUBCLASSES), examples=(torch.zeros(2, 3, 8, 8),)).translation.errors

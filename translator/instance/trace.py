@@ -463,6 +463,38 @@ def cast_like_by_dtype(graph: fx.Graph, tracer: _Leaves) -> None:
             node.args = (node.args[0], concrete.dtype)
 
 
+#: functional spatial ops by their number of spatial axes (PyTorch also takes them without a batch axis)
+SPATIAL_FUNCTIONS = {getattr(torch.nn.functional, f"{op}{n}d"): n for n in (1, 2, 3)
+                     for op in ("conv", "conv_transpose", "max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool")}
+SPATIAL_MODULES = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3, nn.ConvTranspose1d: 1, nn.ConvTranspose2d: 2,
+                   nn.ConvTranspose3d: 3, nn.MaxPool1d: 1, nn.MaxPool2d: 2, nn.MaxPool3d: 3, nn.AvgPool1d: 1,
+                   nn.AvgPool2d: 2, nn.AvgPool3d: 3, nn.AdaptiveAvgPool1d: 1, nn.AdaptiveAvgPool2d: 2,
+                   nn.AdaptiveAvgPool3d: 3, nn.AdaptiveMaxPool2d: 2}
+
+
+def refuse_unbatched_spatial_inputs(graph: fx.Graph, root: nn.Module) -> None:
+    """A convolution or pool the trace saw called without a batch axis (``F.max_pool2d`` of a (C, H, W) tensor,
+    which PyTorch accepts): the translation runs them channels-last on (N, ..., C), so it is refused at the
+    user's line rather than written for a rank it does not have."""
+    for node in graph.nodes:
+        spatial = None
+        if node.op == "call_function":
+            spatial = SPATIAL_FUNCTIONS.get(node.target)
+        elif node.op == "call_module":
+            try:
+                spatial = SPATIAL_MODULES.get(type(root.get_submodule(node.target)))
+            except AttributeError:
+                spatial = None
+        if spatial is None or not node.args or not isinstance(node.args[0], fx.Node):
+            continue
+        value = node.args[0].meta.get("concrete")
+        if isinstance(value, torch.Tensor) and value.dim() == spatial + 1:
+            where = user_location_from_text(node.stack_trace)
+            raise TraceFailed(f"an input without a batch axis ({tuple(value.shape)}) reaches a {spatial}-d convolution "
+                              "or pool: the translation runs them channels-last on batched input; add the batch "
+                              "axis (x[None]) or check with batched inputs", where)
+
+
 def recorded(function):
     """``function`` as a call the trace records when a traced value reaches it (else the function)."""
 
@@ -689,6 +721,7 @@ def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple
     if drew:
         raise TraceFailed("it draws random numbers from arguments fixed at trace time (torch.randn(2, 3)): "
                           "tracing would freeze one draw into a constant", source_line(module))
+    refuse_unbatched_spatial_inputs(graph, module)
     drop_specialisation_guards(graph, fixed)
     insert_shape_guards(graph, tracer.guards)
     fold_dtypes(graph, tracer)
