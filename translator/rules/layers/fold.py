@@ -16,7 +16,7 @@ from translator.rules.base import (
     RuleDoc,
     signature_of,
 )
-from translator.rules.layers.unfold import GEOMETRY, geometry_keywords
+from translator.rules.layers.unfold import GEOMETRY, draw_block_geometry, geometry_keywords
 from translator.rules.layers.unfold import SUPPORT as UNFOLD_SUPPORT
 from translator.rules.layers.unfold import SUPPORT_NAME as UNFOLD_NAME
 from translator.rules.registry import register
@@ -105,23 +105,14 @@ class TorchFold(Rule):
     def cases(self):
         @st.composite
         def fold_case(draw):
-            def size_argument(values: tuple[int, int]) -> str:
-                return str(values[0]) if values[0] == values[1] and draw(st.booleans()) else repr(values)
-
-            kernel = tuple(draw(st.lists(st.integers(1, 3), min_size=2, max_size=2)))
-            dilation = tuple(draw(st.lists(st.integers(1, 2), min_size=2, max_size=2)))
-            padding = tuple(draw(st.lists(st.integers(0, 1), min_size=2, max_size=2)))
-            stride = tuple(draw(st.lists(st.integers(1, 3), min_size=2, max_size=2)))
-            output = tuple(max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 4)) for k, d, p in zip(kernel, dilation, padding))
+            drawn = draw_block_geometry(draw)
+            kernel, dilation, padding, stride, output = drawn.kernel, drawn.dilation, drawn.padding, drawn.stride, drawn.image
             blocks = 1
             for n, k, d, p, s in zip(output, kernel, dilation, padding, stride):
                 blocks *= (n + 2 * p - d * (k - 1) - 1) // s + 1
             channels = draw(st.integers(1, 3))
-            geometry = [size_argument(kernel)]
-            for name, values, default in zip(GEOMETRY, (dilation, padding, stride), (1, 0, 1)):
-                if values != (default, default) or draw(st.booleans()):
-                    geometry.append(f"{name}={size_argument(values)}")
-            arguments = ", ".join([size_argument(output), *geometry])
+            geometry = drawn.arguments
+            arguments = ", ".join([drawn.size_argument(output), *geometry])
             form = draw(st.sampled_from(["layer", "function", "round_trip", "unbatched"]))
             columns = (2, channels * kernel[0] * kernel[1], blocks)
             if form == "layer":
@@ -132,6 +123,6 @@ class TorchFold(Rule):
                 return RuleCase(None, f"F.fold(x, {arguments})", columns)
             # overlap-add of an image's own blocks: each pixel times the number of blocks covering it
             geometry_only = ", ".join(geometry)
-            return RuleCase(None, f"F.fold(F.unfold(x, {geometry_only}), {size_argument(output)}, {geometry_only})", (2, channels, *output))
+            return RuleCase(None, f"F.fold(F.unfold(x, {geometry_only}), {drawn.size_argument(output)}, {geometry_only})", (2, channels, *output))
 
         return fold_case()

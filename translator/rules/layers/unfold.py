@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import libcst as cst
 from hypothesis import strategies as st
 
@@ -112,22 +114,12 @@ class TorchUnfold(Rule):
     def cases(self):
         @st.composite
         def unfold_case(draw):
-            def size_argument(values: tuple[int, int]) -> str:
-                return str(values[0]) if values[0] == values[1] and draw(st.booleans()) else repr(values)
-
-            kernel = tuple(draw(st.lists(st.integers(1, 3), min_size=2, max_size=2)))
-            dilation = tuple(draw(st.lists(st.integers(1, 2), min_size=2, max_size=2)))
-            padding = tuple(draw(st.lists(st.integers(0, 1), min_size=2, max_size=2)))
-            stride = tuple(draw(st.lists(st.integers(1, 3), min_size=2, max_size=2)))
-            # each side fits the dilated kernel after padding, with up to 4 more cells
-            size = [max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 4)) for k, d, p in zip(kernel, dilation, padding)]
+            geometry = draw_block_geometry(draw)
+            size = geometry.image
             channels = draw(st.integers(1, 3))
             batched = draw(st.booleans())
             shape = (2, channels, *size) if batched else (channels, *size)
-            arguments = [size_argument(kernel)]
-            for name, values, default in zip(GEOMETRY, (dilation, padding, stride), (1, 0, 1)):
-                if values != (default, default) or draw(st.booleans()):
-                    arguments.append(f"{name}={size_argument(values)}")
+            arguments = geometry.arguments
             form = draw(st.sampled_from(["layer", "function", "after_conv", "sequential"] if batched else ["layer", "function"]))
             if form == "layer":
                 return RuleCase(f"nn.Unfold({', '.join(arguments)})", "self.layer(x)", shape)
@@ -139,3 +131,33 @@ class TorchUnfold(Rule):
             return RuleCase(f"nn.Sequential({conv}, nn.Unfold({', '.join(arguments)}))", "self.layer(x).transpose(1, 2)", shape)
 
         return unfold_case()
+
+
+@dataclass(frozen=True)
+class BlockGeometry:
+    """A drawn unfold/fold configuration: each side of ``image`` fits the dilated kernel after padding, with
+    up to 4 more cells; ``arguments`` spell it as the layer's arguments (pairs or ints, defaults sometimes)."""
+
+    kernel: tuple[int, int]
+    dilation: tuple[int, int]
+    padding: tuple[int, int]
+    stride: tuple[int, int]
+    image: tuple[int, int]
+    arguments: list[str]
+    size_argument: object
+
+
+def draw_block_geometry(draw) -> BlockGeometry:
+    """Draw a :class:`BlockGeometry` (used inside a ``st.composite`` strategy of L056 and L057)."""
+
+    def size_argument(values: tuple[int, int]) -> str:
+        return str(values[0]) if values[0] == values[1] and draw(st.booleans()) else repr(values)
+
+    kernel, dilation, padding, stride = (tuple(draw(st.lists(st.integers(low, high), min_size=2, max_size=2)))
+                                         for low, high in ((1, 3), (1, 2), (0, 1), (1, 3)))
+    image = tuple(max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 4)) for k, d, p in zip(kernel, dilation, padding))
+    arguments = [size_argument(kernel)]
+    for name, values, default in zip(GEOMETRY, (dilation, padding, stride), (1, 0, 1)):
+        if values != (default, default) or draw(st.booleans()):
+            arguments.append(f"{name}={size_argument(values)}")
+    return BlockGeometry(kernel, dilation, padding, stride, image, arguments, size_argument)
