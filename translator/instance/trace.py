@@ -112,13 +112,32 @@ class _TensorProxy(fx.Proxy):
 
     @property
     def __class__(self):
-        # only to the user's code: fx's own isinstance checks must keep seeing a proxy
-        caller = sys._getframe(1).f_globals.get("__name__", "")
-        if caller.startswith(("torch", "translator", "einops")):
+        # only to the user's own `isinstance(x, ...)`: fx's checks must keep seeing a proxy, and torch's C++
+        # (which reads `__class__` too, then the object as a tensor: a segfault on GPT-2) never sees a tensor
+        frame = sys._getframe(1)
+        if frame.f_globals.get("__name__", "").startswith(("torch", "translator", "einops")) or not calls_isinstance(frame):
             return type(self)
         node = object.__getattribute__(self, "__dict__").get("node")  # not through fx's __getattr__
         concrete = node.meta.get("concrete", UNKNOWN) if node is not None else UNKNOWN
         return torch.Tensor if isinstance(concrete, torch.Tensor) else type(self)
+
+
+def calls_isinstance(frame) -> bool:
+    """Whether ``frame`` is executing a call of the builtin ``isinstance`` (read from its bytecode: the call
+    instruction and, a few instructions before it, the load of the name ``isinstance``)."""
+    instructions = list(dis.get_instructions(frame.f_code))
+    at = bisect.bisect_left(instructions, frame.f_lasti, key=lambda i: i.offset)
+    if at >= len(instructions) or instructions[at].opname not in ("CALL", "PRECALL"):
+        return False
+    window = instructions[max(0, at - 8):at]
+    if window and window[-1].opname == "PRECALL":  # 3.11 writes PRECALL n; CALL n for one call
+        window = window[:-1]
+    for instruction in reversed(window):
+        if instruction.opname in ("CALL", "PRECALL", "CALL_FUNCTION_EX"):
+            return False  # an earlier call: the name loaded before it is not this call's function
+        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME") and str(instruction.argval).endswith("isinstance"):
+            return True
+    return False
 
 
 class _Leaves(fx.Tracer):
