@@ -127,7 +127,7 @@ def calls_isinstance(frame) -> bool:
     instruction and, a few instructions before it, the load of the name ``isinstance``)."""
     instructions = list(dis.get_instructions(frame.f_code))
     at = bisect.bisect_left(instructions, frame.f_lasti, key=lambda i: i.offset)
-    if at >= len(instructions) or instructions[at].opname not in ("CALL", "PRECALL"):
+    if at >= len(instructions) or instructions[at].opname not in ("CALL", "PRECALL", "CALL_FUNCTION"):  # 3.10-3.12
         return False
     window = instructions[max(0, at - 8):at]
     if window and window[-1].opname == "PRECALL":  # 3.11 writes PRECALL n; CALL n for one call

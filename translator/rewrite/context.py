@@ -182,6 +182,9 @@ class RuleContext(CallContext):
         #: what was matched: the torch class/function object, or the method name
         self.target = target
         self.failed = False
+        #: the class's dataclass fields, where the call is a layer's constructor: a layer inlined at its call
+        #: reads them as `self.<field>` (L014's padding of constructor arguments)
+        self.fields: frozenset[str] = frozenset()
 
     # -- arguments
     def is_default(self, name: str) -> bool:
