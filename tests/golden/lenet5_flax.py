@@ -7,6 +7,7 @@ Inputs and outputs keep PyTorch's layout (NCHW); convolutions run channels-last 
 from functools import partial
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 
@@ -17,10 +18,10 @@ class LeNet5(nn.Module):
     def setup(self):
         # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
         self.conv1 = nn.Conv(6, kernel_size=(5, 5), padding="VALID")
-        # L010: MaxPool -> nn.max_pool: a function in Flax; PyTorch's stride defaults to the kernel size
-        self.pool1 = partial(nn.max_pool, window_shape=(2, 2), strides=(2, 2))
+        # L010: MaxPool with stride = kernel -> max_pool_tiles: nn.max_pool (a function in Flax; PyTorch's stride defaults to the kernel size), differentiated through a reshape to the first maximum, as PyTorch
+        self.pool1 = partial(max_pool_tiles, window=(2, 2))
         self.conv2 = nn.Conv(16, kernel_size=(5, 5), padding="VALID")
-        self.pool2 = partial(nn.max_pool, window_shape=(2, 2), strides=(2, 2))
+        self.pool2 = partial(max_pool_tiles, window=(2, 2))
         # L001: Linear(in, out) -> Dense(out): Flax infers `in` from the input; kernel = weight.T
         self.fc1 = nn.Dense(120)
         self.fc2 = nn.Dense(84)
@@ -36,3 +37,34 @@ class LeNet5(nn.Module):
         x = nn.sigmoid(self.fc1(x))
         x = nn.sigmoid(self.fc2(x))
         return self.fc3(x)
+
+
+# Support code the rules above rely on (each cites its rule).
+@partial(jax.custom_jvp, nondiff_argnums=(1,))
+def max_pool_tiles(x, window):
+    """``nn.max_pool(x, window, strides=window)`` with a derivative through a reshape (rule L010).
+
+    For windows that tile the channels-last input (stride = window, no padding; rows past the last
+    whole window are dropped, as both frameworks floor). The derivative follows each window's first
+    maximum in row-major order, PyTorch's choice among ties; XLA's CPU gradient of nn.max_pool
+    (select-and-scatter) is 4-20x slower than this one-hot of the argmax.
+    """
+    return nn.max_pool(x, window, strides=window)
+
+
+@max_pool_tiles.defjvp
+def max_pool_tiles_jvp(window, primals, tangents):
+    def windows_last(x):  # (N, *spatial, C) -> (N, *rows, C, prod(window))
+        n, rows = len(window), [m // k for m, k in zip(x.shape[1:-1], window)]
+        x = x[(slice(None), *(slice(0, q * k) for q, k in zip(rows, window)))]
+        x = x.reshape(x.shape[0], *(d for q, k in zip(rows, window) for d in (q, k)), x.shape[-1])
+        x = x.transpose(0, *range(1, 2 * n, 2), 2 * n + 1, *range(2, 2 * n + 1, 2))
+        return x.reshape(*x.shape[: n + 2], -1)
+
+    windows = windows_last(primals[0])
+    first = jnp.argmax(windows, axis=-1, keepdims=True)
+    chosen = first == jnp.arange(windows.shape[-1])
+    return (
+        jnp.take_along_axis(windows, first, axis=-1)[..., 0],
+        jnp.sum(jnp.where(chosen, windows_last(tangents[0]), 0), axis=-1),
+    )

@@ -52,8 +52,8 @@ class UNet(nn.Module):
         self.inc = DoubleConv(self.in_channels, self.width)
         self.down1 = DoubleConv(self.width, 2 * self.width)
         self.down2 = DoubleConv(2 * self.width, 4 * self.width)
-        # L010: MaxPool -> nn.max_pool: a function in Flax; PyTorch's stride defaults to the kernel size
-        self.pool = partial(nn.max_pool, window_shape=(2, 2), strides=(2, 2))
+        # L010: MaxPool with stride = kernel -> max_pool_tiles: nn.max_pool (a function in Flax; PyTorch's stride defaults to the kernel size), differentiated through a reshape to the first maximum, as PyTorch
+        self.pool = partial(max_pool_tiles, window=(2, 2))
         # L015: ConvTranspose with stride (2, 2) -> SubPixelConvTranspose: one stride-1 convolution per output phase, interleaved (XLA's CPU gradient of nn.ConvTranspose's stride-dilated convolution is slow); its arguments and kernel [*k, out, in] are nn.ConvTranspose's with transpose_kernel=True, padding (a, a + output_padding) with a = k-1 - padding
         self.up1 = SubPixelConvTranspose(
             2 * self.width, kernel_size=(2, 2), strides=(2, 2), padding=((1, 1), (1, 1))
@@ -189,6 +189,36 @@ class TorchBatchNorm(nn.Module):
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (features,)).reshape(shape)
         return y
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(1,))
+def max_pool_tiles(x, window):
+    """``nn.max_pool(x, window, strides=window)`` with a derivative through a reshape (rule L010).
+
+    For windows that tile the channels-last input (stride = window, no padding; rows past the last
+    whole window are dropped, as both frameworks floor). The derivative follows each window's first
+    maximum in row-major order, PyTorch's choice among ties; XLA's CPU gradient of nn.max_pool
+    (select-and-scatter) is 4-20x slower than this one-hot of the argmax.
+    """
+    return nn.max_pool(x, window, strides=window)
+
+
+@max_pool_tiles.defjvp
+def max_pool_tiles_jvp(window, primals, tangents):
+    def windows_last(x):  # (N, *spatial, C) -> (N, *rows, C, prod(window))
+        n, rows = len(window), [m // k for m, k in zip(x.shape[1:-1], window)]
+        x = x[(slice(None), *(slice(0, q * k) for q, k in zip(rows, window)))]
+        x = x.reshape(x.shape[0], *(d for q, k in zip(rows, window) for d in (q, k)), x.shape[-1])
+        x = x.transpose(0, *range(1, 2 * n, 2), 2 * n + 1, *range(2, 2 * n + 1, 2))
+        return x.reshape(*x.shape[: n + 2], -1)
+
+    windows = windows_last(primals[0])
+    first = jnp.argmax(windows, axis=-1, keepdims=True)
+    chosen = first == jnp.arange(windows.shape[-1])
+    return (
+        jnp.take_along_axis(windows, first, axis=-1)[..., 0],
+        jnp.sum(jnp.where(chosen, windows_last(tangents[0]), 0), axis=-1),
+    )
 
 
 def run_sequential(layers, x, train: bool = False):

@@ -23,38 +23,38 @@ class VGG11BN(nn.Module):
         w = self.width
         # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
         # L020: BatchNorm -> TorchBatchNorm: PyTorch's momentum convention and unbiased running variance
-        # L010: MaxPool -> nn.max_pool: a function in Flax; PyTorch's stride defaults to the kernel size
+        # L010: MaxPool with stride = kernel -> max_pool_tiles: nn.max_pool (a function in Flax; PyTorch's stride defaults to the kernel size), differentiated through a reshape to the first maximum, as PyTorch
         # S005: nn.Sequential -> a plain list/dict in setup; Flax names its layers <attr>_<index> (or <attr>_<key>)
         self.features = [
             nn.Conv(w, kernel_size=(3, 3), padding=1),
             TorchBatchNorm(),
             nn.relu,
-            partial(nn.max_pool, window_shape=(2, 2), strides=(2, 2)),
+            partial(max_pool_tiles, window=(2, 2)),
             nn.Conv(2 * w, kernel_size=(3, 3), padding=1),
             TorchBatchNorm(),
             nn.relu,
-            partial(nn.max_pool, window_shape=(2, 2), strides=(2, 2)),
+            partial(max_pool_tiles, window=(2, 2)),
             nn.Conv(4 * w, kernel_size=(3, 3), padding=1),
             TorchBatchNorm(),
             nn.relu,
             nn.Conv(4 * w, kernel_size=(3, 3), padding=1),
             TorchBatchNorm(),
             nn.relu,
-            partial(nn.max_pool, window_shape=(2, 2), strides=(2, 2)),
+            partial(max_pool_tiles, window=(2, 2)),
             nn.Conv(8 * w, kernel_size=(3, 3), padding=1),
             TorchBatchNorm(),
             nn.relu,
             nn.Conv(8 * w, kernel_size=(3, 3), padding=1),
             TorchBatchNorm(),
             nn.relu,
-            partial(nn.max_pool, window_shape=(2, 2), strides=(2, 2)),
+            partial(max_pool_tiles, window=(2, 2)),
             nn.Conv(8 * w, kernel_size=(3, 3), padding=1),
             TorchBatchNorm(),
             nn.relu,
             nn.Conv(8 * w, kernel_size=(3, 3), padding=1),
             TorchBatchNorm(),
             nn.relu,
-            partial(nn.max_pool, window_shape=(2, 2), strides=(2, 2)),
+            partial(max_pool_tiles, window=(2, 2)),
         ]
         # L001: Linear(in, out) -> Dense(out): Flax infers `in` from the input; kernel = weight.T
         # L030: Dropout: `deterministic=not train`; training needs rngs={'dropout': key} in apply()
@@ -129,6 +129,36 @@ class TorchBatchNorm(nn.Module):
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (features,)).reshape(shape)
         return y
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(1,))
+def max_pool_tiles(x, window):
+    """``nn.max_pool(x, window, strides=window)`` with a derivative through a reshape (rule L010).
+
+    For windows that tile the channels-last input (stride = window, no padding; rows past the last
+    whole window are dropped, as both frameworks floor). The derivative follows each window's first
+    maximum in row-major order, PyTorch's choice among ties; XLA's CPU gradient of nn.max_pool
+    (select-and-scatter) is 4-20x slower than this one-hot of the argmax.
+    """
+    return nn.max_pool(x, window, strides=window)
+
+
+@max_pool_tiles.defjvp
+def max_pool_tiles_jvp(window, primals, tangents):
+    def windows_last(x):  # (N, *spatial, C) -> (N, *rows, C, prod(window))
+        n, rows = len(window), [m // k for m, k in zip(x.shape[1:-1], window)]
+        x = x[(slice(None), *(slice(0, q * k) for q, k in zip(rows, window)))]
+        x = x.reshape(x.shape[0], *(d for q, k in zip(rows, window) for d in (q, k)), x.shape[-1])
+        x = x.transpose(0, *range(1, 2 * n, 2), 2 * n + 1, *range(2, 2 * n + 1, 2))
+        return x.reshape(*x.shape[: n + 2], -1)
+
+    windows = windows_last(primals[0])
+    first = jnp.argmax(windows, axis=-1, keepdims=True)
+    chosen = first == jnp.arange(windows.shape[-1])
+    return (
+        jnp.take_along_axis(windows, first, axis=-1)[..., 0],
+        jnp.sum(jnp.where(chosen, windows_last(tangents[0]), 0), axis=-1),
+    )
 
 
 def run_sequential(layers, x, train: bool = False):

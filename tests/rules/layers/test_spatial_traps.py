@@ -19,6 +19,10 @@ TRAPS = [
     RuleCase("nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)", "self.layer(x)", (2, 2, 8, 8)),
     RuleCase(None, "F.max_pool2d(x, 2, stride=2, dilation=2, ceil_mode=True)", (2, 2, 9, 8), input_range=(-1.0, 0.0)),
     RuleCase("nn.MaxPool1d(1, stride=2, ceil_mode=True)", "self.layer(x)", (2, 3, 2)),
+    # L010 max_pool_tiles (stride = kernel): ties follow the first maximum; rows past the last window dropped
+    RuleCase("nn.MaxPool2d(2)", "self.layer(x)", (2, 3, 7, 9), input_range=(-1.0, 0.0)),
+    RuleCase(None, "F.max_pool3d(x, (2, 3, 1), stride=(2, 3, 1))", (1, 2, 5, 7, 3), input_range=(-1.0, 0.0)),
+    RuleCase(None, "F.max_pool1d(x, 3)", (2, 2, 8), input_range=(-1.0, 0.0)),
     # L011 AvgPool: the ceil overhang is not counted, explicit padding is (count_include_pad=True)
     RuleCase("nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True)", "self.layer(x)", (2, 2, 8, 8)),
     RuleCase(None, "F.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)", (1, 2, 8, 7)),

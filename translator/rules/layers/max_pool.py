@@ -1,4 +1,5 @@
-"""L010 TorchMaxPool: ``nn.MaxPool1d/2d/3d`` and ``F.max_pool{1,2,3}d`` -> ``nn.max_pool`` on NHWC."""
+"""L010 TorchMaxPool: ``nn.MaxPool1d/2d/3d`` and ``F.max_pool{1,2,3}d`` -> ``nn.max_pool`` on NHWC
+(``max_pool_tiles``, the same pool with a fast exact derivative, where the windows tile the input)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,54 @@ SPATIAL_DIMS = {
 
 
 def _max_pool(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False): ...
+
+
+TILES_NAME = "max_pool_tiles"
+TILES = '''
+@partial(jax.custom_jvp, nondiff_argnums=(1,))
+def max_pool_tiles(x, window):
+    """``nn.max_pool(x, window, strides=window)`` with a derivative through a reshape (rule L010).
+
+    For windows that tile the channels-last input (stride = window, no padding; rows past the last
+    whole window are dropped, as both frameworks floor). The derivative follows each window's first
+    maximum in row-major order, PyTorch's choice among ties; XLA's CPU gradient of nn.max_pool
+    (select-and-scatter) is 4-20x slower than this one-hot of the argmax.
+    """
+    return nn.max_pool(x, window, strides=window)
+
+
+@max_pool_tiles.defjvp
+def max_pool_tiles_jvp(window, primals, tangents):
+    def windows_last(x):  # (N, *spatial, C) -> (N, *rows, C, prod(window))
+        n, rows = len(window), [m // k for m, k in zip(x.shape[1:-1], window)]
+        x = x[(slice(None), *(slice(0, q * k) for q, k in zip(rows, window)))]
+        x = x.reshape(x.shape[0], *(d for q, k in zip(rows, window) for d in (q, k)), x.shape[-1])
+        x = x.transpose(0, *range(1, 2 * n, 2), 2 * n + 1, *range(2, 2 * n + 1, 2))
+        return x.reshape(*x.shape[: n + 2], -1)
+
+    windows = windows_last(primals[0])
+    first = jnp.argmax(windows, axis=-1, keepdims=True)
+    chosen = first == jnp.arange(windows.shape[-1])
+    return (
+        jnp.take_along_axis(windows, first, axis=-1)[..., 0],
+        jnp.sum(jnp.where(chosen, windows_last(tangents[0]), 0), axis=-1),
+    )
+'''
+
+
+def tiling_window(ctx, n: int) -> cst.BaseExpression | None:
+    """The window as an ``n``-tuple expression when the windows tile the input (stride = kernel, no padding)."""
+    padding = literal_or_none(ctx, "padding")
+    if padding not in (0, (0,) * n, [0] * n) or literal_or_none(ctx, "return_indices") is not False:
+        return None
+    stride, kernel = literal_or_none(ctx, "stride"), literal_or_none(ctx, "kernel_size")
+    if stride is None or stride == () or (NotLiteral not in (stride, kernel) and _ntuple(stride, n) == _ntuple(kernel, n)):
+        return ntuple(ctx, "kernel_size", n)
+    return None
+
+
+def _ntuple(value, n: int):
+    return (value,) * n if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else value
 
 
 def pool_keywords(ctx, n: int) -> dict[str, cst.BaseExpression] | None:
@@ -98,6 +147,12 @@ def general_body(ctx, n: int):
     return dilated
 
 
+TILES_NOTE = (
+    "MaxPool with stride = kernel -> max_pool_tiles: nn.max_pool (a function in Flax; PyTorch's stride defaults "
+    "to the kernel size), differentiated through a reshape to the first maximum, as PyTorch"
+)
+
+
 @register
 class TorchMaxPool(Rule):
     code = "L010"
@@ -123,18 +178,23 @@ class TorchMaxPool(Rule):
             "ceil_mode). `dilation` has no nn.max_pool field and `lax.reduce_window`'s gradient raises\n"
             "NotImplementedError with window dilation; a max over stacked slices would split tie gradients\n"
             "(dx 2.83), so the dilated slices are stacked and the first maximum gathered with argmax, as\n"
-            "PyTorch routes the gradient to one element (PITFALLS 1, MaxPool dilation; 2.4)."
+            "PyTorch routes the gradient to one element (PITFALLS 1, MaxPool dilation; 2.4).\n"
+            "Where the windows tile the input (stride = kernel, no padding: the usual `MaxPool2d(2)`) the\n"
+            "pool is `max_pool_tiles`: nn.max_pool forward, and a derivative (`jax.custom_jvp`) that\n"
+            "reshapes the input into its windows and follows each window's first maximum, as PyTorch's\n"
+            "does. XLA's CPU gradient of `nn.max_pool` is a select-and-scatter, 4-20x slower than that\n"
+            "(batch 32, 24x24x6: 0.86 vs 0.12 ms; 16x32x32x32: 4.0 vs 0.22 ms)."
         ),
         example=Example(
             torch="self.pool = nn.MaxPool2d(2)\nx = self.pool(x)",
             flax=(
-                "self.pool = partial(nn.max_pool, window_shape=(2, 2), strides=(2, 2))\n"
+                "self.pool = partial(max_pool_tiles, window=(2, 2))  # nn.max_pool(x, (2, 2), strides=(2, 2))\n"
                 "x = self.pool(jnp.transpose(x, (0, 2, 3, 1)))  # NCHW -> NHWC: Flax pools are channels-last"
             ),
         ),
         fidelity=(
             "Exact: outputs and gradients identical, including ties (measured 0 / 0; ceil_mode and dilated\n"
-            "first-max gather also 0 / 0 in PITFALLS, re-checked by this rule's cases)."
+            "first-max gather also 0 / 0 in PITFALLS, re-checked by this rule's cases; max_pool_tiles too)."
         ),
     )
 
@@ -154,6 +214,14 @@ class TorchMaxPool(Rule):
                 notes=("MaxPool with ceil_mode/dilation -> padded max pool / first-max gather on channels-last input",),
                 inline=inline,
             )
+        window = tiling_window(ctx, n)
+        if window is not None:
+            return LayerBuild(
+                call("partial", [cst.Name(TILES_NAME)], {"window": window}),
+                CallSpec(accepts="channels_last", rank=n + 2, produces="channels_last"),
+                notes=(TILES_NOTE,),
+                support=((TILES_NAME, TILES),),
+            )
         keywords = pool_keywords(ctx, n)
         if keywords is None:
             return LayerBuild(cst.Name("None"), CallSpec())
@@ -171,6 +239,11 @@ class TorchMaxPool(Rule):
                 return Emitted(cst.Name("None"))
             ctx.note("F.max_pool with ceil_mode/dilation -> padded max pool / first-max gather on channels-last input")
             return Emitted(bind(ctx.channels_last("input", n + 2), body), channels_last(n + 2))
+        window = tiling_window(ctx, n)
+        if window is not None:
+            ctx.note(TILES_NOTE)
+            ctx.support(TILES_NAME, TILES)
+            return Emitted(call(TILES_NAME, [ctx.channels_last("input", n + 2), window], {}), channels_last(n + 2))
         keywords = pool_keywords(ctx, n)
         if keywords is None:
             return Emitted(cst.Name("None"))
