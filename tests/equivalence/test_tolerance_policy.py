@@ -88,10 +88,10 @@ def test_a_wrong_pick_with_no_near_tie_still_fails(tmp_path):
     source = tmp_path / "cnn.py"
     source.write_text(TIE_CNN)
     code = translate_source(TIE_CNN, str(source)).code
-    assert "partial(nn.max_pool," in code
+    assert "partial(max_pool_tiles," in code
     broken = tmp_path / "cnn_flax.py"  # the pool picks the smallest value of each window
-    broken.write_text(code.replace("partial(nn.max_pool,", "partial(min_pool,")
-                      + "\n\ndef min_pool(x, **kwargs):\n    return -nn.max_pool(-x, **kwargs)\n")
+    broken.write_text(code.replace("partial(max_pool_tiles,", "partial(min_pool,")
+                      + "\n\ndef min_pool(x, window):\n    return -nn.max_pool(-x, window, strides=window)\n")
     report = check(source, "CNN", [parse_spec("float32[B,1,14,14]")], flax_source=broken, examples=2, stages="spec,numeric")
     assert report.verdict == "fail" and report.stage == "numeric"
 

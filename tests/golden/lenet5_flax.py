@@ -18,7 +18,7 @@ class LeNet5(nn.Module):
     def setup(self):
         # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
         self.conv1 = nn.Conv(6, kernel_size=(5, 5), padding="VALID")
-        # L010: MaxPool with stride = kernel -> max_pool_tiles: nn.max_pool (a function in Flax; PyTorch's stride defaults to the kernel size), differentiated through a reshape to the first maximum, as PyTorch
+        # L010: MaxPool -> nn.max_pool, a function in Flax (PyTorch's stride defaults to the kernel size); windows that tile the input: max_pool_tiles, whose gradient goes to each window's first maximum through a reshape (fast on CPU)
         self.pool1 = partial(max_pool_tiles, window=(2, 2))
         self.conv2 = nn.Conv(16, kernel_size=(5, 5), padding="VALID")
         self.pool2 = partial(max_pool_tiles, window=(2, 2))

@@ -4,6 +4,8 @@ Comments cite the rule that produced a line; `torch2flax rules CODE` explains it
 Inputs and outputs keep PyTorch's layout (NCHW); convolutions run channels-last (NHWC) inside.
 """
 
+from functools import partial
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -32,7 +34,7 @@ class VAE(nn.Module):
         self.fc_mu = nn.Dense(self.latent_dim)
         self.fc_logvar = nn.Dense(self.latent_dim)
         self.fc_decode = nn.Dense(2 * self.width * feature * feature)
-        # L015: ConvTranspose with stride (2, 2) -> SubPixelConvTranspose: one stride-1 convolution per output phase, interleaved (XLA's CPU gradient of nn.ConvTranspose's stride-dilated convolution is slow); its arguments and kernel [*k, out, in] are nn.ConvTranspose's with transpose_kernel=True, padding (a, a + output_padding) with a = k-1 - padding
+        # L015: ConvTranspose with stride (2, 2) -> SubPixelConvTranspose: nn.ConvTranspose's forward, differentiated as one stride-1 convolution per output phase (XLA's CPU gradient of the stride-dilated one is slow); its arguments and kernel [*k, out, in] are nn.ConvTranspose's with transpose_kernel=True, padding (a, a + output_padding) with a = k-1 - padding
         self.decoder = [
             lambda x: x.reshape(
                 x.shape[:1] + tuple((2 * self.width, feature, feature)) + x.shape[2:]
@@ -86,14 +88,12 @@ class VAE(nn.Module):
 
 # Support code the rules above rely on (each cites its rule).
 class SubPixelConvTranspose(nn.Module):
-    """``nn.ConvTranspose(..., transpose_kernel=True)`` with strides s as s^n convolutions (rule L015).
+    """``nn.ConvTranspose(..., transpose_kernel=True)`` differentiated as s^n convolutions (rule L015).
 
-    The same parameters (``kernel`` [*kernel_size, features, in], ``bias``) and output. Output row
-    ``o = q * s + r`` meets only the taps ``t`` with ``(r + p - t) % s == 0`` (``p`` PyTorch's
-    padding; ``padding`` here is nn.ConvTranspose's ``(k - 1 - p, k - 1 - p + output_padding)``):
-    each phase ``r`` is a stride-1 convolution of the input with those taps, and the phases
-    interleave. XLA's CPU gradient of the stride-dilated convolution nn.ConvTranspose runs is
-    5-30x slower than these convolutions' (DCGAN's k4 s2).
+    The same parameters (``kernel`` [*kernel_size, features, in], ``bias``), arguments and forward
+    (``jax.lax.conv_transpose``); its derivative is that of ``conv_transpose_phases``: XLA's CPU
+    gradient of the stride-dilated convolution nn.ConvTranspose runs is 5-30x slower than the
+    phases' (DCGAN's k4 s2). Kernel = stride without padding (U-Net's up-convolution): one matmul.
     """
 
     features: int
@@ -104,46 +104,84 @@ class SubPixelConvTranspose(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        n, batch, inputs = len(self.kernel_size), x.shape[0], x.shape[1:-1]
         shape = (*self.kernel_size, self.features, x.shape[-1])
         kernel = self.param("kernel", nn.initializers.lecun_normal(), shape)
-        geometry = list(zip(inputs, self.kernel_size, self.strides, self.padding))
+        geometry = list(zip(self.kernel_size, self.strides, self.padding))
+        if all(k == s and lo == hi == k - 1 for k, s, (lo, hi) in geometry):
+            # each output phase is one tap at offset 0: a matmul over channels, interleaved
+            y = jnp.tensordot(x, kernel, axes=(-1, -1))  # N *Q *s C
+            size = [m * s for m, s in zip(x.shape[1:-1], self.strides)]
+            y = interleave_phases(
+                y.reshape(*y.shape[: -1 - len(size)], -1, self.features), self.strides, size
+            )
+        else:
+            y = conv_transpose_phases(
+                x, kernel, tuple(self.strides), tuple(map(tuple, self.padding))
+            )
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
+        return y
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2, 3))
+def conv_transpose_phases(x, kernel, strides, padding):
+    """``jax.lax.conv_transpose(..., transpose_kernel=True)`` on channels-last ``x`` (rule L015).
+
+    Its derivative is linear in both arguments and written as ``phases``: output row ``o = q * s + r``
+    meets only the taps ``t`` with ``(r + p - t) % s == 0`` (``p`` PyTorch's padding; ``padding``
+    here is nn.ConvTranspose's ``(k - 1 - p, k - 1 - p + output_padding)``), so each phase ``r`` is
+    a stride-1 convolution of the input with those taps, and the phases interleave.
+    """
+    spatial = "DHW"[3 - len(strides) :]
+    dimensions = (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")
+    return jax.lax.conv_transpose(
+        x, kernel, strides, padding, dimension_numbers=dimensions, transpose_kernel=True
+    )
+
+
+@conv_transpose_phases.defjvp
+def conv_transpose_phases_jvp(strides, padding, primals, tangents):
+    (x, kernel), (dx, dkernel) = primals, tangents
+
+    def phases(x, kernel):
+        n, batch, inputs = len(strides), x.shape[0], x.shape[1:-1]
+        geometry = list(zip(inputs, kernel.shape[:n], strides, padding))
         p = [k - 1 - lo for _, k, _, (lo, _) in geometry]
         size = [(m - 1) * s + lo + hi - k + 2 for m, k, s, (lo, hi) in geometry]
-        rows = [-(-o // s) for o, s in zip(size, self.strides)]
+        rows = [-(-o // s) for o, s in zip(size, strides)]
         spatial = "DHW"[3 - n :]
         dimensions = (f"N{spatial}C", f"{spatial}OI", f"N{spatial}C")
-        if all(k == s and lo == hi == k - 1 for _, k, s, (lo, hi) in geometry):
-            # kernel == stride, no padding: each output phase is one tap at offset 0, a matmul
-            return self.interleave(jnp.tensordot(x, kernel, axes=(-1, -1)), size)
-        phases = []
-        for r in np.ndindex(*self.strides):
+        ys = []
+        for r in np.ndindex(*strides):
             # the phase's taps: first, first + s, ... along each axis
-            first = [(ri + pi) % s for ri, pi, s in zip(r, p, self.strides)]
-            taps = kernel[tuple(slice(f, None, s) for f, s in zip(first, self.strides))]
+            first = [(ri + pi) % s for ri, pi, s in zip(r, p, strides)]
+            taps = kernel[tuple(slice(f, None, s) for f, s in zip(first, strides))]
             if 0 in taps.shape:  # no tap reaches this phase (k < s)
-                phases.append(jnp.zeros((batch, *rows, self.features), x.dtype))
+                ys.append(jnp.zeros((batch, *rows, kernel.shape[-2]), x.dtype))
                 continue
             pads = []
             for f, c, ri, pi, q, (m, _, s, _) in zip(first, taps.shape, r, p, rows, geometry):
                 low = (f + s * (c - 1) - ri - pi) // s  # the last tap reads the lowest input offset
                 pads.append((low, q + c - 1 - m - low))
             taps = jnp.flip(taps, tuple(range(n)))  # ascending input offsets
-            y = jax.lax.conv_general_dilated(x, taps, (1,) * n, pads, dimension_numbers=dimensions)
-            phases.append(y)
-        y = jnp.stack(phases, axis=-2).reshape(batch, *rows, *self.strides, self.features)
-        return self.interleave(y, size)
+            ys.append(
+                jax.lax.conv_general_dilated(x, taps, (1,) * n, pads, dimension_numbers=dimensions)
+            )
+        return interleave_phases(jnp.stack(ys, axis=-2), strides, size)
 
-    def interleave(self, y, size):
-        """(N, *Q, *s, C) phases -> (N, *size, C): output row q * s + r is phase r's row q."""
-        n, rows = len(self.strides), y.shape[1 : len(self.strides) + 1]
-        order = [a for i in range(1, n + 1) for a in (i, n + i)]  # N Q1 s1 Q2 s2 .. C
-        y = y.transpose(0, *order, 2 * n + 1)
-        y = y.reshape(y.shape[0], *(q * s for q, s in zip(rows, self.strides)), self.features)
-        y = y[(slice(None), *(slice(0, o) for o in size))]
-        if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
-        return y
+    return conv_transpose_phases(x, kernel, strides, padding), phases(dx, kernel) + phases(
+        x, dkernel
+    )
+
+
+def interleave_phases(y, strides, size):
+    """(N, *Q, prod(s), C) phases -> (N, *size, C): output row q * s + r is phase r's row q."""
+    n, rows = len(strides), y.shape[1 : len(strides) + 1]
+    y = y.reshape(y.shape[0], *rows, *strides, y.shape[-1])
+    order = [a for i in range(1, n + 1) for a in (i, n + i)]  # N Q1 s1 Q2 s2 .. C
+    y = y.transpose(0, *order, 2 * n + 1)
+    y = y.reshape(y.shape[0], *(q * s for q, s in zip(rows, strides)), y.shape[-1])
+    return y[(slice(None), *(slice(0, o) for o in size))]
 
 
 def run_sequential(layers, x):

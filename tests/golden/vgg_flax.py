@@ -23,7 +23,7 @@ class VGG11BN(nn.Module):
         w = self.width
         # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
         # L020: BatchNorm -> TorchBatchNorm: PyTorch's momentum convention and unbiased running variance
-        # L010: MaxPool with stride = kernel -> max_pool_tiles: nn.max_pool (a function in Flax; PyTorch's stride defaults to the kernel size), differentiated through a reshape to the first maximum, as PyTorch
+        # L010: MaxPool -> nn.max_pool, a function in Flax (PyTorch's stride defaults to the kernel size); windows that tile the input: max_pool_tiles, whose gradient goes to each window's first maximum through a reshape (fast on CPU)
         # S005: nn.Sequential -> a plain list/dict in setup; Flax names its layers <attr>_<index> (or <attr>_<key>)
         self.features = [
             nn.Conv(w, kernel_size=(3, 3), padding=1),

@@ -1,5 +1,5 @@
 """L015 TorchConvTranspose: ``nn.ConvTranspose1d/2d/3d`` -> ``nn.ConvTranspose(transpose_kernel=True)`` on NHWC
-(``SubPixelConvTranspose``, the same layer as one convolution per output phase, when strided)."""
+(``SubPixelConvTranspose``, the same layer differentiated as one convolution per output phase, when strided)."""
 
 from __future__ import annotations
 
@@ -26,14 +26,12 @@ SPATIAL_DIMS = {torch.nn.ConvTranspose1d: 1, torch.nn.ConvTranspose2d: 2, torch.
 SUB_PIXEL_NAME = "SubPixelConvTranspose"
 SUB_PIXEL = '''
 class SubPixelConvTranspose(nn.Module):
-    """``nn.ConvTranspose(..., transpose_kernel=True)`` with strides s as s^n convolutions (rule L015).
+    """``nn.ConvTranspose(..., transpose_kernel=True)`` differentiated as s^n convolutions (rule L015).
 
-    The same parameters (``kernel`` [*kernel_size, features, in], ``bias``) and output. Output row
-    ``o = q * s + r`` meets only the taps ``t`` with ``(r + p - t) % s == 0`` (``p`` PyTorch's
-    padding; ``padding`` here is nn.ConvTranspose's ``(k - 1 - p, k - 1 - p + output_padding)``):
-    each phase ``r`` is a stride-1 convolution of the input with those taps, and the phases
-    interleave. XLA's CPU gradient of the stride-dilated convolution nn.ConvTranspose runs is
-    5-30x slower than these convolutions' (DCGAN's k4 s2).
+    The same parameters (``kernel`` [*kernel_size, features, in], ``bias``), arguments and forward
+    (``jax.lax.conv_transpose``); its derivative is that of ``conv_transpose_phases``: XLA's CPU
+    gradient of the stride-dilated convolution nn.ConvTranspose runs is 5-30x slower than the
+    phases' (DCGAN's k4 s2). Kernel = stride without padding (U-Net's up-convolution): one matmul.
     """
 
     features: int
@@ -44,46 +42,74 @@ class SubPixelConvTranspose(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        n, batch, inputs = len(self.kernel_size), x.shape[0], x.shape[1:-1]
         shape = (*self.kernel_size, self.features, x.shape[-1])
         kernel = self.param("kernel", nn.initializers.lecun_normal(), shape)
-        geometry = list(zip(inputs, self.kernel_size, self.strides, self.padding))
+        geometry = list(zip(self.kernel_size, self.strides, self.padding))
+        if all(k == s and lo == hi == k - 1 for k, s, (lo, hi) in geometry):
+            # each output phase is one tap at offset 0: a matmul over channels, interleaved
+            y = jnp.tensordot(x, kernel, axes=(-1, -1))  # N *Q *s C
+            size = [m * s for m, s in zip(x.shape[1:-1], self.strides)]
+            y = interleave_phases(y.reshape(*y.shape[:-1 - len(size)], -1, self.features), self.strides, size)
+        else:
+            y = conv_transpose_phases(x, kernel, tuple(self.strides), tuple(map(tuple, self.padding)))
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
+        return y
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2, 3))
+def conv_transpose_phases(x, kernel, strides, padding):
+    """``jax.lax.conv_transpose(..., transpose_kernel=True)`` on channels-last ``x`` (rule L015).
+
+    Its derivative is linear in both arguments and written as ``phases``: output row ``o = q * s + r``
+    meets only the taps ``t`` with ``(r + p - t) % s == 0`` (``p`` PyTorch's padding; ``padding``
+    here is nn.ConvTranspose's ``(k - 1 - p, k - 1 - p + output_padding)``), so each phase ``r`` is
+    a stride-1 convolution of the input with those taps, and the phases interleave.
+    """
+    spatial = "DHW"[3 - len(strides) :]
+    dimensions = (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")
+    return jax.lax.conv_transpose(x, kernel, strides, padding, dimension_numbers=dimensions, transpose_kernel=True)
+
+
+@conv_transpose_phases.defjvp
+def conv_transpose_phases_jvp(strides, padding, primals, tangents):
+    (x, kernel), (dx, dkernel) = primals, tangents
+
+    def phases(x, kernel):
+        n, batch, inputs = len(strides), x.shape[0], x.shape[1:-1]
+        geometry = list(zip(inputs, kernel.shape[:n], strides, padding))
         p = [k - 1 - lo for _, k, _, (lo, _) in geometry]
         size = [(m - 1) * s + lo + hi - k + 2 for m, k, s, (lo, hi) in geometry]
-        rows = [-(-o // s) for o, s in zip(size, self.strides)]
+        rows = [-(-o // s) for o, s in zip(size, strides)]
         spatial = "DHW"[3 - n :]
         dimensions = (f"N{spatial}C", f"{spatial}OI", f"N{spatial}C")
-        if all(k == s and lo == hi == k - 1 for _, k, s, (lo, hi) in geometry):
-            # kernel == stride, no padding: each output phase is one tap at offset 0, a matmul
-            return self.interleave(jnp.tensordot(x, kernel, axes=(-1, -1)), size)
-        phases = []
-        for r in np.ndindex(*self.strides):
+        ys = []
+        for r in np.ndindex(*strides):
             # the phase's taps: first, first + s, ... along each axis
-            first = [(ri + pi) % s for ri, pi, s in zip(r, p, self.strides)]
-            taps = kernel[tuple(slice(f, None, s) for f, s in zip(first, self.strides))]
+            first = [(ri + pi) % s for ri, pi, s in zip(r, p, strides)]
+            taps = kernel[tuple(slice(f, None, s) for f, s in zip(first, strides))]
             if 0 in taps.shape:  # no tap reaches this phase (k < s)
-                phases.append(jnp.zeros((batch, *rows, self.features), x.dtype))
+                ys.append(jnp.zeros((batch, *rows, kernel.shape[-2]), x.dtype))
                 continue
             pads = []
             for f, c, ri, pi, q, (m, _, s, _) in zip(first, taps.shape, r, p, rows, geometry):
                 low = (f + s * (c - 1) - ri - pi) // s  # the last tap reads the lowest input offset
                 pads.append((low, q + c - 1 - m - low))
             taps = jnp.flip(taps, tuple(range(n)))  # ascending input offsets
-            y = jax.lax.conv_general_dilated(x, taps, (1,) * n, pads, dimension_numbers=dimensions)
-            phases.append(y)
-        y = jnp.stack(phases, axis=-2).reshape(batch, *rows, *self.strides, self.features)
-        return self.interleave(y, size)
+            ys.append(jax.lax.conv_general_dilated(x, taps, (1,) * n, pads, dimension_numbers=dimensions))
+        return interleave_phases(jnp.stack(ys, axis=-2), strides, size)
 
-    def interleave(self, y, size):
-        """(N, *Q, *s, C) phases -> (N, *size, C): output row q * s + r is phase r's row q."""
-        n, rows = len(self.strides), y.shape[1 : len(self.strides) + 1]
-        order = [a for i in range(1, n + 1) for a in (i, n + i)]  # N Q1 s1 Q2 s2 .. C
-        y = y.transpose(0, *order, 2 * n + 1)
-        y = y.reshape(y.shape[0], *(q * s for q, s in zip(rows, self.strides)), self.features)
-        y = y[(slice(None), *(slice(0, o) for o in size))]
-        if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
-        return y
+    return conv_transpose_phases(x, kernel, strides, padding), phases(dx, kernel) + phases(x, dkernel)
+
+
+def interleave_phases(y, strides, size):
+    """(N, *Q, prod(s), C) phases -> (N, *size, C): output row q * s + r is phase r's row q."""
+    n, rows = len(strides), y.shape[1 : len(strides) + 1]
+    y = y.reshape(y.shape[0], *rows, *strides, y.shape[-1])
+    order = [a for i in range(1, n + 1) for a in (i, n + i)]  # N Q1 s1 Q2 s2 .. C
+    y = y.transpose(0, *order, 2 * n + 1)
+    y = y.reshape(y.shape[0], *(q * s for q, s in zip(rows, strides)), y.shape[-1])
+    return y[(slice(None), *(slice(0, o) for o in size))]
 '''
 
 
@@ -93,7 +119,7 @@ class TorchConvTranspose(Rule):
     name = "TorchConvTranspose"
     summary = (
         "nn.ConvTranspose{1,2,3}d -> nn.ConvTranspose(padding=(a, a + output_padding), a = d(k-1) - p, transpose_kernel=True);"
-        " strided: SubPixelConvTranspose (one convolution per output phase)"
+        " strided: SubPixelConvTranspose (its derivative as one convolution per output phase)"
     )
     torch_classes = ("torch.nn.ConvTranspose1d", "torch.nn.ConvTranspose2d", "torch.nn.ConvTranspose3d")
     doc = RuleDoc(
@@ -110,16 +136,17 @@ class TorchConvTranspose(Rule):
             "permuted to [*k, out, in] does both; without the flip the error is 1.48 (PITFALLS 1,\n"
             "ConvTranspose2d). `groups > 1` has no `nn.ConvTranspose` field (PITFALLS 2.2).\n"
             "With a stride s > 1 (and no dilation) the layer is `SubPixelConvTranspose`, a small module\n"
-            "with nn.ConvTranspose's arguments and parameters: output row o = q*s + r only meets the taps\n"
-            "t with (r + padding - t) % s == 0, so each of the s^n output phases is a stride-1 convolution\n"
-            "of the input with those taps, and the phases interleave (kernel == stride without padding,\n"
-            "UNet's up-convolution: one matmul over channels). XLA's CPU gradient of the\n"
-            "stride-dilated convolution nn.ConvTranspose runs is 5-30x slower than theirs (DCGAN's k4 s2:\n"
-            "kernel gradient 1.1-2.1 ms vs 0.1-0.5 ms at batch 16 and 4-32 channels; 350-560 ms vs\n"
-            "18-22 ms at 64-512 channels; the forward as fast at those widths, up to 2x slower at 3-4\n"
-            "channels). Whole models, train step at batch 16: at the catalogue's tiny widths DCGAN's\n"
-            "generator 1.3-1.5x faster, UNet and VAE within noise (VAE's forward up to 1.4x slower); at\n"
-            "their default widths VAE 5.7x and UNet 1.35x faster."
+            "with nn.ConvTranspose's arguments, parameters and forward (`jax.lax.conv_transpose`) whose\n"
+            "derivative (`conv_transpose_phases`, a `jax.custom_jvp`) is written by output phases: output\n"
+            "row o = q*s + r only meets the taps t with (r + padding - t) % s == 0, so each of the s^n\n"
+            "phases is a stride-1 convolution of the input with those taps, and the phases interleave\n"
+            "(kernel == stride without padding, UNet's up-convolution: one matmul over channels, forward\n"
+            "too). XLA's CPU gradient of the stride-dilated convolution nn.ConvTranspose runs is 5-30x\n"
+            "slower than the phases' (DCGAN's k4 s2: kernel gradient 1.1-2.1 ms vs 0.1-0.5 ms at batch 16\n"
+            "and 4-32 channels; 350-560 ms vs 18-22 ms at 64-512 channels), while its forward is as fast\n"
+            "or up to 2x faster than the phases' (3-4 channels): hence the forward of one, the derivative\n"
+            "of the other. DCGAN's generator at 8x the catalogue batch: train step 1.5x faster than\n"
+            "nn.ConvTranspose, forward 1.5x faster than the phases alone."
         ),
         example=Example(
             torch="self.up = nn.ConvTranspose2d(16, 8, 3, stride=2, padding=1, output_padding=1)",
@@ -127,9 +154,9 @@ class TorchConvTranspose(Rule):
         ),
         fidelity=(
             "Equal within float32 tolerance (PITFALLS measured k3s2p1op1: 1.2e-7 / dx 3.6e-7, dW r 4.3e-7;\n"
-            "k4s2p1, k5s3p2op2, dilation 2, 1-D and 3-D all <= 4.8e-7). SubPixelConvTranspose against\n"
-            "nn.ConvTranspose: outputs and gradients <= 3.8e-6 absolute at unit-scale values (kernel smaller\n"
-            "than the stride, output_padding, 1-D to 3-D)."
+            "k4s2p1, k5s3p2op2, dilation 2, 1-D and 3-D all <= 4.8e-7). SubPixelConvTranspose: the same\n"
+            "forward; gradients by phases against nn.ConvTranspose's <= 3.8e-6 absolute at unit-scale values\n"
+            "(kernel smaller than the stride, output_padding, 1-D to 3-D)."
         ),
     )
 
@@ -166,8 +193,8 @@ class TorchConvTranspose(Rule):
                 call(SUB_PIXEL_NAME, [ctx.expr("out_channels")], keywords),
                 spec,
                 notes=(
-                    f"ConvTranspose with stride {stride} -> SubPixelConvTranspose: one stride-1 convolution per output "
-                    "phase, interleaved (XLA's CPU gradient of nn.ConvTranspose's stride-dilated convolution is slow); "
+                    f"ConvTranspose with stride {stride} -> SubPixelConvTranspose: nn.ConvTranspose's forward, differentiated "
+                    "as one stride-1 convolution per output phase (XLA's CPU gradient of the stride-dilated one is slow); "
                     "its arguments and kernel [*k, out, in] are nn.ConvTranspose's with transpose_kernel=True, "
                     "padding (a, a + output_padding) with a = k-1 - padding",
                 ),

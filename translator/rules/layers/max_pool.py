@@ -148,8 +148,8 @@ def general_body(ctx, n: int):
 
 
 TILES_NOTE = (
-    "MaxPool with stride = kernel -> max_pool_tiles: nn.max_pool (a function in Flax; PyTorch's stride defaults "
-    "to the kernel size), differentiated through a reshape to the first maximum, as PyTorch"
+    "MaxPool -> nn.max_pool, a function in Flax (PyTorch's stride defaults to the kernel size); windows that "
+    "tile the input: max_pool_tiles, whose gradient goes to each window's first maximum through a reshape (fast on CPU)"
 )
 
 
