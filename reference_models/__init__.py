@@ -37,9 +37,11 @@ CATALOGUE = (
     ReferenceModel("resnet", "ResNet18", ("float32[2,3,32,32]",), {"num_classes": 10, "width": 8}),
     ReferenceModel("resnet", "BottleneckResNet", ("float32[2,3,32,32]",), {"num_blocks": (1, 1, 1, 1), "width": 4}),
     ReferenceModel("vgg", "VGG11BN", ("float32[2,3,32,32]",), {"width": 4, "hidden": 32}),
-    # train mode at 64x64, batch 4: at 32x32 the last batch norms see 1x1 maps, two values per channel, where
-    # PyTorch's own float32 gradients are 126% off its float64 ones (check says inconclusive, rightly)
-    ReferenceModel("mobilenet_v2", "MobileNetV2", ("float32[2,3,32,32]",), {"width_mult": 0.25}, ("float32[4,3,64,64]",)),
+    # train mode at 64x64, batch 8: at 32x32 the last batch norms see 1x1 maps, two values per channel, where
+    # PyTorch's own float32 gradients are 126% off its float64 ones (check says inconclusive, rightly); at batch 4
+    # (16 values) XLA's float32 batch-norm gradients are up to 250x further from float64 than PyTorch's (which
+    # accumulates in double) on some drawn states, for nn.Conv and conv_depthwise_by_taps alike
+    ReferenceModel("mobilenet_v2", "MobileNetV2", ("float32[2,3,32,32]",), {"width_mult": 0.25}, ("float32[8,3,64,64]",)),
     ReferenceModel("unet", "UNet", ("float32[2,1,16,16]",), {"width": 4}),
     ReferenceModel("dcgan", "Generator", ("float32[2,16,1,1]",), {"nz": 16, "ngf": 4}),
     ReferenceModel("dcgan", "Discriminator", ("float32[2,3,64,64]",), {"ndf": 4}),

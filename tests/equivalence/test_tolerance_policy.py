@@ -1,6 +1,7 @@
 """The tolerance policy: per element, the float32 floor relaxes a bound only where it is measured and at
 most to a cap (beyond it: inconclusive, never a pass); integers exactly; NaN positions identical; near
-ties in max pools reported as tie-breaking, while a wrong pick with no near tie fails."""
+ties in max pools reported as tie-breaking, while a wrong pick with no near tie fails; where the
+translation's own float64 run agrees with PyTorch's, both float32 errors together settle an element."""
 
 import textwrap
 
@@ -37,6 +38,42 @@ def test_floor_relaxation_is_capped_and_past_the_cap_inconclusive():
     assert not error.within(TOL) and error.inconclusive(TOL) and error.undecided == 1 and error.failing == 0
     merged = worst([error, error_of(reference, reference, None, None, TOL)], TOL)
     assert merged.inconclusive(TOL) and not merged.within(TOL)
+
+
+def test_float64_agreement_settles_errors_within_the_quantitys_float32_floor_and_nothing_else():
+    reference = np.ones(10)  # PyTorch float32
+    exact = reference + 5e-3 * np.arange(10) / 10  # PyTorch float64: its own float32 error is up to 4.5e-3
+    wide = exact + 1e-12  # the translation in float64: the same function
+    actual = exact + 0.03  # the translation in float32: past the cap (1e-2), within 10x PyTorch's largest floor
+    assert error_of(actual, reference, None, exact, TOL).failing > 0  # without its float64 run: a failure
+    settled = error_of(actual, reference, None, exact, TOL, actual_float64=wide)
+    assert settled.within(TOL) and settled.settled == 10 and settled.float64_gap < 1e-11
+    # the float64 runs differ (a different function): nothing is settled, the float32 verdict stands
+    assert error_of(actual, reference, None, exact, TOL, actual_float64=exact + 1e-6).failing > 0
+    # past 10x the quantity's worst float32 floor (an unstable float32 formula) it fails even where float64 agrees
+    sharp = actual.copy()
+    sharp[0] = reference[0] + 1.0
+    assert error_of(sharp, reference, None, exact, TOL, actual_float64=wide).failing == 1
+
+
+def test_a_batch_norm_gradient_float32_cannot_decide_is_settled_by_float64_and_a_wrong_epsilon_is_not(tmp_path):
+    """MobileNetV2 in train mode, batch norms over 16 values: XLA's float32 gradients differ from PyTorch's by
+    1e-2, more than PyTorch's own float32 error; run in float64 the two agree to 1e-12."""
+    from reference_models import CATALOGUE
+
+    model = next(m for m in CATALOGUE if m.class_name == "MobileNetV2")
+    specs = [parse_spec(s) for s in model.inputs_for(train=True)]
+    recipe = "B=4;g=2;w=2;in0=s2"
+    report = check(model.path, model.class_name, specs, model.kwargs, train=True, stages="spec,numeric", replay=recipe)
+    assert report.verdict == "pass", report.to_json()
+    assert report.errors["grad_input"].max_rel > 1e-2 and report.errors["grad_input"].settled > 0
+    assert report.relaxed_json()["grad_input"]["float64_settled"]["float64_gap"] < 1e-9
+    wrong = tmp_path / "mobilenet_v2_flax.py"  # batch norm's epsilon 1.2e-5 instead of 1e-5
+    wrong.write_text(translate_source(model.path.read_text(), str(model.path)).code.replace(
+        "epsilon: float = 1e-5", "epsilon: float = 1.2e-5"))
+    report = check(model.path, model.class_name, specs, model.kwargs, flax_source=wrong, train=True,
+                   stages="spec,numeric", replay=recipe)
+    assert report.verdict == "fail" and report.errors["grad_input"].settled == 0
 
 
 def test_integers_are_exact_and_nan_positions_must_match():
@@ -96,19 +133,23 @@ def test_a_wrong_pick_with_no_near_tie_still_fails(tmp_path):
     assert report.verdict == "fail" and report.stage == "numeric"
 
 
-def test_a_draw_float32_cannot_decide_is_rejected_not_passed_and_never_when_failing():
-    """In a property test, an undecided draw is rejected (all rejected: Unsatisfiable); outside one it fails."""
+def test_a_draw_float32_cannot_decide_is_rejected_not_passed_and_never_when_failing(monkeypatch):
+    """In a property test, an undecided draw is rejected (all rejected: Unsatisfiable); outside one it fails.
+    Float64 decides it where the translation runs in float64 (settled); here it is kept from running so."""
     import pytest
     from hypothesis import given, settings
     from hypothesis import strategies as st
     from hypothesis.errors import Unsatisfiable
 
+    from translator.equivalence.pair import ModelPair
     from translator.equivalence.rule_cases import RuleCase, compare_case
 
     # LayerNorm over two elements: its input gradient is all cancellation, float32 floor ~0.3 % of it
     # (undecided under an absolute term below that noise)
     case = RuleCase(init="nn.LayerNorm(2)", forward="self.layer(torch.tanh(x)) * 2.0", input_shape=(2, 3, 2))
     tight = Tolerance(rtol=1e-5, atol=1e-7)
+    compare_case(case, 3304, tight)  # the translation's float64 run agrees with PyTorch's: settled, a pass
+    monkeypatch.setattr(ModelPair, "run_flax64", lambda self, *args: None)  # a translation that cannot run in float64
     with pytest.raises(AssertionError, match="grad_input"):
         compare_case(case, 3304, tight)
 

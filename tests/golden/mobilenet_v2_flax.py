@@ -9,6 +9,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 # S001: nn.Module -> flax.linen.Module: constructor arguments are dataclass fields, layers are built in setup()
@@ -23,6 +24,7 @@ class ConvBNReLU(nn.Module):
         padding = (self.kernel_size - 1) // 2
         # L002: `padding` is an expression: Flax reads an int or a tuple of ints as PyTorch does
         # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
+        # L002: Conv with groups -> nn.Conv(feature_group_count=groups, conv_general_dilated=conv_depthwise_by_taps): the same layer and parameters; a depthwise one runs as multiply-adds of shifted windows (fast on CPU)
         self.conv = nn.Conv(
             self.out_planes,
             kernel_size=(self.kernel_size,) * 2,
@@ -30,6 +32,7 @@ class ConvBNReLU(nn.Module):
             padding=padding,
             feature_group_count=self.groups,
             use_bias=False,
+            conv_general_dilated=conv_depthwise_by_taps,
         )
         # L020: BatchNorm -> TorchBatchNorm: PyTorch's momentum convention and unbiased running variance
         self.bn = TorchBatchNorm()
@@ -182,6 +185,57 @@ class TorchBatchNorm(nn.Module):
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (features,)).reshape(shape)
         return y
+
+
+def conv_depthwise_by_taps(
+    lhs,
+    rhs,
+    window_strides,
+    padding,
+    lhs_dilation=None,
+    rhs_dilation=None,
+    dimension_numbers=None,
+    feature_group_count=1,
+    precision=None,
+):
+    """``jax.lax.conv_general_dilated`` for nn.Conv; a depthwise convolution as multiply-adds (rule L002).
+
+    A convolution with one group per channel (``feature_group_count`` = in = out features, no
+    dilation) on channels-last input is, per kernel tap, a shifted strided window of the padded input
+    times that tap's per-channel weights: XLA's CPU grouped convolution is 3-5x slower than those
+    elementwise multiply-adds, forward and gradient (MobileNetV2). Anything else is passed through.
+    """
+    n = lhs.ndim - 2
+    kernel_size = rhs.shape[:n]
+    undilated = all(d == 1 for d in (*(lhs_dilation or ()), *(rhs_dilation or ())))
+    if not (
+        undilated and feature_group_count == lhs.shape[-1] == rhs.shape[-1] and rhs.shape[-2] == 1
+    ):
+        return jax.lax.conv_general_dilated(
+            lhs,
+            rhs,
+            window_strides,
+            padding,
+            lhs_dilation,
+            rhs_dilation,
+            dimension_numbers,
+            feature_group_count,
+            precision=precision,
+        )
+    if isinstance(padding, str):
+        padding = jax.lax.padtype_to_pads(lhs.shape[1:-1], kernel_size, window_strides, padding)
+    x = jnp.pad(lhs, ((0, 0), *padding, (0, 0)))
+    rows = [(m - k) // s + 1 for m, k, s in zip(x.shape[1:-1], kernel_size, window_strides)]
+    y = 0
+    for tap in np.ndindex(*kernel_size):
+        window = x[
+            (
+                slice(None),
+                *(slice(t, t + s * (q - 1) + 1, s) for t, s, q in zip(tap, window_strides, rows)),
+            )
+        ]
+        y = y + window * rhs[tap][0]
+    return y
 
 
 def run_sequential(layers, x, train: bool = False):

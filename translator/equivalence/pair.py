@@ -345,6 +345,23 @@ class ModelPair:
         updated = self.plan.to_torch({**variables, **jax.tree_util.tree_map(np.asarray, state)})
         return named, [np.asarray(g) for g in grad_inputs], torch_grads, updated
 
+    def run_flax64(self, inputs, cotangent, tape: DrawTape):
+        """:meth:`run_flax` in float64 (``jax.enable_x64``; parameters, buffers, float inputs and cotangent
+        widened): the translation's own float32 error, measured as the float64 floor measures PyTorch's.
+        None when the translation does not run so (a dtype it fixes, a draw it cannot take in float64)."""
+        def wide(value):
+            value = np.asarray(value)
+            return value.astype(np.float64) if np.issubdtype(value.dtype, np.floating) else value
+
+        try:
+            with jax.enable_x64(True):
+                variables = jax.tree_util.tree_map(wide, self.variables)
+                inputs = [wide(x) if i in self.float_positions else x for i, x in enumerate(inputs)]
+                named, grad_in, grad_params, state = self.run_flax(inputs, [wide(g) for g in cotangent], tape, variables)
+                return [np.asarray(leaf) for _, leaf in named], grad_in, grad_params, state
+        except Exception:  # noqa: BLE001 - no float64 run: the float32 policy alone decides, as before
+            return None
+
     # ----------------------------------------------------------------- one example
     def compare(self, inputs: tuple[np.ndarray, ...], cotangent_seed: int = 0) -> Comparison:
         ran = self.run_torch(inputs, cotangent_seed)
@@ -369,23 +386,28 @@ class ModelPair:
                 nudged = [self.run_torch(nudged_inputs(inputs, self.float_positions, cotangent_seed + k), cotangent_seed,
                                          tape=ran.tape) for k in range(NUDGES)]
             ties.windows = {name: count // NUDGES for name, count in ties.windows.items()}
-            comparison = self.judge(ran, flax_out, flax_grad_in, flax_grad_params, flax_state, exact, nudged, ties)
+            # and does the translation, run in float64, agree with PyTorch's float64 run (float64 decides)?
+            wide = self.run_flax64(inputs, ran.cotangent, ran.tape) if exact is not None else None
+            comparison = self.judge(ran, flax_out, flax_grad_in, flax_grad_params, flax_state, exact, nudged, ties, wide)
         return comparison
 
     def judge(self, ran: TorchRun, flax_out, flax_grad_in, flax_grad_params, flax_state, exact: TorchRun | None,
-              nudged: list[TorchRun] | None = None, ties: NearTies | None = None) -> Comparison:
+              nudged: list[TorchRun] | None = None, ties: NearTies | None = None, wide=None) -> Comparison:
         """Every quantity of one example judged element by element (``tolerance.error_of``): against the float64
         floor, and -- given runs on nudged inputs -- against PyTorch's own sensitivity there (per element, the
-        most any nudged run moved)."""
+        most any nudged run moved); given the translation's float64 run (``wide``: outputs, input gradients,
+        parameter gradients, state), against both frameworks' float32 errors where the float64 runs agree."""
         near = ties.total if ties is not None else 0
+        wide_out, wide_grad_in, wide_grad_params, wide_state = wide if wide is not None else (None, None, {}, {})
 
         def moved(a, b):
             if a is None or b is None:
                 return None
             return np.max([np.abs(np.asarray(a, np.float64) - np.asarray(x, np.float64)) for x in b], axis=0)
 
-        def judged(actual, reference, floor, scale=None, nudged_reference=None):
-            return error_of(actual, reference, scale, floor, self.tolerance, moved(reference, nudged_reference), near)
+        def judged(actual, reference, floor, scale=None, nudged_reference=None, actual64=None, quantity_floor=None):
+            return error_of(actual, reference, scale, floor, self.tolerance, moved(reference, nudged_reference), near, actual64,
+                            quantity_floor)
 
         def across(runs, get):  # the same quantity in every nudged run
             return None if not runs else [get(run) for run in runs]
@@ -393,16 +415,21 @@ class ModelPair:
         exact_out = exact.outputs if exact is not None else [None] * len(ran.outputs)
         nudged_out = [across(nudged, lambda r, i=i: r.outputs[i]) for i in range(len(ran.outputs))]
         compared = [f"output{p}" for p in ran.paths]
-        output = worst((judged(a, b, c, None, d) for a, b, c, d in zip(flax_out, ran.outputs, exact_out, nudged_out)), self.tolerance)
+        output = worst((judged(a, b, c, None, d, e) for a, b, c, d, e in
+                        zip(flax_out, ran.outputs, exact_out, nudged_out, wide_out or [None] * len(flax_out))), self.tolerance)
         exact_grad_in = exact.grad_inputs if exact is not None else [None] * len(ran.grad_inputs)
         nudged_grad_in = [across(nudged, lambda r, i=i: r.grad_inputs[i]) for i in range(len(ran.grad_inputs))]
         grad_input = worst(
-            (judged(a, b, c, None, d) for a, b, c, d in zip(flax_grad_in, ran.grad_inputs, exact_grad_in, nudged_grad_in)),
+            (judged(a, b, c, None, d, e) for a, b, c, d, e in
+             zip(flax_grad_in, ran.grad_inputs, exact_grad_in, nudged_grad_in, wide_grad_in or [None] * len(flax_grad_in))),
             self.tolerance,
         )
         compared += [f"grad_input[{p}]" for p in self.float_positions]
         aliases = dict(self.plan.tied)
         scale = max((float(np.abs(g).max()) for g in ran.grad_params.values() if g.size), default=0.0)
+        # parameter gradients are one quantity (one scale): the float64-settled bound uses their largest floor
+        params_floor = max((float(np.nanmax(np.abs(np.asarray(g, np.float64) - exact.grad_params[name]))) for name, g in
+                            ran.grad_params.items() if g.size and exact is not None and name in exact.grad_params), default=0.0)
         per_parameter, uncompared = {}, []
         frozen = {name for name, p in self.torch_model.named_parameters(remove_duplicate=False) if not p.requires_grad}
         for name, grad in ran.grad_params.items():
@@ -413,9 +440,10 @@ class ModelPair:
                 uncompared.append(f"grad:{name} (the port maps this parameter to no Flax variable)")
                 continue
             per_parameter[name] = judged(flax_grad_params[source], grad, exact.grad_params.get(name) if exact else None,
-                                         scale, across(nudged, lambda r, name=name: r.grad_params[name]))
+                                         scale, across(nudged, lambda r, name=name: r.grad_params[name]),
+                                         wide_grad_params.get(source), params_floor)
         compared += [f"grad:{name}" for name in per_parameter]
-        state, buffers_compared, buffers_uncompared, not_ported = self.buffer_errors(ran, flax_state, exact)
+        state, buffers_compared, buffers_uncompared, not_ported = self.buffer_errors(ran, flax_state, exact, wide_state)
         comparison = Comparison(output, grad_input, worst(per_parameter.values(), self.tolerance), per_parameter, state,
                                 compared + buffers_compared, uncompared + buffers_uncompared, not_ported, len(ran.tape))
         comparison.near_ties = ties if ties is not None and ties.total else None
@@ -450,7 +478,7 @@ class ModelPair:
             if not same_dtype_kind(leaf.dtype, torch_dtype_name):
                 raise SpecMismatch(f"output{path}: Flax dtype {np.dtype(leaf.dtype).name}, PyTorch dtype {torch_dtype_name}")
 
-    def buffer_errors(self, ran: TorchRun, flax_state: dict, exact: TorchRun | None):
+    def buffer_errors(self, ran: TorchRun, flax_state: dict, exact: TorchRun | None, wide_state: dict | None = None):
         """Every buffer after the forward pass: compared where the translation holds it; one it does not hold
         is a failure if PyTorch's forward changed it (state the translation loses), else a constant of
         the architecture (checked through the outputs)."""
@@ -459,7 +487,8 @@ class ModelPair:
         for name, value in ran.buffers.items():
             if name in flax_state:
                 floor = exact.buffers.get(name) if exact is not None else None
-                errors.append(error_of(flax_state[name], value, None, floor, self.tolerance))
+                errors.append(error_of(flax_state[name], value, None, floor, self.tolerance,
+                                       actual_float64=(wide_state or {}).get(name)))
                 compared.append(f"buffer:{name}")
             elif name in dropped:
                 not_ported.append(f"buffer:{name} ({dropped[name]})")

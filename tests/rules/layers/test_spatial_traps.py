@@ -15,6 +15,13 @@ TRAPS = [
     RuleCase("nn.Conv2d(2, 3, 3, padding=1, padding_mode='replicate')", "self.layer(x)", (1, 2, 5, 6)),
     RuleCase("nn.Conv1d(2, 3, 3, padding=1, padding_mode='circular')", "self.layer(x)", (2, 2, 7)),
     RuleCase("nn.Conv2d(2, 3, 4, padding='same', padding_mode='reflect', bias=False)", "self.layer(x)", (1, 2, 6, 6)),
+    # L002 grouped: depthwise convolutions as shifted multiply-adds (strided, 'same', 1-D/3-D, bias); dilated
+    # depthwise and grouped-but-not-depthwise ones go to lax unchanged
+    RuleCase("nn.Conv2d(4, 4, 3, stride=2, padding=1, groups=4, bias=False)", "self.layer(x)", (2, 4, 7, 6)),
+    RuleCase("nn.Conv1d(3, 3, 4, padding='same', groups=3)", "self.layer(x)", (2, 3, 9)),
+    RuleCase("nn.Conv3d(2, 2, (3, 1, 2), stride=(1, 2, 1), padding=(1, 0, 1), groups=2)", "self.layer(x)", (1, 2, 4, 5, 3)),
+    RuleCase("nn.Conv2d(3, 3, 3, padding=2, dilation=2, groups=3)", "self.layer(x)", (1, 3, 6, 6)),
+    RuleCase("nn.Conv2d(4, 6, 3, padding=1, groups=2)", "self.layer(x)", (1, 4, 5, 5)),
     # L010 MaxPool: ceil-mode overhang on an even size, dilation with ties (negative inputs, exact zeros)
     RuleCase("nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)", "self.layer(x)", (2, 2, 8, 8)),
     RuleCase(None, "F.max_pool2d(x, 2, stride=2, dilation=2, ceil_mode=True)", (2, 2, 9, 8), input_range=(-1.0, 0.0)),
