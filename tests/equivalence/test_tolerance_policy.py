@@ -62,7 +62,7 @@ def test_a_batch_norm_gradient_float32_cannot_decide_is_settled_by_float64_and_a
     from reference_models import CATALOGUE
 
     model = next(m for m in CATALOGUE if m.class_name == "MobileNetV2")
-    specs = [parse_spec(s) for s in model.inputs_for(train=True)]
+    specs = [parse_spec("float32[4,3,64,64]")]  # batch 4: the suite's train check uses batch 8, better conditioned
     recipe = "B=4;g=2;w=2;in0=s2"
     report = check(model.path, model.class_name, specs, model.kwargs, train=True, stages="spec,numeric", replay=recipe)
     assert report.verdict == "pass", report.to_json()

@@ -328,15 +328,15 @@ class ModelPair:
         return TorchRun([p for p, _ in named], [to_numpy(leaf) for leaf in leaves], dtypes, cotangent, grads_in,
                         grads_params, buffers, before, tape)
 
-    def run_flax(self, inputs, cotangent, tape: DrawTape | None = None, variables: Variables | None = None):
+    def run_flax(self, inputs, cotangent, tape: DrawTape | None = None, variables: Variables | None = None, grad_fn=None):
         """The translation's outputs (with paths), input gradients, parameter gradients and updated variables
-        (both under PyTorch's names), with PyTorch's draws replayed."""
+        (both under PyTorch's names), with PyTorch's draws replayed (``grad_fn``: another compiled step)."""
         variables = self.variables if variables is None else variables
         tape = tape or DrawTape()
         floats = [jax.device_put(inputs[p]) for p in self.float_positions]
         others = [jax.device_put(x) if i not in self.float_positions else None for i, x in enumerate(inputs)]
         rest = {k: v for k, v in variables.items() if k != "params"}
-        (_, (out, state)), (grad_params, grad_inputs) = self._flax_grad_fn()(
+        (_, (out, state)), (grad_params, grad_inputs) = (grad_fn or self._flax_grad_fn())(
             variables.get("params", {}), rest, floats, others, [jax.device_put(g) for g in cotangent],
             [jax.device_put(d) for d in tape.arrays()], tape.kinds,
         )
@@ -357,7 +357,10 @@ class ModelPair:
             with jax.enable_x64(True):
                 variables = jax.tree_util.tree_map(wide, self.variables)
                 inputs = [wide(x) if i in self.float_positions else x for i, x in enumerate(inputs)]
-                named, grad_in, grad_params, state = self.run_flax(inputs, [wide(g) for g in cotangent], tape, variables)
+                # its own compiled function: nothing traced in float64 is cached where the float32 runs look
+                grad_fn = jax.jit(jax.value_and_grad(self.flax_loss(), argnums=(0, 2), has_aux=True), static_argnums=(6,))
+                named, grad_in, grad_params, state = self.run_flax(inputs, [wide(g) for g in cotangent], tape, variables,
+                                                                   grad_fn)
                 return [np.asarray(leaf) for _, leaf in named], grad_in, grad_params, state
         except Exception:  # noqa: BLE001 - no float64 run: the float32 policy alone decides, as before
             return None
