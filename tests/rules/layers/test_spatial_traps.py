@@ -7,6 +7,7 @@ configurations where a naive mapping is measurably wrong, so each trap is checke
 import pytest
 
 from translator.equivalence.rule_cases import compare_case
+from translator.rewrite.pipeline import translate_source
 from translator.rules.base import RuleCase
 
 TRAPS = [
@@ -22,6 +23,12 @@ TRAPS = [
     RuleCase("nn.Conv3d(2, 2, (3, 1, 2), stride=(1, 2, 1), padding=(1, 0, 1), groups=2)", "self.layer(x)", (1, 2, 4, 5, 3)),
     RuleCase("nn.Conv2d(3, 3, 3, padding=2, dilation=2, groups=3)", "self.layer(x)", (1, 3, 6, 6)),
     RuleCase("nn.Conv2d(4, 6, 3, padding=1, groups=2)", "self.layer(x)", (1, 4, 5, 5)),
+    # L002 few input channels (<= 4) and out features (<= 32): one matmul of the kernel with the windows
+    # (strided and dilated, 1-D 'same', 3-D); more features go to lax unchanged
+    RuleCase("nn.Conv2d(3, 5, 4, stride=2, padding=1, dilation=2)", "self.layer(x)", (2, 3, 9, 8)),
+    RuleCase("nn.Conv1d(1, 3, 5, padding='same', dilation=2, bias=False)", "self.layer(x)", (2, 1, 11)),
+    RuleCase("nn.Conv3d(2, 3, (2, 3, 1), stride=(2, 1, 1), padding=(1, 0, 0))", "self.layer(x)", (1, 2, 5, 4, 3)),
+    RuleCase("nn.Conv2d(3, 40, 3, padding=1)", "self.layer(x)", (1, 3, 5, 4)),
     # L010 MaxPool: ceil-mode overhang on an even size, dilation with ties (negative inputs, exact zeros)
     RuleCase("nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)", "self.layer(x)", (2, 2, 8, 8)),
     RuleCase(None, "F.max_pool2d(x, 2, stride=2, dilation=2, ceil_mode=True)", (2, 2, 9, 8), input_range=(-1.0, 0.0)),
@@ -70,3 +77,21 @@ TRAPS = [
 @pytest.mark.parametrize("case", TRAPS, ids=lambda c: c.init or c.forward)
 def test_trap(case):
     compare_case(case, seed=1)
+
+
+@pytest.mark.parametrize(("init", "rewritten"), [
+    ("nn.Conv2d(3, 8, 3)", True),  # few channels: one matmul on CPU
+    ("nn.Conv2d(c, 8, 3)", True),  # not a constant: conv_for_cpu decides from the shapes
+    ("nn.Conv2d(8, 8, 3, groups=8)", True),  # depthwise
+    ("nn.Conv2d(16, 8, 3)", False),  # more than 4 input channels: nn.Conv's own
+    ("nn.Conv2d(3, 64, 3)", False),  # more than 32 out features
+    ("nn.Conv2d(8, 16, 3, groups=2)", False),  # grouped, not depthwise
+])
+def test_conv_for_cpu_is_passed_only_where_a_rewrite_can_apply(init, rewritten):
+    source = (
+        "import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self, c=3):\n        super().__init__()\n"
+        f"        self.conv = {init}\n\n    def forward(self, x):\n        return self.conv(x)\n"
+    )
+    code = translate_source(source).code
+    assert ("conv_general_dilated=conv_for_cpu" in code) is rewritten
+    assert ("def conv_for_cpu(" in code) is rewritten

@@ -36,7 +36,7 @@ class TorchSoftmax(AxisActivation):
         example=Example(
             torch="self.conv = nn.Conv2d(3, 8, 3)\nself.softmax = nn.Softmax(dim=1)\nh = self.conv(x)\np = self.softmax(h)",
             flax=(
-                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID")\n'
+                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID", conv_general_dilated=conv_for_cpu)\n'
                 "h = self.conv(jnp.transpose(x, (0, 2, 3, 1)))  # NHWC\n"
                 "p = nn.softmax(h, axis=-1)  # h is channels-last: dim 1 is the last axis"
             ),

@@ -41,7 +41,7 @@ class TorchEinopsEinsum(Rule):
         example=Example(
             torch="self.conv = nn.Conv2d(3, 8, 3)\nf = self.conv(x)\ngram = einsum(f, f, 'b c h w, b d h w -> b c d')",
             flax=(
-                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID")\n'
+                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID", conv_general_dilated=conv_for_cpu)\n'
                 "f = self.conv(jnp.transpose(x, (0, 2, 3, 1)))  # NHWC\n"
                 "gram = einops.einsum(f, f, 'b h w c, b h w d -> b c d')"
             ),

@@ -65,7 +65,7 @@ class TorchEinopsRearrange(Rule):
         example=Example(
             torch="self.conv = nn.Conv2d(3, 8, 3)\nx = self.conv(x)\nx = rearrange(x, 'b c h w -> b (h w) c')",
             flax=(
-                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID")\n'
+                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID", conv_general_dilated=conv_for_cpu)\n'
                 "x = self.conv(jnp.transpose(x, (0, 2, 3, 1)))  # NHWC\n"
                 "x = einops.rearrange(x, 'b h w c -> b (h w) c')"
             ),

@@ -72,7 +72,7 @@ class TorchEinopsReduce(Rule):
         example=Example(
             torch="self.conv = nn.Conv2d(3, 8, 3)\nself.pool = Reduce('b c h w -> b c', 'mean')\ny = self.pool(self.conv(x))",
             flax=(
-                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID")\n'
+                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID", conv_general_dilated=conv_for_cpu)\n'
                 "y = einops.reduce(self.conv(jnp.transpose(x, (0, 2, 3, 1))), 'b h w c -> b c', 'mean')  # NHWC"
             ),
         ),

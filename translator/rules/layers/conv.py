@@ -1,5 +1,6 @@
-"""L002 TorchConv: ``nn.Conv1d/2d/3d`` -> ``nn.Conv`` on channels-last input (grouped: depthwise
-convolutions run as multiply-adds of shifted windows, ``conv_depthwise_by_taps``)."""
+"""L002 TorchConv: ``nn.Conv1d/2d/3d`` -> ``nn.Conv`` on channels-last input, with
+``conv_general_dilated=conv_for_cpu``: on CPU, depthwise convolutions run as multiply-adds of shifted
+windows and few-channel ones as one matmul of the kernel with the windows."""
 
 from __future__ import annotations
 
@@ -23,33 +24,83 @@ from translator.weights.layouts import IDENTITY, conv_weight_to_kernel
 
 SPATIAL_DIMS = {torch.nn.Conv1d: 1, torch.nn.Conv2d: 2, torch.nn.Conv3d: 3}
 
-DEPTHWISE_NAME = "conv_depthwise_by_taps"
-DEPTHWISE = '''
-def conv_depthwise_by_taps(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
-                           dimension_numbers=None, feature_group_count=1, precision=None):
-    """``jax.lax.conv_general_dilated`` for nn.Conv; a depthwise convolution as multiply-adds (rule L002).
+CONV_NAME = "conv_for_cpu"
+CONV_NOTE = (
+    "conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise or few-channel "
+    "convolution runs as multiply-adds or one matmul"
+)
+CONV_FOR_CPU = """
+def conv_for_cpu(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
+                 dimension_numbers=None, feature_group_count=1, precision=None):
+    \"\"\"``jax.lax.conv_general_dilated`` for nn.Conv, by an algorithm XLA's CPU backend runs fast (rule L002).
 
-    A convolution with one group per channel (``feature_group_count`` = in = out features, no
-    dilation) on channels-last input is, per kernel tap, a shifted strided window of the padded input
-    times that tap's per-channel weights: XLA's CPU grouped convolution is 3-5x slower than those
-    elementwise multiply-adds, forward and gradient (MobileNetV2). Anything else is passed through.
-    """
+    Channels-last input, kernel [*k, in / groups, out]; the result is the convolution's, its sums in
+    another order. On CPU (elsewhere, and for any other convolution: lax's):
+    - depthwise (one group per channel, no dilation): kh*kw shifted strided windows times per-channel
+      taps, fused elementwise loops (XLA's grouped convolution is 3-5x slower, forward and gradient);
+    - ungrouped with at most 4 input channels and 32 out features (first layers): one matmul of the
+      kernel with the windows, forward and gradient 1.2-4x faster than XLA's convolution.
+    \"\"\"
     n = lhs.ndim - 2
-    kernel_size = rhs.shape[:n]
-    undilated = all(d == 1 for d in (*(lhs_dilation or ()), *(rhs_dilation or ())))
-    if not (undilated and feature_group_count == lhs.shape[-1] == rhs.shape[-1] and rhs.shape[-2] == 1):
-        return jax.lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
-                                            dimension_numbers, feature_group_count, precision=precision)
+    kernel_size, dilation = rhs.shape[:n], tuple(rhs_dilation or (1,) * n)
     if isinstance(padding, str):
-        padding = jax.lax.padtype_to_pads(lhs.shape[1:-1], kernel_size, window_strides, padding)
-    x = jnp.pad(lhs, ((0, 0), *padding, (0, 0)))
-    rows = [(m - k) // s + 1 for m, k, s in zip(x.shape[1:-1], kernel_size, window_strides)]
+        extent = [d * (k - 1) + 1 for k, d in zip(kernel_size, dilation)]
+        padding = jax.lax.padtype_to_pads(lhs.shape[1:-1], extent, window_strides, padding)
+    cpu = jax.default_backend() == "cpu" and all(d == 1 for d in (lhs_dilation or ()))
+    if cpu and feature_group_count == lhs.shape[-1] == rhs.shape[-1] and rhs.shape[-2] == 1 and set(dilation) == {1}:
+        return conv_depthwise_by_taps(lhs, rhs, window_strides, padding)
+    if cpu and feature_group_count == 1 and lhs.shape[-1] <= 4 and rhs.shape[-1] <= 32:
+        return conv_as_matmul(lhs, rhs, window_strides, padding, dilation, precision)
+    return jax.lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                                        dimension_numbers, feature_group_count, precision=precision)
+
+
+def conv_windows(x, kernel_size, strides, padding, dilation, first=1):
+    \"\"\"For each kernel tap, in order, the strided window of ``x`` (padded on its spatial axes
+    ``first``, ``first + 1``, ...) that the tap multiplies.\"\"\"
+    pads = [(0, 0, 0)] * x.ndim
+    for axis, (lo, hi) in enumerate(padding, first):
+        pads[axis] = (lo, hi, 0)
+    x = jax.lax.pad(x, jnp.zeros((), x.dtype), pads)
+    spatial = x.shape[first:first + len(kernel_size)]
+    rows = [(m - d * (k - 1) - 1) // s + 1 for m, k, s, d in zip(spatial, kernel_size, strides, dilation)]
+    lead = (slice(None),) * first
+    return [
+        x[(*lead, *(slice(t * d, t * d + s * (q - 1) + 1, s) for t, s, d, q in zip(tap, strides, dilation, rows)))]
+        for tap in np.ndindex(*kernel_size)
+    ]
+
+
+def conv_depthwise_by_taps(x, kernel, strides, padding):
+    \"\"\"A depthwise convolution (kernel [*k, 1, C]) as the sum of each tap's window times its weights.\"\"\"
+    windows = conv_windows(x, kernel.shape[:-2], strides, padding, (1,) * (x.ndim - 2))
     y = 0
-    for tap in np.ndindex(*kernel_size):
-        window = x[(slice(None), *(slice(t, t + s * (q - 1) + 1, s) for t, s, q in zip(tap, window_strides, rows)))]
-        y = y + window * rhs[tap][0]
+    for window, taps in zip(windows, kernel.reshape(-1, kernel.shape[-1])):
+        y = y + window * taps
     return y
-'''
+
+
+def conv_as_matmul(x, kernel, strides, padding, dilation, precision=None):
+    \"\"\"An ungrouped convolution as one matmul: kernel (out, taps * in) @ windows (taps * in, N * rows).
+
+    The windows are channels-major (C, N, *rows), so the matmul's long axis is the rows.\"\"\"
+    n, features = x.ndim - 2, kernel.shape[-1]
+    windows = jnp.stack(conv_windows(jnp.moveaxis(x, -1, 0), kernel.shape[:n], strides, padding, dilation, first=2))
+    y = jnp.matmul(kernel.reshape(-1, features).T, windows.reshape(-1, windows[0, 0].size), precision=precision)
+    return jnp.moveaxis(y.reshape(features, *windows.shape[2:]), 0, -1)
+"""
+
+
+def may_run_other_than_lax(ctx) -> bool:
+    """False when the constructor's constants rule out both of ``conv_for_cpu``'s rewrites (ungrouped with
+    more than 4 input channels or 32 out features; grouped but not depthwise): nn.Conv's default is kept."""
+    channels, features, groups = (literal_or_none(ctx, name) for name in ("in_channels", "out_channels", "groups"))
+    known = [isinstance(v, int) and not isinstance(v, bool) for v in (channels, features, groups)]
+    if known[2] and groups == 1:
+        return not ((known[0] and channels > 4) or (known[1] and features > 32))
+    if all(known):
+        return groups == channels == features
+    return True
 
 
 def flax_padding(ctx, n: int) -> cst.BaseExpression:
@@ -118,21 +169,27 @@ class TorchConv(Rule):
             "((K-1)//2, K//2) whatever PyTorch's padding is (reflect k3 p2: 10 vs 12 rows), so they are used\n"
             "only when that matches; otherwise (and for replicate) the layer is\n"
             "`nn.Sequential([partial(jnp.pad, ..., mode='reflect'|'edge'|'wrap'), nn.Conv(..., 'VALID')])`\n"
-            "(PITFALLS 1 Conv padding_mode, 2.3). A grouped convolution passes nn.Conv its own\n"
-            "`conv_general_dilated=conv_depthwise_by_taps` (same layer, same parameters): where the groups\n"
-            "are the channels (depthwise, MobileNet's), it sums kh*kw shifted strided windows of the padded\n"
-            "input times each tap's per-channel weights, which XLA fuses into elementwise loops; XLA's CPU\n"
-            "grouped convolution is 3-5x slower (MobileNetV2 at batch 16: train step 33 -> 11 ms, forward\n"
-            "10 -> 2.1 ms). Other groupings go to `jax.lax.conv_general_dilated` unchanged."
+            "(PITFALLS 1 Conv padding_mode, 2.3). Every nn.Conv passes its own\n"
+            "`conv_general_dilated=conv_for_cpu` (same layer, same parameters), which on CPU picks an\n"
+            "algorithm by shape: where the groups are the channels (depthwise, MobileNet's), it sums kh*kw\n"
+            "shifted strided windows of the padded input times each tap's per-channel weights, which XLA\n"
+            "fuses into elementwise loops; XLA's CPU grouped convolution is 3-5x slower (MobileNetV2 at batch\n"
+            "16: train step 33 -> 11 ms, forward 10 -> 2.1 ms). With at most 4 input channels and 32 out\n"
+            "features (a first layer) it is one matmul, kernel (out, taps*in) @ windows (taps*in, N*rows),\n"
+            "the windows channels-major: XLA's convolution at 1-4 channels was 1.2-4x slower forward and\n"
+            "gradient (DCGAN discriminator forward at batch 16: 1.76 -> 1.02 of PyTorch; VGG 1.07 -> 0.59;\n"
+            "LeNet-5 1.17 -> 0.57). Lax's convolution everywhere else, and on GPU. (Computing only the\n"
+            "derivative as that matmul at 4-64 channels was 1.1-1.4x faster per layer alone and 1.5-3x\n"
+            "slower inside ResNet-18 and LeNet-5: not used.)"
         ),
         example=Example(
             torch="self.conv1 = nn.Conv2d(1, 32, kernel_size=3, padding=1)",
-            flax="self.conv1 = nn.Conv(32, kernel_size=(3, 3), padding=1)  # input NHWC",
+            flax="self.conv1 = nn.Conv(32, kernel_size=(3, 3), padding=1, conv_general_dilated=conv_for_cpu)  # input NHWC",
         ),
         fidelity=(
             "Equal within float32 tolerance (measured: Conv2d k3p1 output 7.2e-7, dW relative 6e-7;\n"
             "groups, depthwise, dilation and 'same' all <= 7.4e-7 relative; the depthwise multiply-adds\n"
-            "sum the taps in another order, within the same float32 floor)."
+            "and the few-channel matmul sum the taps in another order, within the same float32 floor)."
         ),
     )
 
@@ -162,6 +219,10 @@ class TorchConv(Rule):
                 kernel = (kernel,) * n if isinstance(kernel, int) else tuple(kernel)
                 dilation = (dilation,) * n if isinstance(dilation, int) else tuple(dilation)
                 plan = padding_plan(mode, padding, kernel, dilation, n)
+        support = ()
+        if may_run_other_than_lax(ctx):
+            keywords["conv_general_dilated"] = cst.Name(CONV_NAME)
+            support = ((CONV_NAME, CONV_FOR_CPU),)
         if isinstance(plan, str):
             keywords["padding"] = cst.SimpleString(repr(plan))
         elif plan is not None:
@@ -174,24 +235,16 @@ class TorchConv(Rule):
                 notes=(
                     f"Conv{n}d padding_mode={mode!r} -> jnp.pad then a 'VALID' nn.Conv (Flax's padding strings ignore "
                     "the padding amount); the kernel is the Sequential's layers_1",
+                    *((CONV_NOTE,) if support else ()),
                 ),
-            )
-        if grouped:
-            keywords["conv_general_dilated"] = cst.Name(DEPTHWISE_NAME)
-            return LayerBuild(
-                call("nn.Conv", [ctx.expr("out_channels")], keywords),
-                CallSpec(accepts="channels_last", rank=n + 2, produces="channels_last"),
-                notes=(
-                    f"Conv{n}d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]",
-                    "Conv with groups -> nn.Conv(feature_group_count=groups, conv_general_dilated=conv_depthwise_by_taps): "
-                    "the same layer and parameters; a depthwise one runs as multiply-adds of shifted windows (fast on CPU)",
-                ),
-                support=((DEPTHWISE_NAME, DEPTHWISE),),
+                support=support,
             )
         return LayerBuild(
             call("nn.Conv", [ctx.expr("out_channels")], keywords),
             CallSpec(accepts="channels_last", rank=n + 2, produces="channels_last"),
-            notes=(f"Conv{n}d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]",),
+            notes=(f"Conv{n}d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]",
+                   *((CONV_NOTE,) if support else ())),
+            support=support,
         )
 
     def weight_layout(self, module):

@@ -115,7 +115,7 @@ class TorchWeightNorm(Rule):
             torch="self.conv1 = nn.utils.weight_norm(nn.Conv1d(4, 8, 3, padding=2, dilation=2))",
             flax=(
                 "# params: conv1/layer/kernel = weight_v permuted to [k, in, out]; conv1/weight_g [1, 1, out]\n"
-                "self.conv1 = TorchWeightNorm(nn.Conv(8, kernel_size=(3,), padding=2, kernel_dilation=(2,)))"
+                "self.conv1 = TorchWeightNorm(nn.Conv(8, kernel_size=(3,), padding=2, kernel_dilation=(2,), conv_general_dilated=conv_for_cpu))"
             ),
         ),
         fidelity=(

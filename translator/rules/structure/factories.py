@@ -23,7 +23,7 @@ class TorchLayerFactory(Rule):
         ),
         example=Example(
             torch="def conv3x3(i, o, stride=1):\n    return nn.Conv2d(i, o, 3, stride, 1, bias=False)",
-            flax="def conv3x3(i, o, stride=1):\n    return nn.Conv(o, kernel_size=(3, 3), strides=(stride,) * 2, padding=1, use_bias=False)",
+            flax="def conv3x3(i, o, stride=1):\n    return nn.Conv(o, kernel_size=(3, 3), strides=(stride,) * 2, padding=1, use_bias=False, conv_general_dilated=conv_for_cpu)",
         ),
         fidelity="Exact (structure only); the layer is as exact as its own rule.",
     )

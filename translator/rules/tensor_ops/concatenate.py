@@ -35,7 +35,7 @@ class TorchCat(Rule):
         example=Example(
             torch="self.conv = nn.Conv2d(3, 8, 3, padding=1)\ny = torch.cat([self.conv(x), x], dim=1)",
             flax=(
-                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding=1)\n'
+                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding=1, conv_general_dilated=conv_for_cpu)\n'
                 "y = jnp.concatenate([jnp.transpose(self.conv(jnp.transpose(x, (0, 2, 3, 1))), (0, 3, 1, 2)), x], axis=1)"
                 "  # NCHW to join x"
             ),

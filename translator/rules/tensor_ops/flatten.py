@@ -87,7 +87,7 @@ class TorchFlatten(Rule):
         example=Example(
             torch="self.conv = nn.Conv2d(3, 8, 3)\nx = self.conv(x)\nx = torch.flatten(x, 1)",
             flax=(
-                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID")\n'
+                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID", conv_general_dilated=conv_for_cpu)\n'
                 "x = self.conv(jnp.transpose(x, (0, 2, 3, 1)))  # NHWC\n"
                 "x = jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)  # NHWC -> NCHW first"
             ),

@@ -61,7 +61,7 @@ class TorchReduction(Rule):
         example=Example(
             torch="self.conv = nn.Conv2d(3, 8, 3)\ny = self.conv(x).mean(dim=(2, 3))",
             flax=(
-                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID")\n'
+                'self.conv = nn.Conv(8, kernel_size=(3, 3), padding="VALID", conv_general_dilated=conv_for_cpu)\n'
                 "y = jnp.mean(self.conv(jnp.transpose(x, (0, 2, 3, 1))), axis=(1, 2))  # NHWC: H, W are axes 1, 2"
             ),
         ),
