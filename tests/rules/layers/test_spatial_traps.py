@@ -60,6 +60,8 @@ TRAPS = [
     RuleCase("nn.ConvTranspose2d(2, 3, 2, stride=3, padding=1, output_padding=2)", "self.layer(x)", (2, 2, 4, 3)),
     RuleCase("nn.ConvTranspose2d(3, 2, (4, 3), stride=(2, 1), padding=(1, 0), bias=False)", "self.layer(x)", (1, 3, 5, 4)),
     RuleCase("nn.ConvTranspose3d(2, 2, 4, stride=2, padding=1)", "self.layer(x)", (1, 2, 3, 2, 4)),
+    # more than 32 input channels: lax's forward, the derivative by separate phases
+    RuleCase("nn.ConvTranspose2d(34, 2, 3, stride=2, padding=1, output_padding=1)", "self.layer(x)", (1, 34, 3, 4)),
     # kernel == stride, no padding (UNet's up-convolution): one matmul, interleaved
     RuleCase("nn.ConvTranspose2d(4, 2, 2, stride=2)", "self.layer(x)", (2, 4, 3, 5)),
     RuleCase("nn.ConvTranspose1d(2, 3, 3, stride=3, bias=False)", "self.layer(x)", (1, 2, 4)),
