@@ -362,6 +362,8 @@ def conv_for_cpu(
     another order. On CPU (elsewhere, and for any other convolution: lax's):
     - depthwise (one group per channel, no dilation): kh*kw shifted strided windows times per-channel
       taps, fused elementwise loops (XLA's grouped convolution is 3-5x slower, forward and gradient);
+    - ungrouped with windows that tile the input (stride = kernel, no padding: a patch embedding): the
+      patches by a reshape and one matmul;
     - ungrouped with at most 4 input channels and 32 out features (first layers): one matmul of the
       kernel with the windows, forward and gradient 1.2-4x faster than XLA's convolution.
     """
@@ -378,6 +380,13 @@ def conv_for_cpu(
         and set(dilation) == {1}
     ):
         return conv_depthwise_by_taps(lhs, rhs, window_strides, padding)
+    tiles = (
+        tuple(kernel_size) == tuple(window_strides)
+        and set(dilation) == {1}
+        and not any(map(any, padding))
+    )
+    if cpu and feature_group_count == 1 and tiles:
+        return conv_by_patches(lhs, rhs, precision)
     if cpu and feature_group_count == 1 and lhs.shape[-1] <= 4 and rhs.shape[-1] <= 32:
         return conv_as_matmul(lhs, rhs, window_strides, padding, dilation, precision)
     return jax.lax.conv_general_dilated(
@@ -427,6 +436,21 @@ def conv_depthwise_by_taps(x, kernel, strides, padding):
     for window, taps in zip(windows, kernel.reshape(-1, kernel.shape[-1])):
         y = y + window * taps
     return y
+
+
+def conv_by_patches(x, kernel, precision=None):
+    """A convolution whose windows tile the input (stride = kernel, no padding; a patch embedding):
+    the patches by a reshape, then one matmul with the kernel [*k * in, out]."""
+    n, size = x.ndim - 2, kernel.shape[:-2]
+    rows = [m // k for m, k in zip(x.shape[1:-1], size)]
+    x = x[(slice(None), *(slice(0, q * k) for q, k in zip(rows, size)))]  # rows past the last patch
+    x = x.reshape(x.shape[0], *(d for q, k in zip(rows, size) for d in (q, k)), x.shape[-1])
+    x = x.transpose(
+        0, *range(1, 2 * n, 2), *range(2, 2 * n + 1, 2), 2 * n + 1
+    )  # N Q1 Q2 .. k1 k2 .. C
+    return jnp.matmul(
+        x.reshape(*x.shape[: n + 1], -1), kernel.reshape(-1, kernel.shape[-1]), precision=precision
+    )
 
 
 def conv_as_matmul(x, kernel, strides, padding, dilation, precision=None):

@@ -105,16 +105,24 @@ def test_multihead_attention_port_round_trip_is_bit_exact(kwargs):
             ("kpm = key_padding_mask[:, None, None, :]", "kpm = ~key_padding_mask[:, None, None, :]"),
             "key_padding_bool",
         ),
-        # E split as (head_dim, heads) instead of PyTorch's (heads, head_dim)
+        # E split as (head_dim, heads) instead of PyTorch's (heads, head_dim): self-attention's packed projection
+        (
+            (
+                "q, k, v = (t.reshape(n, length, heads, head_dim) for t in jnp.split(packed, 3, axis=-1))",
+                "q, k, v = (t.reshape(n, length, head_dim, heads).swapaxes(-1, -2) for t in jnp.split(packed, 3, axis=-1))",
+            ),
+            "batch_first",
+        ),
+        # ... and the separate projections of a query that is not the key
         (
             (
                 "q = (query @ w_q.T + b_q).reshape(n, length, heads, head_dim)",
                 "q = (query @ w_q.T + b_q).reshape(n, length, head_dim, heads).swapaxes(-1, -2)",
             ),
-            "batch_first",
+            "cross_lengths",
         ),
     ],
-    ids=["mask_polarity", "head_split"],
+    ids=["mask_polarity", "head_split", "head_split_cross"],
 )
 def test_the_oracle_catches_planted_traps(monkeypatch, planted, case):
     old, new = planted

@@ -29,6 +29,11 @@ TRAPS = [
     RuleCase("nn.Conv1d(1, 3, 5, padding='same', dilation=2, bias=False)", "self.layer(x)", (2, 1, 11)),
     RuleCase("nn.Conv3d(2, 3, (2, 3, 1), stride=(2, 1, 1), padding=(1, 0, 0))", "self.layer(x)", (1, 2, 5, 4, 3)),
     RuleCase("nn.Conv2d(3, 40, 3, padding=1)", "self.layer(x)", (1, 3, 5, 4)),
+    # L002 windows that tile the input (stride = kernel, no padding; patch embeddings): a reshape and one
+    # matmul, rows past the last patch dropped (2-D, 1-D, 3-D with unequal sizes)
+    RuleCase("nn.Conv2d(3, 40, 4, stride=4)", "self.layer(x)", (2, 3, 9, 8)),
+    RuleCase("nn.Conv1d(6, 3, 2, stride=2, bias=False)", "self.layer(x)", (1, 6, 7)),
+    RuleCase("nn.Conv3d(2, 3, (1, 2, 3), stride=(1, 2, 3))", "self.layer(x)", (1, 2, 2, 5, 6)),
     # L010 MaxPool: ceil-mode overhang on an even size, dilation with ties (negative inputs, exact zeros)
     RuleCase("nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)", "self.layer(x)", (2, 2, 8, 8)),
     RuleCase(None, "F.max_pool2d(x, 2, stride=2, dilation=2, ceil_mode=True)", (2, 2, 9, 8), input_range=(-1.0, 0.0)),
@@ -88,6 +93,7 @@ def test_trap(case):
     ("nn.Conv2d(16, 8, 3)", False),  # more than 4 input channels: nn.Conv's own
     ("nn.Conv2d(3, 64, 3)", False),  # more than 32 out features
     ("nn.Conv2d(8, 16, 3, groups=2)", False),  # grouped, not depthwise
+    ("nn.Conv2d(3, 768, 16, stride=16)", True),  # patches
 ])
 def test_conv_for_cpu_is_passed_only_where_a_rewrite_can_apply(init, rewritten):
     source = (

@@ -91,7 +91,7 @@ class TorchMultiheadAttention(nn.Module):
     ):
         if is_causal and attn_mask is None:
             raise ValueError("is_causal=True needs attn_mask (it is only a hint in PyTorch)")
-        batched = query.ndim == 3
+        batched, self_attention = query.ndim == 3, query is key is value
         if not batched:  # (L, E): one sequence
             query, key, value = query[None], key[None], value[None]
             key_padding_mask = None if key_padding_mask is None else key_padding_mask[None]
@@ -100,12 +100,16 @@ class TorchMultiheadAttention(nn.Module):
         n, length, _ = query.shape
         heads, head_dim = self.num_heads, self.embed_dim // self.num_heads
 
-        w_q, w_k, w_v = self.projection_weights()
-        b_q, b_k, b_v = jnp.split(self.in_proj_bias, 3) if self.bias else (0.0, 0.0, 0.0)
         # project, then split E into (heads, head_dim), heads major as in PyTorch
-        q = (query @ w_q.T + b_q).reshape(n, length, heads, head_dim)
-        k = (key @ w_k.T + b_k).reshape(n, key.shape[1], heads, head_dim)
-        v = (value @ w_v.T + b_v).reshape(n, value.shape[1], heads, head_dim)
+        if self_attention and (self.kdim or self.embed_dim) == (self.vdim or self.embed_dim) == self.embed_dim:
+            packed = query @ self.in_proj_weight.T + (self.in_proj_bias if self.bias else 0.0)  # one matmul
+            q, k, v = (t.reshape(n, length, heads, head_dim) for t in jnp.split(packed, 3, axis=-1))
+        else:
+            w_q, w_k, w_v = self.projection_weights()
+            b_q, b_k, b_v = jnp.split(self.in_proj_bias, 3) if self.bias else (0.0, 0.0, 0.0)
+            q = (query @ w_q.T + b_q).reshape(n, length, heads, head_dim)
+            k = (key @ w_k.T + b_k).reshape(n, key.shape[1], heads, head_dim)
+            v = (value @ w_v.T + b_v).reshape(n, value.shape[1], heads, head_dim)
 
         scores = jnp.einsum("nlhd,nshd->nhls", q * head_dim**-0.5, k)
         # PyTorch turns both masks into one additive mask: bool True -> -inf (blocked)
