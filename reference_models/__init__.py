@@ -40,7 +40,7 @@ CATALOGUE = (
     # train mode at 64x64, batch 8: at 32x32 the last batch norms see 1x1 maps, two values per channel, where
     # PyTorch's own float32 gradients are 126% off its float64 ones (check says inconclusive, rightly); at batch 4
     # (16 values) XLA's float32 batch-norm gradients are up to 250x further from float64 than PyTorch's (which
-    # accumulates in double) on some drawn states, for nn.Conv and conv_depthwise_by_taps alike
+    # accumulates in double) on some drawn states, for lax's grouped convolution and the depthwise multiply-adds alike
     ReferenceModel("mobilenet_v2", "MobileNetV2", ("float32[2,3,32,32]",), {"width_mult": 0.25}, ("float32[8,3,64,64]",)),
     ReferenceModel("unet", "UNet", ("float32[2,1,16,16]",), {"width": 4}),
     ReferenceModel("dcgan", "Generator", ("float32[2,16,1,1]",), {"nz": 16, "ngf": 4}),
