@@ -4,6 +4,7 @@ Comments cite the rule that produced a line; `torch2flax rules CODE` explains it
 Inputs and outputs keep PyTorch's layout (NCHW); convolutions run channels-last (NHWC) inside.
 """
 
+from functools import partial
 from typing import Any
 
 import flax.linen as nn
@@ -180,9 +181,11 @@ class TorchBatchNorm(nn.Module):
             )
         if use_running_average and self.track_running_stats:
             mean, var = running_mean.value, running_var.value
+            normalized = (x - mean.reshape(shape)) * jax.lax.rsqrt(
+                var.reshape(shape) + self.epsilon
+            )
         else:
-            mean = jnp.mean(x, axis=reduce)
-            var = jnp.var(x, axis=reduce)  # two-pass: stable for inputs with a large mean
+            normalized, mean, var = normalize_by_batch(x, reduce, self.epsilon)
             if self.track_running_stats and not self.is_initializing():
                 n = x.size // features
                 unbiased = var * n / max(n - 1, 1)
@@ -191,12 +194,38 @@ class TorchBatchNorm(nn.Module):
                 running_var.value = (1 - m) * running_var.value + m * jax.lax.stop_gradient(
                     unbiased
                 )
-        y = (x - mean.reshape(shape)) * jax.lax.rsqrt(var.reshape(shape) + self.epsilon)
+        y = normalized
         if self.use_scale:
             y = y * self.param("scale", nn.initializers.ones, (features,)).reshape(shape)
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (features,)).reshape(shape)
         return y
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def normalize_by_batch(x, axes, epsilon):
+    """``((x - mean) / sqrt(var + epsilon), mean, var)``, the batch's mean and biased (two-pass) variance
+    over ``axes`` (rule L020).
+
+    Its derivative is batch norm's closed form, as PyTorch's backward: 15-33% faster on XLA's CPU than
+    the derivative of the formula, which reduces over the batch more often.
+    """
+    mean = jnp.mean(x, axis=axes)
+    var = jnp.var(x, axis=axes)  # two-pass: stable for inputs with a large mean
+    shape = [1 if i in axes else n for i, n in enumerate(x.shape)]
+    return (x - mean.reshape(shape)) * jax.lax.rsqrt(var.reshape(shape) + epsilon), mean, var
+
+
+@normalize_by_batch.defjvp
+def normalize_by_batch_jvp(axes, epsilon, primals, tangents):
+    (x,), (dx,) = primals, tangents
+    normalized, mean, var = normalize_by_batch(x, axes, epsilon)
+    shape = [1 if i in axes else n for i, n in enumerate(x.shape)]
+    rstd = jax.lax.rsqrt(var + epsilon).reshape(shape)
+    dmean = jnp.mean(dx, axis=axes)
+    dspread = jnp.mean(dx * normalized, axis=axes)  # mean((x - mean) dx) * rstd
+    dnormalized = rstd * (dx - dmean.reshape(shape) - normalized * dspread.reshape(shape))
+    return (normalized, mean, var), (dnormalized, dmean, 2 * dspread / rstd.reshape(var.shape))
 
 
 def conv_for_cpu(
