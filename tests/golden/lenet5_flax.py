@@ -18,7 +18,7 @@ class LeNet5(nn.Module):
 
     def setup(self):
         # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
-        # L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise or few-channel convolution runs as multiply-adds or one matmul
+        # L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise convolution runs as multiply-adds, a few-channel or patch-embedding one as one matmul
         self.conv1 = nn.Conv(
             6, kernel_size=(5, 5), padding="VALID", conv_general_dilated=conv_for_cpu
         )

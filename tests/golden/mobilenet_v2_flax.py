@@ -25,7 +25,7 @@ class ConvBNReLU(nn.Module):
         padding = (self.kernel_size - 1) // 2
         # L002: `padding` is an expression: Flax reads an int or a tuple of ints as PyTorch does
         # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
-        # L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise or few-channel convolution runs as multiply-adds or one matmul
+        # L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise convolution runs as multiply-adds, a few-channel or patch-embedding one as one matmul
         self.conv = nn.Conv(
             self.out_planes,
             kernel_size=(self.kernel_size,) * 2,

@@ -14,7 +14,7 @@ import numpy as np
 
 
 # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
-# L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise or few-channel convolution runs as multiply-adds or one matmul
+# L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise convolution runs as multiply-adds, a few-channel or patch-embedding one as one matmul
 # S006: a function that builds layers is translated like __init__ code; its callers know what it returns
 def conv3x3(in_planes, out_planes, stride=1):
     return nn.Conv(

@@ -16,7 +16,7 @@ class SimpleCNN(nn.Module):
 
     def setup(self):
         # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
-        # L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise or few-channel convolution runs as multiply-adds or one matmul
+        # L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise convolution runs as multiply-adds, a few-channel or patch-embedding one as one matmul
         self.conv1 = nn.Conv(32, kernel_size=(3, 3), padding=1, conv_general_dilated=conv_for_cpu)
         self.conv2 = nn.Conv(64, kernel_size=(3, 3), padding=1)
         # L001: Linear(in, out) -> Dense(out): Flax infers `in` from the input; kernel = weight.T

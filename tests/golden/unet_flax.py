@@ -19,7 +19,7 @@ class DoubleConv(nn.Module):
 
     def setup(self):
         # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
-        # L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise or few-channel convolution runs as multiply-adds or one matmul
+        # L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise convolution runs as multiply-adds, a few-channel or patch-embedding one as one matmul
         # L020: BatchNorm -> TorchBatchNorm: PyTorch's momentum convention and unbiased running variance
         # S005: nn.Sequential -> a plain list/dict in setup; Flax names its layers <attr>_<index> (or <attr>_<key>)
         self.block = [

@@ -23,7 +23,7 @@ class VGG11BN(nn.Module):
     def setup(self):
         w = self.width
         # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
-        # L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise or few-channel convolution runs as multiply-adds or one matmul
+        # L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise convolution runs as multiply-adds, a few-channel or patch-embedding one as one matmul
         # L020: BatchNorm -> TorchBatchNorm: PyTorch's momentum convention and unbiased running variance
         # L010: MaxPool -> nn.max_pool, a function in Flax (PyTorch's stride defaults to the kernel size); windows that tile the input: max_pool_tiles, whose gradient goes to each window's first maximum through a reshape (fast on CPU)
         # S005: nn.Sequential -> a plain list/dict in setup; Flax names its layers <attr>_<index> (or <attr>_<key>)

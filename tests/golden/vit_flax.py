@@ -62,7 +62,7 @@ class ViT(nn.Module):
     def setup(self):
         num_patches = (self.image_size // self.patch_size) ** 2
         # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
-        # L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise or few-channel convolution runs as multiply-adds or one matmul
+        # L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise convolution runs as multiply-adds, a few-channel or patch-embedding one as one matmul
         self.patch_embed = nn.Conv(
             self.dim,
             kernel_size=(self.patch_size,) * 2,

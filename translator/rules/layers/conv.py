@@ -1,6 +1,6 @@
 """L002 TorchConv: ``nn.Conv1d/2d/3d`` -> ``nn.Conv`` on channels-last input, with
 ``conv_general_dilated=conv_for_cpu``: on CPU, depthwise convolutions run as multiply-adds of shifted
-windows and few-channel ones as one matmul of the kernel with the windows."""
+windows, and few-channel and patch-embedding ones as one matmul of the kernel with the windows."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ SPATIAL_DIMS = {torch.nn.Conv1d: 1, torch.nn.Conv2d: 2, torch.nn.Conv3d: 3}
 
 CONV_NAME = "conv_for_cpu"
 CONV_NOTE = (
-    "conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise or few-channel "
-    "convolution runs as multiply-adds or one matmul"
+    "conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise convolution runs as "
+    "multiply-adds, a few-channel or patch-embedding one as one matmul"
 )
 CONV_FOR_CPU = """
 def conv_for_cpu(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
