@@ -26,14 +26,10 @@ class CausalSelfAttention(nn.Module):
         # L030: Dropout: `deterministic=not train`; training needs rngs={'dropout': key} in apply()
         self.attn_dropout = nn.Dropout(rate=self.dropout)
         self.resid_dropout = nn.Dropout(rate=self.dropout)
-        # S009: register_buffer -> a variable in the 'buffers' collection: part of the state, ported, never trained
-        self.bias = self.variable(
-            "buffers",
-            "bias",
-            lambda: jnp.tril(jnp.ones((self.block_size, self.block_size))).reshape(
-                1, 1, self.block_size, self.block_size
-            ),
-        ).value
+        # S009: persistent buffer with a constant value (from constructor arguments, never written) -> computed in setup, not a variable; the port checks the checkpoint's value instead of storing it
+        self.bias = jnp.tril(jnp.ones((self.block_size, self.block_size))).reshape(
+            1, 1, self.block_size, self.block_size
+        )
 
     # S002: forward -> __call__; `train` selects dropout/batch-norm behaviour (PyTorch's model.train()/eval())
     def __call__(self, x, train: bool = False):

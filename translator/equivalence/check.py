@@ -339,7 +339,7 @@ def build_pair(
             flax_kwargs, built = {}, True
     flax_cls = class_from(flax_module, class_name, str(flax_source or "the translation"))
     flax_model = instantiate(flax_cls, flax_kwargs, str(flax_source or "the translation"))
-    plan = plan_port(torch_model, built)
+    plan = plan_port(torch_model, built, constant_buffers=None if flax_source is not None else translation.constant_buffers)
     if weights is not None:
         state = checkpoint_state(weights, plan, torch_model)
         load_into(torch_model, state)

@@ -856,6 +856,8 @@ class _Tidy(cst.CSTTransformer):
     def leave_Name(self, original, updated):
         if updated.value in OPAQUE_NAMES:
             return cst.parse_expression(OPAQUE_NAMES[updated.value])
+        if updated.value in ("inf", "nan"):  # fx writes float constants by repr, binding these names in its globals
+            return cst.parse_expression(f'float("{updated.value}")')
         match = re.match(r"^math_(\w+)$", updated.value)  # fx's name for math.floor(size) on a traced size
         if match and callable(getattr(math, match.group(1), None)):
             return cst.Attribute(cst.Name("math"), cst.Name(match.group(1)))

@@ -86,7 +86,7 @@ def translate_built(model: nn.Module, path: str, notes: bool = True, inputs: int
     if inputs is None and examples is not None:
         inputs = len(examples)
     regenerated = regenerate(model, inputs, examples)
-    translation = translate_source(regenerated.source, path, notes=notes)
+    translation = translate_source(regenerated.source, path, notes=notes, buffer_values=False)
     class_lines = class_locations(model)
     diagnostics = [locate(d, regenerated, class_lines, path) for d in translation.diagnostics]
     diagnostics += [

@@ -88,6 +88,9 @@ class FileContext:
     origin: cst.CSTNode | None = None
     #: the line map's markers, when one was asked for (:mod:`translator.rewrite.line_map`)
     marks: LineMarks | None = None
+    #: whether ``register_buffer``'s values are the user's (False for the built model's regenerated source,
+    #: whose buffers hold placeholders the port fills): only then may a buffer be a constant (rule S009)
+    buffer_values: bool = True
 
     def mark(self, emitted: cst.BaseStatement, original: cst.CSTNode) -> cst.BaseStatement:
         """``emitted`` with the line-map marker of the user's statement ``original`` (as it was when no

@@ -84,6 +84,8 @@ class ClassInfo:
     module_fields: dict[str, tuple] = field(default_factory=dict)
     #: attributes holding tensors (parameters, buffers), plain layout
     tensors: set[str] = field(default_factory=set)
+    #: persistent buffers the translation computes in setup (constants): the port checks, not stores, them
+    constant_buffers: set[str] = field(default_factory=set)
     methods: set[str] = field(default_factory=set)
     #: whether ``__call__`` takes a ``train`` flag (dropout, batch norm, or a submodule that does)
     needs_train: bool = False

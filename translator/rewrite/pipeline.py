@@ -65,6 +65,12 @@ class Translation:
     line_map: tuple[MappedBlock, ...] = field(default=(), compare=False)
 
     @property
+    def constant_buffers(self) -> dict[str, frozenset[str]]:
+        """Class name -> the persistent buffers its translation computes in setup (rule S009), which the
+        port checks against the checkpoint instead of storing (``plan_port(..., constant_buffers=)``)."""
+        return {name: frozenset(c.constant_buffers) for name, c in self.class_info.items() if c.constant_buffers}
+
+    @property
     def errors(self) -> tuple[Diagnostic, ...]:
         return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
 
@@ -73,11 +79,13 @@ class Translation:
         return not self.errors
 
 
-def translate_source(source: str, path: str = "<source>", notes: bool = True, line_map: bool = False) -> Translation:
+def translate_source(source: str, path: str = "<source>", notes: bool = True, line_map: bool = False,
+                     buffer_values: bool = True) -> Translation:
     """Translate a PyTorch model file's source to Flax (raises :class:`UsageError` on bad input).
 
     ``line_map``: also record which Flax lines each user statement became (:attr:`Translation.line_map`);
-    the code is the same either way."""
+    the code is the same either way.  ``buffer_values=False``: the buffers' values in ``source`` are
+    placeholders (the built model's regenerated source), so every persistent buffer stays a variable."""
     try:
         ast.parse(source, path)  # CPython's own message and position are the clearest
     except SyntaxError as error:
@@ -88,7 +96,8 @@ def translate_source(source: str, path: str = "<source>", notes: bool = True, li
         resolved = resolve(source)
     except cst.ParserSyntaxError as error:
         raise UsageError(f"{path}:{error.raw_line}:{error.raw_column + 1}: syntax error: {error.message}") from None
-    file = FileContext(resolved, path, notes_enabled=notes, marks=LineMarks(source.splitlines()) if line_map else None)
+    file = FileContext(resolved, path, notes_enabled=notes, marks=LineMarks(source.splitlines()) if line_map else None,
+                       buffer_values=buffer_values)
     module = resolved.module
     info = discover(module, file)
     if not info.classes:

@@ -4,7 +4,10 @@
 Flax creates parameters from an initialiser and a random key, so ``torch.randn``
 inside the initial value becomes ``jax.random.normal(key, ...)``.  A persistent
 buffer becomes a variable in the ``buffers`` collection (it is in the state dict,
-so it is ported); a non-persistent one is a constant computed in ``setup``.
+so it is ported), unless it is a constant: its value is computed from the constructor's
+arguments by torch functions that draw nothing, and the class never writes it (a causal
+mask).  A constant, and a non-persistent buffer, is computed in ``setup``; the port
+checks a constant's checkpoint value against it instead of storing it.
 """
 
 from __future__ import annotations
@@ -139,8 +142,91 @@ def buffer_statement(call: cst.Call, file: FileContext, info: FileInfo, cls: Cla
     target = cst.AssignTarget(cst.parse_expression(f"self.{name}"))
     if random:
         file.report(BUFFER, "a buffer with a random initial value is not translated yet", call)
+    if persistent and file.buffer_values and constant_value(value_node, file, cls) and not written_by_class(name, file, cls):
+        cls.constant_buffers.add(name)
+        file.note(BUFFER, "persistent buffer with a constant value (from constructor arguments, never written) -> "
+                          "computed in setup, not a variable; the port checks the checkpoint's value instead of storing it")
+        return cst.Assign([target], value)
     if persistent:
         file.note(BUFFER, "register_buffer -> a variable in the 'buffers' collection: part of the state, ported, never trained")
         return cst.Assign([target], cst.parse_expression(f'self.variable("buffers", "{name}", lambda: {code_of(value)}).value'))
     file.note(BUFFER, "non-persistent buffer -> a constant computed in setup (it is not in the state dict)")
     return cst.Assign([target], value)
+
+
+#: torch functions whose result is not a function of their arguments (draws, uninitialised memory)
+NOT_CONSTANT = ("torch.empty", "torch.empty_like", "torch.empty_strided", "torch.rand", "torch.rand_like",
+                "torch.randn", "torch.randn_like", "torch.randint", "torch.randint_like", "torch.randperm",
+                "torch.normal", "torch.bernoulli", "torch.multinomial", "torch.poisson", "torch.load",
+                "torch.from_numpy")
+
+
+def constant_value(node: cst.BaseExpression, file: FileContext, cls: ClassInfo) -> bool:
+    """Whether a buffer's initial value is a constant of the constructor's arguments: it calls torch
+    functions (and tensor methods) only, none that draws or reads memory, none in place, and names
+    nothing but libraries, builtins and constructor arguments (a local may hold anything)."""
+    calls = list(m.findall(node, m.Call()))
+    if not calls:
+        return False  # a bare name or attribute: a tensor passed in or computed earlier, state-like
+    for call in calls:
+        qualified = library_name(file.resolved, call.func)
+        if qualified is not None:
+            if not qualified.startswith("torch.") and qualified.split(".")[0] not in BUILTIN_NAMES:
+                return False
+            if qualified in NOT_CONSTANT:
+                return False
+        elif not isinstance(call.func, cst.Attribute) or call.func.attr.value.endswith("_"):
+            return False  # a user function, or an in-place method
+    heads = [n for n in m.findall(node, m.Name()) if not is_attribute_name(node, n)]
+    for name in heads:
+        if name.value in cls.fields or name.value in BUILTIN_NAMES:
+            continue
+        if library_name(file.resolved, name) is None:
+            return False
+    return not m.findall(node, m.Attribute(value=m.Name("self")))
+
+
+BUILTIN_NAMES = frozenset({"int", "float", "bool", "len", "range", "min", "max", "abs", "round", "sum", "tuple",
+                           "list", "math", "True", "False", "None"})
+
+
+def is_attribute_name(root: cst.CSTNode, name: cst.Name) -> bool:
+    """Whether ``name`` is the ``attr`` of an attribute access (``x.view``), not a name read on its own."""
+    return any(a.attr is name for a in m.findall(root, m.Attribute()))
+
+
+def written_by_class(attr: str, file: FileContext, cls: ClassInfo) -> bool:
+    """Whether any method of ``cls`` writes ``self.<attr>``: assigns it (or into it, or its ``.data``), calls an
+    in-place method on it, or passes it to a call that may write it (``torch.nn.init.zeros_(self.x)``, ``out=``)."""
+    own = m.Attribute(value=m.Name("self"), attr=m.Name(attr))
+    node = next(iter(m.findall(file.resolved.module, m.ClassDef(name=m.Name(cls.name)))), None)
+    if node is None:
+        return True
+    rooted = m.Attribute(value=own) | m.Subscript(value=own) | own
+    for target in m.findall(node, m.AssignTarget() | m.AugAssign() | m.AnnAssign()):
+        written = target.target
+        while isinstance(written, (cst.Attribute, cst.Subscript)):
+            if m.matches(written, own):
+                return True
+            written = written.value
+        if m.matches(target.target, rooted):
+            return True
+    for call in m.findall(node, m.Call()):
+        func = call.func
+        receiver = func.value if isinstance(func, cst.Attribute) else None
+        while isinstance(receiver, (cst.Call, cst.Attribute, cst.Subscript)):
+            if m.matches(receiver, own):
+                break
+            receiver = receiver.func if isinstance(receiver, cst.Call) else receiver.value
+        if receiver is not None and m.matches(receiver, own) and isinstance(func, cst.Attribute) and (
+            func.attr.value.endswith("_") or func.attr.value in ("data", "set_")
+        ):
+            return True
+        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+        reads_it = any(m.matches(a.value, own) for a in call.args)
+        if reads_it and (str(name).endswith("_") or any(a.keyword and a.keyword.value == "out" for a in call.args)):
+            return True
+        users = m.Name() | m.Attribute(value=m.Name("self"))  # a function of the file, a method of the class
+        if reads_it and library_name(file.resolved, func) is None and m.matches(func, users):
+            return True  # handed to code that may write into it
+    return bool(m.findall(node, m.Attribute(value=own, attr=m.Name("data"))))

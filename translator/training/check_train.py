@@ -23,6 +23,7 @@ import io
 import sys
 import tempfile
 import types
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -561,7 +562,9 @@ def step_argument(expr: cst.BaseExpression, batch: dict) -> np.ndarray:
     return np.asarray(eval(cst.Module([]).code_for_node(expr), {"__builtins__": {}}, dict(batch)))
 
 
-_REPLAYED: dict[int, object] = {}
+#: the replaying function of each step function, dropped with it: an ``id`` would be reused by a later
+#: script's step once this one is collected, and the stale entry would run the other script's step
+_REPLAYED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def replayed(step):
@@ -573,8 +576,9 @@ def replayed(step):
 
     from translator.equivalence.draws import replaying_jax
 
-    if id(step) in _REPLAYED:
-        return _REPLAYED[id(step)]
+    known = _REPLAYED.get(step)
+    if known is not None:
+        return known
     raw = getattr(step, "__wrapped__", step)
 
     @functools.partial(jax.jit, static_argnums=(2, 3))
@@ -582,7 +586,7 @@ def replayed(step):
         with replaying_jax(draws, kinds, calls):
             return raw(state, *rest)
 
-    _REPLAYED[id(step)] = run
+    _REPLAYED[step] = run
     return run
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -52,6 +52,9 @@ class PortPlan:
     dropped: tuple[tuple[str, str], ...] = ()
     #: (dropped key, key of the tensor it is tied to): one PyTorch Parameter under two names
     tied: tuple[tuple[str, str], ...] = ()
+    #: (key, value) of the persistent buffers the translation computes (rule S009 constants): not stored,
+    #: the checkpoint's value is checked against the model's own (None: built on ``meta``, not checked)
+    constants: tuple[tuple[str, np.ndarray | None], ...] = field(default=(), compare=False)
 
     def by_torch_key(self) -> dict[str, PlannedTensor]:
         return {t.torch_key: t for t in self.tensors}
@@ -96,6 +99,7 @@ class PortPlan:
         shapes = state.shapes() if hasattr(state, "shapes") else {k: tuple(np.shape(v)) for k, v in state.items()}
         self.validate(shapes)
         self.check_tied(state, shapes)
+        self.check_constants(state, shapes)
         variables: Variables = {}
         for tensor in self.tensors:
             array = np.asarray(state.get(self.stored_key(tensor.torch_key, shapes)))
@@ -125,6 +129,24 @@ class PortPlan:
                 "the model ties these weights (one tensor under two names) but the checkpoint holds different "
                 "values: " + "; ".join(differing)
             )
+
+    def check_constants(self, state: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]]) -> None:
+        """The checkpoint's value of each constant buffer must be the one the translation computes (the
+        model's own, up to rounding): one the user changed would be silently replaced."""
+        differing = []
+        for key, expected in self.constants:
+            if expected is None or key not in shapes:
+                continue
+            value = np.asarray(state.get(key))
+            if value.shape != expected.shape or not np.allclose(value, expected, rtol=CONSTANT_RTOL, atol=CONSTANT_ATOL):
+                worst = float(np.max(np.abs(value.astype(np.float64) - expected))) if value.shape == expected.shape else None
+                differing.append(f"{key} ({'shape ' + str(value.shape) if worst is None else f'differs by up to {worst:.3g}'})")
+        if differing:
+            raise PortError(
+                "the translation computes these buffers from the constructor's arguments (rule S009: a constant "
+                "in setup), but the checkpoint holds other values, so they were changed after construction: "
+                + "; ".join(differing) + ". Make them variables: write `self.<name> = self.variable(\"buffers\", "
+                "\"<name>\", lambda: <value>).value` in the translation's setup, or drop the change.")
 
     def to_torch(
         self,
@@ -193,11 +215,19 @@ class UnportableModule(PortError):
     pass
 
 
-def plan_port(model: torch.nn.Module, built: bool = False) -> PortPlan:
+#: how far a checkpoint's constant buffer may be from the model's own value: rounding of the same
+#: formula elsewhere (a sinusoidal table computed on another device), never a changed mask
+CONSTANT_RTOL, CONSTANT_ATOL = 1e-6, 1e-6
+
+
+def plan_port(model: torch.nn.Module, built: bool = False,
+              constant_buffers: Mapping[str, Iterable[str]] | None = None) -> PortPlan:
     """The port plan of a PyTorch model (a real or ``meta``-device instance).
 
     ``built``: the translation was made from the built model (``translator.instance``), whose classes
-    take no constructor argument named like an attribute, so no attribute is renamed ``name_``."""
+    take no constructor argument named like an attribute, so no attribute is renamed ``name_``.
+    ``constant_buffers``: class name -> persistent buffers the translation computes in setup
+    (:attr:`Translation.constant_buffers`): dropped from the variables, their checkpoint values checked."""
     tensors: list[PlannedTensor] = []
     dropped: list[tuple[str, str]] = []
     shared: dict[int, tuple] = {}
@@ -211,7 +241,28 @@ def plan_port(model: torch.nn.Module, built: bool = False) -> PortPlan:
         raise UnportableModule("no rule ports these tensors: " + ", ".join(uncovered))
     order = {k: i for i, k in enumerate(expected)}
     tensors.sort(key=lambda t: order[t.torch_key])
-    return PortPlan(tuple(tensors), tuple(dropped), tuple(tied))
+    constants = constant_buffer_values(model, constant_buffers or {})
+    if constants:
+        tensors = [t for t in tensors if t.torch_key not in constants]
+        already = {key for key, _ in dropped}
+        dropped += [(key, "a constant the translation computes in setup (S009); its value is checked")
+                    for key in constants if key not in already]
+    return PortPlan(tuple(tensors), tuple(dropped), tuple(tied), tuple(constants.items()))
+
+
+def constant_buffer_values(model: torch.nn.Module, constant_buffers: Mapping[str, Iterable[str]]) -> dict[str, np.ndarray | None]:
+    """State-dict key -> value (None on ``meta``) of each persistent buffer named in ``constant_buffers``."""
+    found: dict[str, np.ndarray | None] = {}
+    if not constant_buffers:
+        return found
+    for prefix, module in model.named_modules(remove_duplicate=False):
+        for name in constant_buffers.get(type(module).__name__, ()):
+            buffer = module._buffers.get(name)
+            if buffer is None or name in module._non_persistent_buffers_set:
+                continue
+            key = f"{prefix}.{name}" if prefix else name
+            found[key] = None if buffer.is_meta else buffer.detach().cpu().numpy()
+    return found
 
 
 #: the rule whose layer keeps a tied weight (nn.Embedding: the head reads its table with ``attend``)

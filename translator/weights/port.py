@@ -36,32 +36,48 @@ from translator.weights.plan import PlannedTensor, PortPlan, Variables, plan_por
 Progress = Callable[[PlannedTensor], None]
 
 
-def build_structure(source: str | os.PathLike, class_name: str, kwargs: dict) -> torch.nn.Module:
-    """The PyTorch model, on the ``meta`` device (no memory for weights) when its code allows.
+def build_structure(source: str | os.PathLike, class_name: str, kwargs: dict, meta: bool = True) -> torch.nn.Module:
+    """The PyTorch model, on the ``meta`` device (no memory for weights) when its code allows and ``meta``.
 
     Only the top-level statements of ``source`` that the class needs run (see ``import_for_class``)."""
     cls = class_from(import_for_class(source, {class_name}), class_name, str(source))
+    if meta:
+        try:
+            with torch.device("meta"):
+                return instantiate(cls, kwargs, str(source))
+        except Exception:
+            pass
+    return instantiate(cls, kwargs, str(source))
+
+
+def source_constant_buffers(source: str | os.PathLike, class_name: str) -> dict[str, frozenset[str]]:
+    """The persistent buffers the source translation computes in setup (rule S009), by class: the port
+    checks their checkpoint values against the model's own, so the model is then built for real."""
+    from translator.diagnostics import NoModelClass
+    from translator.instance.translate import source_translation
+
     try:
-        with torch.device("meta"):
-            return instantiate(cls, kwargs, str(source))
-    except Exception:
-        return instantiate(cls, kwargs, str(source))
+        return source_translation(Path(source).read_text(), str(source), False).constant_buffers
+    except (NoModelClass, UnicodeDecodeError, OSError):
+        return {}
 
 
 def structure_for_translation(source, class_name: str, kwargs: dict, build: str | None = None):
-    """The model to plan from, the constants the translation holds besides the state dict, and whether
-    the translation is of the built model.
+    """The model to plan from, the constants the translation holds besides the state dict, whether the
+    translation is of the built model, and the persistent buffers it computes (``plan_port``'s ``constant_buffers``).
 
-    When the source translates as written: the model on ``meta`` and no constants.  When the
-    translation comes from the built model: that model, built for real, and its constants."""
+    When the source translates as written: the model on ``meta`` (built for real when the translation
+    computes buffers: the port checks their values) and no constants.  When the translation comes
+    from the built model: that model, built for real, and its constants."""
     from translator.instance.translate import promote_constants, translate_model
 
     chosen = translate_model(source, class_name, kwargs=kwargs, build=build, notes=False)
     if chosen.built is None:
-        return build_structure(source, class_name, kwargs), {}, False
+        constant_buffers = chosen.translation.constant_buffers
+        return build_structure(source, class_name, kwargs, meta=not constant_buffers), {}, False, constant_buffers
     constants = chosen.built.regenerated.constants
     promote_constants(chosen.model, constants)
-    return chosen.model, constants, True
+    return chosen.model, constants, True, {}
 
 
 def with_constants(tensors: TensorSource, constants: dict[str, np.ndarray]) -> TensorSource:
@@ -134,8 +150,8 @@ def port_checkpoint(
         target = Path(output)
         refuse_overwrite(target, force)
     dtype_target = parse_dtype(dtype)
-    model, constants, built = structure_for_translation(source, class_name, kwargs or {}, build)
-    plan = plan_port(model, built)
+    model, constants, built, constant_buffers = structure_for_translation(source, class_name, kwargs or {}, build)
+    plan = plan_port(model, built, constant_buffers=constant_buffers)
     expected = [t.torch_key for t in plan.tensors if t.torch_key not in constants]
     tensors = with_constants(open_checkpoint(weights, key, strip_prefix, expected=expected), constants)
     on_tensor = progress(plan) if progress is not None else None
@@ -168,21 +184,23 @@ def export_checkpoint(
         target = Path(output)
         refuse_overwrite(target, force)
     dtype_target = parse_dtype(dtype)
-    model = build_structure(source, class_name, kwargs or {})
-    plan = plan_port(model)
+    constant_buffers = source_constant_buffers(source, class_name)
+    model = build_structure(source, class_name, kwargs or {}, meta=not constant_buffers)
+    plan = plan_port(model, constant_buffers=constant_buffers)
     variables = load_variables(weights)
     on_tensor = progress(plan) if progress is not None else None
     converted = plan.to_torch(variables, convert=lambda a: cast(a, dtype_target), on_tensor=on_tensor)
     defaults = model.state_dict()
     notes = []
     restored = []
-    tied = dict(plan.tied)
+    tied, computed = dict(plan.tied), dict(plan.constants)
     for torch_key, reason in plan.dropped:
         if torch_key in tied:  # one tensor under two names: both get the ported value
             converted[torch_key] = converted[tied[torch_key]]
             continue
         converted[torch_key] = default_tensor(defaults[torch_key])
-        restored.append(f"{torch_key} ({reason})")
+        if torch_key not in computed:  # a constant: the value the translation computes, nothing lost
+            restored.append(f"{torch_key} ({reason})")
     if restored:
         notes.append(
             f"restored {len(restored)} tensor(s) the port drops, with the model's initial values "
@@ -197,8 +215,9 @@ def export_checkpoint(
 
 def default_tensor(tensor: torch.Tensor) -> np.ndarray:
     """A dropped tensor's value for export: its initial value, or zeros of its dtype when the model
-    was built on the meta device (which holds no values).  The only tensor the rules drop is
-    BatchNorm's ``num_batches_tracked``, whose initial value is 0."""
+    was built on the meta device (which holds no values).  The tensors the rules drop are BatchNorm's
+    ``num_batches_tracked`` (initially 0) and the constant buffers of rule S009 (the model is then built
+    for real, so the value is the one the translation computes)."""
     if tensor.is_meta:
         return tensor_to_numpy(torch.zeros(tensor.shape, dtype=tensor.dtype))
     return tensor_to_numpy(tensor.clone())

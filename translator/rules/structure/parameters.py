@@ -50,18 +50,25 @@ class TorchParameter(Rule):
 class TorchBuffer(Rule):
     code = "S009"
     name = "TorchBuffer"
-    summary = "register_buffer(name, t) -> a 'buffers' variable (persistent) or a setup constant (not persistent)"
+    summary = "register_buffer(name, t) -> a 'buffers' variable (state) or a setup constant (a constant or not persistent)"
     doc = RuleDoc(
-        what="`self.register_buffer(name, tensor, persistent=True)`: masks, scales, fixed tables.",
+        what="`self.register_buffer(name, tensor, persistent=True)`: masks, scales, fixed tables, running state.",
         why=(
-            "A persistent buffer is part of PyTorch's state dict but not trained. In Flax it is a variable\n"
-            "in its own collection, `self.variable('buffers', name, init)`, so it is ported with the\n"
-            "weights and excluded from `params` (and so from the optimiser). A non-persistent buffer is\n"
-            "not saved: the translation recomputes it as a constant in `setup()`."
+            "A persistent buffer is part of PyTorch's state dict but not trained. Where it is state (its\n"
+            "value comes from elsewhere: a tensor passed in, a local, a draw; or some method writes it) it is\n"
+            "a variable in its own collection, `self.variable('buffers', name, init)`: ported with the\n"
+            "weights and kept out of `params` (and so of the optimiser). Where it is a constant (torch\n"
+            "functions of the constructor's arguments that draw nothing, and nothing in the class writes it:\n"
+            "a causal mask, a sinusoidal table) a Flax author computes it in `setup()`; XLA folds it into the\n"
+            "program. The port then does not store it but checks that the checkpoint holds that value (up\n"
+            "to rounding): a mask changed after construction is an error naming the key, never replaced\n"
+            "silently; export writes it back. A non-persistent buffer is not saved: a constant in `setup()`.\n"
+            "The built model's translation (`--build`) keeps every persistent buffer a variable: its\n"
+            "regenerated source cannot say how the value was made."
         ),
         example=Example(
             torch='self.register_buffer("mask", torch.tril(torch.ones(n, n)))',
-            flax='self.mask = self.variable("buffers", "mask", lambda: jnp.tril(jnp.ones((self.n, self.n)))).value',
+            flax="self.mask = jnp.tril(jnp.ones((self.n, self.n)))",
         ),
         fidelity="Exact: the ported value is used as is.",
     )
@@ -71,7 +78,9 @@ class TorchBuffer(Rule):
         def buffer_case(draw):
             width = draw(st.integers(1, 5))
             persistent = draw(st.booleans())
-            init = f"nn.Linear({width}, {width})\nself.register_buffer('scale', torch.ones({width}) * 2.0, persistent={persistent})"
+            value = draw(st.sampled_from([f"torch.ones({width}) * 2.0", f"torch.arange({width}).float() / {width}",
+                                          f"torch.tril(torch.ones({width}, {width}))[-1]"]))
+            init = f"nn.Linear({width}, {width})\nself.register_buffer('scale', {value}, persistent={persistent})"
             return RuleCase(init, "self.layer(x) * self.scale", (2, width))
 
         return buffer_case()
