@@ -5,9 +5,7 @@ Inputs and outputs keep PyTorch's layout (NCHW); convolutions run channels-last 
 """
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
-import numpy as np
 
 
 # S001: nn.Module -> flax.linen.Module: constructor arguments are dataclass fields, layers are built in setup()
@@ -16,8 +14,7 @@ class SimpleCNN(nn.Module):
 
     def setup(self):
         # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
-        # L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise convolution runs as multiply-adds, a few-channel or patch-embedding one as one matmul
-        self.conv1 = nn.Conv(32, kernel_size=(3, 3), padding=1, conv_general_dilated=conv_for_cpu)
+        self.conv1 = nn.Conv(32, kernel_size=(3, 3), padding=1)
         self.conv2 = nn.Conv(64, kernel_size=(3, 3), padding=1)
         # L001: Linear(in, out) -> Dense(out): Flax infers `in` from the input; kernel = weight.T
         self.fc1 = nn.Dense(128)
@@ -33,126 +30,3 @@ class SimpleCNN(nn.Module):
         x = nn.relu(self.fc1(x))
         x = self.fc2(x)
         return x
-
-
-# Support code the rules above rely on (each cites its rule).
-def conv_for_cpu(
-    lhs,
-    rhs,
-    window_strides,
-    padding,
-    lhs_dilation=None,
-    rhs_dilation=None,
-    dimension_numbers=None,
-    feature_group_count=1,
-    precision=None,
-):
-    """``jax.lax.conv_general_dilated`` for nn.Conv, by an algorithm XLA's CPU backend runs fast (rule L002).
-
-    Channels-last input, kernel [*k, in / groups, out]; the result is the convolution's, its sums in
-    another order. On CPU (elsewhere, and for any other convolution: lax's):
-    - depthwise (one group per channel, no dilation): kh*kw shifted strided windows times per-channel
-      taps, fused elementwise loops (XLA's grouped convolution is 3-5x slower, forward and gradient);
-    - ungrouped with windows that tile the input (stride = kernel, no padding: a patch embedding): the
-      patches by a reshape and one matmul;
-    - ungrouped with at most 4 input channels and 32 out features (first layers): one matmul of the
-      kernel with the windows, forward and gradient 1.2-4x faster than XLA's convolution.
-    """
-    n = lhs.ndim - 2
-    kernel_size, dilation = rhs.shape[:n], tuple(rhs_dilation or (1,) * n)
-    if isinstance(padding, str):
-        extent = [d * (k - 1) + 1 for k, d in zip(kernel_size, dilation)]
-        padding = jax.lax.padtype_to_pads(lhs.shape[1:-1], extent, window_strides, padding)
-    cpu = jax.default_backend() == "cpu" and all(d == 1 for d in (lhs_dilation or ()))
-    if (
-        cpu
-        and feature_group_count == lhs.shape[-1] == rhs.shape[-1]
-        and rhs.shape[-2] == 1
-        and set(dilation) == {1}
-    ):
-        return conv_depthwise_by_taps(lhs, rhs, window_strides, padding)
-    tiles = (
-        tuple(kernel_size) == tuple(window_strides)
-        and set(dilation) == {1}
-        and not any(map(any, padding))
-    )
-    if cpu and feature_group_count == 1 and tiles:
-        return conv_by_patches(lhs, rhs, precision)
-    if cpu and feature_group_count == 1 and lhs.shape[-1] <= 4 and rhs.shape[-1] <= 32:
-        return conv_as_matmul(lhs, rhs, window_strides, padding, dilation, precision)
-    return jax.lax.conv_general_dilated(
-        lhs,
-        rhs,
-        window_strides,
-        padding,
-        lhs_dilation,
-        rhs_dilation,
-        dimension_numbers,
-        feature_group_count,
-        precision=precision,
-    )
-
-
-def conv_windows(x, kernel_size, strides, padding, dilation, first=1):
-    """For each kernel tap, in order, the strided window of ``x`` (padded on its spatial axes
-    ``first``, ``first + 1``, ...) that the tap multiplies."""
-    pads = [(0, 0, 0)] * x.ndim
-    for axis, (lo, hi) in enumerate(padding, first):
-        pads[axis] = (lo, hi, 0)
-    x = jax.lax.pad(x, jnp.zeros((), x.dtype), pads)
-    spatial = x.shape[first : first + len(kernel_size)]
-    rows = [
-        (m - d * (k - 1) - 1) // s + 1
-        for m, k, s, d in zip(spatial, kernel_size, strides, dilation)
-    ]
-    lead = (slice(None),) * first
-    return [
-        x[
-            (
-                *lead,
-                *(
-                    slice(t * d, t * d + s * (q - 1) + 1, s)
-                    for t, s, d, q in zip(tap, strides, dilation, rows)
-                ),
-            )
-        ]
-        for tap in np.ndindex(*kernel_size)
-    ]
-
-
-def conv_depthwise_by_taps(x, kernel, strides, padding):
-    """A depthwise convolution (kernel [*k, 1, C]) as the sum of each tap's window times its weights."""
-    windows = conv_windows(x, kernel.shape[:-2], strides, padding, (1,) * (x.ndim - 2))
-    y = 0
-    for window, taps in zip(windows, kernel.reshape(-1, kernel.shape[-1])):
-        y = y + window * taps
-    return y
-
-
-def conv_by_patches(x, kernel, precision=None):
-    """A convolution whose windows tile the input (stride = kernel, no padding; a patch embedding):
-    the patches by a reshape, then one matmul with the kernel [*k * in, out]."""
-    n, size = x.ndim - 2, kernel.shape[:-2]
-    rows = [m // k for m, k in zip(x.shape[1:-1], size)]
-    x = x[(slice(None), *(slice(0, q * k) for q, k in zip(rows, size)))]  # rows past the last patch
-    x = x.reshape(x.shape[0], *(d for q, k in zip(rows, size) for d in (q, k)), x.shape[-1])
-    x = x.transpose(
-        0, *range(1, 2 * n, 2), *range(2, 2 * n + 1, 2), 2 * n + 1
-    )  # N Q1 Q2 .. k1 k2 .. C
-    return jnp.matmul(
-        x.reshape(*x.shape[: n + 1], -1), kernel.reshape(-1, kernel.shape[-1]), precision=precision
-    )
-
-
-def conv_as_matmul(x, kernel, strides, padding, dilation, precision=None):
-    """An ungrouped convolution as one matmul: kernel (out, taps * in) @ windows (taps * in, N * rows).
-
-    The windows are channels-major (C, N, *rows), so the matmul's long axis is the rows."""
-    n, features = x.ndim - 2, kernel.shape[-1]
-    windows = jnp.stack(
-        conv_windows(jnp.moveaxis(x, -1, 0), kernel.shape[:n], strides, padding, dilation, first=2)
-    )
-    y = jnp.matmul(
-        kernel.reshape(-1, features).T, windows.reshape(-1, windows[0, 0].size), precision=precision
-    )
-    return jnp.moveaxis(y.reshape(features, *windows.shape[2:]), 0, -1)

@@ -23,7 +23,7 @@ TRAPS = [
     RuleCase("nn.Conv3d(2, 2, (3, 1, 2), stride=(1, 2, 1), padding=(1, 0, 1), groups=2)", "self.layer(x)", (1, 2, 4, 5, 3)),
     RuleCase("nn.Conv2d(3, 3, 3, padding=2, dilation=2, groups=3)", "self.layer(x)", (1, 3, 6, 6)),
     RuleCase("nn.Conv2d(4, 6, 3, padding=1, groups=2)", "self.layer(x)", (1, 4, 5, 5)),
-    # L002 few input channels (<= 4) and out features (<= 32): one matmul of the kernel with the windows
+    # L002 few input channels (<= 4) and out features (<= 16): one matmul of the kernel with the windows
     # (strided and dilated, 1-D 'same', 3-D); more features go to lax unchanged
     RuleCase("nn.Conv2d(3, 5, 4, stride=2, padding=1, dilation=2)", "self.layer(x)", (2, 3, 9, 8)),
     RuleCase("nn.Conv1d(1, 3, 5, padding='same', dilation=2, bias=False)", "self.layer(x)", (2, 1, 11)),
@@ -91,7 +91,8 @@ def test_trap(case):
     ("nn.Conv2d(c, 8, 3)", True),  # not a constant: conv_for_cpu decides from the shapes
     ("nn.Conv2d(8, 8, 3, groups=8)", True),  # depthwise
     ("nn.Conv2d(16, 8, 3)", False),  # more than 4 input channels: nn.Conv's own
-    ("nn.Conv2d(3, 64, 3)", False),  # more than 32 out features
+    ("nn.Conv2d(1, 32, 3)", False),  # more than 16 out features
+    ("nn.Conv2d(1, 16, 3)", True),
     ("nn.Conv2d(8, 16, 3, groups=2)", False),  # grouped, not depthwise
     ("nn.Conv2d(3, 768, 16, stride=16)", True),  # patches
 ])

@@ -40,7 +40,7 @@ def conv_for_cpu(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilat
       taps, fused elementwise loops (XLA's grouped convolution is 3-5x slower, forward and gradient);
     - ungrouped with windows that tile the input (stride = kernel, no padding: a patch embedding): the
       patches by a reshape and one matmul;
-    - ungrouped with at most 4 input channels and 32 out features (first layers): one matmul of the
+    - ungrouped with at most 4 input channels and 16 out features (first layers): one matmul of the
       kernel with the windows, forward and gradient 1.2-4x faster than XLA's convolution.
     \"\"\"
     n = lhs.ndim - 2
@@ -54,7 +54,7 @@ def conv_for_cpu(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilat
     tiles = tuple(kernel_size) == tuple(window_strides) and set(dilation) == {1} and not any(map(any, padding))
     if cpu and feature_group_count == 1 and tiles:
         return conv_by_patches(lhs, rhs, precision)
-    if cpu and feature_group_count == 1 and lhs.shape[-1] <= 4 and rhs.shape[-1] <= 32:
+    if cpu and feature_group_count == 1 and lhs.shape[-1] <= 4 and rhs.shape[-1] <= 16:
         return conv_as_matmul(lhs, rhs, window_strides, padding, dilation, precision)
     return jax.lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
                                         dimension_numbers, feature_group_count, precision=precision)
@@ -109,7 +109,7 @@ def conv_as_matmul(x, kernel, strides, padding, dilation, precision=None):
 
 def may_run_other_than_lax(ctx) -> bool:
     """False when the constructor's constants rule out all of ``conv_for_cpu``'s rewrites (ungrouped with
-    more than 4 input channels or 32 out features and windows that overlap; grouped but not depthwise):
+    more than 4 input channels or 16 out features and windows that overlap; grouped but not depthwise):
     nn.Conv's default is kept."""
     channels, features, groups = (literal_or_none(ctx, name) for name in ("in_channels", "out_channels", "groups"))
     kernel, stride, padding = (literal_or_none(ctx, name) for name in ("kernel_size", "stride", "padding"))
@@ -117,7 +117,7 @@ def may_run_other_than_lax(ctx) -> bool:
         return True  # patches (conv_by_patches)
     known = [isinstance(v, int) and not isinstance(v, bool) for v in (channels, features, groups)]
     if known[2] and groups == 1:
-        return not ((known[0] and channels > 4) or (known[1] and features > 32))
+        return not ((known[0] and channels > 4) or (known[1] and features > 16))
     if all(known):
         return groups == channels == features
     return True
@@ -195,18 +195,20 @@ class TorchConv(Rule):
             "channels (depthwise, MobileNet's), it sums kh*kw shifted strided windows of the padded input\n"
             "times each tap's per-channel weights, which XLA fuses into elementwise loops; XLA's CPU grouped\n"
             "convolution is 3-5x slower (MobileNetV2 at batch 16: train step 33 -> 11 ms, forward 10 -> 2.1\n"
-            "ms). With at most 4 input channels and 32 out features (a first layer) it is one matmul, kernel\n"
+            "ms). With at most 4 input channels and 16 out features (a first layer) it is one matmul, kernel\n"
             "(out, taps*in) @ windows (taps*in, N*rows), the windows channels-major: XLA's convolution at 1-4\n"
             "channels was 1.2-4x slower forward and gradient (at batch 16: DCGAN discriminator forward 1.76\n"
             "-> 1.05 of PyTorch; VGG 1.07 -> 0.62; LeNet-5 1.17 -> 0.58). Where the windows tile the input\n"
             "(stride = kernel, no padding: a patch embedding) the patches are a reshape and the convolution\n"
             "one matmul. Lax's convolution everywhere else, and on GPU. (Computing only the derivative as\n"
             "that matmul at 4-64 channels was 1.1-1.4x faster per layer alone and 1.5-3x slower inside\n"
-            "ResNet-18 and LeNet-5: not used.)"
+            "ResNet-18 and LeNet-5: not used. At 32 features the matmul is faster alone and slower followed by\n"
+            "a 3x3 conv: moving its features-major result to the next layer's NHWC costs more than it saves;\n"
+            "SimpleCNN's train step at 8x was 1.1 of PyTorch with it, 0.88 without. Hence 16.)"
         ),
         example=Example(
-            torch="self.conv1 = nn.Conv2d(1, 32, kernel_size=3, padding=1)",
-            flax="self.conv1 = nn.Conv(32, kernel_size=(3, 3), padding=1, conv_general_dilated=conv_for_cpu)  # input NHWC",
+            torch="self.conv1 = nn.Conv2d(1, 16, kernel_size=3, padding=1)",
+            flax="self.conv1 = nn.Conv(16, kernel_size=(3, 3), padding=1, conv_general_dilated=conv_for_cpu)  # input NHWC",
         ),
         fidelity=(
             "Equal within float32 tolerance (measured: Conv2d k3p1 output 7.2e-7, dW relative 6e-7;\n"
