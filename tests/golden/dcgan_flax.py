@@ -390,8 +390,9 @@ def conv_for_cpu(
     another order. On CPU (elsewhere, and for any other convolution: lax's):
     - depthwise (one group per channel, no dilation): kh*kw shifted strided windows times per-channel
       taps, fused elementwise loops (XLA's grouped convolution is 3-5x slower, forward and gradient);
-    - ungrouped with windows that tile the input (stride = kernel, no padding: a patch embedding): the
-      patches by a reshape and one matmul;
+    - ungrouped with windows that tile the input (no padding, and on each axis stride = kernel or one
+      window: a patch embedding, a DCGAN discriminator's last layer): the patches by a reshape and one
+      matmul;
     - ungrouped with at most 4 input channels and 16 out features (first layers): one matmul of the
       kernel with the windows, forward and gradient 1.2-4x faster than XLA's convolution.
     """
@@ -408,10 +409,11 @@ def conv_for_cpu(
         and set(dilation) == {1}
     ):
         return conv_depthwise_by_taps(lhs, rhs, window_strides, padding)
+    # windows that tile the input: stride = kernel, or a single window covering the axis (whatever its stride)
     tiles = (
-        tuple(kernel_size) == tuple(window_strides)
-        and set(dilation) == {1}
+        set(dilation) == {1}
         and not any(map(any, padding))
+        and all(k in (s, m) for k, s, m in zip(kernel_size, window_strides, lhs.shape[1:-1]))
     )
     if cpu and feature_group_count == 1 and tiles:
         return conv_by_patches(lhs, rhs, precision)
@@ -467,8 +469,9 @@ def conv_depthwise_by_taps(x, kernel, strides, padding):
 
 
 def conv_by_patches(x, kernel, precision=None):
-    """A convolution whose windows tile the input (stride = kernel, no padding; a patch embedding):
-    the patches by a reshape, then one matmul with the kernel [*k * in, out]."""
+    """A convolution whose windows tile the input (no padding; on each axis stride = kernel, or one
+    window covering it): the patches by a reshape, then one matmul with the kernel [*k * in, out].
+    """
     n, size = x.ndim - 2, kernel.shape[:-2]
     rows = [m // k for m, k in zip(x.shape[1:-1], size)]
     x = x[(slice(None), *(slice(0, q * k) for q, k in zip(rows, size)))]  # rows past the last patch

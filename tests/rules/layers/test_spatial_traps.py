@@ -34,6 +34,11 @@ TRAPS = [
     RuleCase("nn.Conv2d(3, 40, 4, stride=4)", "self.layer(x)", (2, 3, 9, 8)),
     RuleCase("nn.Conv1d(6, 3, 2, stride=2, bias=False)", "self.layer(x)", (1, 6, 7)),
     RuleCase("nn.Conv3d(2, 3, (1, 2, 3), stride=(1, 2, 3))", "self.layer(x)", (1, 2, 2, 5, 6)),
+    # ... or one window covering an axis, whatever the stride (a DCGAN discriminator's last layer; one axis
+    # of each kind); two windows on an axis with stride 1 are not patches
+    RuleCase("nn.Conv2d(6, 3, 4, 1, 0, bias=False)", "self.layer(x)", (2, 6, 4, 4)),
+    RuleCase("nn.Conv2d(5, 3, (4, 2), stride=(1, 2))", "self.layer(x)", (1, 5, 4, 6)),
+    RuleCase("nn.Conv2d(6, 20, 4, 1, 0)", "self.layer(x)", (1, 6, 5, 4)),
     # L010 MaxPool: ceil-mode overhang on an even size, dilation with ties (negative inputs, exact zeros)
     RuleCase("nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)", "self.layer(x)", (2, 2, 8, 8)),
     RuleCase(None, "F.max_pool2d(x, 2, stride=2, dilation=2, ceil_mode=True)", (2, 2, 9, 8), input_range=(-1.0, 0.0)),
@@ -104,3 +109,25 @@ def test_conv_for_cpu_is_passed_only_where_a_rewrite_can_apply(init, rewritten):
     code = translate_source(source).code
     assert ("conv_general_dilated=conv_for_cpu" in code) is rewritten
     assert ("def conv_for_cpu(" in code) is rewritten
+
+
+@pytest.mark.parametrize(("shape", "kernel", "stride", "padding", "path"), [
+    ((2, 4, 4, 6), (4, 4), (1, 1), "VALID", "dot_general"),  # one window: the patches' matmul
+    ((1, 4, 6, 5), (4, 2), (1, 2), "VALID", "dot_general"),  # one window on H, tiles on W
+    ((1, 5, 4, 6), (4, 4), (1, 1), "VALID", "conv_general_dilated"),  # two windows on H: lax (6 channels)
+    ((1, 4, 4, 6), (4, 4), (1, 1), ((1, 0), (0, 0)), "conv_general_dilated"),  # padded: lax
+])
+def test_conv_for_cpu_takes_the_patches_path_exactly_where_the_windows_tile(shape, kernel, stride, padding, path):
+    """On CPU: which algorithm ``conv_for_cpu`` traces to (its support code run as the translation runs it)."""
+    import jax
+    import jax.numpy as jnp
+
+    from translator.rules.layers.conv import CONV_FOR_CPU
+
+    namespace: dict = {}
+    exec("import jax\nimport jax.numpy as jnp\nimport numpy as np\n" + CONV_FOR_CPU, namespace)
+    x, w = jnp.ones(shape), jnp.ones((*kernel, shape[-1], 20))
+    numbers = ("NHWC", "HWIO", "NHWC")  # as nn.Conv passes them
+    jaxpr = str(jax.make_jaxpr(lambda x, w: namespace["conv_for_cpu"](x, w, stride, padding, dimension_numbers=numbers))(x, w))
+    assert path in jaxpr
+    assert ("conv_general_dilated" in jaxpr) == (path == "conv_general_dilated")
