@@ -177,7 +177,8 @@ def constant_value(node: cst.BaseExpression, file: FileContext, cls: ClassInfo) 
                 return False
         elif not isinstance(call.func, cst.Attribute) or call.func.attr.value.endswith("_"):
             return False  # a user function, or an in-place method
-    heads = [n for n in m.findall(node, m.Name()) if not is_attribute_name(node, n)]
+    keywords = {id(a.keyword) for a in m.findall(node, m.Arg()) if a.keyword is not None}
+    heads = [n for n in m.findall(node, m.Name()) if not is_attribute_name(node, n) and id(n) not in keywords]
     for name in heads:
         if name.value in cls.fields or name.value in BUILTIN_NAMES:
             continue

@@ -138,9 +138,16 @@ class PortPlan:
             if expected is None or key not in shapes:
                 continue
             value = np.asarray(state.get(key))
-            if value.shape != expected.shape or not np.allclose(value, expected, rtol=CONSTANT_RTOL, atol=CONSTANT_ATOL):
-                worst = float(np.max(np.abs(value.astype(np.float64) - expected))) if value.shape == expected.shape else None
-                differing.append(f"{key} ({'shape ' + str(value.shape) if worst is None else f'differs by up to {worst:.3g}'})")
+            if value.shape != expected.shape:
+                differing.append(f"{key} (shape {value.shape}, the translation's {expected.shape})")
+                continue
+            floating = np.issubdtype(value.dtype, np.floating) or np.issubdtype(expected.dtype, np.floating)
+            if floating and np.allclose(value, expected, rtol=CONSTANT_RTOL, atol=CONSTANT_ATOL):
+                continue
+            if not floating and np.array_equal(value, expected):  # a boolean or integer mask: exactly
+                continue
+            worst = float(np.max(np.abs(value.astype(np.float64) - expected.astype(np.float64)), initial=0.0))
+            differing.append(f"{key} (differs by up to {worst:.3g})")
         if differing:
             raise PortError(
                 "the translation computes these buffers from the constructor's arguments (rule S009: a constant "

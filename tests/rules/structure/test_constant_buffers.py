@@ -134,3 +134,17 @@ def test_the_built_models_buffers_stay_variables(tmp_path):
     report = check(path, "Masked", [parse_spec("float32[2,5,4]")], examples=2, build="Masked()")
     assert report.verdict == "pass", report.failure
     assert "Masked.forward" in report.traced
+
+
+def test_a_boolean_mask_is_compared_exactly(tmp_path):
+    path = write(tmp_path, MASKED.replace("torch.tril(torch.ones(block, block))", "torch.ones(block, block, dtype=torch.bool).tril()"),
+                 "boolean.py")
+    assert "mask" in translate_source(path.read_text(), "boolean.py").constant_buffers["Masked"]
+    model = __import__("runpy").run_path(str(path))["Masked"]()
+    state = model.state_dict()
+    torch.save(state, tmp_path / "same.pt")
+    assert port_checkpoint(path, "Masked", tmp_path / "same.pt").variables
+    state["mask"][0, 5, 0] = False
+    torch.save(state, tmp_path / "changed.pt")
+    with pytest.raises(PortError, match=r"mask \(differs by up to 1\)"):
+        port_checkpoint(path, "Masked", tmp_path / "changed.pt")
