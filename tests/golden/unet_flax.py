@@ -19,7 +19,7 @@ class DoubleConv(nn.Module):
 
     def setup(self):
         # L002: Conv2d -> nn.Conv on channels-last input; kernel = weight permuted to [*k, in, out]
-        # L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise convolution runs as multiply-adds, a few-channel or patch-embedding one as one matmul
+        # L002: conv_general_dilated=conv_for_cpu: the same layer and parameters; on CPU a depthwise convolution runs as multiply-adds, a few-channel or patch-embedding one as one matmul (or, strided, a conv of pixel blocks)
         # L020: BatchNorm -> TorchBatchNorm: PyTorch's momentum convention and unbiased running variance
         # S005: nn.Sequential -> a plain list/dict in setup; Flax names its layers <attr>_<index> (or <attr>_<key>)
         self.block = [
@@ -341,7 +341,9 @@ def conv_for_cpu(
       window: a patch embedding, a DCGAN discriminator's last layer): the patches by a reshape and one
       matmul;
     - ungrouped with at most 4 input channels and 16 out features (first layers): one matmul of the
-      kernel with the windows, forward and gradient 1.2-4x faster than XLA's convolution.
+      kernel with the windows, forward and gradient 1.2-4x faster than XLA's convolution; or, with 2-4
+      channels and a stride that divides the kernel on every axis (DCGAN's 4x4 stride 2), a stride-1
+      convolution of s*s-pixel blocks, 1.5-2x faster forward than either.
     """
     n = lhs.ndim - 2
     kernel_size, dilation = rhs.shape[:n], tuple(rhs_dilation or (1,) * n)
@@ -365,6 +367,11 @@ def conv_for_cpu(
     if cpu and feature_group_count == 1 and tiles:
         return conv_by_patches(lhs, rhs, precision)
     if cpu and feature_group_count == 1 and lhs.shape[-1] <= 4 and rhs.shape[-1] <= 16:
+        blocks = all(s > 1 and k % s == 0 for k, s in zip(kernel_size, window_strides)) and set(
+            dilation
+        ) == {1}
+        if blocks and lhs.shape[-1] > 1:
+            return conv_by_blocks(lhs, rhs, window_strides, padding, precision)
         return conv_as_matmul(lhs, rhs, window_strides, padding, dilation, precision)
     return jax.lax.conv_general_dilated(
         lhs,
@@ -443,6 +450,43 @@ def conv_as_matmul(x, kernel, strides, padding, dilation, precision=None):
         kernel.reshape(-1, features).T, windows.reshape(-1, windows[0, 0].size), precision=precision
     )
     return jnp.moveaxis(y.reshape(features, *windows.shape[2:]), 0, -1)
+
+
+def conv_by_blocks(x, kernel, strides, padding, precision=None):
+    """A convolution whose stride divides its kernel on every axis as a stride-1 convolution of blocks:
+    each s1 x s2 .. block of pixels is one pixel of s1*s2*..*C channels (space to depth), and the kernel's
+    taps regroup the same way into k/s taps per axis."""
+    n, channels, features = x.ndim - 2, x.shape[-1], kernel.shape[-1]
+    taps = [k // s for k, s in zip(kernel.shape[:n], strides)]
+    rows = [
+        (m + lo + hi - k) // s + 1
+        for m, (lo, hi), k, s in zip(x.shape[1:-1], padding, kernel.shape[:n], strides)
+    ]
+    read = [
+        s * (q + t - 1) for q, t, s in zip(rows, taps, strides)
+    ]  # the rows the windows read; the rest is cut
+    pads = [
+        (0, 0, 0),
+        *((lo, r - m - lo, 0) for (lo, _), r, m in zip(padding, read, x.shape[1:-1])),
+        (0, 0, 0),
+    ]
+    x = jax.lax.pad(x, jnp.zeros((), x.dtype), pads)
+    x = x.reshape(x.shape[0], *(d for r, s in zip(read, strides) for d in (r // s, s)), channels)
+    x = x.transpose(
+        0, *range(1, 2 * n, 2), *range(2, 2 * n + 1, 2), 2 * n + 1
+    )  # N B1 B2 .. s1 s2 .. C
+    x = x.reshape(*x.shape[: n + 1], -1)
+    kernel = kernel.reshape(*(d for t, s in zip(taps, strides) for d in (t, s)), channels, features)
+    kernel = kernel.transpose(
+        *range(0, 2 * n, 2), *range(1, 2 * n, 2), 2 * n, 2 * n + 1
+    )  # t1 t2 .. s1 s2 .. C O
+    kernel = kernel.reshape(*taps, -1, features)
+    spec = jax.lax.conv_dimension_numbers(
+        x.shape, kernel.shape, ("N" + "HWD"[:n] + "C", "HWD"[:n] + "IO", "N" + "HWD"[:n] + "C")
+    )
+    return jax.lax.conv_general_dilated(
+        x, kernel, (1,) * n, "VALID", dimension_numbers=spec, precision=precision
+    )
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))

@@ -29,6 +29,13 @@ TRAPS = [
     RuleCase("nn.Conv1d(1, 3, 5, padding='same', dilation=2, bias=False)", "self.layer(x)", (2, 1, 11)),
     RuleCase("nn.Conv3d(2, 3, (2, 3, 1), stride=(2, 1, 1), padding=(1, 0, 0))", "self.layer(x)", (1, 2, 5, 4, 3)),
     RuleCase("nn.Conv2d(3, 40, 3, padding=1)", "self.layer(x)", (1, 3, 5, 4)),
+    # ... with 2-4 channels and a stride dividing the kernel on every axis: a stride-1 convolution of
+    # s x s blocks (DCGAN's 4x4 stride 2; rows cut at the end, mixed strides, 1-D, 3-D, unequal padding)
+    RuleCase("nn.Conv2d(3, 4, 4, 2, 1, bias=False)", "self.layer(x)", (2, 3, 9, 7)),
+    RuleCase("nn.Conv2d(4, 6, (4, 3), stride=(2, 3), padding=(1, 2))", "self.layer(x)", (1, 4, 8, 10)),
+    RuleCase("nn.Conv1d(2, 5, 4, stride=2, padding=3)", "self.layer(x)", (2, 2, 11)),
+    RuleCase("nn.Conv3d(2, 3, 2, stride=2)", "self.layer(x)", (1, 2, 4, 5, 3)),
+    RuleCase(None, "F.conv2d(x, torch.ones(3, 2, 4, 4) / 9, stride=2, padding=(2, 1))", (2, 2, 8, 8)),
     # L002 windows that tile the input (stride = kernel, no padding; patch embeddings): a reshape and one
     # matmul, rows past the last patch dropped (2-D, 1-D, 3-D with unequal sizes)
     RuleCase("nn.Conv2d(3, 40, 4, stride=4)", "self.layer(x)", (2, 3, 9, 8)),
@@ -116,8 +123,11 @@ def test_conv_for_cpu_is_passed_only_where_a_rewrite_can_apply(init, rewritten):
     ((1, 4, 6, 5), (4, 2), (1, 2), "VALID", "dot_general"),  # one window on H, tiles on W
     ((1, 5, 4, 6), (4, 4), (1, 1), "VALID", "conv_general_dilated"),  # two windows on H: lax (6 channels)
     ((1, 4, 4, 6), (4, 4), (1, 1), ((1, 0), (0, 0)), "conv_general_dilated"),  # padded: lax
+    ((2, 9, 7, 3), (4, 4), (2, 2), ((1, 1), (1, 1)), "window_strides=(1, 1)"),  # blocks of 2 x 2 pixels
+    ((2, 9, 7, 1), (4, 4), (2, 2), ((1, 1), (1, 1)), "dot_general"),  # one channel: the windows' matmul
+    ((2, 9, 7, 3), (3, 3), (2, 2), ((1, 1), (1, 1)), "dot_general"),  # a stride not dividing the kernel: same
 ])
-def test_conv_for_cpu_takes_the_patches_path_exactly_where_the_windows_tile(shape, kernel, stride, padding, path):
+def test_conv_for_cpu_takes_the_algorithm_its_shapes_call_for(shape, kernel, stride, padding, path):
     """On CPU: which algorithm ``conv_for_cpu`` traces to (its support code run as the translation runs it)."""
     import jax
     import jax.numpy as jnp
@@ -126,8 +136,8 @@ def test_conv_for_cpu_takes_the_patches_path_exactly_where_the_windows_tile(shap
 
     namespace: dict = {}
     exec("import jax\nimport jax.numpy as jnp\nimport numpy as np\n" + CONV_FOR_CPU, namespace)
-    x, w = jnp.ones(shape), jnp.ones((*kernel, shape[-1], 20))
+    x, w = jnp.ones(shape), jnp.ones((*kernel, shape[-1], 8))
     numbers = ("NHWC", "HWIO", "NHWC")  # as nn.Conv passes them
     jaxpr = str(jax.make_jaxpr(lambda x, w: namespace["conv_for_cpu"](x, w, stride, padding, dimension_numbers=numbers))(x, w))
     assert path in jaxpr
-    assert ("conv_general_dilated" in jaxpr) == (path == "conv_general_dilated")
+    assert ("conv_general_dilated" in jaxpr) == (path != "dot_general")
