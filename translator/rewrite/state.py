@@ -197,12 +197,25 @@ def is_attribute_name(root: cst.CSTNode, name: cst.Name) -> bool:
 
 
 def written_by_class(attr: str, file: FileContext, cls: ClassInfo) -> bool:
-    """Whether any method of ``cls`` writes ``self.<attr>``: assigns it (or into it, or its ``.data``), calls an
-    in-place method on it, or passes it to a call that may write it (``torch.nn.init.zeros_(self.x)``, ``out=``)."""
+    """Whether any method of ``cls`` or of a subclass in the file writes ``self.<attr>``: assigns it (or into it,
+    or its ``.data``), calls an in-place method on it, or passes it to a call that may write it
+    (``torch.nn.init.zeros_(self.x)``, ``out=``, a function or method of the file)."""
     own = m.Attribute(value=m.Name("self"), attr=m.Name(attr))
-    node = next(iter(m.findall(file.resolved.module, m.ClassDef(name=m.Name(cls.name)))), None)
-    if node is None:
+    every = list(m.findall(file.resolved.module, m.ClassDef()))
+    names = {cls.name}
+    while True:  # the class and its subclasses in the file, at any depth
+        more = {c.name.value for c in every if any(isinstance(b.value, cst.Name) and b.value.value in names for b in c.bases)}
+        if more <= names:
+            break
+        names |= more
+    classes = [c for c in every if c.name.value in names]
+    if not any(c.name.value == cls.name for c in classes):
         return True
+    return any(writes_attribute(node, own, file) for node in classes)
+
+
+def writes_attribute(node: cst.ClassDef, own: m.Attribute, file: FileContext) -> bool:
+    """Whether the class ``node`` (its own methods; a subclass in the file is asked separately) writes ``own``."""
     rooted = m.Attribute(value=own) | m.Subscript(value=own) | own
     for target in m.findall(node, m.AssignTarget() | m.AugAssign() | m.AnnAssign()):
         written = target.target

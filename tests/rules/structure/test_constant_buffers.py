@@ -127,6 +127,14 @@ def test_buffers_that_are_state_stay_variables():
     assert translation.constant_buffers == {"Buffers": frozenset({"kept"})}
 
 
+def test_a_buffer_a_subclass_writes_stays_a_variable():
+    source = MASKED + (
+        "\n\nclass Decaying(Masked):\n    pass\n\n\nclass Writing(Decaying):\n"
+        "    def forward(self, x):\n        self.mask.mul_(0.5)\n        return super().forward(x)\n"
+    )
+    assert "Masked" not in translate_source(source, "masked.py").constant_buffers
+
+
 def test_the_built_models_buffers_stay_variables(tmp_path):
     """Its regenerated source holds placeholders (zeros) for every buffer: none may be taken as a constant.
     (fx writes the mask's fill value as a bare `-inf`: the regenerated source says `float("-inf")`.)"""
