@@ -25,6 +25,7 @@ from translator.rewrite.context import (
     bind_arguments,
     code_of,
 )
+from translator.rewrite.identity import ByIdentity
 from translator.rewrite.init_forms import normalise_init
 from translator.rewrite.initialisation import (
     initialisation_methods,
@@ -118,20 +119,20 @@ class SetupExpressions(cst.CSTTransformer):
 
     def __init__(self, file: FileContext, info: FileInfo, cls: ClassInfo, hints: dict[str, str]):
         self.file, self.info, self.cls, self.hints = file, info, cls, hints
-        #: id(emitted expression) -> what it builds (LayerAttr, UserModuleRef, ContainerAttr)
-        self.built: dict[int, object] = {}
+        #: emitted expression -> what it builds (LayerAttr, UserModuleRef, ContainerAttr)
+        self.built: ByIdentity[cst.BaseExpression, object] = ByIdentity()
         #: local list variables in __init__ -> the kinds of module appended to them
         self.local_lists: dict[str, list] = {}
         #: methods called from __init__ that return a module -> what they return
         self.helper_kinds: dict[str, object] = {}
         #: parameter and buffer statements met inside compound statements, translated
-        self.state_lines: dict[int, cst.SimpleStatementLine] = {}
+        self.state_lines: ByIdentity[cst.SimpleStatementLine, cst.SimpleStatementLine] = ByIdentity()
 
     def kind_of(self, expr: cst.BaseExpression):
         """What ``expr`` builds; for ``self.<name>`` (or ``self.<name>[0]``), a module an earlier line assigned
         (``nn.Sequential(self.conv1, self.relu1)``, locuslab's TCN: the container holds that same module, whose
         parameters exist once)."""
-        built = self.built.get(id(expr))
+        built = self.built.get(expr)
         if built is None and m.matches(expr, SELF_ATTR):
             return self.attribute_kind(expr.attr.value)
         if built is None and m.matches(expr, m.Subscript(value=SELF_ATTR, slice=[m.SubscriptElement(m.Index(m.Integer() | m.SimpleString()))])):
@@ -153,12 +154,12 @@ class SetupExpressions(cst.CSTTransformer):
         """A parameter or buffer inside a branch or loop of ``__init__`` is translated as at top level."""
         state = translate_state(node, self.file, self.info, self.cls)
         if state is not None:
-            self.state_lines[id(node)] = state
+            self.state_lines[node] = state
             return False
         return True
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine):
-        return self.state_lines.pop(id(original_node), updated_node)
+        return self.state_lines.pop(original_node, updated_node)
 
     def visit_Call(self, node: cst.Call) -> bool:
         """A layer whose rule names ``tensor_arguments`` (a loss's class ``weight``) is left whole for
@@ -186,13 +187,13 @@ class SetupExpressions(cst.CSTTransformer):
         if m.matches(original_node.func, m.Attribute(value=m.Name("self"), attr=m.Name())):
             helper = self.helper_kinds.get(original_node.func.attr.value)
             if helper is not None:
-                self.built[id(updated_node)] = helper
+                self.built[updated_node] = helper
             return updated_node
         if m.matches(original_node.func, m.Name()) and original_node.func.value in self.info.factories:
-            self.built[id(updated_node)] = self.info.factories[original_node.func.value]
+            self.built[updated_node] = self.info.factories[original_node.func.value]
             return updated_node
         if m.matches(original_node.func, m.Name()) and original_node.func.value in self.info.classes:
-            self.built[id(updated_node)] = UserModuleRef(original_node.func.value)
+            self.built[updated_node] = UserModuleRef(original_node.func.value)
             return updated_node
         if m.matches(updated_node.func, m.Attribute(value=m.Name(), attr=m.Name("append") | m.Name("extend"))):
             name = updated_node.func.value.value
@@ -251,7 +252,7 @@ class SetupExpressions(cst.CSTTransformer):
         expr = build.flax_expr if build.flax_expr is not None else cst.Name(INLINE_PLACEHOLDER)
         in_place = "inplace" in original_provided and not m.matches(original_provided["inplace"], m.Name("False"))
         aliases = in_place or build.inline is not None or rule.code in ALIASING_LAYERS
-        self.built[id(expr)] = LayerAttr(rule, build.call, build.inline, build.wrap_call, in_place, aliases, runner_key(build), build.flax_expr)
+        self.built[expr] = LayerAttr(rule, build.call, build.inline, build.wrap_call, in_place, aliases, runner_key(build), build.flax_expr)
         return expr
 
 
@@ -314,7 +315,7 @@ class SetupExpressions(cst.CSTTransformer):
                 return updated
             elements = {k.evaluated_value: self.kind_of(v) for k, v in pairs}
             expr = cst.Dict([cst.DictElement(k, self.placeholder_free(v, elements[k.evaluated_value])) for k, v in pairs])
-            self.built[id(expr)] = ContainerAttr(kind, elements)
+            self.built[expr] = ContainerAttr(kind, elements)
             return expr
         if len(args) == 1 and args[0].star == "*" or (kind == "list" and len(args) == 1 and not isinstance(args[0].value, (cst.List, cst.Tuple))):
             value = args[0].value
@@ -322,7 +323,7 @@ class SetupExpressions(cst.CSTTransformer):
             expr = cst.Call(func=cst.Name("list"), args=[cst.Arg(value)]) if args[0].star else value
             if isinstance(value, cst.ListComp):
                 expr = value
-            self.built[id(expr)] = ContainerAttr(kind, None, tuple(kinds))
+            self.built[expr] = ContainerAttr(kind, None, tuple(kinds))
             return expr
         if any(a.star or a.keyword for a in args):
             self.file.report(CONTAINER_CODE, "container arguments of this form are not translated yet", original)
@@ -334,7 +335,7 @@ class SetupExpressions(cst.CSTTransformer):
             values = []
         elements = {i: self.kind_of(v) for i, v in enumerate(values)}
         expr = cst.List([cst.Element(self.placeholder_free(v, elements[i])) for i, v in enumerate(values)])
-        self.built[id(expr)] = ContainerAttr(kind, elements)
+        self.built[expr] = ContainerAttr(kind, elements)
         return expr
 
     @staticmethod
