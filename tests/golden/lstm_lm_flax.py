@@ -92,18 +92,27 @@ class TorchLSTM(nn.Module):
                 w_hh = self.param(f"weight_hh{suffix}", init, (4 * hidden, hidden))
                 b_ih = self.param(f"bias_ih{suffix}", init, (4 * hidden,)) if self.bias else 0.0
                 b_hh = self.param(f"bias_hh{suffix}", init, (4 * hidden,)) if self.bias else 0.0
-                x_proj = x @ w_ih.T + b_ih  # every step's input projection at once: (L, N, 4*H)
+                x_proj = x @ w_ih.T + (
+                    b_ih + b_hh
+                )  # every step's input projection at once: (L, N, 4*H)
 
                 def step(carry, x_t):
                     h, c = carry
-                    i, f, g, o = jnp.split(x_t + h @ w_hh.T + b_hh, 4, axis=-1)  # PyTorch's order
+                    i, f, g, o = jnp.split(
+                        x_t + h @ w_hh.T, 4, axis=-1
+                    )  # PyTorch's order; b_hh is in x_t
                     c = nn.sigmoid(f) * c + nn.sigmoid(i) * jnp.tanh(g)
                     h = nn.sigmoid(o) * jnp.tanh(c)
                     return (h, c), h
 
                 index = layer * directions + direction
+                # short sequences unrolled: XLA's CPU loop costs more per step than a small step's work
                 carry, out = jax.lax.scan(
-                    step, (h0[index], c0[index]), x_proj, reverse=direction == 1
+                    step,
+                    (h0[index], c0[index]),
+                    x_proj,
+                    reverse=direction == 1,
+                    unroll=min(len(x_proj), 16),
                 )
                 outputs.append(out)
                 finals.append(carry)

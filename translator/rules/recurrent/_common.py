@@ -112,12 +112,13 @@ class @NAME@(nn.Module):
                 w_hh = self.param(f"weight_hh{suffix}", init, (@G@ * hidden, hidden))
                 b_ih = self.param(f"bias_ih{suffix}", init, (@G@ * hidden,)) if self.bias else 0.0
                 b_hh = self.param(f"bias_hh{suffix}", init, (@G@ * hidden,)) if self.bias else 0.0
-                x_proj = x @ w_ih.T + b_ih  # every step's input projection at once: (L, N, @G@*H)
+                x_proj = x @ w_ih.T + @PROJ_BIAS@  # every step's input projection at once: (L, N, @G@*H)
 
 @STEP@
 
                 index = layer * directions + direction
-                carry, out = jax.lax.scan(step, @CARRY0@, x_proj, reverse=direction == 1)
+                # short sequences unrolled: XLA's CPU loop costs more per step than a small step's work
+                carry, out = jax.lax.scan(step, @CARRY0@, x_proj, reverse=direction == 1, unroll=min(len(x_proj), 16))
                 outputs.append(out)
                 finals.append(carry)
             x = jnp.concatenate(outputs, axis=-1)  # [forward, backward] features
@@ -128,7 +129,7 @@ class @NAME@(nn.Module):
 LSTM_STEP = '''
                 def step(carry, x_t):
                     h, c = carry
-                    i, f, g, o = jnp.split(x_t + h @ w_hh.T + b_hh, 4, axis=-1)  # PyTorch's order
+                    i, f, g, o = jnp.split(x_t + h @ w_hh.T, 4, axis=-1)  # PyTorch's order; b_hh is in x_t
                     c = nn.sigmoid(f) * c + nn.sigmoid(i) * jnp.tanh(g)
                     h = nn.sigmoid(o) * jnp.tanh(c)
                     return (h, c), h
@@ -147,7 +148,7 @@ GRU_STEP = '''
 
 RNN_STEP = '''
                 def step(h, x_t):
-                    pre = x_t + h @ w_hh.T + b_hh
+                    pre = x_t + h @ w_hh.T  # b_hh is in x_t
                     h = jnp.tanh(pre) if self.nonlinearity == "tanh" else nn.relu(pre)
                     return h, h
 '''
@@ -193,6 +194,7 @@ def _fill(template: str, **values: str) -> str:
 LSTM_SOURCE = _fill(
     STACK_TEMPLATE,
     NAME="TorchLSTM",
+    PROJ_BIAS="(b_ih + b_hh)",
     TORCH="nn.LSTM",
     CODE="L050",
     G="4",
@@ -208,6 +210,7 @@ LSTM_SOURCE = _fill(
 GRU_SOURCE = _fill(
     STACK_TEMPLATE,
     NAME="TorchGRU",
+    PROJ_BIAS="b_ih",
     TORCH="nn.GRU",
     CODE="L051",
     G="3",
@@ -223,6 +226,7 @@ GRU_SOURCE = _fill(
 RNN_SOURCE = _fill(
     STACK_TEMPLATE,
     NAME="TorchRNN",
+    PROJ_BIAS="(b_ih + b_hh)",
     TORCH="nn.RNN",
     CODE="L052",
     G="1",
