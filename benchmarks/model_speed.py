@@ -131,10 +131,7 @@ def steps(model, batch_scale: int, train: bool, flax_dir: Path | None, peer: boo
     flax_source = None if flax_dir is None else flax_dir / f"{model.module}_flax.py"
     pair, _ = build_pair(model.path, model.class_name, specs, model.kwargs, flax_source, train=train)
     rng = np.random.default_rng(0)
-    inputs = [
-        rng.standard_normal(s.shape).astype(np.float32) if s.is_float else rng.integers(s.low, s.high, s.shape).astype(s.dtype)
-        for s in specs
-    ]
+    inputs = drawn_inputs(specs, rng)
 
     # PyTorch: eager, in the pair's mode (build_pair called .train(train)); no input gradients
     torch_model = pair.torch_model
@@ -191,7 +188,7 @@ def steps(model, batch_scale: int, train: bool, flax_dir: Path | None, peer: boo
         note = "torchax not installed (pip install -e '.[speed]')"
     elif torchax is not None:
         try:
-            peer_steps, note = torchax_steps(torchax, torch_model, train, tensors, inputs, cotangent)
+            peer_steps, note = torchax_steps(torchax, torch_model, train, specs, inputs, cotangent)
             if peer_steps is not None:
                 sides["torchax"] = peer_steps
         except Exception as error:  # noqa: BLE001 - the peer's failure is reported, never fatal
@@ -201,11 +198,25 @@ def steps(model, batch_scale: int, train: bool, flax_dir: Path | None, peer: boo
     return sides, specs[0].shape[0], note
 
 
-def torchax_steps(torchax, torch_model, train: bool, tensors, inputs, cotangent):
+def drawn_inputs(specs, rng) -> list[np.ndarray]:
+    return [
+        rng.standard_normal(s.shape).astype(np.float32) if s.is_float else rng.integers(s.low, s.high, s.shape).astype(s.dtype)
+        for s in specs
+    ]
+
+
+#: input draws the peer's correctness is checked on, the timed one first: a draw can hold an exact tie (two
+#: equal maxima in one max-pool window: LeNet-5 at 8x has one), whose gradient torchax routes to another
+#: element than PyTorch; a peer that agrees on another draw is the same program, and times the same
+PEER_DRAWS = 3
+
+
+def torchax_steps(torchax, torch_model, train: bool, specs, inputs, cotangent):
     """torchax's ``(grad_step, forward_step)`` for ``torch_model`` and a note, or ``(None, reason)``.
 
     Its output and parameter gradients are checked against PyTorch's first, in eval mode (dropout
-    and random draws off), then the model is put back in its mode and traced in it.
+    and random draws off), on the timed inputs or, where they differ there, on up to ``PEER_DRAWS - 1``
+    other draws (:data:`PEER_DRAWS`); then the model is put back in its mode and traced in it.
     """
     env = torchax.default_env()
     key = jax.random.PRNGKey(0)
@@ -226,17 +237,14 @@ def torchax_steps(torchax, torch_model, train: bool, tensors, inputs, cotangent)
 
         return params, buffers, jax.jit(jax.grad(loss)), jax.jit(forward)
 
-    args = [jnp.asarray(x) for x in inputs]
-    g = [jnp.asarray(c) for c in cotangent]
-    # correctness first: eval mode on both sides, against PyTorch's output and parameter gradients
-    state = {k: v.clone() for k, v in torch_model.state_dict().items()}
-    torch_model.eval()
-    try:
+    def disagreement(inputs, cotangent) -> float:
+        """The largest difference of torchax's outputs and parameter gradients from PyTorch's, eval mode."""
+        args, g = [jnp.asarray(x) for x in inputs], [jnp.asarray(c) for c in cotangent]
         params, buffers, grad_fn, forward_fn = functions()
         out = forward_fn(params, buffers, args)
         grads = grad_fn(params, buffers, args, g)
         torch_model.zero_grad(set_to_none=True)
-        result = torch_model(*tensors)
+        result = torch_model(*[torch.from_numpy(x) for x in inputs])
         outs = [r for r in jax.tree_util.tree_leaves(result) if isinstance(r, torch.Tensor)]
         sum((o * torch.from_numpy(c)).sum() for o, c in zip(outs, cotangent)).backward()
         worst = 0.0
@@ -246,17 +254,38 @@ def torchax_steps(torchax, torch_model, train: bool, tensors, inputs, cotangent)
             theirs = theirs.detach().numpy()
             scale = max(float(np.max(np.abs(theirs))), 1e-6)
             worst = max(worst, float(np.max(np.abs(np.asarray(mine) - theirs))) / scale)
+        return worst
+
+    state = {k: v.clone() for k, v in torch_model.state_dict().items()}
+    torch_model.eval()
+    errors = []
+    try:
+        draw_inputs, draw_cotangent = inputs, cotangent
+        for draw in range(PEER_DRAWS):
+            if draw:
+                rng = np.random.default_rng(draw)
+                draw_inputs = drawn_inputs(specs, rng)
+                draw_cotangent = [rng.standard_normal(c.shape).astype(np.float32) for c in cotangent]
+            errors.append(disagreement(draw_inputs, draw_cotangent))
+            if errors[-1] <= 1e-3:
+                break
     finally:
         torch_model.train(train)
         torch_model.load_state_dict(state)
         torch_model.zero_grad(set_to_none=True)
-    if worst > 1e-3:
-        return None, f"torchax left out: differs from PyTorch by {worst:.2g} (relative to the largest value)"
+    if errors[-1] > 1e-3:
+        return None, (f"torchax left out: differs from PyTorch by {', '.join(f'{e:.2g}' for e in errors)} "
+                      f"(relative to the largest value) on {len(errors)} input draws")
+    note = f"torchax agrees with PyTorch (eval mode) within {errors[-1]:.1g}"
+    if len(errors) > 1:
+        note += (f" on input draw {len(errors) - 1}; on the timed draw it differs by {errors[0]:.2g} (a tie PyTorch "
+                 "and torchax break differently, e.g. two equal maxima in one max-pool window)")
     params, buffers, grad_fn, forward_fn = functions()  # traced again in the pair's mode
+    args, g = [jnp.asarray(x) for x in inputs], [jnp.asarray(c) for c in cotangent]
     return (
         (lambda: jax.block_until_ready(grad_fn(params, buffers, args, g)),
          lambda: jax.block_until_ready(forward_fn(params, buffers, args))),
-        f"torchax agrees with PyTorch (eval mode) within {worst:.1g}",
+        note,
     )
 
 
