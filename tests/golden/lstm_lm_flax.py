@@ -92,27 +92,19 @@ class TorchLSTM(nn.Module):
                 w_hh = self.param(f"weight_hh{suffix}", init, (4 * hidden, hidden))
                 b_ih = self.param(f"bias_ih{suffix}", init, (4 * hidden,)) if self.bias else 0.0
                 b_hh = self.param(f"bias_hh{suffix}", init, (4 * hidden,)) if self.bias else 0.0
-                x_proj = x @ w_ih.T + (
-                    b_ih + b_hh
-                )  # every step's input projection at once: (L, N, 4*H)
+                # every step's input projection at once, (L, N, 4*H), with both biases
+                x_proj = x @ w_ih.T + (b_ih + b_hh)
 
                 def step(carry, x_t):
                     h, c = carry
-                    i, f, g, o = jnp.split(
-                        x_t + h @ w_hh.T, 4, axis=-1
-                    )  # PyTorch's order; b_hh is in x_t
+                    i, f, g, o = jnp.split(x_t + h @ w_hh.T, 4, axis=-1)  # PyTorch's order
                     c = nn.sigmoid(f) * c + nn.sigmoid(i) * jnp.tanh(g)
                     h = nn.sigmoid(o) * jnp.tanh(c)
                     return (h, c), h
 
                 index = layer * directions + direction
-                # short sequences unrolled: XLA's CPU loop costs more per step than a small step's work
                 carry, out = jax.lax.scan(
-                    step,
-                    (h0[index], c0[index]),
-                    x_proj,
-                    reverse=direction == 1,
-                    unroll=min(len(x_proj), 16),
+                    step, (h0[index], c0[index]), x_proj, reverse=direction == 1
                 )
                 outputs.append(out)
                 finals.append(carry)

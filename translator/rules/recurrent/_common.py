@@ -112,13 +112,13 @@ class @NAME@(nn.Module):
                 w_hh = self.param(f"weight_hh{suffix}", init, (@G@ * hidden, hidden))
                 b_ih = self.param(f"bias_ih{suffix}", init, (@G@ * hidden,)) if self.bias else 0.0
                 b_hh = self.param(f"bias_hh{suffix}", init, (@G@ * hidden,)) if self.bias else 0.0
-                x_proj = x @ w_ih.T + @PROJ_BIAS@  # every step's input projection at once: (L, N, @G@*H)
+                # every step's input projection at once, (L, N, @G@*H), with @PROJ_NOTE@
+                x_proj = x @ w_ih.T + @PROJ_BIAS@
 
 @STEP@
 
                 index = layer * directions + direction
-                # short sequences unrolled: XLA's CPU loop costs more per step than a small step's work
-                carry, out = jax.lax.scan(step, @CARRY0@, x_proj, reverse=direction == 1, unroll=min(len(x_proj), 16))
+                carry, out = jax.lax.scan(step, @CARRY0@, x_proj, reverse=direction == 1)
                 outputs.append(out)
                 finals.append(carry)
             x = jnp.concatenate(outputs, axis=-1)  # [forward, backward] features
@@ -129,7 +129,7 @@ class @NAME@(nn.Module):
 LSTM_STEP = '''
                 def step(carry, x_t):
                     h, c = carry
-                    i, f, g, o = jnp.split(x_t + h @ w_hh.T, 4, axis=-1)  # PyTorch's order; b_hh is in x_t
+                    i, f, g, o = jnp.split(x_t + h @ w_hh.T, 4, axis=-1)  # PyTorch's order
                     c = nn.sigmoid(f) * c + nn.sigmoid(i) * jnp.tanh(g)
                     h = nn.sigmoid(o) * jnp.tanh(c)
                     return (h, c), h
@@ -148,7 +148,7 @@ GRU_STEP = '''
 
 RNN_STEP = '''
                 def step(h, x_t):
-                    pre = x_t + h @ w_hh.T  # b_hh is in x_t
+                    pre = x_t + h @ w_hh.T
                     h = jnp.tanh(pre) if self.nonlinearity == "tanh" else nn.relu(pre)
                     return h, h
 '''
@@ -195,6 +195,7 @@ LSTM_SOURCE = _fill(
     STACK_TEMPLATE,
     NAME="TorchLSTM",
     PROJ_BIAS="(b_ih + b_hh)",
+    PROJ_NOTE="both biases",
     TORCH="nn.LSTM",
     CODE="L050",
     G="4",
@@ -211,6 +212,7 @@ GRU_SOURCE = _fill(
     STACK_TEMPLATE,
     NAME="TorchGRU",
     PROJ_BIAS="b_ih",
+    PROJ_NOTE="b_ih (b_hh: in the gates)",
     TORCH="nn.GRU",
     CODE="L051",
     G="3",
@@ -227,6 +229,7 @@ RNN_SOURCE = _fill(
     STACK_TEMPLATE,
     NAME="TorchRNN",
     PROJ_BIAS="(b_ih + b_hh)",
+    PROJ_NOTE="both biases",
     TORCH="nn.RNN",
     CODE="L052",
     G="1",
