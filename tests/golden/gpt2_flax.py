@@ -34,11 +34,8 @@ class CausalSelfAttention(nn.Module):
     # S002: forward -> __call__; `train` selects dropout/batch-norm behaviour (PyTorch's model.train()/eval())
     def __call__(self, x, train: bool = False):
         B, T, C = x.shape
-        q, k, v = (
-            lambda _v: tuple(
-                jnp.split(_v, list(range(self.n_embd, _v.shape[2], self.n_embd)), axis=2)
-            )
-        )(self.c_attn(x))
+        # T018: the pieces are unpacked into names, so their number is known: the boundaries are written out (`a, b, c = x.split(n, d)` -> `jnp.split(x, [n, 2 * n], axis=d)`)
+        q, k, v = jnp.split(self.c_attn(x), [self.n_embd, 2 * self.n_embd], axis=2)
         k = jnp.swapaxes(k.reshape(B, T, self.n_head, C // self.n_head), 1, 2)
         q = jnp.swapaxes(q.reshape(B, T, self.n_head, C // self.n_head), 1, 2)
         v = jnp.swapaxes(v.reshape(B, T, self.n_head, C // self.n_head), 1, 2)

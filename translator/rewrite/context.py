@@ -188,6 +188,9 @@ class RuleContext(CallContext):
         #: the class's dataclass fields, where the call is a layer's constructor: a layer inlined at its call
         #: reads them as `self.<field>` (L014's padding of constructor arguments)
         self.fields: frozenset[str] = frozenset()
+        #: how many names the call's result is unpacked into (`q, k, v = x.split(n, 2)`: 3), when it is the whole
+        #: right-hand side of such an assignment; PyTorch raises unless the result has exactly that many items
+        self.unpacked_into: int | None = None
 
     # -- arguments
     def is_default(self, name: str) -> bool:

@@ -98,3 +98,25 @@ def test_linspace_by_keyword_takes_jnp_names(form):
     from translator.rules.base import RuleCase
 
     compare_case(RuleCase(None, f"x + {form}", (2, 5)), 0)
+
+
+@pytest.mark.parametrize(("body", "folded"), [
+    ("return x.view(-1, 1).squeeze(1)", "x.reshape(-1)"),
+    ("return y.reshape(2, 1, -1).squeeze(-2)", "y.reshape(2, -1)"),
+    ("return x.view(1, -1, 1).squeeze((0, 2))", "x.reshape(-1)"),
+    ("return torch.squeeze(x.view(1, 1), 0)", "x.reshape(1)"),
+])
+def test_a_squeeze_of_an_axis_a_reshape_made_1_is_folded_into_the_reshape(body, folded):
+    from translator.equivalence.rule_cases import compare_case
+    from translator.rules.base import RuleCase
+
+    code = translate(body).code
+    assert f"return {folded}\n" in code and "jnp.squeeze" not in code
+    expression = body.removeprefix("return ").replace("y.", "x.")
+    compare_case(RuleCase(None, expression, (1, 1) if "view(1, 1)" in body else (2, 3)))
+
+
+@pytest.mark.parametrize("body", ["return x.view(-1, 2).squeeze(1)", "return x.view(-1, 1).squeeze(0)",
+                                  "return x.reshape(*x.shape, 1).squeeze(0)"])
+def test_a_squeeze_the_reshape_does_not_prove_keeps_pytorchs_no_op_test(body):
+    assert ".shape[a] == 1" in translate(body).code

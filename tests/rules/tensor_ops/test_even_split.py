@@ -45,3 +45,43 @@ def test_pieces_not_proved_equal_keep_pytorchs_sizes(layer, call):
 
 def test_another_axis_keeps_pytorchs_sizes():
     assert "range(" in emitted("nn.Linear(3, 6)", "chunk(3, 0)")
+
+
+# `a, b, c = x.split(n, d)`: PyTorch raises unless there are exactly as many pieces as names, so the
+# boundaries are n, 2n, ... whatever the width (the last piece may be shorter); a width the
+# translator cannot see is fine. A size held by a name that may be a list keeps the general form.
+# (A module constant is such a name; an expression of it is one size.)
+UNPACKED = [
+    ((2, 9), "a, b, c = x.split(3, dim=1)", "jnp.split(x, [3, 6], axis=1)"),
+    ((2, 8), "a, b, c = x.split(3, dim=1)", "jnp.split(x, [3, 6], axis=1)"),
+    ((2, 7, 3), "a, b = torch.split(x, 4, 1)", "jnp.split(x, [4], axis=1)"),
+    ((5, 3), "[a, b, c] = x.split(2)", "jnp.split(x, [2, 4], axis=0)"),
+    ((2, 6), "(a,) = x.split(6, -1)", "jnp.split(x, [], axis=-1)"),
+    ((2, 5), "a, b, c = x.split(WIDTH // 2, dim=1)", "jnp.split(x, [(WIDTH // 2), 2 * (WIDTH // 2)], axis=1)"),
+]
+
+
+def unpacking_case(shape, statement: str) -> RuleCase:
+    names = statement.split(" = ")[0].strip("[]()").rstrip(",")
+    prelude = f"WIDTH = 4\n\n\ndef pieces(x):\n    {statement}\n    return {names},\n"
+    return RuleCase(None, "pieces(x)", shape, prelude=prelude)
+
+
+@pytest.mark.parametrize(("shape", "statement", "expected"), UNPACKED)
+def test_a_split_unpacked_into_names_writes_out_its_boundaries(shape, statement, expected):
+    case = unpacking_case(shape, statement)
+    compare_case(case)
+    from translator.equivalence.rule_cases import case_source
+
+    translation = translate_source(case_source(case), "case.py")
+    assert translation.ok, translation.diagnostics
+    assert expected in translation.code and "range(" not in translation.code and "lambda" not in translation.code
+
+
+def test_a_split_by_a_field_that_may_hold_sizes_keeps_the_general_form():
+    source = (
+        "import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self, sizes):\n        super().__init__()\n"
+        "        self.sizes = tuple(sizes)\n\n    def forward(self, x):\n        a, b = x.split(self.sizes, 1)\n        return a\n"
+    )
+    translation = translate_source(source, "net.py")
+    assert "isinstance(self.sizes_, int)" in translation.code  # `sizes_`: the field keeps `sizes`

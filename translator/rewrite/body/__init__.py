@@ -36,6 +36,7 @@ from translator.rewrite.body.in_place import InPlaceAnalysis
 from translator.rewrite.body.module_calls import ModuleCallSynthesis, ReplaceNode
 from translator.rewrite.body.statements import StatementTranslation
 from translator.rewrite.context import FileContext
+from translator.rewrite.identity import ByIdentity
 from translator.rewrite.model import ClassInfo, ContainerAttr, FileInfo
 from translator.rules.base import Emitted, Fact
 
@@ -91,3 +92,5 @@ class BodyTranslator(StatementTranslation, ExpressionTranslation, CallTranslatio
     returns_channels_last: bool = False
     #: placeholder names -> the expression each stands for while a call is written around it
     stands_for: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    #: right-hand sides unpacked into a fixed number of names (`q, k, v = x.split(n, 2)`): how many
+    unpacked: ByIdentity = field(default_factory=ByIdentity)

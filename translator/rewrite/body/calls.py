@@ -283,6 +283,7 @@ class CallTranslation:
 
             target = pydoc.locate(library_name(self.file.resolved, call.func) or "")
         context = RuleContext(rule, self.file, node, rule.call_signature, translated, facts, body=self, target=target)
+        context.unpacked_into = self.unpacked.get(node)
         result = rule.emit_call(context)
         if context.failed:
             return Emitted(node)

@@ -97,6 +97,10 @@ class StatementTranslation:
             else:
                 chained = None
             self.rebound = names
+            if len(node.targets) == 1 and m.matches(node.targets[0].target, m.Tuple() | m.List()):
+                elements = node.targets[0].target.elements
+                if not any(isinstance(e, cst.StarredElement) for e in elements):
+                    self.unpacked[node.value] = len(elements)
             self.check_in_place(node, names)
             roots = self.storage(node.value)
             value = self.expr(node.value)

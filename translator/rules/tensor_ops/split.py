@@ -133,6 +133,12 @@ class TorchSplit(Rule):
             return emit(f"tuple(jnp.split({x}, {pieces}, axis={dim}))")
         if op == "chunk":
             return emit(bind(x, lambda v: f"tuple(jnp.split({v}, list(range(-(-{v}.shape[{dim}] // {n}), {v}.shape[{dim}], -(-{v}.shape[{dim}] // {n}))), axis={dim}))"))
+        one_size = not (isinstance(size, (cst.Name, cst.Attribute)) and values_unknown(ctx, name))
+        count = getattr(ctx, "unpacked_into", None)
+        if count is not None and one_size:  # `q, k, v = x.split(n, 2)`: PyTorch made exactly `count` pieces
+            ctx.note("the pieces are unpacked into names, so their number is known: the boundaries are "
+                     "written out (`a, b, c = x.split(n, d)` -> `jnp.split(x, [n, 2 * n], axis=d)`)")
+            return emit(f"jnp.split({x}, [{', '.join(multiples(size, count))}], axis={dim})")
         if isinstance(size, (cst.Name, cst.Attribute)) and values_unknown(ctx, name):
             # `x.split(self.split_dims)`: a name may hold one size or a list of them (read where it runs)
             ctx.note(f"`{n}` may be one size or a list of sizes: both are read where the code runs")
@@ -165,6 +171,13 @@ class TorchSplit(Rule):
                 call = draw(st.sampled_from([f"chunk({count}, -1)", f"chunk({count}, dim=-1)", f"split({count}, -1)",
                                              f"split({base}, dim=-1)"]))
                 return RuleCase(f"nn.Linear(3, {width})", f"self.layer(x).{call}", (2, 3))
+            if draw(st.integers(0, 4)) == 0:  # unpacked into names: the count is known, the last piece may be short
+                count = -(-length // s)
+                names = ", ".join(f"p{i}" for i in range(count))
+                call = draw(st.sampled_from([f"x.split({s}, dim={d})", f"torch.split(x, SIZE, {d})", f"x.split(SIZE, {d})"]))
+                prelude = (f"SIZE = {s}\n\n\ndef pieces(x):\n    {names}, = {call}\n    return {names},\n" if count == 1 else
+                           f"SIZE = {s}\n\n\ndef pieces(x):\n    {names} = {call}\n    return {names}\n")
+                return RuleCase(None, "pieces(x)", shape, prelude=prelude)
             if draw(st.booleans()):  # layout: splitting a conv output into channel groups
                 return RuleCase("nn.Conv2d(2, 4, 1)", draw(st.sampled_from([
                     "self.layer(x).chunk(2, dim=1)", "self.layer(x).split([1, 3], 1)", "self.layer(x).unbind(1)",
@@ -174,9 +187,20 @@ class TorchSplit(Rule):
         return split_case()
 
 
+def multiples(size: cst.BaseExpression, count: int) -> list[str]:
+    """``size, 2 * size, ...``: the ``count - 1`` boundaries between ``count`` pieces of ``size`` (the last
+    piece may be shorter, as PyTorch's), as source; numbers where ``size`` is one."""
+    if isinstance(size, cst.Integer):
+        return [str(int(size.value) * i) for i in range(1, count)]
+    text = code_of(size)
+    term = text if isinstance(size, (cst.Name, cst.Attribute)) or getattr(size, "lpar", ()) else f"({text})"
+    return [term if i == 1 else f"{i} * {term}" for i in range(1, count)]
+
+
 def values_unknown(ctx, name: str) -> bool:
     """The argument is not a literal the translator can read, nor a constructor argument (a field, taken to be
-    one size, as a size is usually given): an attribute `__init__` computed (a tuple of head widths), a local."""
+    one size, as a size is usually given): an attribute `__init__` computed (a tuple of head widths, also where
+    it has a constructor argument's name: `self.sizes = tuple(sizes)`), a local."""
     import libcst.matchers as m
 
     from translator.rules.base import NotLiteral
@@ -184,5 +208,6 @@ def values_unknown(ctx, name: str) -> bool:
     if literal_or_none(ctx, name) is not NotLiteral:
         return False
     node, body = ctx.expr(name), getattr(ctx, "body", None)
-    fields = body.cls.fields if body is not None and body.cls is not None else ()
+    cls = body.cls if body is not None else None
+    fields = set(cls.fields) - cls.renamed if cls is not None else set()  # renamed: __init__ assigns it something else
     return not (m.matches(node, m.Attribute(value=m.Name("self"), attr=m.Name())) and node.attr.value in fields)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import libcst as cst
+import libcst.matchers as m
 from hypothesis import strategies as st
 
-from translator.rules._emit import literal_or_none
+from translator.rules._emit import code_of, literal_or_none
 from translator.rules.base import Example, Rule, RuleCase, RuleDoc, signature_of
 from translator.rules.registry import register
 from translator.rules.tensor_ops._common import (
@@ -55,6 +57,10 @@ class TorchSqueeze(Rule):
         if dim is None:
             return emit(f"jnp.squeeze({x})")
         value = literal_or_none(ctx, "dim")
+        folded = squeezed_reshape(ctx.plain("input"), value)
+        if folded is not None:
+            ctx.note("the axis is 1 by the reshape just before: the squeeze is folded into it")
+            return emit(folded)
         dims = f"({dim},)" if isinstance(value, int) or not isinstance(value, (tuple, list)) else dim
         if isinstance(value, int) or isinstance(value, (tuple, list)):
             return emit(bind(x, lambda v: f"jnp.squeeze({v}, axis=tuple(a for a in {dims} if {v}.shape[a] == 1))"))
@@ -63,6 +69,10 @@ class TorchSqueeze(Rule):
     def cases(self):
         @st.composite
         def squeeze_case(draw):
+            if draw(st.integers(0, 5)) == 0:  # after a reshape that makes the axis 1 (folded), or not (kept)
+                sizes = draw(st.sampled_from([("-1", "1"), ("1", "-1"), ("2", "1", "-1"), ("-1", "3", "1"), ("-1", "6")]))
+                dim = draw(st.sampled_from([-1, 0, 1, (0, 1), (1, -1)]))
+                return RuleCase(None, f"x.view({', '.join(sizes)}).squeeze({dim!r})", (2, 3))
             shape = shapes(draw, min_size=1, max_size=2)
             rank = len(shape)
             d = draw(st.integers(-rank, rank - 1))
@@ -76,3 +86,24 @@ class TorchSqueeze(Rule):
             return RuleCase(None, draw(st.sampled_from(forms)), shape)
 
         return squeeze_case()
+
+
+def squeezed_reshape(value: cst.BaseExpression, dims) -> str | None:
+    """``x.reshape(a, 1, b)`` squeezed at 1 as ``x.reshape(a, b)``: the source, when every squeezed axis is a
+    literal 1 of a reshape with one size per argument (as ``view(-1, 1).squeeze(1)`` is translated); else None."""
+    if isinstance(dims, int):
+        dims = (dims,)
+    if not isinstance(dims, (tuple, list)) or not all(isinstance(d, int) for d in dims):
+        return None
+    if not m.matches(value, m.Call(func=m.Attribute(attr=m.Name("reshape")), args=[m.AtLeastN(n=1)])):
+        return None
+    args = value.args
+    if any(a.star or a.keyword is not None for a in args):
+        return None
+    rank = len(args)
+    axes = {d % rank for d in dims if -rank <= d < rank}
+    if len(axes) != len(dims) or not all(m.matches(args[a].value, m.Integer("1")) for a in axes):
+        return None
+    kept = [a.value for i, a in enumerate(args) if i not in axes]
+    sizes = ", ".join(code_of(k) for k in kept) if kept else "()"
+    return f"{code_of(value.func)}({sizes})"
