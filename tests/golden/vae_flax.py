@@ -49,9 +49,7 @@ class VAE(nn.Module):
         self.fc_decode = nn.Dense(2 * self.width * feature * feature)
         # L015: ConvTranspose with stride (2, 2) -> SubPixelConvTranspose: nn.ConvTranspose computed and differentiated by output phases, stride-1 convolutions (XLA's CPU gradient of the stride-dilated one is slow); its arguments and kernel [*k, out, in] are nn.ConvTranspose's with transpose_kernel=True, padding (a, a + output_padding) with a = k-1 - padding
         self.decoder = [
-            lambda x: x.reshape(
-                x.shape[:1] + tuple((2 * self.width, feature, feature)) + x.shape[2:]
-            ),
+            lambda x: x.reshape(x.shape[0], 2 * self.width, feature, feature, *x.shape[2:]),
             SubPixelConvTranspose(
                 self.width, kernel_size=(4, 4), strides=(2, 2), padding=((2, 2), (2, 2))
             ),

@@ -31,8 +31,19 @@ def unflatten_expr(ctx, dim, sizes_code: str) -> Emitted:
         return Emitted(ctx.expr("input"))
     plain = ctx.plain("input")
     x = paren(code_of(plain), plain)
-    tail = "" if dim == -1 else f" + {x}.shape[{dim + 1}:]"
-    return Emitted(cst.parse_expression(f"{x}.reshape({x}.shape[:{dim}] + tuple({sizes_code}){tail})"))
+    return Emitted(cst.parse_expression(f"{x}.reshape({new_shape(x, dim, sizes_code)})"))
+
+
+def new_shape(x: str, dim: int, sizes_code: str) -> str:
+    """The arguments of ``x.reshape`` that split axis ``dim`` into ``sizes``: the sizes written out where
+    they are a literal tuple or list (``x.shape[0], 64, 7, 7, *x.shape[2:]``), else concatenated as a tuple."""
+    sizes = cst.parse_expression(sizes_code)
+    if not isinstance(sizes, (cst.Tuple, cst.List)) or any(isinstance(e, cst.StarredElement) for e in sizes.elements):
+        tail = "" if dim == -1 else f" + {x}.shape[{dim + 1}:]"
+        return f"{x}.shape[:{dim}] + tuple({sizes_code}){tail}"
+    head = {0: [], 1: [f"{x}.shape[0]"]}.get(dim, [f"*{x}.shape[:{dim}]"])
+    tail = [] if dim == -1 else [f"*{x}.shape[{dim + 1}:]"]
+    return ", ".join([*head, *(code_of(e.value) for e in sizes.elements), *tail])
 
 
 @register
@@ -54,7 +65,7 @@ class TorchUnflatten(Rule):
         ),
         example=Example(
             torch="self.unflatten = nn.Unflatten(1, (64, 7, 7))\nx = self.unflatten(x)",
-            flax="x = x.reshape(x.shape[:1] + tuple((64, 7, 7)) + x.shape[2:])",
+            flax="x = x.reshape(x.shape[0], 64, 7, 7, *x.shape[2:])",
         ),
         fidelity="Exact: a reshape moves no values.",
     )
@@ -66,8 +77,7 @@ class TorchUnflatten(Rule):
             if dim is NotLiteral or dim is None:
                 ctx.unsupported("`dim` must be a constant")
                 return None
-            tail = "" if dim == -1 else f" + x.shape[{dim + 1}:]"
-            function = cst.parse_expression(f"lambda x: x.reshape(x.shape[:{dim}] + tuple({sizes}){tail})")
+            function = cst.parse_expression(f"lambda x: x.reshape({new_shape('x', dim, sizes)})")
             return LayerBuild(function, CallSpec(accepts="plain", produces="plain"))
 
         def inline(call_ctx):
@@ -90,7 +100,8 @@ class TorchUnflatten(Rule):
                 prelude = f"x_{a} = {a}\n" if "x_" in sizes else ""
                 return RuleCase(f"nn.Unflatten(1, {sizes})", "self.layer(x).sum(1)", shape, prelude=prelude)
             if form == "method":
-                return RuleCase(None, f"x.unflatten(1, ({a}, -1)) * 2.0", shape)
+                return RuleCase(None, draw(st.sampled_from([f"x.unflatten(1, ({a}, -1)) * 2.0", f"x.unflatten(0, ({lead}, 1)).sum(1)",
+                                                            "x.unsqueeze(1).unflatten(-2, [1, 1]).sum((1, 2))"])), shape)
             if form == "function":
                 return RuleCase(None, f"torch.unflatten(x, 1, [{a}, {b}]).mean(-1)", shape)
             return RuleCase(None, f"x.unflatten(-1, ({a}, {b})).sum(-2)", shape)
