@@ -79,7 +79,9 @@ class TorchSplit(Rule):
             "[s, 2s, ...])`. A list of sizes becomes its running sums. Results are tuples, as in PyTorch.\n"
             "Where the pieces are provably equal, numpy's own call is kept: `jnp.split(x, n, axis=-1)` when the\n"
             "input is a Linear's output split along its last axis and its width (`nn.Linear(d, 3 * inner)`, or a\n"
-            "number) is a multiple of the chunk count, or `k * s` split by `s`. Everywhere else (a width the\n"
+            "number) is a multiple of the chunk count, or `k * s` split by `s`. A `split(s)` unpacked into k\n"
+            "names (`q, k, v = x.split(s, 2)`) has exactly k pieces (PyTorch raises otherwise), so its\n"
+            "boundaries are written out: `jnp.split(x, [s, 2 * s], axis=2)`. Everywhere else (a width the\n"
             "translator cannot see, another axis) the general form stays: `jnp.split(x, n)` would raise where\n"
             "PyTorch's `chunk(4)` of 6 gives 3 pieces of 2."
         ),
