@@ -120,3 +120,12 @@ def test_a_squeeze_of_an_axis_a_reshape_made_1_is_folded_into_the_reshape(body, 
                                   "return x.reshape(*x.shape, 1).squeeze(0)"])
 def test_a_squeeze_the_reshape_does_not_prove_keeps_pytorchs_no_op_test(body):
     assert ".shape[a] == 1" in translate(body).code
+
+
+def test_a_squeeze_of_a_method_of_the_module_called_reshape_is_not_folded():
+    source = (
+        "import torch.nn as nn\n\n\nclass M(nn.Module):\n    def reshape(self, x, size):\n        return x.reshape(size, -1)\n\n"
+        "    def forward(self, x):\n        return self.reshape(x, 1).squeeze(1)\n"
+    )
+    code = translate_source(source, "m.py").code
+    assert "jnp.squeeze(" in code and "self.reshape(x)" not in code

@@ -57,7 +57,7 @@ class TorchSqueeze(Rule):
         if dim is None:
             return emit(f"jnp.squeeze({x})")
         value = literal_or_none(ctx, "dim")
-        folded = squeezed_reshape(ctx.plain("input"), value)
+        folded = squeezed_reshape(ctx.plain("input"), value) if reshaped_in_source(ctx) else None
         if folded is not None:
             ctx.note("the axis is 1 by the reshape just before: the squeeze is folded into it")
             return emit(folded)
@@ -86,6 +86,19 @@ class TorchSqueeze(Rule):
             return RuleCase(None, draw(st.sampled_from(forms)), shape)
 
         return squeeze_case()
+
+
+def reshaped_in_source(ctx) -> bool:
+    """The squeezed value is a tensor's ``view``/``reshape`` in the user's code (not a method of ``self`` that
+    happens to be called ``reshape``): only then is the translated input's ``.reshape`` that tensor's."""
+    node = getattr(ctx, "node", None)
+    if not isinstance(node, cst.Call):
+        return False
+    if isinstance(ctx.target, str):  # x.squeeze(d): the receiver
+        receiver = node.func.value if isinstance(node.func, cst.Attribute) else None
+    else:  # torch.squeeze(x, d): the first argument
+        receiver = node.args[0].value if node.args and node.args[0].keyword is None else None
+    return m.matches(receiver, m.Call(func=m.Attribute(value=~m.Name("self"), attr=m.Name("view") | m.Name("reshape"))))
 
 
 def squeezed_reshape(value: cst.BaseExpression, dims) -> str | None:
