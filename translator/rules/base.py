@@ -50,6 +50,9 @@ class Fact:
     channels_last: bool = False
     rank: int | None = None
     scalar: bool = False  # a Python number (literal or shape entry): broadcasts with any layout
+    #: a tuple whose items each have this layout (``a, b = conv_out.chunk(2, 1)`` split channels-last); only
+    #: for the whole right-hand side of an assignment that unpacks it into names, which take the items' layout
+    tuple_of: bool = False
 
 
 PLAIN = Fact()

@@ -66,6 +66,9 @@ class ExpressionTranslation:
         if value.fact.channels_last:
             self.file.note(LAYOUT, "NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op")
             rank = value.fact.rank
+            if value.fact.tuple_of:  # each item back (only reached if the tuple is used other than unpacked)
+                item = transpose(cst.Name("item"), "to_first" if rank is None else to_channels_first_perm(rank))
+                return parse_expr("tuple({item} for item in {t})", item=item, t=value.expr)
             return transpose(value.expr, "to_first" if rank is None else to_channels_first_perm(rank))
         return value.expr
 

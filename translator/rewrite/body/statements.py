@@ -11,6 +11,7 @@ translation gathered (``annotate``); a statement it cannot translate is reported
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import libcst as cst
 import libcst.matchers as m
@@ -99,7 +100,8 @@ class StatementTranslation:
             self.rebound = names
             if len(node.targets) == 1 and m.matches(node.targets[0].target, m.Tuple() | m.List()):
                 elements = node.targets[0].target.elements
-                if not any(isinstance(e, cst.StarredElement) for e in elements):
+                # names only: a name's layout is tracked, an item of a list or a nested unpacking's is not
+                if all(isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in elements):
                     self.unpacked[node.value] = len(elements)
             self.check_in_place(node, names)
             roots = self.storage(node.value)
@@ -121,7 +123,7 @@ class StatementTranslation:
                 targets.append(target.with_changes(target=self.bind_target(target.target, value, roots)))
             if chained is not None:
                 targets.append(cst.AssignTarget(self.bind_target(cst.Name(chained), value, roots)))
-            if any(not isinstance(t.target, cst.Name) for t in node.targets):
+            if any(not isinstance(t.target, cst.Name) for t in node.targets) and not value.fact.tuple_of:
                 value = Emitted(self.as_plain(value))
             self.rebound = set()
             if len(targets) == 1 and m.matches(value.expr, m.Name(value=getattr(targets[0].target, "value", None))):
@@ -203,9 +205,11 @@ class StatementTranslation:
         if isinstance(target, (cst.Tuple, cst.List)):
             bound = set().union(*self.storage_tracker.roots.values()) if self.storage_tracker.roots else set()
             fresh = roots is not None and len(roots) == 1 and not (roots & bound) and not any(r.startswith("shared:") for r in roots)
+            # the items' layout where the value says it (a channels-last split), else PyTorch's
+            item = Emitted(value.expr, replace(value.fact, tuple_of=False) if value.fact.tuple_of else PLAIN)
             for element in target.elements:
                 # the parts of a freshly created tuple (`a, b = self.lstm(x)`) are distinct tensors
-                self.bind_target(element.value, Emitted(value.expr), self.storage_tracker.new_root() if fresh else roots)
+                self.bind_target(element.value, item, self.storage_tracker.new_root() if fresh else roots)
             return target
         if m.matches(target, m.Attribute(value=m.Name("self"))):
             self.unsupported(

@@ -7,7 +7,16 @@ import libcst.matchers as m
 from hypothesis import strategies as st
 
 from translator.rules._emit import code_of, literal_or_none
-from translator.rules.base import Example, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.base import (
+    Emitted,
+    Example,
+    Fact,
+    Rule,
+    RuleCase,
+    RuleDoc,
+    signature_of,
+    torch_dim_to_channels_last_axis,
+)
 from translator.rules.registry import register
 from translator.rules.tensor_ops._common import (
     bind,
@@ -23,22 +32,27 @@ from translator.rules.tensor_ops._common import (
 def _split(input, size=None, dim=0, length=None, *, split_size_or_sections=None, chunks=None, start=None): ...
 
 
-def even_pieces(ctx, op: str, size: cst.BaseExpression, dim: str) -> int | None:
+#: the axis (in PyTorch's layout) along which a layer's first argument is its output's width: a Linear's
+#: features are its last axis, a convolution's channels axis 1
+WIDTH_AXIS = {-1: "L001", 1: "L002"}
+
+
+def even_pieces(ctx, op: str, size: cst.BaseExpression, dim) -> int | None:
     """How many equal pieces ``chunk(n, -1)`` / ``split(s, -1)`` cut, when the translation can prove it.
 
-    The input must be a Linear's output (``self.qkv(x)``) split along its last axis, whose width is
-    written ``k * e`` (or ``e * k``, or a number): ``chunk(n)`` is even when n divides k, ``split(e)``
-    cuts k pieces.  Anything else keeps PyTorch's general sizes (the last piece may be smaller, and
+    The input must be a Linear's output (``self.qkv(x)``) split along its last axis, or a convolution's
+    along its channels (``dim`` 1, in PyTorch's layout), whose width is written ``k * e`` (or ``e * k``, or
+    a number): ``chunk(n)`` is even when n divides k, ``split(e)`` cuts k pieces.  Anything else keeps PyTorch's general sizes (the last piece may be smaller, and
     ``chunk`` may return fewer pieces than asked).
     """
     body, value = getattr(ctx, "body", None), ctx.provided.get("input")
-    if dim.strip().strip("()") != "-1" or body is None or getattr(body, "cls", None) is None:
+    if dim not in (-1, 1) or body is None or getattr(body, "cls", None) is None:
         return None
     if not m.matches(value, m.Call(func=m.Attribute(value=m.Name("self"), attr=m.Name()))):
         return None
     layer = body.cls.layers.get(value.func.attr.value)
     built = getattr(layer, "built", None)
-    if layer is None or layer.rule.code != "L001" or not m.matches(built, m.Call(args=[m.Arg(keyword=None), m.ZeroOrMore()])):
+    if layer is None or layer.rule.code != WIDTH_AXIS.get(dim) or not m.matches(built, m.Call(args=[m.Arg(keyword=None), m.ZeroOrMore()])):
         return None
     width = built.args[0].value
     if isinstance(width, cst.Integer):
@@ -91,7 +105,8 @@ class TorchSplit(Rule):
 
     def emit_call(self, ctx):
         op = op_name(ctx)
-        x = code(ctx, "input")
+        if op in ("unbind", "narrow"):
+            x = code(ctx, "input")
         if op == "unbind":  # unbind(dim) binds the dimension positionally as `size`, unbind(dim=d) as `dim`
             given = next((n for n in ("size", "dim") if not ctx.is_default(n)), None)
             dim = code_of(ctx.expr(given)) if given else "0"
@@ -115,39 +130,18 @@ class TorchSplit(Rule):
             return unsupported(ctx, f"`{op}` needs a size")
         if not ctx.is_default("length"):
             return unsupported(ctx, f"too many arguments for `{op}`")
-        dim = code_of(ctx.expr("dim"))
-        size = ctx.expr(name)
-        if isinstance(size, (cst.List, cst.Tuple)):  # section sizes: split at their running sums
-            if op != "split":
-                return unsupported(ctx, "`chunk` takes a number of chunks")
-            parts = [code_of(e.value) for e in size.elements]
-            values = literal_or_none(ctx, name)
-            if isinstance(values, (list, tuple)):
-                cuts = [str(sum(values[: i + 1])) for i in range(len(values) - 1)]
-            else:
-                cuts = [" + ".join(parts[: i + 1]) for i in range(len(parts) - 1)]
-            return emit(f"tuple(jnp.split({x}, [{', '.join(cuts)}], axis={dim}))")
-        n = code_of(size)
-        pieces = even_pieces(ctx, op, size, dim)
-        if pieces is not None:  # equal pieces, proved from the layer that made the input: numpy's own call
-            ctx.note("equal pieces (the width is a multiple of the count, proved from the Linear that made it): "
-                     "`jnp.split(x, n, axis)`")
-            return emit(f"tuple(jnp.split({x}, {pieces}, axis={dim}))")
-        if op == "chunk":
-            return emit(bind(x, lambda v: f"tuple(jnp.split({v}, list(range(-(-{v}.shape[{dim}] // {n}), {v}.shape[{dim}], -(-{v}.shape[{dim}] // {n}))), axis={dim}))"))
-        one_size = not (isinstance(size, (cst.Name, cst.Attribute)) and values_unknown(ctx, name))
-        count = getattr(ctx, "unpacked_into", None)
-        if count is not None and one_size:  # `q, k, v = x.split(n, 2)`: PyTorch made exactly `count` pieces
-            ctx.note("the pieces are unpacked into names, so their number is known: the boundaries are "
-                     "written out (`a, b, c = x.split(n, d)` -> `jnp.split(x, [n, 2 * n], axis=d)`)")
-            return emit(f"jnp.split({x}, [{', '.join(multiples(size, count))}], axis={dim})")
-        if isinstance(size, (cst.Name, cst.Attribute)) and values_unknown(ctx, name):
-            # `x.split(self.split_dims)`: a name may hold one size or a list of them (read where it runs)
-            ctx.note(f"`{n}` may be one size or a list of sizes: both are read where the code runs")
-            return emit(bind(x, lambda v: (
-                f"tuple(jnp.split({v}, list(range({n}, {v}.shape[{dim}], {n})) if isinstance({n}, int) "
-                f"else [sum({n}[: i + 1]) for i in range(len({n}) - 1)], axis={dim}))")))
-        return emit(bind(x, lambda v: f"tuple(jnp.split({v}, list(range({n}, {v}.shape[{dim}], {n})), axis={dim}))"))
+        unpacked = getattr(ctx, "unpacked_into", None)
+        fact = ctx.fact("input")
+        torch_dim = literal_or_none(ctx, "dim")
+        if unpacked is not None and fact.channels_last and fact.rank is not None and isinstance(torch_dim, int):
+            # unpacked into names, which can hold channels-last values: split where the axis lives, no transpose
+            axis = torch_dim_to_channels_last_axis(torch_dim, fact.rank)
+            ctx.note("the pieces of a channels-last value are cut along the axis where `dim` lives and stay "
+                     "channels-last")
+            pieces = split_pieces(ctx, op, code(ctx, "input", plain=False), "-1" if axis == fact.rank - 1 else str(axis),
+                                  name, torch_dim)
+            return Emitted(pieces.expr, Fact(channels_last=True, rank=fact.rank, tuple_of=True))
+        return split_pieces(ctx, op, code(ctx, "input"), code_of(ctx.expr("dim")), name, torch_dim)
 
     def cases(self):
         @st.composite
@@ -187,6 +181,45 @@ class TorchSplit(Rule):
             return RuleCase(None, forward, shape)
 
         return split_case()
+
+
+def split_pieces(ctx, op: str, x: str, dim: str, name: str, torch_dim) -> Emitted:
+    """``split``/``chunk`` of ``x`` (source) along ``dim`` (source of the axis in ``x``), PyTorch's pieces;
+    ``torch_dim`` is the axis in PyTorch's layout (a number, or NotLiteral), which proofs of equal pieces read."""
+    unpacked = getattr(ctx, "unpacked_into", None)
+    bare = "{}" if unpacked is not None else "tuple({})"  # unpacked into names: any sequence will do
+    size = ctx.expr(name)
+    if isinstance(size, (cst.List, cst.Tuple)):  # section sizes: split at their running sums
+        if op != "split":
+            return unsupported(ctx, "`chunk` takes a number of chunks")
+        parts = [code_of(e.value) for e in size.elements]
+        values = literal_or_none(ctx, name)
+        if isinstance(values, (list, tuple)):
+            cuts = [str(sum(values[: i + 1])) for i in range(len(values) - 1)]
+        else:
+            cuts = [" + ".join(parts[: i + 1]) for i in range(len(parts) - 1)]
+        return emit(bare.format(f"jnp.split({x}, [{', '.join(cuts)}], axis={dim})"))
+    n = code_of(size)
+    pieces = even_pieces(ctx, op, size, torch_dim)
+    if pieces is not None:  # equal pieces, proved from the layer that made the input: numpy's own call
+        ctx.note("equal pieces (the width is a multiple of the count, proved from the layer that made it): "
+                 "`jnp.split(x, n, axis)`")
+        return emit(bare.format(f"jnp.split({x}, {pieces}, axis={dim})"))
+    if op == "chunk":
+        return emit(bind(x, lambda v: f"tuple(jnp.split({v}, list(range(-(-{v}.shape[{dim}] // {n}), {v}.shape[{dim}], -(-{v}.shape[{dim}] // {n}))), axis={dim}))"))
+    one_size = not (isinstance(size, (cst.Name, cst.Attribute)) and values_unknown(ctx, name))
+    count = getattr(ctx, "unpacked_into", None)
+    if count is not None and one_size:  # `q, k, v = x.split(n, 2)`: PyTorch made exactly `count` pieces
+        ctx.note("the pieces are unpacked into names, so their number is known: the boundaries are "
+                 "written out (`a, b, c = x.split(n, d)` -> `jnp.split(x, [n, 2 * n], axis=d)`)")
+        return emit(f"jnp.split({x}, [{', '.join(multiples(size, count))}], axis={dim})")
+    if isinstance(size, (cst.Name, cst.Attribute)) and values_unknown(ctx, name):
+        # `x.split(self.split_dims)`: a name may hold one size or a list of them (read where it runs)
+        ctx.note(f"`{n}` may be one size or a list of sizes: both are read where the code runs")
+        return emit(bind(x, lambda v: (
+            f"tuple(jnp.split({v}, list(range({n}, {v}.shape[{dim}], {n})) if isinstance({n}, int) "
+            f"else [sum({n}[: i + 1]) for i in range(len({n}) - 1)], axis={dim}))")))
+    return emit(bind(x, lambda v: f"tuple(jnp.split({v}, list(range({n}, {v}.shape[{dim}], {n})), axis={dim}))"))
 
 
 def multiples(size: cst.BaseExpression, count: int) -> list[str]:
