@@ -40,7 +40,7 @@ MODELS = {
             def forward(self, x):
                 a, b = self.conv(x).chunk(2, dim=-3)
                 return self.left(a) + self.right(b)
-        """, "float32[2,2,3,3]", "-(-_v.shape[-1] // 2)", 2),
+        """, "float32[2,2,3,3]", "[(_v.shape[-1] + 1) // 2], axis=-1", 2),
     # split by a size and by sections, rank 3 (Conv1d), and a piece that leaves the channels-last world
     "sections": ("""
         class Net(nn.Module):

@@ -85,3 +85,22 @@ def test_a_split_by_a_field_that_may_hold_sizes_keeps_the_general_form():
     )
     translation = translate_source(source, "net.py")
     assert "isinstance(self.sizes_, int)" in translation.code  # `sizes_`: the field keeps `sizes`
+
+
+# `a, b = x.chunk(n, d)`: as many pieces as names, each ceil(len / n) long but the last; the width
+# may be one the translator cannot see (7 in 3 chunks: 3, 3, 1; 5 in 3 chunks: 2, 2, 1).
+CHUNKS = [((2, 7), "a, b, c = x.chunk(3, 1)", "jnp.split(x, [(x.shape[1] + 2) // 3, 2 * ((x.shape[1] + 2) // 3)], axis=1)"),
+          ((2, 5), "a, b, c = torch.chunk(x, 3, dim=-1)", "axis=-1"),
+          ((4, 3), "a, b = x.chunk(2)", "jnp.split(x, [(x.shape[0] + 1) // 2], axis=0)"),
+          ((2, 6), "a, b = x.chunk(WIDTH - 2, 1)", "-(-x.shape[1] // (WIDTH - 2))")]
+
+
+@pytest.mark.parametrize(("shape", "statement", "expected"), CHUNKS)
+def test_a_chunk_unpacked_into_names_ends_its_pieces_at_multiples_of_the_ceiling(shape, statement, expected):
+    case = unpacking_case(shape, statement)
+    compare_case(case)
+    from translator.equivalence.rule_cases import case_source
+
+    translation = translate_source(case_source(case), "case.py")
+    assert translation.ok, translation.diagnostics
+    assert expected in translation.code and "range(" not in translation.code

@@ -95,11 +95,12 @@ class TorchSplit(Rule):
             "input is a Linear's output split along its last axis and its width (`nn.Linear(d, 3 * inner)`, or a\n"
             "number) is a multiple of the chunk count, or `k * s` split by `s`. A `split(s)` unpacked into k\n"
             "names (`q, k, v = x.split(s, 2)`) has exactly k pieces (PyTorch raises otherwise), so its\n"
-            "boundaries are written out: `jnp.split(x, [s, 2 * s], axis=2)`. Everywhere else (a width the\n"
+            "boundaries are written out: `jnp.split(x, [s, 2 * s], axis=2)`; a `chunk(n)` unpacked into names\n"
+            "ends its pieces at multiples of ceil(len / n), read off the shape. Everywhere else (a width the\n"
             "translator cannot see, another axis) the general form stays: `jnp.split(x, n)` would raise where\n"
             "PyTorch's `chunk(4)` of 6 gives 3 pieces of 2."
         ),
-        example=Example(torch="a, b = x.chunk(2, dim=1)", flax="a, b = tuple(jnp.split(x, list(range(-(-x.shape[1] // 2), x.shape[1], -(-x.shape[1] // 2))), axis=1))"),
+        example=Example(torch="a, b = x.chunk(2, dim=1)", flax="a, b = jnp.split(x, [(x.shape[1] + 1) // 2], axis=1)"),
         fidelity="Exact: values move without arithmetic.",
     )
 
@@ -205,6 +206,17 @@ def split_pieces(ctx, op: str, x: str, dim: str, name: str, torch_dim) -> Emitte
         ctx.note("equal pieces (the width is a multiple of the count, proved from the layer that made it): "
                  "`jnp.split(x, n, axis)`")
         return emit(bare.format(f"jnp.split({x}, {pieces}, axis={dim})"))
+    if op == "chunk" and unpacked is not None:  # k names: k pieces of ceil(len / n), the last one shorter
+        count = literal_or_none(ctx, name)
+
+        def boundaries(v: str) -> str:
+            piece = f"({v}.shape[{dim}] + {count - 1}) // {count}" if isinstance(count, int) and count > 1 else \
+                f"-(-{v}.shape[{dim}] // {n})"
+            return ", ".join(piece if i == 1 else f"{i} * ({piece})" for i in range(1, unpacked))
+
+        ctx.note("the pieces are unpacked into names, so their number is known: PyTorch's chunks of ceil(len / n) "
+                 "end at the boundaries written out")
+        return emit(bind(x, lambda v: f"jnp.split({v}, [{boundaries(v)}], axis={dim})"))
     if op == "chunk":
         return emit(bind(x, lambda v: f"tuple(jnp.split({v}, list(range(-(-{v}.shape[{dim}] // {n}), {v}.shape[{dim}], -(-{v}.shape[{dim}] // {n}))), axis={dim}))"))
     one_size = not (isinstance(size, (cst.Name, cst.Attribute)) and values_unknown(ctx, name))
