@@ -168,10 +168,12 @@ class TorchSplit(Rule):
                 call = draw(st.sampled_from([f"chunk({count}, -1)", f"chunk({count}, dim=-1)", f"split({count}, -1)",
                                              f"split({base}, dim=-1)"]))
                 return RuleCase(f"nn.Linear(3, {width})", f"self.layer(x).{call}", (2, 3))
-            if draw(st.integers(0, 4)) == 0:  # unpacked into names: the count is known, the last piece may be short
-                count = -(-length // s)
+            if draw(st.integers(0, 4)) == 0 and length > 0:  # unpacked into names: the count is known, the last piece may be short
+                call = draw(st.sampled_from([f"x.split({s}, dim={d})", f"torch.split(x, SIZE, {d})", f"x.split(SIZE, {d})",
+                                             f"x.chunk({n}, {d})", f"torch.chunk(x, {n}, dim={d})"]))
+                piece = s if "split" in call else -(-length // n)  # chunk(n): pieces of ceil(len / n)
+                count = -(-length // piece)
                 names = ", ".join(f"p{i}" for i in range(count))
-                call = draw(st.sampled_from([f"x.split({s}, dim={d})", f"torch.split(x, SIZE, {d})", f"x.split(SIZE, {d})"]))
                 prelude = (f"SIZE = {s}\n\n\ndef pieces(x):\n    {names}, = {call}\n    return {names},\n" if count == 1 else
                            f"SIZE = {s}\n\n\ndef pieces(x):\n    {names} = {call}\n    return {names}\n")
                 return RuleCase(None, "pieces(x)", shape, prelude=prelude)
