@@ -7,7 +7,7 @@ does not (``chunk(4)`` of 6 is 3 pieces of 2, ``split(4)`` of 6 is 4 and 2).
 
 import pytest
 
-from translator.equivalence.rule_cases import compare_case
+from translator.equivalence.rule_cases import case_source, compare_case
 from translator.rewrite.pipeline import translate_source
 from translator.rules.base import RuleCase
 
@@ -67,15 +67,19 @@ def unpacking_case(shape, statement: str) -> RuleCase:
     return RuleCase(None, "pieces(x)", shape, prelude=prelude)
 
 
-@pytest.mark.parametrize(("shape", "statement", "expected"), UNPACKED)
-def test_a_split_unpacked_into_names_writes_out_its_boundaries(shape, statement, expected):
+def checked_translation(shape, statement: str) -> str:
+    """The translation of ``statement`` in a function of the input, after checking it against PyTorch."""
     case = unpacking_case(shape, statement)
     compare_case(case)
-    from translator.equivalence.rule_cases import case_source
-
     translation = translate_source(case_source(case), "case.py")
     assert translation.ok, translation.diagnostics
-    assert expected in translation.code and "range(" not in translation.code and "lambda" not in translation.code
+    return translation.code
+
+
+@pytest.mark.parametrize(("shape", "statement", "expected"), UNPACKED)
+def test_a_split_unpacked_into_names_writes_out_its_boundaries(shape, statement, expected):
+    code = checked_translation(shape, statement)
+    assert expected in code and "range(" not in code and "lambda" not in code
 
 
 def test_a_split_by_a_field_that_may_hold_sizes_keeps_the_general_form():
@@ -97,10 +101,5 @@ CHUNKS = [((2, 7), "a, b, c = x.chunk(3, 1)", "jnp.split(x, [(x.shape[1] + 2) //
 
 @pytest.mark.parametrize(("shape", "statement", "expected"), CHUNKS)
 def test_a_chunk_unpacked_into_names_ends_its_pieces_at_multiples_of_the_ceiling(shape, statement, expected):
-    case = unpacking_case(shape, statement)
-    compare_case(case)
-    from translator.equivalence.rule_cases import case_source
-
-    translation = translate_source(case_source(case), "case.py")
-    assert translation.ok, translation.diagnostics
-    assert expected in translation.code and "range(" not in translation.code
+    code = checked_translation(shape, statement)
+    assert expected in code and "range(" not in code
