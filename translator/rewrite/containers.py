@@ -361,6 +361,44 @@ def channels_last_interface(kinds, info: FileInfo) -> tuple[int, int, str, bool]
     return interfaces.pop() if len(interfaces) == 1 else None
 
 
+@dataclass(frozen=True)
+class PlannedInterface:
+    """How the file's classes planned to run channels-last (rule S004) are called: per ``forward`` parameter
+    the rank at which the method takes it channels-last (None: as passed), the result's rank, the method."""
+
+    params: tuple[str, ...]
+    ranks: tuple[int | None, ...]
+    rank_out: int
+    method: str
+    takes_train: bool
+
+    def bind(self, node: cst.Call) -> list[int | None] | None:
+        """Per argument of the call, the rank it is passed at (None: as it is), or None when the call's
+        arguments cannot be matched to the parameters by position and name (``*args``, unknown keywords)."""
+        ranks, bound = [], set()
+        for index, arg in enumerate(node.args):
+            if arg.star:
+                return None
+            name = arg.keyword.value if arg.keyword is not None else (self.params[index] if index < len(self.params) else None)
+            if name not in self.params or name in bound:
+                return None
+            bound.add(name)
+            ranks.append(self.ranks[self.params.index(name)])
+        return ranks
+
+
+def planned_interface(kinds, info: FileInfo) -> PlannedInterface | None:
+    """The one :class:`PlannedInterface` every kind (a class of the file) is called through, else None."""
+    interfaces = set()
+    for kind in kinds:
+        target = info.classes.get(kind.class_name) if isinstance(kind, UserModuleRef) else None
+        if target is None or target.channels_last_method is None:
+            return None
+        interfaces.add(PlannedInterface(target.forward_params, target.channels_last_inputs, target.channels_last_output,
+                                        target.channels_last_method, target.needs_train))
+    return interfaces.pop() if len(interfaces) == 1 else None
+
+
 def input_layout(arg: cst.BaseExpression, first, info: FileInfo | None = None) -> Fact | None:
     """The layout a chain's input is converted to before its first layer: ``x`` itself, or ``x`` moved channels-last."""
     if m.matches(arg, m.Name("x")):

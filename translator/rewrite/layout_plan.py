@@ -1,10 +1,12 @@
 """The layout planned across modules (rule S004): which classes of the file take and return channels-last values.
 
 Inside one function body :mod:`translator.rewrite.body` tracks which values are channels-last. Across
-modules, a class whose ``forward`` is conv-friendly (its input goes straight into channels-last layers and
+modules, a class whose ``forward`` is conv-friendly (its inputs go straight into channels-last layers and
 its output comes out of them) is translated twice: once in PyTorch's layout, as every class is, and once
-with its input channels-last and its returns left channels-last. The second translation is kept when it has
-fewer transposes and reports nothing the first did not; the class then gets
+with those inputs channels-last and its returns left channels-last. Which inputs: each parameter the first
+translation moved channels-last at one rank (``forward(self, x1, x2)`` of a U-Net's up block takes both,
+``forward(self, x, t)`` of a time-conditioned block takes ``x`` and passes ``t`` as it is). The second
+translation is kept when it has fewer transposes and reports nothing the first did not; the class then gets
 
 * a method (``channels_last``) holding that translation, which the other classes of the file call with
   channels-last values (no transpose between two modules that both run channels-last), and
@@ -79,15 +81,15 @@ def copied(value):
     return value
 
 
-def single_input(method: cst.FunctionDef) -> str | None:
-    """The one parameter of ``forward(self, x)`` (no default, no others, no decorators), or None."""
+def planned_inputs(method: cst.FunctionDef) -> tuple[str, ...] | None:
+    """``forward``'s parameters (without self) when they are plain ones a caller binds by position or name
+    (no ``*args``, ``**kwargs``, keyword-only or positional-only ones, no decorators), or None."""
     params = method.params
     if method.decorators or params.star_arg not in (None, cst.MaybeSentinel.DEFAULT) or params.star_kwarg is not None:
         return None
-    if params.kwonly_params or params.posonly_params or len(params.params) != 2:
+    if params.kwonly_params or params.posonly_params or len(params.params) < 2:
         return None
-    param = params.params[1]
-    return param.name.value if param.default is None and param.name.value != "train" else None
+    return tuple(p.name.value for p in params.params[1:])
 
 
 def input_rank(param_ranks: dict[str, set], param: str) -> int | None:
@@ -98,12 +100,20 @@ def input_rank(param_ranks: dict[str, set], param: str) -> int | None:
     return next(iter(ranks))
 
 
-def output_ranks(rank: int, return_facts: list) -> tuple[int, int] | None:
-    """``(rank in, rank out)`` when every value the channels-last trial returns is channels-last at one known rank."""
+def input_ranks(method: cst.FunctionDef, names: tuple[str, ...], param_ranks: dict[str, set]) -> tuple[int | None, ...] | None:
+    """Per parameter, the rank at which it is taken channels-last (None: as the caller passes it), or None
+    when no parameter is. A parameter with a default (``mask=None``) or named ``train`` is always taken as passed."""
+    defaults = {p.name.value for p in method.params.params if p.default is not None}
+    ranks = tuple(None if name in defaults or name == "train" else input_rank(param_ranks, name) for name in names)
+    return ranks if any(rank is not None for rank in ranks) else None
+
+
+def output_rank(return_facts: list) -> int | None:
+    """The rank when every value the channels-last trial returns is channels-last at one known rank."""
     if not return_facts or any(not f.channels_last or f.rank is None for f in return_facts):
         return None
     out = {f.rank for f in return_facts}
-    return (rank, out.pop()) if len(out) == 1 else None
+    return out.pop() if len(out) == 1 else None
 
 
 def transposes(statements) -> int:
@@ -116,12 +126,14 @@ def method_name(cls: ClassInfo) -> str:
     return next(name for name in METHOD_NAMES if name not in taken)
 
 
-def boundary(param: str, params: cst.Parameters, ranks: tuple[int, int], method: str, takes_train: bool) -> cst.FunctionDef:
-    """``__call__`` in PyTorch's layout: the input moved channels-last, the channels-last method, the result moved back."""
-    inner = transpose(cst.Name(param), to_channels_last_perm(ranks[0]))
-    args = [cst.Arg(inner)]
+def boundary(names: tuple[str, ...], ranks: tuple[int | None, ...], rank_out: int, params: cst.Parameters,
+             method: str, takes_train: bool) -> cst.FunctionDef:
+    """``__call__`` in PyTorch's layout: the planned inputs moved channels-last, the others passed as they
+    are, the channels-last method called, its result moved back."""
+    args = [cst.Arg(cst.Name(name) if rank is None else transpose(cst.Name(name), to_channels_last_perm(rank)))
+            for name, rank in zip(names, ranks)]
     if takes_train:
         args.append(cst.Arg(cst.Name("train"), keyword=cst.Name("train")))
     call = cst.Call(func=cst.Attribute(value=cst.Name("self"), attr=cst.Name(method)), args=args)
-    body = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Return(transpose(call, to_channels_first_perm(ranks[1])))])])
+    body = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Return(transpose(call, to_channels_first_perm(rank_out)))])])
     return cst.FunctionDef(name=cst.Name("__call__"), params=params, body=body)

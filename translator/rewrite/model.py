@@ -89,10 +89,15 @@ class ClassInfo:
     methods: set[str] = field(default_factory=set)
     #: whether ``__call__`` takes a ``train`` flag (dropout, batch norm, or a submodule that does)
     needs_train: bool = False
-    #: the layout planned across modules (rule S004): ``(rank in, rank out)`` when ``forward`` takes and
-    #: returns channels-last values; its translation is then the method ``channels_last_method``, and
-    #: ``__call__`` is the thin boundary in PyTorch's layout around it. None: ``__call__`` only, in PyTorch's layout
+    #: the layout planned across modules (rule S004): when ``forward`` runs channels-last, its translation is
+    #: the method ``channels_last_method`` and ``__call__`` is the thin boundary in PyTorch's layout around it;
+    #: ``channels_last_inputs`` gives, per parameter of ``forward``, the rank at which the method takes it
+    #: channels-last (None: as passed), ``channels_last_output`` the rank of its channels-last result.
+    #: ``channels_last`` is ``(rank in, rank out)`` for a one-input ``forward`` (what a Sequential can chain).
+    #: None / (): ``__call__`` only, in PyTorch's layout
     channels_last: tuple[int, int] | None = None
+    channels_last_inputs: tuple[int | None, ...] = ()
+    channels_last_output: int | None = None
     channels_last_method: str | None = None
     #: whether ``forward``'s result may share memory with its arguments (conservative until translated)
     returns_alias: bool = True

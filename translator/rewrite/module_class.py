@@ -36,10 +36,10 @@ from translator.rewrite.initialisation import (
 from translator.rewrite.layout_plan import (
     Snapshot,
     boundary,
-    input_rank,
+    input_ranks,
     method_name,
-    output_ranks,
-    single_input,
+    output_rank,
+    planned_inputs,
     transposes,
 )
 from translator.rewrite.model import ClassInfo, ContainerAttr, FileInfo, LayerAttr, UserModuleRef
@@ -796,23 +796,23 @@ def translate_method(
     is_forward = method.name.value == "forward"
     params = tuple(p.name.value for p in [*method.params.params, *method.params.kwonly_params] if p.name.value != "self")
     submodule = info.submodule_classes is None or cls.name in info.submodule_classes
-    param = single_input(method) if is_forward and submodule else None
-    start = Snapshot.take(file, info, cls) if param is not None else None
+    names = planned_inputs(method) if is_forward and submodule else None
+    start = Snapshot.take(file, info, cls) if names is not None else None
     translator, translated_params, body = translate_body(method, file, info, cls, params, is_forward)
-    rank = input_rank(translator.param_ranks, param) if start is not None else None
-    ranks = None
-    if rank is not None:
-        # the same body with its input channels-last and its returns left so: kept when it moves less
+    ranks = input_ranks(method, names, translator.param_ranks) if start is not None else None
+    rank_out = None
+    if ranks is not None:
+        # the same body with those inputs channels-last and its returns left so: kept when it moves less
         tried = Snapshot.take(file, info, cls)
         reported = file.diagnostics[len(start.file["diagnostics"]):]
         start.restore(file, info, cls)
-        trial = translate_body(method, file, info, cls, params, is_forward, rank)
-        ranks = output_ranks(rank, trial[0].return_facts)
-        if ranks is not None and transposes(trial[2]) < transposes(body) and file.diagnostics[len(start.file["diagnostics"]):] == reported:
+        trial = translate_body(method, file, info, cls, params, is_forward, dict(zip(names, ranks)))
+        rank_out = output_rank(trial[0].return_facts)
+        if rank_out is not None and transposes(trial[2]) < transposes(body) and file.diagnostics[len(start.file["diagnostics"]):] == reported:
             translator, translated_params, body = trial
         else:
             tried.restore(file, info, cls)
-            ranks = None
+            rank_out = None
     if is_forward:
         cls.returns_alias, cls.forward_params, cls.forward_mutates = translator.returns_alias, params, translator.mutated_params
     params = translated_params
@@ -834,12 +834,14 @@ def translate_method(
         file.note(FORWARD, "forward -> __call__" + (
             "; `train` selects dropout/batch-norm behaviour (PyTorch's model.train()/eval())" if cls.needs_train else ""
         ))
-    if ranks is not None:
+    if rank_out is not None:
         name = method_name(cls)
-        cls.channels_last, cls.channels_last_method = ranks, name
+        cls.channels_last_inputs, cls.channels_last_output, cls.channels_last_method = ranks, rank_out, name
+        if len(ranks) == 1:
+            cls.channels_last = (ranks[0], rank_out)
         file.note(LAYOUT_CODE, f"the boundary keeps PyTorch's layout around `{name}`, which this file's modules call directly")
         leading += [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in file.take_notes()]
-        outer = boundary(param, params, ranks, name, cls.needs_train).with_changes(leading_lines=leading)
+        outer = boundary(names, ranks, rank_out, params, name, cls.needs_train).with_changes(leading_lines=leading)
         file.note(LAYOUT_CODE, "forward, channels-last in and out: no transpose at either end")
         inner = method.with_changes(
             name=cst.Name(name),
@@ -860,14 +862,16 @@ def translate_method(
 
 def translate_body(
     method: cst.FunctionDef, file: FileContext, info: FileInfo, cls: ClassInfo, params: tuple[str, ...], is_forward: bool,
-    channels_last_rank: int | None = None,
+    channels_last_ranks: dict[str, int | None] | None = None,
 ) -> tuple[BodyTranslator, cst.Parameters, list[cst.BaseStatement]]:
-    """A method's body, its input in PyTorch's layout, or (``channels_last_rank``) its one input channels-last
-    at that rank and its channels-last returns left so (rule S004)."""
+    """A method's body, its inputs in PyTorch's layout, or (``channels_last_ranks``) those given a rank
+    channels-last at that rank and its channels-last returns left so (rule S004)."""
     translator = BodyTranslator(file, info, cls, params=params, caller_checks_params=is_forward)
     translated_params = translator.parameters(method.params)
     translator.env.pop("self", None)
-    if channels_last_rank is not None:
-        translator.env[params[0]] = channels_last(channels_last_rank)
+    if channels_last_ranks is not None:
+        for name, rank in channels_last_ranks.items():
+            if rank is not None:
+                translator.env[name] = channels_last(rank)
         translator.returns_channels_last = True
     return translator, translated_params, translator.block(method.body.body)

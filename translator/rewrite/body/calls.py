@@ -14,7 +14,14 @@ import libcst as cst
 import libcst.matchers as m
 
 from translator.naming import is_torch_name, library_name
-from translator.rewrite.body.common import HOOKS, IN_PLACE, LAYOUT, UNSUPPORTED, AnyElement
+from translator.rewrite.body.common import (
+    HOOKS,
+    IN_PLACE,
+    LAYOUT,
+    UNSUPPORTED,
+    AnyElement,
+    integer_literal,
+)
 from translator.rewrite.context import (
     RuleContext,
     UnbindableCall,
@@ -204,7 +211,8 @@ class CallTranslation:
     def channels_last_cat(self, node: cst.Call, rule: Rule) -> Emitted | None:
         """``torch.cat([a, b], dim=1)`` of channels-last tensors: joined channels-last along the axis where PyTorch's
         ``dim`` lives (rule T017 with S004), so a U-Net's skip connection costs no transpose. Only a literal list and
-        a literal ``dim``; the operands take the layout most of them have (a tie: PyTorch's)."""
+        a literal ``dim``; the operands take the layout most of them have (a tie: channels-last for a join along
+        the channels, what a convolution reads next in a U-Net's decoder; PyTorch's along any other axis)."""
         try:
             provided = bind_arguments(node, rule.call_signature)
         except UnbindableCall:
@@ -225,7 +233,8 @@ class CallTranslation:
         laid_last = sum(1 for v in values if v.fact.channels_last)
         laid_plain = sum(1 for v in values if not v.fact.channels_last)
         rank = next(iter(ranks)) if len(ranks) == 1 else None
-        if rank is not None and laid_last > laid_plain and -rank <= dim < rank:
+        along_channels = rank is not None and -rank <= dim < rank and dim % rank == 1
+        if rank is not None and (laid_last > laid_plain or (laid_last == laid_plain and along_channels)) and -rank <= dim < rank:
             elements = [e.with_changes(value=self.as_channels_last(v, rank)) for e, v in zip(tensors.elements, values)]
             axis = to_channels_last_perm(rank).index(dim % rank)
             self.file.note(LAYOUT, "torch.cat of channels-last tensors joins them channels-last, along the axis where `dim` lives")
@@ -288,12 +297,3 @@ class CallTranslation:
         if context.failed:
             return Emitted(node)
         return result
-
-
-def integer_literal(node: cst.BaseExpression) -> int | None:
-    """``1`` / ``-1`` as an int, else None."""
-    if isinstance(node, cst.Integer):
-        return int(node.value)
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and isinstance(node.expression, cst.Integer):
-        return -int(node.expression.value)
-    return None

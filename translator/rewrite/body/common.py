@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import libcst as cst
+
 from translator.rewrite.model import ContainerAttr
 
 UNSUPPORTED = "X001"  # a construct with no rule
@@ -36,3 +38,12 @@ def container_kinds(container: ContainerAttr) -> tuple:
     if container.elements is not None:
         return tuple(container.elements.values())
     return tuple(container.kinds)
+
+
+def integer_literal(node: cst.BaseExpression) -> int | None:
+    """``1`` / ``-1`` as an int, else None."""
+    if isinstance(node, cst.Integer):
+        return int(node.value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and isinstance(node.expression, cst.Integer):
+        return -int(node.expression.value)
+    return None

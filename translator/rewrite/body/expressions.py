@@ -18,7 +18,7 @@ import libcst.matchers as m
 
 from translator.diagnostics import Severity
 from translator.naming import is_torch_name, library_name
-from translator.rewrite.body.common import LAYOUT, OPTIONAL_LAYER, UNSUPPORTED
+from translator.rewrite.body.common import LAYOUT, OPTIONAL_LAYER, UNSUPPORTED, integer_literal
 from translator.rewrite.context import RuleContext, code_of, parenthesize, parse_expr, transpose
 from translator.rules.base import (
     PLAIN,
@@ -26,6 +26,7 @@ from translator.rules.base import (
     Emitted,
     to_channels_first_perm,
     to_channels_last_perm,
+    torch_dim_to_channels_last_axis,
 )
 from translator.rules.registry import rule_for_method, rule_for_qualified_name
 
@@ -285,17 +286,20 @@ class ExpressionTranslation:
                 return
 
     def subscript(self, node: cst.Subscript) -> Emitted:
-        if m.matches(node.value, m.Attribute(attr=m.Name("shape"))):
-            shape_of = node.value.value
+        size_call = m.Call(func=m.Attribute(attr=m.Name("size")), args=[])
+        if m.matches(node.value, m.Attribute(attr=m.Name("shape")) | size_call):
+            # `x.shape[i]` / `x.size()[i]`: of a channels-last tensor, read where PyTorch's dim i lives
+            shape_of = node.value.value if isinstance(node.value, cst.Attribute) else node.value.func.value
             value = self.expr(shape_of)
             index = node.slice[0].slice if len(node.slice) == 1 else None
-            if value.fact.channels_last and value.fact.rank is not None and isinstance(index, cst.Index) and isinstance(index.value, cst.Integer):
-                from translator.rules.base import torch_dim_to_channels_last_axis
-
-                axis = torch_dim_to_channels_last_axis(int(index.value.value), value.fact.rank)
+            dim = integer_literal(index.value) if isinstance(index, cst.Index) else None
+            rank = value.fact.rank
+            if value.fact.channels_last and rank is not None and dim is not None and -rank <= dim < rank:
+                axis = torch_dim_to_channels_last_axis(dim % rank, rank)
                 return Emitted(parse_expr(f"{{x}}.shape[{axis}]", x=value.expr), SCALAR)
-            translated = self.as_plain(value)
-            return Emitted(node.with_changes(value=node.value.with_changes(value=parenthesize(translated))), SCALAR)
+            if isinstance(node.value, cst.Attribute):
+                translated = self.as_plain(value)
+                return Emitted(node.with_changes(value=node.value.with_changes(value=parenthesize(translated))), SCALAR)
         if any(self.is_mask(e.slice.value) for e in node.slice if isinstance(e.slice, cst.Index)):
             self.unsupported(
                 UNSUPPORTED,

@@ -23,10 +23,12 @@ from translator.rewrite.body.common import LAYOUT, OPTIONAL_LAYER, AnyElement, c
 from translator.rewrite.containers import (
     CONTAINER_CODE,
     InlineChain,
+    PlannedInterface,
     accepts,
     channels_last_interface,
     fold_chain,
     plain_compatible,
+    planned_interface,
     runner_name,
     runner_source,
     sequential_body,
@@ -95,8 +97,8 @@ class ModuleCallSynthesis:
             layer = one_layer_kind(kinds)
             if layer is not None:  # `for conv in self.convs: x = conv(x)`: every element is the same layer kind
                 return self.layer_call(node, layer)
-            interface = channels_last_interface(kinds, self.info) if kinds else None
-            if interface is not None and self.one_input(node):
+            interface = planned_interface(kinds, self.info) if kinds else None
+            if interface is not None and interface.bind(node) is not None:
                 for kind in kinds:
                     target = self.info.classes[kind.class_name]
                     self.check_callee_writes(node, target.forward_params, target.forward_mutates, self.rebound)
@@ -380,8 +382,8 @@ class ModuleCallSynthesis:
 
     def submodule_call(self, node: cst.Call, target: ClassInfo) -> Emitted:
         self.check_callee_writes(node, target.forward_params, target.forward_mutates, self.rebound)
-        interface = channels_last_interface([UserModuleRef(target.name)], self.info)
-        if interface is not None and self.one_input(node):
+        interface = planned_interface([UserModuleRef(target.name)], self.info)
+        if interface is not None and interface.bind(node) is not None:
             return self.channels_last_call(node, node.func, interface)
         args = self.plain_args(node)
         if target.needs_train:
@@ -389,22 +391,20 @@ class ModuleCallSynthesis:
             args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
         return Emitted(node.with_changes(args=args))
 
-    @staticmethod
-    def one_input(node: cst.Call) -> bool:
-        return len(node.args) == 1 and node.args[0].keyword is None and not node.args[0].star
-
-    def channels_last_call(self, node: cst.Call, module: cst.BaseExpression, interface: tuple) -> Emitted:
-        """A class of the file planned to run channels-last (rule S004): its channels-last method takes the
-        value as it is when it is channels-last already, and its result stays channels-last."""
-        rank_in, rank_out, method, takes_train = interface
-        value = self.as_channels_last(self.expr(node.args[0].value), rank_in)
-        args = [node.args[0].with_changes(value=value)]
-        if takes_train:
+    def channels_last_call(self, node: cst.Call, module: cst.BaseExpression, interface: PlannedInterface) -> Emitted:
+        """A class of the file planned to run channels-last (rule S004): its channels-last method takes each
+        planned input as it is when it is channels-last already (the others as PyTorch's layout has them),
+        and its result stays channels-last."""
+        args = []
+        for arg, rank in zip(node.args, interface.bind(node)):
+            value = self.expr(arg.value)
+            args.append(arg.with_changes(value=self.as_plain(value) if rank is None else self.as_channels_last(value, rank)))
+        if interface.takes_train:
             self.cls.needs_train = self.uses_train = True
             args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
         self.file.note(LAYOUT, "a module that runs channels-last is called through its channels-last method: no transpose in between")
-        call = node.with_changes(func=cst.Attribute(value=module, attr=cst.Name(method)), args=args)
-        return Emitted(call, channels_last(rank_out))
+        call = node.with_changes(func=cst.Attribute(value=module, attr=cst.Name(interface.method)), args=args)
+        return Emitted(call, channels_last(interface.rank_out))
 
 
 class ReplaceName(cst.CSTTransformer):

@@ -21,6 +21,7 @@ from translator.rewrite.aliasing import value_reads
 from translator.rewrite.body.common import (
     HOOKS,
     IN_PLACE,
+    LAYOUT,
     MODULE_STATE,
     NO_GRAD,
     SHARED_MUTATION,
@@ -29,7 +30,13 @@ from translator.rewrite.body.common import (
 )
 from translator.rewrite.context import code_of, parse_expr, transpose
 from translator.rewrite.model import ContainerAttr
-from translator.rules.base import PLAIN, Emitted, Fact, to_channels_first_perm
+from translator.rules.base import (
+    PLAIN,
+    Emitted,
+    Fact,
+    to_channels_first_perm,
+    to_channels_last_perm,
+)
 
 #: context managers whose body is translated: no_grad/inference_mode stop gradients, enable_grad is a no-op
 GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.enable_grad"})
@@ -87,6 +94,26 @@ class StatementTranslation:
             first = first.with_changes(leading_lines=[*first.leading_lines, *lines])
         return [self.file.mark(first, original), *statements[1:]]
 
+    def unpacked_channels_last_shape(self, node: cst.Assign) -> tuple[cst.Assign, Emitted] | None:
+        """``n, c, h, w = x.shape`` (or ``x.size()``) of a channels-last ``x``: the names in the order the
+        channels-last shape lists them, ``n, h, w, c = x.shape`` (rule S004), instead of moving ``x`` back."""
+        if len(node.targets) != 1 or not m.matches(
+            node.value, m.Attribute(value=m.Name(), attr=m.Name("shape")) | m.Call(func=m.Attribute(value=m.Name(), attr=m.Name("size")), args=[])
+        ):
+            return None
+        target = node.targets[0].target
+        name = node.value.value if isinstance(node.value, cst.Attribute) else node.value.func.value
+        fact = self.env.get(name.value, PLAIN)
+        if not fact.channels_last or fact.rank is None or not isinstance(target, (cst.Tuple, cst.List)):
+            return None
+        elements = target.elements
+        if len(elements) != fact.rank or not all(isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in elements):
+            return None
+        ordered = [elements[dim].with_changes(comma=element.comma) for dim, element in zip(to_channels_last_perm(fact.rank), elements)]
+        self.file.note(LAYOUT, "the sizes of a channels-last tensor, named in the order its shape lists them")
+        reordered = node.with_changes(targets=[node.targets[0].with_changes(target=target.with_changes(elements=ordered))])
+        return reordered, Emitted(parse_expr("{x}.shape", x=name))
+
     def small_statement(self, node: cst.BaseSmallStatement) -> list[cst.BaseSmallStatement]:
         if isinstance(node, (cst.Assign, cst.AugAssign)) and self.indexed_target(node) is not None:
             return self.indexed_update(node)
@@ -105,7 +132,11 @@ class StatementTranslation:
                     self.unpacked[node.value] = len(elements)
             self.check_in_place(node, names)
             roots = self.storage(node.value)
-            value = self.expr(node.value)
+            reordered = self.unpacked_channels_last_shape(node)
+            if reordered is not None:
+                node, value = reordered
+            else:
+                value = self.expr(node.value)
             is_list = m.matches(node.value, m.List() | m.ListComp() | m.Call(func=m.Name("list")))
             is_mask = self.is_mask(node.value)
             is_dtype = self.is_dtype(node.value)
