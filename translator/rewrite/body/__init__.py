@@ -71,6 +71,9 @@ class BodyTranslator(StatementTranslation, ExpressionTranslation, CallTranslatio
     rebound: set[str] = field(default_factory=set)
     #: in-place writes inside each enclosing loop body, re-checked once the body has been seen whole
     loop_writes: list[list] = field(default_factory=list)
+    #: how many loops enclose the statement being translated: a `break`/`continue` leaves every value in
+    #: the layout the loop's other exits leave it in (PyTorch's)
+    loop_depth: int = 0
     flagged_writes: set[int] = field(default_factory=set)
     #: locals holding a Python list (``outs = []``): ``outs.append(x)`` is plain Python
     lists: set[str] = field(default_factory=set)

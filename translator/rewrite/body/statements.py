@@ -95,24 +95,28 @@ class StatementTranslation:
         return [self.file.mark(first, original), *statements[1:]]
 
     def unpacked_channels_last_shape(self, node: cst.Assign) -> tuple[cst.Assign, Emitted] | None:
-        """``n, c, h, w = x.shape`` (or ``x.size()``) of a channels-last ``x``: the names in the order the
-        channels-last shape lists them, ``n, h, w, c = x.shape`` (rule S004), instead of moving ``x`` back."""
+        """``n, c, h, w = x.shape`` (or ``x.size()``) unpacked into names, which hold Python ints: of a
+        channels-last ``x``, the names in the order the channels-last shape lists them, ``n, h, w, c = x.shape``
+        (rule S004), instead of moving ``x`` back."""
         if len(node.targets) != 1 or not m.matches(
             node.value, m.Attribute(value=m.Name(), attr=m.Name("shape")) | m.Call(func=m.Attribute(value=m.Name(), attr=m.Name("size")), args=[])
         ):
             return None
         target = node.targets[0].target
-        name = node.value.value if isinstance(node.value, cst.Attribute) else node.value.func.value
-        fact = self.env.get(name.value, PLAIN)
-        if not fact.channels_last or fact.rank is None or not isinstance(target, (cst.Tuple, cst.List)):
+        if not isinstance(target, (cst.Tuple, cst.List)):
             return None
         elements = target.elements
-        if len(elements) != fact.rank or not all(isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in elements):
+        if not all(isinstance(e, cst.Element) and isinstance(e.value, cst.Name) for e in elements):
             return None
+        sizes = Fact(scalar=True, tuple_of=True)  # each name a Python int, which broadcasts with any layout
+        name = node.value.value if isinstance(node.value, cst.Attribute) else node.value.func.value
+        fact = self.env.get(name.value, PLAIN)
+        if not fact.channels_last or fact.rank is None or len(elements) != fact.rank:
+            return node, Emitted(self.expr(node.value).expr, sizes)
         ordered = [elements[dim].with_changes(comma=element.comma) for dim, element in zip(to_channels_last_perm(fact.rank), elements)]
         self.file.note(LAYOUT, "the sizes of a channels-last tensor, named in the order its shape lists them")
         reordered = node.with_changes(targets=[node.targets[0].with_changes(target=target.with_changes(elements=ordered))])
-        return reordered, Emitted(parse_expr("{x}.shape", x=name))
+        return reordered, Emitted(parse_expr("{x}.shape", x=name), sizes)
 
     def small_statement(self, node: cst.BaseSmallStatement) -> list[cst.BaseSmallStatement]:
         if isinstance(node, (cst.Assign, cst.AugAssign)) and self.indexed_target(node) is not None:
@@ -218,6 +222,11 @@ class StatementTranslation:
                 )
                 return [node]
             return [node.with_changes(value=self.plain(node.value))]
+        if isinstance(node, (cst.Break, cst.Continue)) and self.loop_depth:
+            # the loop's end (each pass, and after it) has every value in PyTorch's layout: so has this exit
+            fixes = [self.rebind_plain(name, fact).body[0] for name, fact in sorted(self.env.items()) if fact.channels_last]
+            self.env = {name: (PLAIN if fact.channels_last else fact) for name, fact in self.env.items()}
+            return [*fixes, node]
         if isinstance(node, (cst.Pass, cst.Break, cst.Continue)):
             return [node]
         if isinstance(node, cst.Assert):
@@ -274,6 +283,13 @@ class StatementTranslation:
             tracker.roots[name] |= tracker.at_entry(name)
         merged: dict[str, Fact] = {}
         body_fix, else_fix = [], []
+        # a branch that ends in a jump (`continue`, `break`, `return`, `raise`) never reaches the code after
+        # the `if`: the layouts there are the other branch's
+        else_body = orelse.body.body if isinstance(orelse, cst.Else) else None
+        if ends_in_jump(node.body.body):
+            after_body = after_else
+        elif else_body is not None and ends_in_jump(else_body):
+            after_else = after_body
         for name in set(after_body) | set(after_else):
             a, b = after_body.get(name, PLAIN), after_else.get(name, PLAIN)
             if a == b:
@@ -375,7 +391,9 @@ class StatementTranslation:
         tracker = self.storage_tracker
         roots_entry = dict(tracker.roots)
         self.loop_writes.append([])
+        self.loop_depth += 1
         body = self.block(node.body.body)
+        self.loop_depth -= 1
         writes = self.loop_writes.pop()
         if not self.loop_writes:
             self.storage_tracker.consume(node)
@@ -396,3 +414,10 @@ class StatementTranslation:
         if node.orelse is not None:
             self.unsupported(UNSUPPORTED, "`else` on a loop is not translated yet", node)
         return [*before, node.with_changes(body=node.body.with_changes(body=[*body, *fixes]), **header)]
+
+
+def ends_in_jump(statements) -> bool:
+    """Whether a block's last statement leaves it (``continue``, ``break``, ``return``, ``raise``)."""
+    if not statements or not isinstance(statements[-1], cst.SimpleStatementLine):
+        return False
+    return isinstance(statements[-1].body[-1], (cst.Continue, cst.Break, cst.Return, cst.Raise))
