@@ -52,7 +52,7 @@ class Snapshot:
             file={"diagnostics": list(file.diagnostics), "pending_notes": list(file.pending_notes),
                   "shown_notes": set(file.shown_notes), "support": dict(file.support), "origin": file.origin, "marks": marks},
             info={"runner_table": dict(info.runner_table), "runner_name": info.runner_name},
-            cls={f.name: copied(getattr(cls, f.name)) for f in dataclasses.fields(cls)},
+            cls={f.name: copied(getattr(cls, f.name)) for f in dataclasses.fields(cls)} if cls is not None else {},
         )
 
     def restore(self, file: FileContext, info: FileInfo, cls: ClassInfo) -> None:

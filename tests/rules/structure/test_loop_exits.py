@@ -73,3 +73,40 @@ def test_a_branch_that_returns_leaves_the_layout_after_the_if_to_the_other_branc
     assert body.count("jnp.transpose(") == 3, body
     report = check(str(path), "Net", [parse_spec("float32[2,3,6,6]")], examples=2)
     assert report.ok, report.to_json()
+
+
+KEPT = """\
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 3, 3, padding=1)
+        self.convs = nn.ModuleList([nn.Conv2d(3, 3, 3, padding=1) for _ in range(3)])
+
+    def forward(self, x):
+        x = self.stem(x)
+        for i, conv in enumerate(self.convs):
+            if i == 1:
+                x = x.transpose(2, 3) * 0.5
+                {jump}
+            x = conv(x)
+        return x.flatten(1)
+"""
+
+
+@pytest.mark.parametrize("jump", ["continue", "break"])
+def test_a_loop_that_keeps_a_value_channels_last_gets_it_back_so_at_a_jump(jump, tmp_path):
+    """The loop keeps `x` channels-last from pass to pass (each pass ends with a convolution); the branch
+    that jumps computes it in PyTorch's layout and moves it channels-last before leaving."""
+    path = tmp_path / f"kept_{jump}.py"
+    path.write_text(KEPT.format(jump=jump))
+    translation = translate_file(str(path))
+    assert translation.ok, translation.diagnostics
+    body = translation.code.split("def __call__", 1)[1].split("# Support code")[0]
+    assert "            x = conv(x)\n" in body, body  # no transpose around the convolution in the loop
+    assert f"x = jnp.transpose(x, (0, 2, 3, 1))\n                {jump}" in body, body
+    report = check(str(path), "Net", [parse_spec("float32[2,3,6,6]")], examples=2)
+    assert report.ok, report.to_json()

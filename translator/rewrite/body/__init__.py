@@ -23,8 +23,10 @@ module, each of which reads and updates that state:
 
 from __future__ import annotations
 
+import copy
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import libcst as cst
 
@@ -37,6 +39,7 @@ from translator.rewrite.body.module_calls import ModuleCallSynthesis, ReplaceNod
 from translator.rewrite.body.statements import StatementTranslation
 from translator.rewrite.context import FileContext
 from translator.rewrite.identity import ByIdentity
+from translator.rewrite.layout_plan import Snapshot
 from translator.rewrite.model import ClassInfo, ContainerAttr, FileInfo
 from translator.rules.base import Emitted, Fact
 
@@ -71,9 +74,9 @@ class BodyTranslator(StatementTranslation, ExpressionTranslation, CallTranslatio
     rebound: set[str] = field(default_factory=set)
     #: in-place writes inside each enclosing loop body, re-checked once the body has been seen whole
     loop_writes: list[list] = field(default_factory=list)
-    #: how many loops enclose the statement being translated: a `break`/`continue` leaves every value in
-    #: the layout the loop's other exits leave it in (PyTorch's)
-    loop_depth: int = 0
+    #: the layouts each enclosing loop keeps at the start and end of every pass (innermost last): a
+    #: `break`/`continue` leaves every value in its loop's layout, as the end of the body does
+    loop_layouts: list[dict[str, Fact]] = field(default_factory=list)
     flagged_writes: set[int] = field(default_factory=set)
     #: locals holding a Python list (``outs = []``): ``outs.append(x)`` is plain Python
     lists: set[str] = field(default_factory=set)
@@ -97,3 +100,35 @@ class BodyTranslator(StatementTranslation, ExpressionTranslation, CallTranslatio
     stands_for: dict[str, cst.BaseExpression] = field(default_factory=dict)
     #: right-hand sides unpacked into a fixed number of names (`q, k, v = x.split(n, 2)`): how many
     unpacked: ByIdentity = field(default_factory=ByIdentity)
+
+    def checkpoint(self) -> Callable[[], None]:
+        """A function that puts back everything translating more statements may change: this translator's
+        state, and the file's, its classes' and the class's (:class:`~translator.rewrite.layout_plan.Snapshot`).
+        For translating a part two ways and keeping one (a loop's layouts)."""
+        outer = Snapshot.take(self.file, self.info, self.cls)
+        state = {f.name: copied_state(getattr(self, f.name)) for f in fields(self) if f.name not in ("file", "info", "cls")}
+
+        def restore() -> None:
+            outer.restore(self.file, self.info, self.cls)
+            for name, value in state.items():
+                setattr(self, name, copied_state(value))
+
+        return restore
+
+
+def copied_state(value):
+    """A copy deep enough that translating on changes nothing in it (containers two levels, the storage tracker's
+    tables); nodes, facts and maps only added to (``ByIdentity``) are shared."""
+    if isinstance(value, StorageTracker):
+        tracker = copy.copy(value)
+        tracker.roots, tracker.consumed = dict(value.roots), Counter(value.consumed)
+        return tracker
+    if isinstance(value, Counter):
+        return Counter(value)
+    if isinstance(value, dict):
+        return {k: copied_state(v) if isinstance(v, (set, list, dict)) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [copied_state(v) if isinstance(v, (set, list, dict)) else v for v in value]
+    if isinstance(value, set):
+        return set(value)
+    return value

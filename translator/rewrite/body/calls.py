@@ -211,8 +211,9 @@ class CallTranslation:
     def channels_last_cat(self, node: cst.Call, rule: Rule) -> Emitted | None:
         """``torch.cat([a, b], dim=1)`` of channels-last tensors: joined channels-last along the axis where PyTorch's
         ``dim`` lives (rule T017 with S004), so a U-Net's skip connection costs no transpose. Only a literal list and
-        a literal ``dim``; the operands take the layout most of them have (a tie: channels-last for a join along
-        the channels, what a convolution reads next in a U-Net's decoder; PyTorch's along any other axis)."""
+        a literal ``dim``; the operands take the layout most of them have (a tie: PyTorch's). In a tie along the
+        channels, a plain operand that is a parameter of the function is recorded as wanted channels-last at
+        that rank, so a module's plan (S004) can take it so (a U-Net up block's skip input)."""
         try:
             provided = bind_arguments(node, rule.call_signature)
         except UnbindableCall:
@@ -233,8 +234,14 @@ class CallTranslation:
         laid_last = sum(1 for v in values if v.fact.channels_last)
         laid_plain = sum(1 for v in values if not v.fact.channels_last)
         rank = next(iter(ranks)) if len(ranks) == 1 else None
-        along_channels = rank is not None and -rank <= dim < rank and dim % rank == 1
-        if rank is not None and (laid_last > laid_plain or (laid_last == laid_plain and along_channels)) and -rank <= dim < rank:
+        if rank is not None and laid_last == laid_plain and -rank <= dim < rank and dim % rank == 1:
+            for value in values:
+                name = value.expr
+                while isinstance(name, cst.Name) and name.value in self.stands_for:
+                    name = self.stands_for[name.value]
+                if not value.fact.channels_last and isinstance(name, cst.Name) and name.value in self.params:
+                    self.param_ranks.setdefault(name.value, set()).add(rank)
+        if rank is not None and laid_last > laid_plain and -rank <= dim < rank:
             elements = [e.with_changes(value=self.as_channels_last(v, rank)) for e, v in zip(tensors.elements, values)]
             axis = to_channels_last_perm(rank).index(dim % rank)
             self.file.note(LAYOUT, "torch.cat of channels-last tensors joins them channels-last, along the axis where `dim` lives")

@@ -29,6 +29,7 @@ from translator.rewrite.body.common import (
     container_kinds,
 )
 from translator.rewrite.context import code_of, parse_expr, transpose
+from translator.rewrite.layout_plan import transposes
 from translator.rewrite.model import ContainerAttr
 from translator.rules.base import (
     PLAIN,
@@ -222,11 +223,9 @@ class StatementTranslation:
                 )
                 return [node]
             return [node.with_changes(value=self.plain(node.value))]
-        if isinstance(node, (cst.Break, cst.Continue)) and self.loop_depth:
-            # the loop's end (each pass, and after it) has every value in PyTorch's layout: so has this exit
-            fixes = [self.rebind_plain(name, fact).body[0] for name, fact in sorted(self.env.items()) if fact.channels_last]
-            self.env = {name: (PLAIN if fact.channels_last else fact) for name, fact in self.env.items()}
-            return [*fixes, node]
+        if isinstance(node, (cst.Break, cst.Continue)) and self.loop_layouts:
+            # leaves every value in the layout the loop keeps, as the end of each pass does
+            return [*(line.body[0] for line in self.keep_loop_layouts(self.loop_layouts[-1])), node]
         if isinstance(node, (cst.Pass, cst.Break, cst.Continue)):
             return [node]
         if isinstance(node, cst.Assert):
@@ -297,9 +296,9 @@ class StatementTranslation:
                 continue
             merged[name] = PLAIN
             if a.channels_last:
-                body_fix.append(self.rebind_plain(name, a))
+                body_fix += self.rebind(name, a, PLAIN)
             if b.channels_last:
-                else_fix.append(self.rebind_plain(name, b))
+                else_fix += self.rebind(name, b, PLAIN)
         self.env = merged
         body_block = node.body.with_changes(body=[*body, *body_fix])
         if else_fix:
@@ -374,14 +373,59 @@ class StatementTranslation:
                     if all(k is not None for k in kinds):
                         self.elements[element.value.value] = kinds
 
-    def rebind_plain(self, name: str, fact: Fact) -> cst.SimpleStatementLine:
-        value = transpose(cst.Name(name), to_channels_first_perm(fact.rank))
-        return cst.SimpleStatementLine(body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=value)])
+    def rebind(self, name: str, fact: Fact, want: Fact) -> list[cst.SimpleStatementLine]:
+        """``name = <its value in the layout of want>`` (nothing when it has it already)."""
+        if (fact.channels_last, fact.rank) == (want.channels_last, want.rank):
+            return []
+        moved = cst.Name(name)
+        if fact.channels_last:
+            moved = transpose(moved, to_channels_first_perm(fact.rank))
+        if want.channels_last:
+            moved = transpose(moved, to_channels_last_perm(want.rank))
+        return [cst.SimpleStatementLine(body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=moved)])]
+
+    def keep_loop_layouts(self, kept: dict[str, Fact]) -> list[cst.SimpleStatementLine]:
+        """Statements that give each name the layout its loop keeps (``kept``; PyTorch's for every other name),
+        and the facts updated to match: for the end of a pass, a ``continue`` and a ``break``."""
+        lines = []
+        for name, fact in sorted(self.env.items()):
+            want = kept.get(name, PLAIN) if kept.get(name, PLAIN).channels_last else PLAIN
+            lines += self.rebind(name, fact, want)
+            if fact.channels_last or want.channels_last:
+                self.env[name] = want if want.channels_last else PLAIN
+        return lines
 
     def loop(self, node: cst.For | cst.While) -> list[cst.BaseStatement]:
-        """Loops start and end every iteration with plain layouts, so each pass sees the same facts."""
-        before = [self.rebind_plain(name, fact) for name, fact in sorted(self.env.items()) if fact.channels_last]
-        self.env = {name: (PLAIN if fact.channels_last else fact) for name, fact in self.env.items()}
+        """Each pass of a loop starts and ends with the same layouts, so it sees the same facts. Values that
+        are channels-last on entry stay so when the body leaves them channels-last and moves no more
+        than it would in PyTorch's layout (`for block in self.blocks: x = block(x)` over blocks planned to
+        run channels-last: no transpose at all); every other value is in PyTorch's layout at the start and
+        end of each pass. The body is translated both ways and the cheaper kept."""
+        entry = {name for name, fact in self.env.items() if fact.channels_last}
+        if not entry:
+            return self.loop_pass(node, set())[0]
+        back_to_entry = self.checkpoint()
+        reported = len(self.file.diagnostics)
+        plain, _, plain_cost = self.loop_pass(node, set())
+        plain_reports = self.file.diagnostics[reported:]
+        back_to_plain = self.checkpoint()
+        kept = entry
+        while kept:
+            back_to_entry()
+            trial, changed, cost = self.loop_pass(node, kept)
+            if not changed and cost <= plain_cost and self.file.diagnostics[reported:] == plain_reports:
+                return trial
+            kept = kept - changed if changed and kept - changed != kept else set()
+        back_to_plain()
+        return plain
+
+    def loop_pass(self, node: cst.For | cst.While, kept: set[str]) -> tuple[list[cst.BaseStatement], set[str], int]:
+        """The loop with the names in ``kept`` channels-last at the start and end of each pass and every other
+        value in PyTorch's layout; also the kept names the body leaves in another layout (moved back at the
+        end of the pass), and the transposes each pass runs."""
+        before = [line for name, fact in sorted(self.env.items()) if name not in kept for line in self.rebind(name, fact, PLAIN)]
+        self.env = {name: (PLAIN if fact.channels_last and name not in kept else fact) for name, fact in self.env.items()}
+        layouts = {name: self.env[name] for name in kept}
         if isinstance(node, cst.For):
             self.bind_loop_elements(node)
             header = {"iter": node.iter if self.iterates_container(node.iter) else self.plain(node.iter)}
@@ -391,9 +435,9 @@ class StatementTranslation:
         tracker = self.storage_tracker
         roots_entry = dict(tracker.roots)
         self.loop_writes.append([])
-        self.loop_depth += 1
+        self.loop_layouts.append(layouts)
         body = self.block(node.body.body)
-        self.loop_depth -= 1
+        self.loop_layouts.pop()
         writes = self.loop_writes.pop()
         if not self.loop_writes:
             self.storage_tracker.consume(node)
@@ -409,12 +453,13 @@ class StatementTranslation:
                     "compute a new tensor instead",
                     write,
                 )
-        fixes = [self.rebind_plain(name, fact) for name, fact in sorted(self.env.items()) if fact.channels_last]
-        self.env = {name: (PLAIN if fact.channels_last else fact) for name, fact in self.env.items()}
+        changed = {name for name, fact in layouts.items()
+                   if (self.env.get(name, PLAIN).channels_last, self.env.get(name, PLAIN).rank) != (fact.channels_last, fact.rank)}
+        fixes = self.keep_loop_layouts(layouts)
         if node.orelse is not None:
             self.unsupported(UNSUPPORTED, "`else` on a loop is not translated yet", node)
-        return [*before, node.with_changes(body=node.body.with_changes(body=[*body, *fixes]), **header)]
-
+        per_pass = transposes([*body, *fixes]) + (transposes([cst.Expr(header["test"])]) if "test" in header else 0)
+        return [*before, node.with_changes(body=node.body.with_changes(body=[*body, *fixes]), **header)], changed, per_pass
 
 def ends_in_jump(statements) -> bool:
     """Whether a block's last statement leaves it (``continue``, ``break``, ``return``, ``raise``)."""
