@@ -26,6 +26,29 @@ class Stack(nn.Module):
 
     def forward(self, x):
         return self.blocks(x)
+
+
+class Merge(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = nn.Conv2d(2 * c, c, 3, padding=1)
+
+    def forward(self, x1, x2, gain=1.0):
+        n, c, h, w = x2.shape
+        return self.conv(torch.cat([x2, x1[:, :, : x2.size()[2], :w]], dim=1)) * gain
+
+
+class Looped(nn.Module):
+    def __init__(self, c, n):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block(c) for _ in range(n)])
+
+    def forward(self, x):
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i == 1:
+                break
+        return x
 """
 
 
@@ -41,15 +64,22 @@ class TorchLayout(Rule):
             "when a value reaches an op that needs the other layout (a conv needs NHWC; flatten, view,\n"
             "indexing, most dim arguments, Linear need PyTorch's NCHW; `torch.cat` joins channels-last\n"
             "tensors channels-last along the axis where `dim` lives).\n"
-            "Across modules: a class whose `forward` takes one tensor that goes straight into channels-last\n"
+            "Across modules: a class whose `forward` takes tensors that go straight into channels-last\n"
             "ops and returns a channels-last value (a ResNet block, a U-Net's double conv) is translated\n"
-            "with its input and output channels-last, into a method `channels_last`, when that needs fewer\n"
-            "transposes than PyTorch's layout. Its `__call__` is a thin boundary in PyTorch's layout\n"
-            "(transpose in, `channels_last`, transpose out). The other classes of the file call\n"
-            "`block.channels_last(x)` with channels-last values (the shared Sequential loop too), so no\n"
+            "with those inputs and its output channels-last, into a method `channels_last`, when that needs\n"
+            "fewer transposes than PyTorch's layout. With several inputs each is planned on its own (a U-Net\n"
+            "up block's `forward(self, x1, x2)` takes both channels-last; `forward(self, x, t)` takes `x` so\n"
+            "and `t` as it is). Its `__call__` is a thin boundary in PyTorch's layout (transpose in,\n"
+            "`channels_last`, transpose out). The other classes of the file call `block.channels_last(x)`\n"
+            "with channels-last values, by position or keyword (the shared Sequential loop too), so no\n"
             "transpose stands between two modules that both run channels-last. Classes are planned\n"
             "callees first, so a class's own plan already sees its submodules' channels-last methods.\n"
-            "A class no other class of the file builds (the model) keeps one `__call__` in PyTorch's layout."
+            "A class no other class of the file builds (the model) keeps one `__call__` in PyTorch's layout.\n"
+            "Loops: each pass starts and ends in the same layouts; a value channels-last on entry stays so\n"
+            "when the body leaves it so at no more transposes per pass (`for block in self.blocks: x =\n"
+            "block(x)`), anything else is in PyTorch's layout at the pass's ends, and a `break` or `continue`\n"
+            "moves values to the loop's layouts first. Shapes of channels-last values are read in place:\n"
+            "`x.size()[2]` -> `x.shape[1]`, `n, c, h, w = x.shape` -> `n, h, w, c = x.shape`."
         ),
         why=(
             "XLA's convolutions in Flax are channels-last by default (`nn.Conv` takes (N, H, W, C)).\n"
@@ -104,7 +134,12 @@ class TorchLayout(Rule):
             channels = draw(st.integers(1, 3))
             size = draw(st.integers(3, 7))
             if draw(st.booleans()):  # a module of the file planned channels-last, called from another one
-                layer = draw(st.sampled_from([f"Block({channels})", f"Stack({channels}, {draw(st.integers(1, 3))})"]))
+                layer = draw(st.sampled_from([
+                    f"Block({channels})", f"Stack({channels}, {draw(st.integers(1, 3))})", f"Looped({channels}, {draw(st.integers(1, 3))})",
+                ]))
+                if draw(st.booleans()):  # a module of several inputs, called by position or keyword
+                    call = draw(st.sampled_from(["self.layer(x, x)", "self.layer(x, x2=x, gain=0.5)", "self.layer(x1=x, x2=x)"]))
+                    return RuleCase(f"Merge({channels})", call, (2, channels, size, size), prelude=BLOCKS)
                 forward = draw(
                     st.sampled_from(
                         [
