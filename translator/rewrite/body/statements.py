@@ -378,10 +378,10 @@ class StatementTranslation:
         if (fact.channels_last, fact.rank) == (want.channels_last, want.rank):
             return []
         moved = cst.Name(name)
-        if fact.channels_last:
-            moved = transpose(moved, to_channels_first_perm(fact.rank))
+        if fact.channels_last:  # rank None: a layer of any rank made it, its channel axis moved last
+            moved = transpose(moved, "to_first" if fact.rank is None else to_channels_first_perm(fact.rank))
         if want.channels_last:
-            moved = transpose(moved, to_channels_last_perm(want.rank))
+            moved = transpose(moved, "to_last" if want.rank is None else to_channels_last_perm(want.rank))
         return [cst.SimpleStatementLine(body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=moved)])]
 
     def keep_loop_layouts(self, kept: dict[str, Fact]) -> list[cst.SimpleStatementLine]:
