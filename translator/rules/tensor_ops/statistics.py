@@ -23,8 +23,30 @@ def torch_var(x, axis=None, correction=1, keepdims=False):
     n = 1
     for a in axes:
         n *= x.shape[a]
-    squares = jnp.sum(jnp.square(x - jnp.mean(x, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims)
-    return squares / max(n - correction, 0)
+    if n - correction > 0:
+        squares = jnp.sum(jnp.square(x - jnp.mean(x, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims)
+        return squares / (n - correction)
+    return var_without_dof(x, axis, n - correction, keepdims)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(1, 2, 3))
+def var_without_dof(x, axis, dof, keepdims):
+    """The variance with no degrees of freedom left (dof = N - c <= 0): inf, nan for a constant slice."""
+    return jnp.sum(jnp.square(x - jnp.mean(x, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / 0.0
+
+
+@var_without_dof.defjvp
+def var_without_dof_jvp(axis, dof, keepdims, primals, tangents):
+    """PyTorch's backward formula, which is not the output's derivative here: over every element, the
+    cotangent times inf (nan where x equals the mean); over ``dim``, 2 (x - mean) / (N - c) times it
+    (+-inf for N = c, finite and of the other sign for N < c)."""
+    (x,), (dx,) = primals, tangents
+    mean = jnp.mean(x, axis=axis, keepdims=True)
+    if axis is None:
+        factor = jnp.where(x == mean, jnp.nan, jnp.inf)
+    else:
+        factor = 2.0 * (x - mean) / dof
+    return var_without_dof(x, axis, dof, keepdims), jnp.sum(factor * dx, axis=axis, keepdims=keepdims)
 '''
 
 SAFE_SQRT = "(lambda _var: jnp.where(_var == 0, 0.0, jnp.sqrt(jnp.where(_var == 0, 1.0, _var))))({var})"
