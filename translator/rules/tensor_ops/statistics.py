@@ -73,7 +73,8 @@ class TorchVarStd(Rule):
         fidelity=(
             "Same two-pass formula: outputs and gradients within float32 rounding. With `correction` of 2 or\n"
             "more (or not a constant) the support function `torch_var` divides by max(N - c, 0) as PyTorch\n"
-            "does: inf where N <= c, where jnp.var returns nan."
+            "does: inf where N <= c, where jnp.var returns nan; there its gradient is PyTorch's backward\n"
+            "formula (a `jax.custom_jvp`), 2 (x - mean) g / (N - c) over `dim` and g * inf over every element."
         ),
     )
 
