@@ -4,6 +4,8 @@ Spellings real model files use for attributes, optional and repeated layers:
 
 * ``self.heads, self.p = heads, p``: one assignment per attribute, so each is read as
   ``self.x = x`` is (a constructor argument is already the dataclass field);
+* ``self.q = self.k = nn.Identity()``: the first target takes the value, each other one
+  names the first (``self.k = self.q``): the same object, as in Python;
 * ``self.proj = nn.Linear(a, b) if cond else nn.Identity()``: a conditional
   expression is written as an ``if`` statement, so each branch's layer is
   recorded like any other branch of ``__init__`` (the attribute then holds a
@@ -131,6 +133,33 @@ class UnpackedAttributesToAssignments(StatementRewriter):
         return cst.FlattenSentinel(statements)
 
 
+CHAINED_ATTRIBUTES = m.SimpleStatementLine(
+    body=[m.Assign(targets=[m.AssignTarget(SELF_ATTR), m.AtLeastN(m.AssignTarget(SELF_ATTR), n=1)])]
+)
+
+
+class ChainedAttributesToAssignments(StatementRewriter):
+    """``self.q = self.k = nn.Identity()`` -> ``self.q = nn.Identity()`` then ``self.k = self.q``: Python assigns
+    the one object to each target, left to right, and each line is then read on its own (a layer, and an
+    attribute naming that same layer)."""
+
+    target = CHAINED_ATTRIBUTES
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine):
+        if not m.matches(updated_node, CHAINED_ATTRIBUTES):
+            return updated_node
+        assign = updated_node.body[0]
+        first, *others = [t.target for t in assign.targets]
+        statements = [cst.SimpleStatementLine(body=[cst.Assign(targets=[cst.AssignTarget(first)], value=assign.value)],
+                                              leading_lines=updated_node.leading_lines)]
+        statements += [cst.SimpleStatementLine(body=[cst.Assign(targets=[cst.AssignTarget(target)],
+                                                                value=cst.Attribute(cst.Name("self"), first.attr))])
+                       for target in others]
+        for statement in statements:
+            self.origins[statement] = original_node
+        return cst.FlattenSentinel(statements)
+
+
 def grown_attributes(init: cst.FunctionDef) -> set[str]:
     """Attributes ``__init__`` grows after assigning them (``self.layers.append(...)``, ``+=``)."""
     grown = {
@@ -241,6 +270,7 @@ def normalise_init(init: cst.FunctionDef, is_container) -> tuple[cst.FunctionDef
     """
     origins: dict[cst.CSTNode, cst.CSTNode] = {}
     init = init.visit(UnpackedAttributesToAssignments(origins))
+    init = init.visit(ChainedAttributesToAssignments(origins))
     init = init.visit(ConditionalLayerToIf(origins))
     for attr in sorted(grown_attributes(init)):
         init = grow_in_local(init, attr, is_container, origins)

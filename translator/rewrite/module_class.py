@@ -274,9 +274,17 @@ class SetupExpressions(cst.CSTTransformer):
         return updated_node
 
     def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
-        """``layers = [...]``: start tracking what the local list holds (``append`` adds to it)."""
+        """``layers = [...]``: start tracking what the local list holds (``append`` adds to it).
+        ``self.b = self.a`` where ``self.a`` is a layer with no Flax object (an ``nn.Identity``, whose calls
+        are written out where they happen): ``self.b`` is that layer too, and has no Flax object either."""
         if m.matches(updated_node, m.Assign(targets=[m.AssignTarget(m.Name())], value=m.List() | m.ListComp())):
             self.local_lists[updated_node.targets[0].target.value] = self.list_kinds(updated_node.value)
+        if m.matches(original_node, m.Assign(targets=[m.AssignTarget(SELF_ATTR)], value=SELF_ATTR)):
+            kind = self.kind_of(original_node.value)
+            if isinstance(kind, LayerAttr) and kind.built is None:
+                placeholder = cst.Name(INLINE_PLACEHOLDER)
+                self.built[placeholder] = kind
+                return updated_node.with_changes(value=placeholder)
         return updated_node
 
     def list_kinds(self, value: cst.BaseExpression) -> list:
