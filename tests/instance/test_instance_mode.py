@@ -156,6 +156,7 @@ SUBCLASSES = ZOO / "subclasses.py"
     ("TensorOrList", ["float32[2,8,4,4]"], "TensorOrList()"),  # isinstance(x, Tensor) of a traced tensor
     ("DenseStack", ["float32[2,4,4,4]"], "DenseStack()"),  # a ModuleDict subclass: its own entries as attributes
     ("RankBranches", ["float32[2,4,4,4]"], "RankBranches()"),  # a False decision on the rank, asserted
+    ("RepeatedActivation", ["float32[2,4,6,6]"], None),  # one stateless module twice in a Sequential: written twice
 ])
 def test_library_shapes_found_by_the_trial_check_from_the_built_model(class_name, specs, build):
     report = check(SUBCLASSES, class_name, [parse_spec(s) for s in specs], examples=2, stages=("spec", "numeric"), build=build)

@@ -147,14 +147,17 @@ class _Writer:
         """The source that builds ``module`` (at ``path``); ``name``: how the class being written names it."""
         if module is None:
             return "None"
-        if id(module) in self.scope:  # self.net = nn.Sequential(self.conv1, ...): the same module
+        stateless = next(chain(module.parameters(), module.buffers()), None) is None
+        if id(module) in self.scope and not stateless:  # self.net = nn.Sequential(self.conv1, ...): the same module
             return self.scope[id(module)]
-        if id(module) in self.written:  # (one without tensors is written again: two modules compute the same)
+        # a module without tensors met again is written again: two modules compute the same (diffusers'
+        # `act = get_activation(..)` twice in one Sequential, where `self.conv[1]` does not exist yet)
+        if id(module) in self.written:
             self.result.problems.append(Problem(path, f"the same {type(module).__name__} as `{self.written[id(module)]}` "
                                                       "(one module under two names, in different classes): not "
                                                       "regenerated yet (it would be two modules, each with its tensors)"))
             return "None"
-        if next(chain(module.parameters(), module.buffers()), None) is not None:
+        if not stateless:
             self.written[id(module)] = path
         if name is not None:
             self.scope[id(module)] = name

@@ -127,6 +127,9 @@ class SetupExpressions(cst.CSTTransformer):
         self.helper_kinds: dict[str, object] = {}
         #: parameter and buffer statements met inside compound statements, translated
         self.state_lines: ByIdentity[cst.SimpleStatementLine, cst.SimpleStatementLine] = ByIdentity()
+        #: local names in __init__ -> the stateless layer (a function in Flax) assigned to them, once
+        #: (``act = nn.ReLU()`` then ``nn.Sequential(conv1, act, conv2, act)``); None: assigned again, or not that
+        self.local_functions: dict[str, LayerAttr | None] = {}
 
     def kind_of(self, expr: cst.BaseExpression):
         """What ``expr`` builds; for ``self.<name>`` (or ``self.<name>[0]``), a module an earlier line assigned
@@ -135,6 +138,8 @@ class SetupExpressions(cst.CSTTransformer):
         built = self.built.get(expr)
         if built is None and m.matches(expr, SELF_ATTR):
             return self.attribute_kind(expr.attr.value)
+        if built is None and isinstance(expr, cst.Name):
+            return self.local_functions.get(expr.value)
         if built is None and m.matches(expr, m.Subscript(value=SELF_ATTR, slice=[m.SubscriptElement(m.Index(m.Integer() | m.SimpleString()))])):
             container = self.attribute_kind(expr.value.attr.value)  # self.net[0], self.heads["a"]
             index = expr.slice[0].slice.value
@@ -279,6 +284,10 @@ class SetupExpressions(cst.CSTTransformer):
         are written out where they happen): ``self.b`` is that layer too, and has no Flax object either."""
         if m.matches(updated_node, m.Assign(targets=[m.AssignTarget(m.Name())], value=m.List() | m.ListComp())):
             self.local_lists[updated_node.targets[0].target.value] = self.list_kinds(updated_node.value)
+        elif m.matches(updated_node, m.Assign(targets=[m.AssignTarget(m.Name())])):
+            name, kind = updated_node.targets[0].target.value, self.built.get(updated_node.value)
+            function = isinstance(kind, LayerAttr) and kind.runner_key == "" and kind.built is not None
+            self.local_functions[name] = kind if function and name not in self.local_functions else None
         if m.matches(original_node, m.Assign(targets=[m.AssignTarget(SELF_ATTR)], value=SELF_ATTR)):
             kind = self.kind_of(original_node.value)
             if isinstance(kind, LayerAttr) and kind.built is None:

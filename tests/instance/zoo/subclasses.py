@@ -418,3 +418,19 @@ class RankBranches(nn.Module):
         if x.ndim == 5:
             x = x.mean(2)
         return self.proj(x)
+
+
+ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU}
+
+
+class RepeatedActivation(nn.Module):
+    """diffusers' AutoencoderTinyBlock: one activation module, from a lookup by name, twice in a Sequential
+    (the built model holds the same module at `conv.1` and `conv.3`)."""
+
+    def __init__(self, dim=4, act_fn="silu"):
+        super().__init__()
+        act = ACTIVATIONS[act_fn]()
+        self.conv = nn.Sequential(nn.Conv2d(dim, dim, 3, padding=1), act, nn.Conv2d(dim, dim, 3, padding=1), act)
+
+    def forward(self, x):
+        return self.conv(x) + x

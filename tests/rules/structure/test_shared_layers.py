@@ -91,3 +91,39 @@ def test_a_layer_named_twice_is_one_layer_in_setup(source, kwargs, absent, prese
     assert report.ok, report.to_json()
     assert not report.traced  # the source's translation was checked, not the built model's
 
+
+
+LOCAL_ACTIVATION = """\
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def __init__(self, c: int = 4):
+        super().__init__()
+        act = nn.SiLU()
+        self.conv = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), act, nn.Conv2d(c, c, 3, padding=1), act)
+
+    def forward(self, x):
+        return self.conv(x) + x
+"""
+
+
+def test_a_local_activation_twice_in_a_sequential_is_known_where_it_is_used(tmp_path):
+    """``act = nn.SiLU()`` named twice in a Sequential (diffusers' AutoencoderTinyBlock): the local is the Flax
+    function, each element is known, and the shared runner runs the list (it was an S005 stop)."""
+    path = tmp_path / "local.py"
+    path.write_text(LOCAL_ACTIVATION)
+    translation = translate_file(str(path))
+    assert translation.ok, translation.diagnostics
+    assert "act = nn.silu" in translation.code and "run_sequential(self.conv" in translation.code
+    report = check(str(path), "M", [parse_spec("float32[2,4,6,6]")], examples=2)
+    assert report.ok and not report.traced, report.to_json()
+
+
+def test_a_local_assigned_twice_is_not_guessed(tmp_path):
+    """Which activation a local reassigned in a branch holds is not known statically: reported, not guessed."""
+    path = tmp_path / "branch.py"
+    path.write_text(LOCAL_ACTIVATION.replace("        act = nn.SiLU()\n",
+                                             "        act = nn.SiLU()\n        if c > 8:\n            act = nn.ReLU()\n"))
+    translation = translate_file(str(path))
+    assert [d.code for d in translation.diagnostics if d.severity == "error"] == ["S005"], translation.diagnostics
