@@ -53,6 +53,9 @@ class Fact:
     #: a tuple whose items each have this layout (``a, b = conv_out.chunk(2, 1)`` split channels-last); only
     #: for the whole right-hand side of an assignment that unpacks it into names, which take the items' layout
     tuple_of: bool = False
+    #: the rank of a *plain* value, where the code says it (``y.view(b, c, 1, 1)``): such a value can be moved
+    #: channels-last to meet a channels-last operand of that rank (an SE block's gate), None when unknown
+    ndim: int | None = None
 
 
 PLAIN = Fact()
@@ -61,6 +64,11 @@ SCALAR = Fact(scalar=True)
 
 def channels_last(rank: int) -> Fact:
     return Fact(channels_last=True, rank=rank)
+
+
+def plain_of_rank(ndim: int | None) -> Fact:
+    """A value in PyTorch's layout whose rank is known (or not: ``PLAIN``)."""
+    return PLAIN if ndim is None else Fact(ndim=ndim)
 
 
 def to_channels_last_perm(rank: int) -> tuple[int, ...]:
@@ -100,6 +108,8 @@ class CallSpec:
     rank: int | None = None
     produces: Literal["plain", "channels_last", "same"] = "plain"
     train_kwarg: tuple[str, bool] | None = None  # (keyword, negate)
+    #: a plain output of the input's rank (a Linear maps the last axis): the rank is known where the input's is
+    keeps_rank: bool = False
 
 
 @dataclass(frozen=True)

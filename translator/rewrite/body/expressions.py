@@ -24,6 +24,8 @@ from translator.rules.base import (
     PLAIN,
     SCALAR,
     Emitted,
+    channels_last,
+    plain_of_rank,
     to_channels_first_perm,
     to_channels_last_perm,
     torch_dim_to_channels_last_axis,
@@ -74,8 +76,10 @@ class ExpressionTranslation:
         return value.expr
 
     def as_channels_last(self, value: Emitted, rank: int | None) -> cst.BaseExpression:
-        """``rank=None``: the layer accepts any rank (channel axis 1 moved last)."""
-        if value.fact.channels_last and (value.fact.rank == rank or rank is None):
+        """``rank=None``: the layer accepts any rank (channel axis 1 moved last). A channels-last value of
+        unknown rank (a GroupNorm's output) is the rank-``rank`` layout already: moving axis 1 last is
+        ``to_channels_last_perm(rank)`` at every rank, and the layer needs that rank anyway."""
+        if value.fact.channels_last and (value.fact.rank == rank or rank is None or value.fact.rank is None):
             return value.expr
         converted = value.expr
         while isinstance(converted, cst.Name) and converted.value in self.stands_for:
@@ -252,9 +256,13 @@ class ExpressionTranslation:
         return Emitted(cst.Name("train"))
 
     def binary(self, node: cst.BinaryOperation) -> Emitted:
+        if not isinstance(node.operator, cst.MatrixMultiply):
+            node = node.with_changes(left=self.broadcast_operand(node.left, node.right),
+                                     right=self.broadcast_operand(node.right, node.left))
         left, right = self.expr(node.left), self.expr(node.right)
         if isinstance(node.operator, cst.MatrixMultiply):
             return Emitted(node.with_changes(left=parenthesize(self.as_plain(left)), right=parenthesize(self.as_plain(right))))
+        left, right = self.met_channels_last(left, right), self.met_channels_last(right, left)
         lf, rf = left.fact, right.fact
         if lf.channels_last or rf.channels_last:
             same = lf.channels_last and rf.channels_last and lf.rank == rf.rank
@@ -268,6 +276,30 @@ class ExpressionTranslation:
         return Emitted(
             node.with_changes(left=parenthesize(self.as_plain(left)), right=parenthesize(self.as_plain(right))), fact
         )
+
+    def broadcast_operand(self, operand: cst.BaseExpression, other: cst.BaseExpression) -> cst.BaseExpression:
+        """``y`` for ``y.expand_as(x)`` beside ``x`` in an elementwise op (an SE block's ``x * y.expand_as(x)``):
+        expand_as requires ``y`` to broadcast to ``x``'s shape, which the op then does by itself (rule T016),
+        with ``x`` in whichever layout it has. ``operand`` as it is otherwise."""
+        if m.matches(operand, m.Call(func=m.Attribute(attr=m.Name("expand_as")), args=[m.Arg(keyword=None, star="")])) and (
+                isinstance(other, cst.Name) and m.matches(operand.args[0].value, m.Name(other.value))):
+            self.file.note("T016", f"`.expand_as({other.value})` beside `{other.value}` in an elementwise op is the op's own "
+                                   "broadcasting: left to it")
+            return operand.func.value
+        return operand
+
+    def met_channels_last(self, value: Emitted, other: Emitted) -> Emitted:
+        """``value`` moved channels-last when it is a plain operand of the rank of a channels-last ``other``
+        (``h + emb[:, :, None, None]`` with ``emb`` of rank 2, an SE block's ``x * y.view(b, c, 1, 1)``):
+        broadcasting two operands of one rank pairs the same axes in either layout, and the small operand is
+        the one to move. ``value`` as it is otherwise."""
+        rank = other.fact.rank
+        if value.fact.channels_last or value.fact.scalar or not other.fact.channels_last or rank is None or value.fact.ndim != rank:
+            return value
+        self.file.note(LAYOUT, "a PyTorch-layout operand of the channels-last value's rank is moved channels-last "
+                               "(broadcasting pairs the same axes): the large value keeps its layout")
+        permuted = permuted_subscript(value.expr, to_channels_last_perm(rank))
+        return Emitted(permuted if permuted is not None else self.as_channels_last(value, rank), channels_last(rank))
 
     def warn_if_past_int32(self, node: cst.BinaryOperation) -> None:
         """A tensor times (plus, shifted by, raised to) an integer constant of 2**16 or more: in PyTorch an
@@ -321,7 +353,44 @@ class ExpressionTranslation:
                     step=inner.step and self.plain(inner.step),
                 )
             slices.append(element.with_changes(slice=inner))
-        return Emitted(node.with_changes(value=parenthesize(self.as_plain(value)), slice=slices))
+        base = value.fact.rank if value.fact.channels_last else value.fact.ndim
+        return Emitted(node.with_changes(value=parenthesize(self.as_plain(value)), slice=slices),
+                       plain_of_rank(indexed_rank(base, node.slice)))
+
+
+def indexed_rank(base: int | None, elements) -> int | None:
+    """The rank of ``x[elements]`` for ``x`` of rank ``base``, where only slices, ``None``, ``...`` and integer
+    literals index it (no tensor, no name that may hold one); None when unknown."""
+    if base is None:
+        return None
+    indexed = added = 0
+    for element in elements:
+        inner = element.slice
+        if isinstance(inner, cst.Slice):
+            indexed += 1
+        elif m.matches(inner.value, m.Name("None")):
+            added += 1
+        elif integer_literal(inner.value) is not None:
+            indexed, added = indexed + 1, added - 1
+        elif not isinstance(inner.value, cst.Ellipsis):
+            return None
+    return base + added if indexed <= base else None
+
+
+def permuted_subscript(expr: cst.BaseExpression, perm: tuple[int, ...]) -> cst.Subscript | None:
+    """``e[:, :, None, None]`` transposed by ``perm``, written as the subscript itself (``e[:, None, None, :]``):
+    when each index makes one output axis (slices and ``None`` only, one per axis) and ``perm`` keeps the
+    slices in their order (each still reads its own axis of ``e``). None otherwise."""
+    if not isinstance(expr, cst.Subscript) or len(expr.slice) != len(perm):
+        return None
+    elements = list(expr.slice)
+    if not all(isinstance(e.slice, cst.Slice) or m.matches(e.slice, m.Index(value=m.Name("None"))) for e in elements):
+        return None
+    permuted = [elements[axis] for axis in perm]
+    if [id(e) for e in permuted if isinstance(e.slice, cst.Slice)] != [id(e) for e in elements if isinstance(e.slice, cst.Slice)]:
+        return None
+    commas = [e.comma for e in elements]
+    return expr.with_changes(slice=[e.with_changes(comma=c) for e, c in zip(permuted, commas)])
 
 
 def torch_dtype_class() -> type:

@@ -37,7 +37,7 @@ from translator.rewrite.containers import (
 )
 from translator.rewrite.context import RuleContext, code_of, parenthesize, parse_expr
 from translator.rewrite.model import ClassInfo, ContainerAttr, LayerAttr, UserModuleRef
-from translator.rules.base import PLAIN, Emitted, Fact, channels_last
+from translator.rules.base import PLAIN, Emitted, Fact, channels_last, plain_of_rank
 
 OPTIONAL_INPUT = "__optional_layer_input__"
 ELEMENT_SEQUENTIAL = "__sequential_element__"  # stands for a Sequential chosen at run time while its method is written
@@ -372,7 +372,7 @@ class ModuleCallSynthesis:
         elif spec.produces == "same":
             fact = first.fact
         else:
-            fact = PLAIN
+            fact = plain_of_rank(first.fact.rank if first.fact.channels_last else first.fact.ndim) if spec.keeps_rank else PLAIN
         if layer.wrap_call is not None:
             signature = inspect.Signature([inspect.Parameter("input", inspect.Parameter.POSITIONAL_ONLY)])
             context = RuleContext(layer.rule, self.file, node, signature, {"input": converted}, {"input": fact}, body=self)

@@ -424,7 +424,9 @@ class StatementTranslation:
         value in PyTorch's layout; also the kept names the body leaves in another layout (moved back at the
         end of the pass), and the transposes each pass runs."""
         before = [line for name, fact in sorted(self.env.items()) if name not in kept for line in self.rebind(name, fact, PLAIN)]
-        self.env = {name: (PLAIN if fact.channels_last and name not in kept else fact) for name, fact in self.env.items()}
+        # a plain value's rank may change from pass to pass (`y = y[..., None]`): not known inside or after the loop
+        self.env = {name: (PLAIN if (fact.channels_last and name not in kept) or fact.ndim is not None else fact)
+                    for name, fact in self.env.items()}
         layouts = {name: self.env[name] for name in kept}
         if isinstance(node, cst.For):
             self.bind_loop_elements(node)
@@ -456,6 +458,7 @@ class StatementTranslation:
         changed = {name for name, fact in layouts.items()
                    if (self.env.get(name, PLAIN).channels_last, self.env.get(name, PLAIN).rank) != (fact.channels_last, fact.rank)}
         fixes = self.keep_loop_layouts(layouts)
+        self.env = {name: PLAIN if fact.ndim is not None else fact for name, fact in self.env.items()}
         if node.orelse is not None:
             self.unsupported(UNSUPPORTED, "`else` on a loop is not translated yet", node)
         per_pass = transposes([*body, *fixes]) + (transposes([cst.Expr(header["test"])]) if "test" in header else 0)

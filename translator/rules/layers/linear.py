@@ -50,7 +50,7 @@ class TorchLinear(Rule):
                 ctx.unsupported(f"`{unsupported}=` is not translated yet (Flax uses `param_dtype`)")
         return LayerBuild(
             call("nn.Dense", [ctx.expr("out_features")], keywords),
-            CallSpec(accepts="plain", produces="plain"),
+            CallSpec(accepts="plain", produces="plain", keeps_rank=True),
             notes=("Linear(in, out) -> Dense(out): Flax infers `in` from the input; kernel = weight.T",),
         )
 

@@ -79,7 +79,11 @@ class TorchLayout(Rule):
             "when the body leaves it so at no more transposes per pass (`for block in self.blocks: x =\n"
             "block(x)`), anything else is in PyTorch's layout at the pass's ends, and a `break` or `continue`\n"
             "moves values to the loop's layouts first. Shapes of channels-last values are read in place:\n"
-            "`x.size()[2]` -> `x.shape[1]`, `n, c, h, w = x.shape` -> `n, h, w, c = x.shape`."
+            "`x.size()[2]` -> `x.shape[1]`, `n, c, h, w = x.shape` -> `n, h, w, c = x.shape`.\n"
+            "A PyTorch-layout operand of an elementwise op whose rank the code spells (`y.view(b, c, 1, 1)`,\n"
+            "`emb[:, :, None, None]` of a Linear's output of a pooled map) and equals the channels-last\n"
+            "operand's is moved channels-last instead of the map (`emb[:, None, None, :]`); a rank the code\n"
+            "does not spell (a parameter, one a loop changes) is not guessed."
         ),
         why=(
             "XLA's convolutions in Flax are channels-last by default (`nn.Conv` takes (N, H, W, C)).\n"

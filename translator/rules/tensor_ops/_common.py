@@ -10,7 +10,7 @@ import libcst as cst
 from hypothesis import strategies as st
 
 from translator.rules._emit import code_of, literal_or_none
-from translator.rules.base import PLAIN, Emitted, Fact, NotLiteral
+from translator.rules.base import PLAIN, Emitted, Fact, NotLiteral, plain_of_rank
 
 #: the name the emitted code uses for a value bound once by ``bind`` (unlikely to clash)
 BOUND = "_v"
@@ -144,8 +144,17 @@ def axes_for(ctx, dims, keepdim: bool, order_free: bool = True) -> tuple[str, st
             if keepdim:
                 return code(ctx, "input", plain=False), axis, fact
             if left == sorted(left):
-                return code(ctx, "input", plain=False), axis, PLAIN
-    return code(ctx, "input"), (None if dims is None else dim_code(ctx, "dim")), PLAIN
+                return code(ctx, "input", plain=False), axis, plain_of_rank(len(left))
+    return code(ctx, "input"), (None if dims is None else dim_code(ctx, "dim")), plain_of_rank(reduced_rank(fact, dims, keepdim))
+
+
+def reduced_rank(fact: Fact, dims, keepdim: bool) -> int | None:
+    """The rank of a reduction's result over PyTorch's ``dims`` (ints), where the operand's is known."""
+    rank = fact.rank if fact.channels_last else fact.ndim
+    picked = (dims,) if isinstance(dims, int) else dims
+    if rank is None or not isinstance(picked, tuple) or not picked or not all(isinstance(d, int) and -rank <= d < rank for d in picked):
+        return None
+    return rank if keepdim else rank - len({d % rank for d in picked})
 
 
 def forward_returning(expression: str) -> str:

@@ -3,13 +3,35 @@
 from __future__ import annotations
 
 import libcst as cst
+import libcst.matchers as m
 from hypothesis import strategies as st
 
-from translator.rules.base import Emitted, Example, Rule, RuleCase, RuleDoc, signature_of
+from translator.rules.base import (
+    Emitted,
+    Example,
+    Rule,
+    RuleCase,
+    RuleDoc,
+    plain_of_rank,
+    signature_of,
+)
 from translator.rules.registry import register
 
 
 def _reshape(input, *shape): ...
+
+
+def shape_rank(shape: cst.BaseExpression, elements: list[cst.BaseExpression]) -> int | None:
+    """The rank a reshape to ``shape`` gives, where the call spells it: sizes as separate arguments
+    (``x.view(b, c, 1, 1)``: 4), or one tuple or list of them; None for ``x.view(*s)`` or ``x.view(s)``."""
+    if isinstance(shape, cst.Tuple) and any(isinstance(e, cst.StarredElement) for e in shape.elements):
+        return None
+    if len(elements) != 1:
+        return len(elements)
+    (only,) = elements
+    if isinstance(only, (cst.Tuple, cst.List)):
+        return None if any(isinstance(e, cst.StarredElement) for e in only.elements) else len(only.elements)
+    return 1 if m.matches(only, m.Integer() | m.UnaryOperation(expression=m.Integer())) else None  # x.view(-1)
 
 
 @register
@@ -37,7 +59,9 @@ class TorchReshape(Rule):
         elements = [e.value for e in shape.elements] if isinstance(shape, cst.Tuple) else [shape]
         if not isinstance(x, (cst.Name, cst.Attribute, cst.Subscript, cst.Call)):
             x = cst.parse_expression(f"({cst.Module([]).code_for_node(x)})")
-        return Emitted(cst.Call(func=cst.Attribute(value=x, attr=cst.Name("reshape")), args=[cst.Arg(e) for e in elements]))
+        rank = shape_rank(shape, elements)
+        return Emitted(cst.Call(func=cst.Attribute(value=x, attr=cst.Name("reshape")), args=[cst.Arg(e) for e in elements]),
+                       plain_of_rank(rank))
 
     def cases(self):
         @st.composite
