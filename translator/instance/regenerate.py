@@ -107,6 +107,8 @@ class _Writer:
         #: the modules the class being written holds, by id -> how its ``__init__`` names them (``self.conv1``,
         #: ``self.net[0]``): one met again is written as that name (one module under two names, as PyTorch holds it)
         self.scope: dict[int, str] = {}
+        #: the names of the containers whose elements are being written (``self.conv`` while ``nn.Sequential(..)`` is)
+        self.unbuilt: list[str] = []
         self.written: dict[int, str] = {}  #: every module with tensors written so far, by id -> its path
 
     def write(self) -> Regenerated:
@@ -148,10 +150,12 @@ class _Writer:
         if module is None:
             return "None"
         stateless = next(chain(module.parameters(), module.buffers()), None) is None
-        if id(module) in self.scope and not stateless:  # self.net = nn.Sequential(self.conv1, ...): the same module
-            return self.scope[id(module)]
-        # a module without tensors met again is written again: two modules compute the same (diffusers'
-        # `act = get_activation(..)` twice in one Sequential, where `self.conv[1]` does not exist yet)
+        known = self.scope.get(id(module))
+        if known is not None and not (stateless and any(known.startswith(f"{name}[") for name in self.unbuilt)):
+            return known  # self.net = nn.Sequential(self.conv1, ...): the same module
+        # a module without tensors met again inside the container that holds it is written again: two modules
+        # compute the same (diffusers' `act = get_activation(..)` twice in one Sequential, where `self.conv[1]`
+        # does not exist yet)
         if id(module) in self.written:
             self.result.problems.append(Problem(path, f"the same {type(module).__name__} as `{self.written[id(module)]}` "
                                                       "(one module under two names, in different classes): not "
@@ -190,8 +194,12 @@ class _Writer:
 
     def container(self, module: nn.Module, path: str, name: str | None = None) -> str:
         children = list(module._modules.items())
-        items = [(key, self.expression(child, join(path, key), None if name is None else element_name(module, name, key)))
-                 for key, child in children]
+        self.unbuilt.append(name or "")
+        try:
+            items = [(key, self.expression(child, join(path, key), None if name is None else element_name(module, name, key)))
+                     for key, child in children]
+        finally:
+            self.unbuilt.pop()
         kind = container_class(module).__name__
         if isinstance(module, nn.ModuleDict):
             inner = ", ".join(f"{name!r}: {text}" for name, text in items)

@@ -56,6 +56,9 @@ class Fact:
     #: the rank of a *plain* value, where the code says it (``y.view(b, c, 1, 1)``): such a value can be moved
     #: channels-last to meet a channels-last operand of that rank (an SE block's gate), None when unknown
     ndim: int | None = None
+    #: a plain value with axes of size 1 that broadcast (``y.view(b, c, 1, 1)``, ``v[:, :, None, None]``): smaller
+    #: than the map it meets, so the one to move when the two layouts meet
+    broadcasts: bool = False
 
 
 PLAIN = Fact()
@@ -66,9 +69,9 @@ def channels_last(rank: int) -> Fact:
     return Fact(channels_last=True, rank=rank)
 
 
-def plain_of_rank(ndim: int | None) -> Fact:
-    """A value in PyTorch's layout whose rank is known (or not: ``PLAIN``)."""
-    return PLAIN if ndim is None else Fact(ndim=ndim)
+def plain_of_rank(ndim: int | None, broadcasts: bool = False) -> Fact:
+    """A value in PyTorch's layout whose rank is known (or not: ``PLAIN``), and whether it has axes of size 1."""
+    return PLAIN if ndim is None else Fact(ndim=ndim, broadcasts=broadcasts)
 
 
 def to_channels_last_perm(rank: int) -> tuple[int, ...]:

@@ -290,12 +290,12 @@ class ExpressionTranslation:
 
     def met_channels_last(self, value: Emitted, other: Emitted) -> Emitted:
         """``value`` moved channels-last when it is a plain operand of the rank of a channels-last ``other``
-        (``h + emb[:, :, None, None]`` with ``emb`` of rank 2, an SE block's ``x * y.view(b, c, 1, 1)``):
-        broadcasting two operands of one rank pairs the same axes in either layout, and the small operand is
-        the one to move. ``value`` as it is otherwise."""
+        and has axes of size 1 (``h + emb[:, :, None, None]`` with ``emb`` of rank 2, an SE block's
+        ``x * y.view(b, c, 1, 1)``): broadcasting two operands of one rank pairs the same axes in either layout,
+        and the small operand is the one to move. ``value`` as it is otherwise."""
         rank = other.fact.rank
-        if value.fact.channels_last or value.fact.scalar or not other.fact.channels_last or rank is None or value.fact.ndim != rank:
-            return value
+        if value.fact.channels_last or not value.fact.broadcasts or not other.fact.channels_last or rank is None or value.fact.ndim != rank:
+            return value  # (a plain operand of the map's size: moving the map costs no more, and its result may go on plain)
         self.file.note(LAYOUT, "a PyTorch-layout operand of the channels-last value's rank is moved channels-last "
                                "(broadcasting pairs the same axes): the large value keeps its layout")
         permuted = permuted_subscript(value.expr, to_channels_last_perm(rank))
@@ -354,8 +354,9 @@ class ExpressionTranslation:
                 )
             slices.append(element.with_changes(slice=inner))
         base = value.fact.rank if value.fact.channels_last else value.fact.ndim
+        added = any(m.matches(e.slice, m.Index(value=m.Name("None"))) for e in node.slice)
         return Emitted(node.with_changes(value=parenthesize(self.as_plain(value)), slice=slices),
-                       plain_of_rank(indexed_rank(base, node.slice)))
+                       plain_of_rank(indexed_rank(base, node.slice), broadcasts=added))
 
 
 def indexed_rank(base: int | None, elements) -> int | None:

@@ -60,8 +60,10 @@ class TorchReshape(Rule):
         if not isinstance(x, (cst.Name, cst.Attribute, cst.Subscript, cst.Call)):
             x = cst.parse_expression(f"({cst.Module([]).code_for_node(x)})")
         rank = shape_rank(shape, elements)
+        sizes = elements[0].elements if rank is not None and len(elements) == 1 and isinstance(elements[0], (cst.Tuple, cst.List)) else elements
+        unit = any(m.matches(e.value if isinstance(e, cst.BaseElement) else e, m.Integer(value="1")) for e in sizes)
         return Emitted(cst.Call(func=cst.Attribute(value=x, attr=cst.Name("reshape")), args=[cst.Arg(e) for e in elements]),
-                       plain_of_rank(rank))
+                       plain_of_rank(rank, broadcasts=unit))
 
     def cases(self):
         @st.composite
