@@ -31,6 +31,7 @@ from translator.rules.base import (
     torch_dim_to_channels_last_axis,
 )
 from translator.rules.registry import rule_for_method, rule_for_qualified_name
+from translator.rules.tensor_ops.broadcast import TorchExpandRepeat, operand_without_expand_as
 
 #: an integer constant this large in tensor arithmetic may overflow int32 (rule T053)
 INT64_ARITHMETIC = "T053"
@@ -278,14 +279,10 @@ class ExpressionTranslation:
         )
 
     def broadcast_operand(self, operand: cst.BaseExpression, other: cst.BaseExpression) -> cst.BaseExpression:
-        """``y`` for ``y.expand_as(x)`` beside ``x`` in an elementwise op (an SE block's ``x * y.expand_as(x)``):
-        expand_as requires ``y`` to broadcast to ``x``'s shape, which the op then does by itself (rule T016),
-        with ``x`` in whichever layout it has. ``operand`` as it is otherwise."""
-        if m.matches(operand, m.Call(func=m.Attribute(attr=m.Name("expand_as")), args=[m.Arg(keyword=None, star="")])) and (
-                isinstance(other, cst.Name) and m.matches(operand.args[0].value, m.Name(other.value))):
-            self.file.note("T016", f"`.expand_as({other.value})` beside `{other.value}` in an elementwise op is the op's own "
-                                   "broadcasting: left to it")
-            return operand.func.value
+        """``operand`` with a redundant ``.expand_as(other)`` left to the op's broadcasting (rule T016)."""
+        operand, note = operand_without_expand_as(operand, other)
+        if note is not None:
+            self.file.note(TorchExpandRepeat.code, note)
         return operand
 
     def met_channels_last(self, value: Emitted, other: Emitted) -> Emitted:

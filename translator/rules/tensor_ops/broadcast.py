@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import libcst as cst
+import libcst.matchers as m
 from hypothesis import strategies as st
 
 from translator.rules._emit import code_of, literal_or_none
@@ -21,6 +22,17 @@ from translator.rules.tensor_ops._common import (
 
 
 def _expand(input, *sizes, dim=None, output_size=None): ...
+
+
+def operand_without_expand_as(operand: cst.BaseExpression, other: cst.BaseExpression) -> tuple[cst.BaseExpression, str | None]:
+    """``y`` for ``y.expand_as(x)`` beside ``x`` in an elementwise op (an SE block's ``x * y.expand_as(x)``), and
+    the note that says why: expand_as requires ``y`` to broadcast to ``x``'s shape, which the op then does by
+    itself (with ``x`` in whichever layout it has). ``(operand, None)`` otherwise."""
+    if m.matches(operand, m.Call(func=m.Attribute(attr=m.Name("expand_as")), args=[m.Arg(keyword=None, star="")])) and (
+            isinstance(other, cst.Name) and m.matches(operand.args[0].value, m.Name(other.value))):
+        return operand.func.value, (f"`.expand_as({other.value})` beside `{other.value}` in an elementwise op is the op's "
+                                    "own broadcasting: left to it")
+    return operand, None
 
 
 def size_list(ctx) -> list[str] | None:
