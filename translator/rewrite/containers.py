@@ -364,13 +364,15 @@ def channels_last_interface(kinds, info: FileInfo) -> tuple[int, int, str, bool]
 @dataclass(frozen=True)
 class PlannedInterface:
     """How the file's classes planned to run channels-last (rule S004) are called: per ``forward`` parameter
-    the rank at which the method takes it channels-last (None: as passed), the result's rank, the method."""
+    the rank at which the method takes it channels-last (None: as passed), the result's rank, the method,
+    and whether the result is a tuple of channels-last arrays."""
 
     params: tuple[str, ...]
     ranks: tuple[int | None, ...]
     rank_out: int
     method: str
     takes_train: bool
+    tuple_out: bool = False
 
     def bind(self, node: cst.Call) -> list[int | None] | None:
         """Per argument of the call, the rank it is passed at (None: as it is), or None when the call's
@@ -395,7 +397,7 @@ def planned_interface(kinds, info: FileInfo) -> PlannedInterface | None:
         if target is None or target.channels_last_method is None:
             return None
         interfaces.add(PlannedInterface(target.forward_params, target.channels_last_inputs, target.channels_last_output,
-                                        target.channels_last_method, target.needs_train))
+                                        target.channels_last_method, target.needs_train, target.channels_last_tuple))
     return interfaces.pop() if len(interfaces) == 1 else None
 
 

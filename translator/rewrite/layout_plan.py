@@ -28,7 +28,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from translator.rewrite.containers import InlineChain
-from translator.rewrite.context import FileContext, transpose
+from translator.rewrite.context import FileContext, parse_expr, transpose
 from translator.rewrite.model import ClassInfo, FileInfo
 from translator.rules.base import to_channels_first_perm, to_channels_last_perm
 
@@ -93,9 +93,12 @@ def planned_inputs(method: cst.FunctionDef) -> tuple[str, ...] | None:
 
 
 def input_rank(param_ranks: dict[str, set], param: str) -> int | None:
-    """The rank at which the body (translated in PyTorch's layout) moved its input channels-last, if one."""
-    ranks = param_ranks.get(param, set())
-    if len(ranks) != 1 or None in ranks or min(ranks) < 3:
+    """The rank at which the body (translated in PyTorch's layout) moved its input channels-last, if one.
+
+    A move at any rank (None: a GroupNorm's input) beside moves at one rank r is that rank: one value has one
+    rank, and the layer that needs r fixes it (``self.conv(F.silu(self.norm(x)))`` beside ``x + ...``)."""
+    ranks = param_ranks.get(param, set()) - {None}
+    if len(ranks) != 1 or min(ranks) < 3:
         return None
     return next(iter(ranks))
 
@@ -108,11 +111,12 @@ def input_ranks(method: cst.FunctionDef, names: tuple[str, ...], param_ranks: di
     return ranks if any(rank is not None for rank in ranks) else None
 
 
-def output_rank(return_facts: list) -> int | None:
-    """The rank when every value the channels-last trial returns is channels-last at one known rank."""
+def output_layout(return_facts: list) -> tuple[int, bool] | None:
+    """``(rank, is a tuple)`` when every value the channels-last trial returns is channels-last at one known
+    rank: each an array, or each a tuple of such arrays (``return self.down(h), h``); None otherwise."""
     if not return_facts or any(not f.channels_last or f.rank is None for f in return_facts):
         return None
-    out = {f.rank for f in return_facts}
+    out = {(f.rank, f.tuple_of) for f in return_facts}
     return out.pop() if len(out) == 1 else None
 
 
@@ -127,13 +131,16 @@ def method_name(cls: ClassInfo) -> str:
 
 
 def boundary(names: tuple[str, ...], ranks: tuple[int | None, ...], rank_out: int, params: cst.Parameters,
-             method: str, takes_train: bool) -> cst.FunctionDef:
+             method: str, takes_train: bool, tuple_out: bool = False) -> cst.FunctionDef:
     """``__call__`` in PyTorch's layout: the planned inputs moved channels-last, the others passed as they
-    are, the channels-last method called, its result moved back."""
+    are, the channels-last method called, its result (each item of a tuple: ``tuple_out``) moved back."""
     args = [cst.Arg(cst.Name(name) if rank is None else transpose(cst.Name(name), to_channels_last_perm(rank)))
             for name, rank in zip(names, ranks)]
     if takes_train:
         args.append(cst.Arg(cst.Name("train"), keyword=cst.Name("train")))
     call = cst.Call(func=cst.Attribute(value=cst.Name("self"), attr=cst.Name(method)), args=args)
-    body = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Return(transpose(call, to_channels_first_perm(rank_out)))])])
+    result = transpose(call, to_channels_first_perm(rank_out))
+    if tuple_out:
+        result = parse_expr("tuple({y} for y in {call})", y=transpose(cst.Name("y"), to_channels_first_perm(rank_out)), call=call)
+    body = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Return(result)])])
     return cst.FunctionDef(name=cst.Name("__call__"), params=params, body=body)

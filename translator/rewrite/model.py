@@ -92,12 +92,14 @@ class ClassInfo:
     #: the layout planned across modules (rule S004): when ``forward`` runs channels-last, its translation is
     #: the method ``channels_last_method`` and ``__call__`` is the thin boundary in PyTorch's layout around it;
     #: ``channels_last_inputs`` gives, per parameter of ``forward``, the rank at which the method takes it
-    #: channels-last (None: as passed), ``channels_last_output`` the rank of its channels-last result.
+    #: channels-last (None: as passed), ``channels_last_output`` the rank of its channels-last result (of each
+    #: item of the tuple it returns when ``channels_last_tuple``).
     #: ``channels_last`` is ``(rank in, rank out)`` for a one-input ``forward`` (what a Sequential can chain).
     #: None / (): ``__call__`` only, in PyTorch's layout
     channels_last: tuple[int, int] | None = None
     channels_last_inputs: tuple[int | None, ...] = ()
     channels_last_output: int | None = None
+    channels_last_tuple: bool = False
     channels_last_method: str | None = None
     #: whether ``forward``'s result may share memory with its arguments (conservative until translated)
     returns_alias: bool = True

@@ -38,7 +38,7 @@ from translator.rewrite.layout_plan import (
     boundary,
     input_ranks,
     method_name,
-    output_rank,
+    output_layout,
     planned_inputs,
     transposes,
 )
@@ -817,14 +817,14 @@ def translate_method(
     start = Snapshot.take(file, info, cls) if names is not None else None
     translator, translated_params, body = translate_body(method, file, info, cls, params, is_forward)
     ranks = input_ranks(method, names, translator.param_ranks) if start is not None else None
-    rank_out = None
+    rank_out, tuple_out = None, False
     if ranks is not None:
         # the same body with those inputs channels-last and its returns left so: kept when it moves less
         tried = Snapshot.take(file, info, cls)
         reported = file.diagnostics[len(start.file["diagnostics"]):]
         start.restore(file, info, cls)
         trial = translate_body(method, file, info, cls, params, is_forward, dict(zip(names, ranks)))
-        rank_out = output_rank(trial[0].return_facts)
+        rank_out, tuple_out = output_layout(trial[0].return_facts) or (None, False)
         if rank_out is not None and transposes(trial[2]) < transposes(body) and file.diagnostics[len(start.file["diagnostics"]):] == reported:
             translator, translated_params, body = trial
         else:
@@ -854,11 +854,12 @@ def translate_method(
     if rank_out is not None:
         name = method_name(cls)
         cls.channels_last_inputs, cls.channels_last_output, cls.channels_last_method = ranks, rank_out, name
-        if len(ranks) == 1:
+        cls.channels_last_tuple = tuple_out
+        if len(ranks) == 1 and not tuple_out:
             cls.channels_last = (ranks[0], rank_out)
         file.note(LAYOUT_CODE, f"the boundary keeps PyTorch's layout around `{name}`, which this file's modules call directly")
         leading += [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in file.take_notes()]
-        outer = boundary(names, ranks, rank_out, params, name, cls.needs_train).with_changes(leading_lines=leading)
+        outer = boundary(names, ranks, rank_out, params, name, cls.needs_train, tuple_out).with_changes(leading_lines=leading)
         file.note(LAYOUT_CODE, "forward, channels-last in and out: no transpose at either end")
         inner = method.with_changes(
             name=cst.Name(name),

@@ -59,6 +59,8 @@ class Fact:
     #: a plain value with axes of size 1 that broadcast (``y.view(b, c, 1, 1)``, ``v[:, :, None, None]``): smaller
     #: than the map it meets, so the one to move when the two layouts meet
     broadcasts: bool = False
+    #: where ``ndim`` is unknown, a rank the value has at least (``v[:, :, None, None]`` of any ``v``: 4)
+    least_ndim: int | None = None
 
 
 PLAIN = Fact()
@@ -69,9 +71,12 @@ def channels_last(rank: int) -> Fact:
     return Fact(channels_last=True, rank=rank)
 
 
-def plain_of_rank(ndim: int | None, broadcasts: bool = False) -> Fact:
-    """A value in PyTorch's layout whose rank is known (or not: ``PLAIN``), and whether it has axes of size 1."""
-    return PLAIN if ndim is None else Fact(ndim=ndim, broadcasts=broadcasts)
+def plain_of_rank(ndim: int | None, broadcasts: bool = False, least_ndim: int | None = None) -> Fact:
+    """A value in PyTorch's layout whose rank is known (or not: at least ``least_ndim``, or ``PLAIN``), and
+    whether it has axes of size 1."""
+    if ndim is None:
+        return PLAIN if least_ndim is None else Fact(broadcasts=broadcasts, least_ndim=least_ndim)
+    return Fact(ndim=ndim, broadcasts=broadcasts)
 
 
 def to_channels_last_perm(rank: int) -> tuple[int, ...]:

@@ -14,7 +14,7 @@ import pytest
 from translator.api import translate_file
 from translator.equivalence.check import check
 from translator.equivalence.specs import parse_spec
-from translator.rewrite.body.expressions import indexed_rank, permuted_subscript
+from translator.rewrite.body.expressions import indexed_rank, least_indexed_rank, permuted_subscript
 from translator.rules.tensor_ops.reshape import shape_rank
 
 MODELS = '''\
@@ -139,3 +139,11 @@ def test_shape_rank_counts_only_spelled_sizes(call, rank):
     shape = cst.Tuple([cst.StarredElement(a.value) if a.star else cst.Element(a.value) for a in args])
     elements = [e.value for e in shape.elements]
     assert shape_rank(shape, elements) == (None if starred else rank)
+
+
+@pytest.mark.parametrize(("index", "least"), [
+    ("v[:, :, None, None]", 4), ("v[:, None]", 2), ("v[0, :, None]", 2), ("v[..., None]", None), ("v[i, None]", None),
+])
+def test_least_indexed_rank_counts_the_axes_a_subscript_spells(index, least):
+    node = cst.parse_expression(index)
+    assert least_indexed_rank(node.slice) == least

@@ -179,3 +179,126 @@ def test_a_cat_of_one_channels_last_and_one_plain_value_joins_in_pytorchs_layout
     assert joined in model and model.count("jnp.transpose(") == 2
     report = check(str(tmp_path / "cat.py"), "Net", [parse_spec("float32[2,2,4,4]")], examples=2)
     assert report.ok, report.to_json()
+
+
+# a DDPM U-Net as tutorials write it: the block's input goes through a GroupNorm first and into the residual,
+# the time embedding (a `forward` argument's projection, rank unknown) is broadcast with `[:, :, None, None]`,
+# and the down block returns a tuple (the downsampled map and the skip)
+DIFFUSION = """
+class ResBlock(nn.Module):
+    def __init__(self, cin, cout, tdim):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(2, cin)
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.temb = nn.Linear(tdim, cout)
+        self.norm2 = nn.GroupNorm(2, cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x, t):
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.temb(F.silu(t))[:, :, None, None]
+        h = self.conv2(F.silu(self.norm2(h)))
+        return h + self.skip(x)
+
+
+class Down(nn.Module):
+    def __init__(self, cin, cout, tdim):
+        super().__init__()
+        self.res = ResBlock(cin, cout, tdim)
+        self.down = nn.Conv2d(cout, cout, 3, stride=2, padding=1)
+
+    def forward(self, x, t):
+        h = self.res(x, t)
+        return self.down(h), h
+
+
+class TinyUNet(nn.Module):
+    def __init__(self, ch=4, tdim=6):
+        super().__init__()
+        self.time = nn.Sequential(nn.Linear(tdim, tdim), nn.SiLU())
+        self.inc = nn.Conv2d(3, ch, 3, padding=1)
+        self.down1 = Down(ch, ch * 2, tdim)
+        self.mid = ResBlock(ch * 2, ch * 2, tdim)
+        self.up = nn.ConvTranspose2d(ch * 2, ch * 2, 2, stride=2)
+        self.dec = ResBlock(ch * 4, ch, tdim)
+        self.out = nn.Conv2d(ch, 3, 1)
+
+    def forward(self, x, t):
+        temb = self.time(t)
+        d, skip = self.down1(self.inc(x), temb)
+        u = self.up(self.mid(d, temb))
+        return self.out(self.dec(torch.cat([u, skip], dim=1), temb))
+"""
+
+
+def test_a_diffusion_unet_runs_channels_last_from_its_input_to_its_output(tmp_path):
+    """Three causes of transposes between modules, each fixed: a block input that a GroupNorm (any rank) and
+    a convolution (rank 4) both take is taken at rank 4; `emb[:, :, None, None]` meets the map channels-last
+    as `emb[:, None, None, :]`; a forward returning a tuple of channels-last maps is planned too."""
+    code = translated(tmp_path, "diffusion", DIFFUSION)
+    block = method_source(code, "ResBlock", "channels_last")
+    assert "h = h + self.temb(nn.silu(t))[:, None, None, :]" in block, block
+    assert "jnp.transpose" not in block and "moveaxis" not in block
+    down = method_source(code, "Down", "channels_last")
+    assert "return self.down(h), h" in down and "jnp.transpose" not in down
+    assert "tuple(\n" in method_source(code, "Down", "__call__")  # each item moved back at the boundary
+    model = method_source(code, "TinyUNet", "__call__")
+    assert "d, skip = self.down1.channels_last(" in model
+    assert "jnp.concatenate([u, skip], axis=3)" in model
+    assert model.count("jnp.transpose(") == 2, model  # the model's input and output only
+    path = str(tmp_path / "diffusion.py")
+    for cls, specs, kwargs in (
+        ("TinyUNet", ["float32[2,3,8,8]", "float32[2,6]"], None),
+        ("Down", ["float32[2,4,6,6]", "float32[2,6]"], {"cin": 4, "cout": 8, "tdim": 6}),
+    ):
+        report = check(path, cls, [parse_spec(s) for s in specs], kwargs=kwargs, examples=2)
+        assert report.ok, report.to_json()
+
+
+def test_a_tuple_with_a_plain_item_is_returned_in_pytorchs_layout(tmp_path):
+    code = translated(tmp_path, "pair", """
+        class Pair(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(2, 4, 3, padding=1)
+                self.conv2 = nn.Conv2d(4, 4, 3, padding=1)
+
+            def forward(self, x, scale):
+                h = self.conv2(self.conv(x))
+                return h * scale, h.flatten(1)
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.pair = Pair()
+                self.conv = nn.Conv2d(4, 2, 1)
+
+            def forward(self, x):
+                h, flat = self.pair(x, 2.0)
+                return self.conv(h), flat.sum(1)
+        """)
+    pair = code.split("class Pair(", 1)[1].split("class Net(", 1)[0]
+    assert "def channels_last" not in pair and "return (h * scale, " not in pair
+    report = check(str(tmp_path / "pair.py"), "Net", [parse_spec("float32[2,2,5,5]")], examples=2)
+    assert report.ok, report.to_json()
+
+
+def test_a_per_channel_subscript_of_higher_rank_is_not_passed_silently(tmp_path):
+    """`v[:, :, None, None]` is read as rank 4 where `v`'s rank is unknown (the idiom); a `v` of rank 3 makes a
+    rank-5 result in PyTorch, which the translation's rank-4 layout cannot hold: `check` fails, loudly."""
+    translated(tmp_path, "rank", """
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(2, 3, 3, padding=1)
+                self.emb = nn.Linear(4, 3)
+
+            def forward(self, x, t):
+                return self.conv(x) + self.emb(t)[:, :, None, None]
+        """)
+    path = str(tmp_path / "rank.py")
+    assert check(path, "Net", [parse_spec("float32[2,2,5,5]"), parse_spec("float32[2,4]")], examples=2).ok
+    report = check(path, "Net", [parse_spec("float32[2,2,5,5]"), parse_spec("float32[2,1,4]")], examples=2)
+    assert not report.ok, report.to_json()

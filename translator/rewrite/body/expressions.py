@@ -289,10 +289,19 @@ class ExpressionTranslation:
         """``value`` moved channels-last when it is a plain operand of the rank of a channels-last ``other``
         and has axes of size 1 (``h + emb[:, :, None, None]`` with ``emb`` of rank 2, an SE block's
         ``x * y.view(b, c, 1, 1)``): broadcasting two operands of one rank pairs the same axes in either layout,
-        and the small operand is the one to move. ``value`` as it is otherwise."""
+        and the small operand is the one to move. ``value`` as it is otherwise.
+
+        A subscript whose rank is unknown but at least the map's (``emb[:, :, None, None]`` of a ``forward``
+        argument's projection) is read as that rank: the idiom broadcasts a per-channel vector over the map,
+        and an operand of higher rank would raise the map's rank, which no layer after it expects."""
         rank = other.fact.rank
-        if value.fact.channels_last or not value.fact.broadcasts or not other.fact.channels_last or rank is None or value.fact.ndim != rank:
+        spelled = value.fact.ndim == rank or (value.fact.ndim is None and value.fact.least_ndim == rank)
+        if value.fact.channels_last or not value.fact.broadcasts or not other.fact.channels_last or rank is None or not spelled:
             return value  # (a plain operand of the map's size: moving the map costs no more, and its result may go on plain)
+        if value.fact.ndim is None:
+            self.file.note(LAYOUT, f"a subscript adding size-1 axes up to the channels-last map's rank ({rank}) is read as "
+                                   "having that rank (`emb[:, :, None, None]` of a rank-2 `emb`: a per-channel vector "
+                                   "over the map); `check` compares the result")
         self.file.note(LAYOUT, "a PyTorch-layout operand of the channels-last value's rank is moved channels-last "
                                "(broadcasting pairs the same axes): the large value keeps its layout")
         permuted = permuted_subscript(value.expr, to_channels_last_perm(rank))
@@ -353,7 +362,7 @@ class ExpressionTranslation:
         base = value.fact.rank if value.fact.channels_last else value.fact.ndim
         added = any(m.matches(e.slice, m.Index(value=m.Name("None"))) for e in node.slice)
         return Emitted(node.with_changes(value=parenthesize(self.as_plain(value)), slice=slices),
-                       plain_of_rank(indexed_rank(base, node.slice), broadcasts=added))
+                       plain_of_rank(indexed_rank(base, node.slice), broadcasts=added, least_ndim=least_indexed_rank(node.slice)))
 
 
 def indexed_rank(base: int | None, elements) -> int | None:
@@ -373,6 +382,20 @@ def indexed_rank(base: int | None, elements) -> int | None:
         elif not isinstance(inner.value, cst.Ellipsis):
             return None
     return base + added if indexed <= base else None
+
+
+def least_indexed_rank(elements) -> int | None:
+    """The least rank ``x[elements]`` can have, whatever ``x``'s: each slice keeps the axis it reads, each
+    integer drops one, each ``None`` adds one, and axes not indexed are kept, so ``v[:, :, None, None]`` has
+    rank 4 or more. None with ``...`` or an index that is not a slice, ``None`` or an integer literal."""
+    least = 0
+    for element in elements:
+        inner = element.slice
+        if isinstance(inner, cst.Slice) or m.matches(inner.value, m.Name("None")):
+            least += 1
+        elif integer_literal(inner.value) is None:
+            return None
+    return least
 
 
 def permuted_subscript(expr: cst.BaseExpression, perm: tuple[int, ...]) -> cst.Subscript | None:

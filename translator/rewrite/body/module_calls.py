@@ -404,6 +404,8 @@ class ModuleCallSynthesis:
             args.append(cst.Arg(value=cst.Name("train"), keyword=cst.Name("train")))
         self.file.note(LAYOUT, "a module that runs channels-last is called through its channels-last method: no transpose in between")
         call = node.with_changes(func=cst.Attribute(value=module, attr=cst.Name(interface.method)), args=args)
+        if interface.tuple_out:
+            return Emitted(call, Fact(channels_last=True, rank=interface.rank_out, tuple_of=True))
         return Emitted(call, channels_last(interface.rank_out))
 
 

@@ -195,7 +195,8 @@ class StatementTranslation:
             self.check_in_place(node, set())
             if any(root.startswith("shared:") for root in self.storage(node.value)):
                 self.returns_alias = True
-            value = self.expr(node.value)
+            value = self.channels_last_items(node.value) if self.returns_channels_last else None
+            value = value or self.expr(node.value)
             self.return_facts.append(value.fact)
             if self.returns_channels_last and value.fact.channels_last:
                 return [node.with_changes(value=value.expr)]
@@ -234,6 +235,20 @@ class StatementTranslation:
             return [node]
         self.unsupported(UNSUPPORTED, f"`{type(node).__name__}` is not translated yet", node)
         return [node]
+
+    def channels_last_items(self, node: cst.BaseExpression) -> Emitted | None:
+        """``return self.down(h), h`` in the channels-last trial (rule S004): a tuple whose items are each
+        channels-last at one rank is returned as it is (``Fact.tuple_of``), the boundary moving each item back;
+        None for any other value (translated as usual)."""
+        if not isinstance(node, cst.Tuple) or not node.elements or any(not isinstance(e, cst.Element) for e in node.elements):
+            return None
+        items = [self.expr(e.value) for e in node.elements]
+        ranks = {item.fact.rank for item in items if item.fact.channels_last and not item.fact.tuple_of}
+        if len(ranks) != 1 or None in ranks or any(not item.fact.channels_last or item.fact.tuple_of for item in items):
+            elements = [e.with_changes(value=self.as_plain(item)) for e, item in zip(node.elements, items)]
+            return Emitted(node.with_changes(elements=elements))
+        elements = [e.with_changes(value=item.expr) for e, item in zip(node.elements, items)]
+        return Emitted(node.with_changes(elements=elements), Fact(channels_last=True, rank=ranks.pop(), tuple_of=True))
 
     def bind_target(self, target: cst.BaseAssignTargetExpression, value: Emitted, roots: frozenset | None = None) -> cst.BaseAssignTargetExpression:
         if isinstance(target, cst.Name):
