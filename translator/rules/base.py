@@ -61,6 +61,9 @@ class Fact:
     broadcasts: bool = False
     #: where ``ndim`` is unknown, a rank the value has at least (``v[:, :, None, None]`` of any ``v``: 4)
     least_ndim: int | None = None
+    #: a channels-last value of unknown rank that has the rank of this ``forward`` parameter (``self.norm(x)``,
+    #: a GroupNorm's output, then activations): a layer of rank r taking it says ``x`` has rank r
+    rank_of: str | None = None
 
 
 PLAIN = Fact()

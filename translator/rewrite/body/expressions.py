@@ -81,15 +81,21 @@ class ExpressionTranslation:
         unknown rank (a GroupNorm's output) is the rank-``rank`` layout already: moving axis 1 last is
         ``to_channels_last_perm(rank)`` at every rank, and the layer needs that rank anyway."""
         if value.fact.channels_last and (value.fact.rank == rank or rank is None or value.fact.rank is None):
+            if value.fact.rank is None and rank is not None and value.fact.rank_of is not None:
+                self.param_ranks.setdefault(value.fact.rank_of, set()).add(rank)
             return value.expr
-        converted = value.expr
-        while isinstance(converted, cst.Name) and converted.value in self.stands_for:
-            converted = self.stands_for[converted.value]
-        if isinstance(converted, cst.Name) and converted.value in self.params:
-            self.param_ranks.setdefault(converted.value, set()).add(rank)
+        param = self.param_of(value.expr)
+        if param is not None:
+            self.param_ranks.setdefault(param, set()).add(rank)
         expr = self.as_plain(value)
         self.file.note(LAYOUT, "NCHW -> NHWC: Flax convolutions, pools and norms are channels-last")
         return transpose(expr, "to_last" if rank is None else to_channels_last_perm(rank))
+
+    def param_of(self, expr: cst.BaseExpression) -> str | None:
+        """The ``forward`` parameter ``expr`` names (through the names standing for others), or None."""
+        while isinstance(expr, cst.Name) and expr.value in self.stands_for:
+            expr = self.stands_for[expr.value]
+        return expr.value if isinstance(expr, cst.Name) and expr.value in self.params else None
 
     def unsupported(self, code: str, message: str, node: cst.CSTNode) -> None:
         self.file.report(code, message, node)

@@ -367,7 +367,10 @@ class ModuleCallSynthesis:
             flag = "not train" if negate else "train"
             args.append(cst.Arg(value=cst.parse_expression(flag), keyword=cst.Name(keyword)))
         call = node.with_changes(args=args)
-        if spec.produces == "channels_last":
+        if spec.produces == "channels_last" and spec.rank is None and first.fact.rank is None:
+            # a layer of any rank (GroupNorm): its output has its input's rank, a parameter's if it is one
+            fact = Fact(channels_last=True, rank_of=first.fact.rank_of if first.fact.channels_last else self.param_of(first.expr))
+        elif spec.produces == "channels_last":
             fact = Fact(channels_last=True, rank=spec.rank if spec.rank is not None else first.fact.rank)
         elif spec.produces == "same":
             fact = first.fact
