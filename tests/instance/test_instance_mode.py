@@ -157,6 +157,7 @@ SUBCLASSES = ZOO / "subclasses.py"
     ("DenseStack", ["float32[2,4,4,4]"], "DenseStack()"),  # a ModuleDict subclass: its own entries as attributes
     ("RankBranches", ["float32[2,4,4,4]"], "RankBranches()"),  # a False decision on the rank, asserted
     ("RepeatedActivation", ["float32[2,4,6,6]"], None),  # one stateless module twice in a Sequential: written twice
+    ("CheckedEncoder", ["float32[2,3,8,8]"], "CheckedEncoder()"),  # shape reads written where they are read
 ])
 def test_library_shapes_found_by_the_trial_check_from_the_built_model(class_name, specs, build):
     report = check(SUBCLASSES, class_name, [parse_spec(s) for s in specs], examples=2, stages=("spec", "numeric"), build=build)
@@ -319,3 +320,17 @@ def test_an_unbatched_input_to_a_pool_is_refused_at_its_line_not_translated_for_
     errors = translate_built(Unbatched(), str(SUBCLASSES), examples=(torch.zeros(3, 8, 8),)).translation.errors
     assert [d.code for d in errors][:1] == [UNEXPRESSIBLE] and "without a batch axis ((3, 8, 8))" in errors[0].message
     assert not translate_built(Unbatched(), str(SUBCLASSES), examples=(torch.zeros(2, 3, 8, 8),)).translation.errors
+
+
+def test_shape_reads_of_a_trace_are_written_where_they_are_read_and_run_channels_last():
+    """fx names each step of `assert x.shape[1] == self.channels` (`getattr_1 = x.shape`, `getitem = ...`); written
+    back in place, the shape of a channels-last value is read where its axis lives, so the downsampler runs
+    channels-last and the encoder passes its maps on with no transpose (rule S004)."""
+    model = build_model(SUBCLASSES, None, build="CheckedEncoder()")
+    translation = translate_built(model, str(SUBCLASSES), examples=(torch.zeros(2, 3, 8, 8),)).translation
+    assert not translation.errors, translation.diagnostics
+    down = translation.code.split("class CheckedDown(", 1)[1].split("\nclass ", 1)[0]
+    assert "getattr" not in down and "getitem" not in down, down
+    assert "def channels_last(self, x):" in down and "x.shape[3] == 4" in down, down
+    encoder = translation.code.split("class CheckedEncoder(", 1)[1]
+    assert encoder.count("jnp.transpose(") == 2, encoder  # the model's input and output only

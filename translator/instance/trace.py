@@ -41,6 +41,8 @@ import torch
 import torch.fx as fx
 from torch import nn
 
+from translator.instance.metadata_names import inline_metadata_names
+
 #: nodes fx inserts to guard a specialised argument; the specialisation is reported instead
 SPECIALISATION_GUARDS = {torch.fx._symbolic_trace._assert_is_none, torch._assert}
 
@@ -837,7 +839,7 @@ def clean_source(code: str, graph: fx.Graph, root: nn.Module) -> tuple[str, dict
     (``self.blocks[0]``, ``self.experts["e0"]``), and each line's origin in the user's source (from
     the nodes' stack traces)."""
     module = cst.parse_module(code.strip() + "\n")
-    module = module.visit(_Tidy(root))
+    module = inline_metadata_names(module.visit(_Tidy(root)))
     text = module.code
     origins = {node.name: user_location_from_text(node.stack_trace) for node in graph.nodes if node.stack_trace}
     lines: dict[int, tuple[str, int]] = {}

@@ -434,3 +434,33 @@ class RepeatedActivation(nn.Module):
 
     def forward(self, x):
         return self.conv(x) + x
+
+
+class CheckedDown(nn.Module):
+    """diffusers' Downsample2D: `assert hidden_states.shape[1] == self.channels` before a strided conv (fx writes
+    the shape read as `getattr_1 = x.shape`, `getitem = getattr_1[1]`, ...)."""
+
+    def __init__(self, channels=4):
+        super().__init__()
+        self.channels = channels
+        self.conv = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        assert x.shape[1] == self.channels
+        n, c, h, w = x.shape
+        return self.conv(x) * (c / self.channels) + h / w
+
+
+class CheckedEncoder(nn.Module):
+    """Two checked downsamplers in a row: channels-last from one to the next (no transpose in between)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, padding=1)
+        self.downs = nn.ModuleList([CheckedDown(4), CheckedDown(4)])
+
+    def forward(self, x):
+        x = self.stem(x)
+        for down in self.downs:
+            x = down(x)
+        return x
