@@ -29,7 +29,7 @@ VIT_BLOCKS = textwrap.dedent('''\
             project_out = not (heads == 1 and dim_head == dim)
             self.heads = heads
             self.to_qkv = nn.Linear(dim, inner * 3, bias=False)
-            self.to_out = nn.Sequential(nn.Linear(inner, dim), nn.Dropout(0.0)) if project_out else nn.Identity()
+            self.to_out = nn.Sequential(nn.Linear(inner, dim), nn.Dropout(0.1)) if project_out else nn.Identity()
 
         def forward(self, x):
             b, n, _ = x.shape

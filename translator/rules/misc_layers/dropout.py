@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from translator.rules._emit import call
-from translator.rules.base import CallSpec, Example, LayerBuild, Rule, RuleCase, RuleDoc
+from translator.rules._emit import call, literal_or_none
+from translator.rules.base import CallSpec, Emitted, Example, LayerBuild, Rule, RuleCase, RuleDoc
 from translator.rules.registry import register
 
 CHANNEL_DROPOUT = {torch.nn.Dropout1d: 1, torch.nn.Dropout2d: 2, torch.nn.Dropout3d: 3}
@@ -31,12 +31,20 @@ class TorchDropout(Rule):
             torch="self.drop = nn.Dropout(0.5)\nx = self.drop(x)",
             flax="self.drop = nn.Dropout(rate=0.5)\nx = self.drop(x, deterministic=not train)",
         ),
-        fidelity="Exact in eval mode; in train mode same drop rate and scaling (measured 0.301 vs 0.297 at p=0.3).",
+        fidelity=(
+            "Exact in eval mode; in train mode same drop rate and scaling (measured 0.301 vs 0.297 at p=0.3).\n"
+            "A literal `p=0` drops nothing in either mode: the call becomes its input, as `nn.Identity`'s (L032)."
+        ),
     )
 
     def build_layer(self, ctx):
         if ctx.literal("inplace") if not ctx.is_default("inplace") else False:
             ctx.note("`inplace=True` is dropped: JAX arrays are immutable")
+        if not ctx.is_default("p") and literal_or_none(ctx, "p") == 0:
+            # what a built model's trace writes for a configured-off dropout (diffusers' blocks): no layer, no flag
+            ctx.note("Dropout(p=0) drops nothing in either mode: the call is its input (no setup line, no `train` flag)")
+            return LayerBuild(None, CallSpec(accepts="any", produces="same"),
+                              inline=lambda call_ctx: Emitted(call_ctx.expr("input"), call_ctx.fact("input")))
         spatial = CHANNEL_DROPOUT.get(ctx.target)
         keywords = {"rate": ctx.expr("p")}
         if spatial is None:
