@@ -12,6 +12,7 @@ transpose is written and recording in ``param_ranks`` the ranks at which a param
 from __future__ import annotations
 
 import pydoc
+from dataclasses import replace
 
 import libcst as cst
 import libcst.matchers as m
@@ -353,6 +354,10 @@ class ExpressionTranslation:
             )
             return Emitted(node)
         value = self.expr(node.value)
+        if value.fact.tuple_of and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index) and (
+                integer_literal(node.slice[0].slice.value) is not None):
+            # `self.down(x)[0]` of a tuple of channels-last maps (rule S004): the item, in the items' layout
+            return Emitted(node.with_changes(value=parenthesize(value.expr)), replace(value.fact, tuple_of=False))
         slices = []
         for element in node.slice:
             inner = element.slice

@@ -38,6 +38,27 @@ class Merge(nn.Module):
         return self.conv(torch.cat([x2, x1[:, :, : x2.size()[2], :w]], dim=1)) * gain
 
 
+class NormBlock(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.norm = nn.GroupNorm(1, c)
+        self.conv = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x):
+        return x + self.conv(torch.relu(self.norm(x)))
+
+
+class Split(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.block = NormBlock(c)
+        self.down = nn.Conv2d(c, c, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        h = self.block(x)
+        return self.down(h), h
+
+
 class Looped(nn.Module):
     def __init__(self, c, n):
         super().__init__()
@@ -83,7 +104,13 @@ class TorchLayout(Rule):
             "A PyTorch-layout operand of an elementwise op whose rank the code spells (`y.view(b, c, 1, 1)`,\n"
             "`emb[:, :, None, None]` of a Linear's output of a pooled map) and equals the channels-last\n"
             "operand's is moved channels-last instead of the map (`emb[:, None, None, :]`); a rank the code\n"
-            "does not spell (a parameter, one a loop changes) is not guessed."
+            "does not spell (a parameter, one a loop changes) is not guessed, except in that idiom: a subscript\n"
+            "adding size-1 axes up to the map's rank (`self.temb(t)[:, :, None, None]`, `t` a `forward`\n"
+            "argument) is read as having that rank, since a higher one would raise the map's rank (`check`\n"
+            "shows it). An input a GroupNorm (any rank) takes is planned at the rank of the layer its output\n"
+            "reaches (`self.conv1(F.silu(self.norm1(x)))` beside `x + h`), and a `forward` returning a tuple\n"
+            "of channels-last maps (`return self.down(h), h`) is planned too: its boundary moves each item\n"
+            "back, and callers unpack or index the items channels-last."
         ),
         why=(
             "XLA's convolutions in Flax are channels-last by default (`nn.Conv` takes (N, H, W, C)).\n"
@@ -140,7 +167,12 @@ class TorchLayout(Rule):
             if draw(st.booleans()):  # a module of the file planned channels-last, called from another one
                 layer = draw(st.sampled_from([
                     f"Block({channels})", f"Stack({channels}, {draw(st.integers(1, 3))})", f"Looped({channels}, {draw(st.integers(1, 3))})",
+                    f"NormBlock({channels})", f"Split({channels})",
                 ]))
+                if layer.startswith("Split"):  # a tuple of channels-last maps, unpacked or indexed
+                    call = draw(st.sampled_from(["self.layer(x)[1] * 2.0", "torch.flatten(self.layer(x)[0], 1)",
+                                                 "sum(t.mean((2, 3)) for t in self.layer(x))"]))
+                    return RuleCase(layer, call, (2, channels, size, size), prelude=BLOCKS)
                 if draw(st.booleans()):  # a module of several inputs, called by position or keyword
                     call = draw(st.sampled_from(["self.layer(x, x)", "self.layer(x, x2=x, gain=0.5)", "self.layer(x1=x, x2=x)"]))
                     return RuleCase(f"Merge({channels})", call, (2, channels, size, size), prelude=BLOCKS)
