@@ -85,8 +85,8 @@ class ViT(nn.Module):
     def __call__(self, x, train: bool = False):
         # S004: NCHW -> NHWC: Flax convolutions, pools and norms are channels-last
         x = self.patch_embed(jnp.transpose(x, (0, 2, 3, 1)))
-        # S004: NHWC -> NCHW: back to PyTorch's layout before an axis-sensitive op
-        x = jnp.swapaxes(jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], x.shape[3], -1), 1, 2)
+        # T001: flatten(2) of a channels-last map joins its spatial axes: (N, H, W, C) -> (N, H*W, C), PyTorch's (N, C, H*W) channels-last, with no transpose
+        x = x.reshape(x.shape[0], -1, x.shape[-1])
         cls = jnp.broadcast_to(
             self.cls_token, (x.shape[0], self.cls_token.shape[-2], self.cls_token.shape[-1])
         )

@@ -12,6 +12,7 @@ from translator.rules.base import (
     Rule,
     RuleCase,
     RuleDoc,
+    plain_of_rank,
     signature_of,
     to_channels_last_perm,
 )
@@ -57,6 +58,12 @@ class TorchPermute(Rule):
             if fact.channels_last and axes == repr(to_channels_last_perm(fact.rank)):
                 return emit(code(ctx, "input", plain=False))  # the value is already laid out this way
             return emit(f"jnp.transpose({code(ctx, 'input')}, {axes})")
+        fact, swapped = ctx.fact("input"), literal_or_none(ctx, "dims")
+        if (op in ("transpose", "swapaxes", "swapdims") and fact.channels_last and fact.rank == 3
+                and isinstance(swapped, tuple) and len(swapped) == 2 and all(isinstance(d, int) for d in swapped)
+                and {d % 3 for d in swapped} == {1, 2}):
+            # (N, C, L) -> (N, L, C) of a channels-last (N, L, C) array is the array itself (a patch embedding's tokens)
+            return emit(code(ctx, "input", plain=False), plain_of_rank(3))
         x = code(ctx, "input")
         if op in ("t", "T"):
             return emit(f"{x}.T" if isinstance(cst.parse_expression(x), (cst.Name, cst.Attribute)) else f"jnp.transpose({x})")

@@ -15,6 +15,7 @@ from translator.rules.base import (
     Rule,
     RuleCase,
     RuleDoc,
+    channels_last,
     signature_of,
     torch_dim_to_channels_last_axis,
 )
@@ -24,12 +25,30 @@ from translator.rules.registry import register
 def _flatten(input, start_dim=0, end_dim=-1): ...
 
 
+def spatial_axes_joined(ctx, rank: int) -> Emitted:
+    """``x.flatten(2)`` of a channels-last map: (N, *S, C) -> (N, L, C), which is PyTorch's (N, C, L) result
+    channels-last, so no transpose is needed (a ViT's patch embedding, ``x.flatten(2).transpose(1, 2)``,
+    is then one reshape: T014 reads the swap of a channels-last rank-3 value as the array itself)."""
+    value = ctx.expr("input")
+    ctx.note("flatten(2) of a channels-last map joins its spatial axes: (N, H, W, C) -> (N, H*W, C), PyTorch's "
+             "(N, C, H*W) channels-last, with no transpose")
+    if rank == 3:
+        return Emitted(value, channels_last(3))
+    if isinstance(value, (cst.Name, cst.Attribute)):
+        x = code_of(value)
+        return Emitted(cst.parse_expression(f"{x}.reshape({x}.shape[0], -1, {x}.shape[-1])"), channels_last(3))
+    # an expression's shape is not read (it would be computed twice): the axes are collapsed by position
+    return Emitted(cst.parse_expression(f"jax.lax.collapse({code_of(value)}, 1, {rank - 1})"), channels_last(3))
+
+
 def flatten_expr(ctx, start, end) -> Emitted:
     """``x`` reshaped so that axes ``start..end`` become one, read in PyTorch's (NCHW) order."""
     if start is NotLiteral or end is NotLiteral:
         ctx.unsupported("`start_dim`/`end_dim` must be constants")
         return Emitted(ctx.expr("input"))
     fact = ctx.fact("input")
+    if fact.channels_last and fact.rank is not None and (start % fact.rank, end % fact.rank) == (2, fact.rank - 1):
+        return spatial_axes_joined(ctx, fact.rank)
     shape_of = code_of(ctx.expr("input"))  # shapes are read off the value as it is, axes remapped
     x = ctx.plain("input")  # flattening NHWC would permute features: transpose back first
     code = code_of(x)
@@ -82,7 +101,10 @@ class TorchFlatten(Rule):
             "After channels-last convolutions the data is NHWC; reshaping it directly would order the\n"
             "features (h, w, c) instead of PyTorch's (c, h, w), and the next Linear's ported weights\n"
             "would be applied to the wrong features (measured: 97% relative error). The translation\n"
-            "transposes back to NCHW first, so ported weights need no row permutation."
+            "transposes back to NCHW first, so ported weights need no row permutation.\n"
+            "Flattening only the spatial axes (`x.flatten(2)`: a patch embedding's tokens, attention over a\n"
+            "U-Net's pixels) needs no transpose: (N, H, W, C) -> (N, H*W, C) is PyTorch's (N, C, H*W)\n"
+            "channels-last, and the `.transpose(1, 2)` that follows is that array itself (T014)."
         ),
         example=Example(
             torch="self.conv = nn.Conv2d(3, 8, 3)\nx = self.conv(x)\nx = torch.flatten(x, 1)",
@@ -115,6 +137,15 @@ class TorchFlatten(Rule):
             end = draw(st.sampled_from([-1, *range(start, rank)]))
             if draw(st.booleans()):  # negative axes, counted from the end (na_vit's flatten(-2))
                 start, end = start - rank, (end - rank if end >= 0 else -1)
+            if draw(st.booleans()):  # layout: a conv's map flattened to tokens (no transpose), then reordered
+                conv, shape = draw(st.sampled_from([("nn.Conv1d(2, 3, 1)", (2, 2, 5)), ("nn.Conv2d(2, 3, 1)", (2, 2, 3, 4)),
+                                                    ("nn.Conv3d(2, 3, 1)", (2, 2, 3, 2, 2))]))
+                forward = draw(st.sampled_from([
+                    "self.layer(x).flatten(2).transpose(1, 2)", "torch.flatten(self.layer(x), 2).permute(0, 2, 1) * 2",
+                    "self.layer(x).flatten(2).mean(-1)", "self.layer(x).flatten(2).swapaxes(-1, -2).sum(1)",
+                    "self.layer(x).flatten(2)", "self.layer(x).flatten(2).transpose(2, 1) + 1.0",
+                ]))
+                return RuleCase(conv, forward, shape)
             form = draw(st.sampled_from(["module", "function", "method"]))
             if form == "module":
                 return RuleCase(f"nn.Flatten({start}, {end})", "self.layer(x)", shape)
