@@ -122,7 +122,8 @@ def test_port_carries_the_constants_the_state_dict_does_not_hold(tmp_path):
 def test_check_of_a_saved_built_translation_ports_its_constants(capsys, tmp_path):
     flax_file = tmp_path / "pe_flax.py"
     code, _, _ = run_cli(capsys, "translate", NOTEBOOK, "--class", "PositionalEncoding", "-o", flax_file)
-    assert code == 0 and "pe[:, :size]" in flax_file.read_text()  # fx's slice(...) calls written as slices
+    # fx's slice(...) calls written as slices, and its `size = x.size(1)` where it is read
+    assert code == 0 and "pe[:, : x.shape[1]]" in flax_file.read_text()
     report = check(NOTEBOOK, "PositionalEncoding", [parse_spec("float32[2,5,8]")], flax_source=flax_file, examples=1,
                    stages=("spec", "numeric"))
     assert report.verdict == "pass", report.failure

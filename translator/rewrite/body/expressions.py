@@ -277,6 +277,8 @@ class ExpressionTranslation:
             with_scalar = (lf.channels_last and rf.scalar) or (rf.channels_last and lf.scalar)
             if same or with_scalar:
                 fact = lf if lf.channels_last else rf
+                if same and lf.rank_of != rf.rank_of:  # two values of unknown ranks: whose the sum has is not known
+                    fact = replace(fact, rank_of=None)
                 return Emitted(node.with_changes(left=parenthesize(left.expr), right=parenthesize(right.expr)), fact)
         fact = SCALAR if lf.scalar and rf.scalar else PLAIN
         if fact is PLAIN:
