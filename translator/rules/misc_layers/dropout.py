@@ -6,7 +6,8 @@ import torch
 from hypothesis import strategies as st
 
 from translator.rules._emit import call, literal_or_none
-from translator.rules.base import CallSpec, Emitted, Example, LayerBuild, Rule, RuleCase, RuleDoc
+from translator.rules.base import CallSpec, Example, LayerBuild, Rule, RuleCase, RuleDoc
+from translator.rules.misc_layers.identity import identity_layer
 from translator.rules.registry import register
 
 CHANNEL_DROPOUT = {torch.nn.Dropout1d: 1, torch.nn.Dropout2d: 2, torch.nn.Dropout3d: 3}
@@ -43,8 +44,7 @@ class TorchDropout(Rule):
         if not ctx.is_default("p") and literal_or_none(ctx, "p") == 0:
             # what a built model's trace writes for a configured-off dropout (diffusers' blocks): no layer, no flag
             ctx.note("Dropout(p=0) drops nothing in either mode: the call is its input (no setup line, no `train` flag)")
-            return LayerBuild(None, CallSpec(accepts="any", produces="same"),
-                              inline=lambda call_ctx: Emitted(call_ctx.expr("input"), call_ctx.fact("input")))
+            return identity_layer()
         spatial = CHANNEL_DROPOUT.get(ctx.target)
         keywords = {"rate": ctx.expr("p")}
         if spatial is None:

@@ -8,6 +8,13 @@ from translator.rules.base import CallSpec, Emitted, Example, LayerBuild, Rule, 
 from translator.rules.registry import register
 
 
+def identity_layer() -> LayerBuild:
+    """A layer whose call is its input: no setup line, the call written as the input (``nn.Identity``, and
+    any layer configured to do nothing, such as ``nn.Dropout(0.0)``)."""
+    return LayerBuild(None, CallSpec(accepts="any", produces="same"),
+                      inline=lambda call_ctx: Emitted(call_ctx.expr("input"), call_ctx.fact("input")))
+
+
 @register
 class TorchIdentity(Rule):
     code = "L032"
@@ -22,7 +29,7 @@ class TorchIdentity(Rule):
     )
 
     def build_layer(self, ctx):
-        return LayerBuild(None, CallSpec(accepts="any", produces="same"), inline=lambda call_ctx: Emitted(call_ctx.expr("input"), call_ctx.fact("input")))
+        return identity_layer()
 
     def cases(self):
         return st.just(RuleCase("nn.Identity()", "self.layer(x) * 2.0", (2, 3)))
