@@ -69,16 +69,19 @@ class Regenerated:
     by_mode: list[str] = field(default_factory=list)  #: traced methods whose program depends on train/eval
     problems: list[Problem] = field(default_factory=list)
     origins: dict[int, tuple[str, int]] = field(default_factory=dict)  #: source line -> user's (file, line)
+    rerolled: list[str] = field(default_factory=list)  #: traced methods whose unrolled loops were written back
 
 
-def regenerate(model: nn.Module, inputs: int | None = None, examples: tuple | None = None) -> Regenerated:
+def regenerate(model: nn.Module, inputs: int | None = None, examples: tuple | None = None,
+               reroll: bool = True) -> Regenerated:
     """The regenerated source of ``model`` (a built ``nn.Module``), with its constants and problems.
 
     Tensors kept as plain attributes become non-persistent buffers of ``model`` first (same value,
     same forward, same state dict), so the trace reads them as the module's state, not as constants
     it cannot index with a traced size.  ``inputs``: how many positional tensors the model is called
     with (its ``forward`` keeps them even where they have a default, ``emb=None``).  ``examples``: tensors
-    to run the model on once, so that traced decisions on ranks and dtypes read real values."""
+    to run the model on once, so that traced decisions on ranks and dtypes read real values.  ``reroll``:
+    traced loops over containers are written back as loops (:mod:`~translator.instance.loops`)."""
     for module in model.modules():
         for name, value in list(vars(module).items()):
             if name == "weight" and weight_norm_of(module) is not None:
@@ -86,7 +89,7 @@ def regenerate(model: nn.Module, inputs: int | None = None, examples: tuple | No
             if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and not name.startswith("_"):
                 delattr(module, name)
                 module.register_buffer(name, value, persistent=False)
-    writer = _Writer(model)
+    writer = _Writer(model, reroll)
     if examples is not None:
         writer.examples = record_calls(model, examples)
     if inputs is not None:
@@ -95,8 +98,9 @@ def regenerate(model: nn.Module, inputs: int | None = None, examples: tuple | No
 
 
 class _Writer:
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, reroll: bool = True):
         self.model = model
+        self.reroll = reroll
         self.paths = {id(module): path for path, module in model.named_modules(remove_duplicate=False)}
         self.calls: dict[str, list[Call]] = {}
         self.examples: dict[int, tuple[tuple, dict]] = {}
@@ -133,6 +137,8 @@ class _Writer:
                     self.result.fixed[method] = traced.fixed
                 if traced.decisions:
                     self.result.decisions[method] = traced.decisions
+                if traced.rerolled:
+                    self.result.rerolled.append(method)
                 if traced.by_mode:
                     self.result.by_mode.append(method)
                 for offset, where in traced.lines.items():
@@ -319,7 +325,7 @@ class _Writer:
         if type(module).forward is nn.Module.forward:
             return None
         try:
-            traced = trace_forward(module, self.calls.get(path, []), self.examples.get(id(module)))
+            traced = trace_forward(module, self.calls.get(path, []), self.examples.get(id(module)), self.reroll)
         except TraceFailed as error:
             if self.examples and id(module) not in self.examples:
                 return self.never_called(module, error)

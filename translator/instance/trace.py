@@ -39,8 +39,10 @@ import libcst as cst
 import libcst.matchers as m
 import torch
 import torch.fx as fx
+from libcst.metadata import MetadataWrapper, PositionProvider
 from torch import nn
 
+from translator.instance.loops import reroll_container_loops, submodule_at
 from translator.instance.metadata_names import inline_metadata_names
 
 #: nodes fx inserts to guard a specialised argument; the specialisation is reported instead
@@ -105,6 +107,7 @@ class TracedMethod:
     by_mode: bool = False  #: the program differs between train and eval mode
     #: decisions on metadata taken at trace time: "file:line: <what> was <value>"
     decisions: list[str] = field(default_factory=list)
+    rerolled: bool = False  #: loops over containers were written back (:mod:`translator.instance.loops`)
 
 
 class _TensorProxy(fx.Proxy):
@@ -565,18 +568,20 @@ def record_calls(model: nn.Module, examples: tuple) -> ExampleCalls:
     return calls
 
 
-def trace_forward(module: nn.Module, callers: list[Call], example: tuple[tuple, dict] | None = None) -> TracedMethod:
+def trace_forward(module: nn.Module, callers: list[Call], example: tuple[tuple, dict] | None = None,
+                  reroll: bool = True) -> TracedMethod:
     """``module.forward`` as PyTorch source in which submodules are calls (both modes when they differ);
-    ``example``: the arguments of one real call, whose metadata the trace's decisions read."""
+    ``example``: the arguments of one real call, whose metadata the trace's decisions read; ``reroll``:
+    write unrolled loops over containers back as loops."""
     fixed = fixed_arguments(module, callers)
     training = module.training
     before = plain_state(module)
     try:
         with named_parameters_only(module, keywords_into_kwargs(module, callers)):
             module.train(False)
-            evaluation = trace_once(module, fixed, example)
+            evaluation = trace_once(module, fixed, example, reroll)
             module.train(True)
-            train = trace_once(module, fixed, example)
+            train = trace_once(module, fixed, example, reroll)
     finally:
         module.train(training)
         changed = restore_plain_state(module, before)
@@ -587,6 +592,7 @@ def trace_forward(module: nn.Module, callers: list[Call], example: tuple[tuple, 
         return evaluation
     merged = merge_modes(train, evaluation)
     merged.decisions = list(dict.fromkeys(train.decisions + evaluation.decisions))
+    merged.rerolled = train.rerolled or evaluation.rerolled
     return merged
 
 
@@ -726,7 +732,8 @@ def named_parameters_only(module: nn.Module, extra: tuple[str, ...] = ()):
         module.__class__ = cls
 
 
-def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple, dict] | None = None) -> TracedMethod:
+def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple, dict] | None = None,
+               reroll: bool = True) -> TracedMethod:
     tracer = _Leaves(example)
     generator = torch.random.get_rng_state()
     try:
@@ -758,8 +765,9 @@ def trace_once(module: nn.Module, fixed: dict[str, object], example: tuple[tuple
             calls.setdefault(node.target, []).append(Call(len(node.args), frozenset(node.kwargs), passed))
     rename_reserved(graph)
     code = graph.python_code(root_module="self").src
-    source, lines = clean_source(code, graph, module)
-    return TracedMethod(source, fixed, lines, calls, constants, decisions=list(dict.fromkeys(tracer.decisions)))
+    source, lines, rerolled = clean_source(code, graph, module, reroll)
+    return TracedMethod(source, fixed, lines, calls, constants, decisions=list(dict.fromkeys(tracer.decisions)),
+                        rerolled=rerolled)
 
 
 @contextlib.contextmanager
@@ -834,20 +842,31 @@ def tensor_constant_names(graph: fx.Graph) -> list[str]:
     return [n.target for n in graph.nodes if n.op == "get_attr" and n.target.startswith("_tensor_constant")]
 
 
-def clean_source(code: str, graph: fx.Graph, root: nn.Module) -> tuple[str, dict[int, tuple[str, int]]]:
+def clean_source(code: str, graph: fx.Graph, root: nn.Module,
+                 reroll: bool = True) -> tuple[str, dict[int, tuple[str, int]], bool]:
     """fx's code without its ``x = None`` frees, submodules reached as the source reaches them
-    (``self.blocks[0]``, ``self.experts["e0"]``), and each line's origin in the user's source (from
-    the nodes' stack traces)."""
+    (``self.blocks[0]``, ``self.experts["e0"]``), loops over containers written back (``reroll``,
+    :mod:`translator.instance.loops`), and each line's origin in the user's source (from the nodes'
+    stack traces), and whether a loop was written back."""
     module = cst.parse_module(code.strip() + "\n")
     module = inline_metadata_names(module.visit(_Tidy(root)))
+    written: dict[int, str] | None = None
+    if reroll:
+        module, written = reroll_container_loops(module, root)
     text = module.code
     origins = {node.name: user_location_from_text(node.stack_trace) for node in graph.nodes if node.stack_trace}
     lines: dict[int, tuple[str, int]] = {}
+    if written is not None:  # loops written back: each statement's fx name, by position
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        for node, position in positions.items():
+            if id(node) in written and origins.get(written[id(node)]):
+                lines[position.start.line] = origins[written[id(node)]]
+        return text, lines, True
     for number, line in enumerate(text.splitlines(), 1):
         match = re.match(r"\s+(\w+)(?:\s*=|,)", line)
         if match and origins.get(match.group(1)):
             lines[number] = origins[match.group(1)]
-    return text, lines
+    return text, lines, False
 
 
 class _Tidy(cst.CSTTransformer):
@@ -910,16 +929,7 @@ class _Tidy(cst.CSTTransformer):
 
     def resolve(self, node: cst.BaseExpression):
         """The submodule an expression ``self.a[0]["k"].b`` names, or None."""
-        if m.matches(node, m.Name("self")):
-            return self.root
-        if isinstance(node, cst.Attribute):
-            owner = self.resolve(node.value)
-            return owner._modules.get(node.attr.value) if isinstance(owner, nn.Module) else None
-        if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-            owner, key = self.resolve(node.value), node.slice[0].slice.value
-            if isinstance(owner, nn.Module) and isinstance(key, (cst.Integer, cst.SimpleString)):
-                return owner._modules.get(str(key.evaluated_value))
-        return None
+        return submodule_at(self.root, node)
 
     def leave_Arg(self, original, updated):  # `inplace = False` -> `inplace=False`
         if updated.keyword is not None:

@@ -87,6 +87,11 @@ def translate_built(model: nn.Module, path: str, notes: bool = True, inputs: int
         inputs = len(examples)
     regenerated = regenerate(model, inputs, examples)
     translation = translate_source(regenerated.source, path, notes=notes, buffer_values=False)
+    if translation.errors and regenerated.rerolled:  # a loop written back that the rules cannot run: unrolled
+        unrolled = regenerate(model, inputs, examples, reroll=False)
+        plain = translate_source(unrolled.source, path, notes=notes, buffer_values=False)
+        if len(plain.errors) < len(translation.errors):
+            regenerated, translation = unrolled, plain
     class_lines = class_locations(model)
     diagnostics = [locate(d, regenerated, class_lines, path) for d in translation.diagnostics]
     diagnostics += [

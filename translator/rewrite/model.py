@@ -48,6 +48,9 @@ class ContainerAttr:
     kinds: tuple = ()
     #: Sequentials assigned in different branches of __init__, told apart at run time by length
     variants: tuple = ()
+    #: the PyTorch expression that built it (a written-out list, ``nn.Sequential(nn.Conv2d(8, 8, 3), ...)``):
+    #: two containers written alike hold the same layers, so one call runs either
+    source: str | None = None
 
 
 @dataclass

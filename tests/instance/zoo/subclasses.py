@@ -464,3 +464,23 @@ class CheckedEncoder(nn.Module):
         for down in self.downs:
             x = down(x)
         return x
+
+
+def conv_norm_act(channels: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.ReLU())
+
+
+class LoopedBlocks(nn.Module):
+    """Residual blocks from a factory, run by an enumerate loop: fx unrolls it (tests/instance/test_loops.py)."""
+
+    def __init__(self, channels=4, depth=3):
+        super().__init__()
+        self.stem = nn.Conv2d(3, channels, 3, padding=1)
+        self.blocks = nn.ModuleList([conv_norm_act(channels) for _ in range(depth)])
+        self.head = nn.Linear(channels, 5)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for _, block in enumerate(self.blocks):
+            x = x + block(x)
+        return self.head(x.mean((2, 3)))

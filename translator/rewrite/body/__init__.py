@@ -77,6 +77,11 @@ class BodyTranslator(StatementTranslation, ExpressionTranslation, CallTranslatio
     #: the layouts each enclosing loop keeps at the start and end of every pass (innermost last): a
     #: `break`/`continue` leaves every value in its loop's layout, as the end of the body does
     loop_layouts: list[dict[str, Fact]] = field(default_factory=list)
+    #: for each enclosing loop, the names whose value matters once a pass ends (read by a later pass before
+    #: the body binds them, or after the loop), None when not known: only those get the loop's layouts back
+    loop_live: list[set[str] | None] = field(default_factory=list)
+    #: for each enclosing block, the statements after the one being translated
+    following: list[list[cst.BaseStatement]] = field(default_factory=list)
     flagged_writes: set[int] = field(default_factory=set)
     #: locals holding a Python list (``outs = []``): ``outs.append(x)`` is plain Python
     lists: set[str] = field(default_factory=set)

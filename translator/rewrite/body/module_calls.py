@@ -92,7 +92,7 @@ class ModuleCallSynthesis:
             return self.sequential_call(node, element, path)
         if isinstance(element, AnyElement):
             kinds = element.kinds
-            if kinds and all(k is kinds[0] for k in kinds) and isinstance(kinds[0], ContainerAttr) and kinds[0].kind == "sequential" and kinds[0].elements is not None:
+            if kinds and all(same_container(k, kinds[0]) for k in kinds) and kinds[0].kind == "sequential" and kinds[0].elements is not None:
                 return self.sequential_call(node, kinds[0], (), element=node.func)
             layer = one_layer_kind(kinds)
             if layer is not None:  # `for conv in self.convs: x = conv(x)`: every element is the same layer kind
@@ -438,6 +438,14 @@ class ReplaceNode(cst.CSTTransformer):
 
 def train_param() -> cst.Param:
     return cst.Param(cst.Name("train"), annotation=cst.Annotation(cst.Name("bool")), default=cst.Name("False"))
+
+
+def same_container(kind, first) -> bool:
+    """Whether ``kind`` is the container ``first`` or one written the same way (a built model's list of
+    ``nn.Sequential(...)`` written out one by one): one call runs either."""
+    if not isinstance(kind, ContainerAttr) or not isinstance(first, ContainerAttr):
+        return False
+    return kind is first or (first.source is not None and kind.source == first.source)
 
 
 def one_layer_kind(kinds: tuple) -> LayerAttr | None:

@@ -17,7 +17,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from translator.naming import library_name
-from translator.rewrite.aliasing import value_reads
+from translator.rewrite.aliasing import name_reads, value_reads
 from translator.rewrite.body.common import (
     HOOKS,
     IN_PLACE,
@@ -27,6 +27,7 @@ from translator.rewrite.body.common import (
     SHARED_MUTATION,
     UNSUPPORTED,
     container_kinds,
+    integer_literal,
 )
 from translator.rewrite.context import code_of, parse_expr, transpose
 from translator.rewrite.layout_plan import transposes
@@ -35,6 +36,7 @@ from translator.rules.base import (
     PLAIN,
     Emitted,
     Fact,
+    channels_last,
     to_channels_first_perm,
     to_channels_last_perm,
 )
@@ -55,8 +57,12 @@ class StatementTranslation:
             tracker.params = frozenset(self.params)
             tracker.caller_checked = frozenset(self.params) if self.caller_checks_params else frozenset()
         out: list[cst.BaseStatement] = []
-        for statement in statements:
-            out.extend(self.statement(statement))
+        for index, statement in enumerate(statements):
+            self.following.append(list(statements[index + 1:]))
+            try:
+                out.extend(self.statement(statement))
+            finally:
+                self.following.pop()
         if statements and not out:  # every statement translated to nothing (identity layers)
             out = [cst.SimpleStatementLine(body=[cst.Pass()])]
         return out
@@ -226,7 +232,7 @@ class StatementTranslation:
             return [node.with_changes(value=self.plain(node.value))]
         if isinstance(node, (cst.Break, cst.Continue)) and self.loop_layouts:
             # leaves every value in the layout the loop keeps, as the end of each pass does
-            return [*(line.body[0] for line in self.keep_loop_layouts(self.loop_layouts[-1])), node]
+            return [*(line.body[0] for line in self.keep_loop_layouts(self.loop_layouts[-1], self.loop_live[-1])), node]
         if isinstance(node, (cst.Pass, cst.Break, cst.Continue)):
             return [node]
         if isinstance(node, cst.Assert):
@@ -355,10 +361,22 @@ class StatementTranslation:
         if m.matches(iterable, m.Call(func=m.Name("enumerate"))) and iterable.args:
             iterable = iterable.args[0].value
         if m.matches(iterable, m.Call(func=m.Name("zip"))) and iterable.args:  # zip(self.convs, self.norms)
-            return all(not a.star and a.keyword is None and isinstance((self.module_element(a.value) or (None,))[0],
-                                                                      ContainerAttr) for a in iterable.args)
+            return all(not a.star and a.keyword is None and self.iterated_container(a.value) is not None
+                       for a in iterable.args)
+        return self.iterated_container(iterable) is not None
+
+    def iterated_container(self, iterable: cst.BaseExpression) -> ContainerAttr | None:
+        """The container a loop iterates: ``self.blocks``, a slice of it with literal bounds (``self.blocks[1:]``),
+        or ``reversed(...)`` of either; a slice of a container whose elements are known holds those elements."""
+        if m.matches(iterable, m.Call(func=m.Name("reversed"), args=[m.Arg(keyword=None, star="")])):
+            inner = self.iterated_container(iterable.args[0].value)
+            return None if inner is None else sliced_container(inner, slice(None, None, -1))
+        if isinstance(iterable, cst.Subscript) and len(iterable.slice) == 1 and isinstance(iterable.slice[0].slice, cst.Slice):
+            inner = self.iterated_container(iterable.value)
+            bounds = literal_slice(iterable.slice[0].slice)
+            return None if inner is None or bounds is None else sliced_container(inner, bounds)
         element = self.module_element(iterable)
-        return element is not None and isinstance(element[0], ContainerAttr)
+        return element[0] if element is not None and isinstance(element[0], ContainerAttr) else None
 
     def bind_loop_elements(self, node: cst.For) -> None:
         """``for layer in self.layers`` / ``for i, layer in enumerate(self.layers)``: ``layer`` is an element."""
@@ -374,9 +392,9 @@ class StatementTranslation:
             names = target.elements if isinstance(target, (cst.Tuple, cst.List)) else ()
             if len(names) == len(iterable.args) and all(isinstance(e.value, cst.Name) for e in names):
                 for name, arg in zip(names, iterable.args):
-                    self.elements[name.value.value] = container_kinds(self.module_element(arg.value)[0])
+                    self.elements[name.value.value] = container_kinds(self.iterated_container(arg.value))
             return
-        container = self.module_element(iterable)[0]
+        container = self.iterated_container(iterable)
         if isinstance(target, cst.Name):
             self.elements[target.value] = container_kinds(container)
         elif isinstance(target, (cst.Tuple, cst.List)) and all(isinstance(e.value, cst.Name) for e in target.elements):
@@ -399,11 +417,14 @@ class StatementTranslation:
             moved = transpose(moved, "to_last" if want.rank is None else to_channels_last_perm(want.rank))
         return [cst.SimpleStatementLine(body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(name))], value=moved)])]
 
-    def keep_loop_layouts(self, kept: dict[str, Fact]) -> list[cst.SimpleStatementLine]:
+    def keep_loop_layouts(self, kept: dict[str, Fact], live: set[str] | None) -> list[cst.SimpleStatementLine]:
         """Statements that give each name the layout its loop keeps (``kept``; PyTorch's for every other name),
-        and the facts updated to match: for the end of a pass, a ``continue`` and a ``break``."""
+        and the facts updated to match: for the end of a pass, a ``continue`` and a ``break``.  Names not in
+        ``live`` (when known) are read by no later pass and not after the loop: they are left as they are."""
         lines = []
         for name, fact in sorted(self.env.items()):
+            if live is not None and name not in live and name not in kept:
+                continue
             want = kept.get(name, PLAIN) if kept.get(name, PLAIN).channels_last else PLAIN
             lines += self.rebind(name, fact, want)
             if fact.channels_last or want.channels_last:
@@ -415,21 +436,33 @@ class StatementTranslation:
         are channels-last on entry stay so when the body leaves them channels-last and moves no more
         than it would in PyTorch's layout (`for block in self.blocks: x = block(x)` over blocks planned to
         run channels-last: no transpose at all); every other value is in PyTorch's layout at the start and
-        end of each pass. The body is translated both ways and the cheaper kept."""
+        end of each pass. The body is translated both ways and the cheaper kept.
+
+        A value in PyTorch's layout that each pass reads and rebinds, and moves channels-last at a known rank
+        (`for s in self.stages: x = s(x)` on the model's input), is moved once before the loop instead, when
+        that leaves each pass fewer transposes."""
         entry = {name for name, fact in self.env.items() if fact.channels_last}
-        if not entry:
-            return self.loop_pass(node, set())[0]
         back_to_entry = self.checkpoint()
         reported = len(self.file.diagnostics)
         plain, _, plain_cost = self.loop_pass(node, set())
         plain_reports = self.file.diagnostics[reported:]
+        moved = carried_moves(node, plain) if plain_cost else {}
+        if not entry and not moved:
+            return plain
         back_to_plain = self.checkpoint()
-        kept = entry
+        kept = entry | set(moved)
         while kept:
             back_to_entry()
+            promoted = sorted((kept & set(moved)) - entry)  # moved before the loop: worth it only if cheaper
+            before = [line for name in promoted for line in self.rebind(name, self.env.get(name, PLAIN), channels_last(moved[name]))]
+            self.env.update({name: channels_last(moved[name]) for name in promoted})
             trial, changed, cost = self.loop_pass(node, kept)
-            if not changed and cost <= plain_cost and self.file.diagnostics[reported:] == plain_reports:
-                return trial
+            cheaper = cost < plain_cost if promoted else cost <= plain_cost
+            if not changed and cheaper and self.file.diagnostics[reported:] == plain_reports:
+                if before:
+                    self.file.note(LAYOUT, "a value each pass reads and rebinds is moved channels-last once, before the "
+                                           "loop, not on every pass (each pass leaves it channels-last)")
+                return [*before, *trial]
             kept = kept - changed if changed and kept - changed != kept else set()
         back_to_plain()
         return plain
@@ -438,9 +471,16 @@ class StatementTranslation:
         """The loop with the names in ``kept`` channels-last at the start and end of each pass and every other
         value in PyTorch's layout; also the kept names the body leaves in another layout (moved back at the
         end of the pass), and the transposes each pass runs."""
-        before = [line for name, fact in sorted(self.env.items()) if name not in kept for line in self.rebind(name, fact, PLAIN)]
+        # inside another loop, a later pass of that loop may read any name: all are live
+        outermost = not self.loop_writes
+        read_after = {name for rest in self.following for s in rest for name in name_reads(s)} if outermost else None
+        live = None if read_after is None else read_before_bound(node.body.body) | read_after
+        used = None if read_after is None else set(name_reads(node)) | read_after
+        before = [line for name, fact in sorted(self.env.items()) if name not in kept and (used is None or name in used)
+                  for line in self.rebind(name, fact, PLAIN)]
         # a plain value's rank may change from pass to pass (`y = y[..., None]`): not known inside or after the loop
-        self.env = {name: (PLAIN if (fact.channels_last and name not in kept) or fact.ndim is not None else fact)
+        self.env = {name: (PLAIN if (fact.channels_last and name not in kept and (used is None or name in used))
+                           or fact.ndim is not None else fact)
                     for name, fact in self.env.items()}
         layouts = {name: self.env[name] for name in kept}
         if isinstance(node, cst.For):
@@ -453,8 +493,10 @@ class StatementTranslation:
         roots_entry = dict(tracker.roots)
         self.loop_writes.append([])
         self.loop_layouts.append(layouts)
+        self.loop_live.append(live)
         body = self.block(node.body.body)
         self.loop_layouts.pop()
+        self.loop_live.pop()
         writes = self.loop_writes.pop()
         if not self.loop_writes:
             self.storage_tracker.consume(node)
@@ -472,12 +514,68 @@ class StatementTranslation:
                 )
         changed = {name for name, fact in layouts.items()
                    if (self.env.get(name, PLAIN).channels_last, self.env.get(name, PLAIN).rank) != (fact.channels_last, fact.rank)}
-        fixes = self.keep_loop_layouts(layouts)
+        fixes = self.keep_loop_layouts(layouts, live)
         self.env = {name: PLAIN if fact.ndim is not None else fact for name, fact in self.env.items()}
         if node.orelse is not None:
             self.unsupported(UNSUPPORTED, "`else` on a loop is not translated yet", node)
         per_pass = transposes([*body, *fixes]) + (transposes([cst.Expr(header["test"])]) if "test" in header else 0)
         return [*before, node.with_changes(body=node.body.with_changes(body=[*body, *fixes]), **header)], changed, per_pass
+
+def carried_moves(node: cst.For | cst.While, translated: list[cst.BaseStatement]) -> dict[str, int]:
+    """The values a loop carries from pass to pass (read before the body binds them, and bound by it) that its
+    translation in PyTorch's layout moves channels-last by name, with the rank it moves them at."""
+    body = node.body.body
+    carried = read_before_bound(body) & {t.target.value for t in m.findall(node.body, m.AssignTarget(target=m.Name()))}
+    moves: dict[str, int] = {}
+    perms = {to_channels_last_perm(rank): rank for rank in (3, 4, 5)}
+    moved = m.Call(func=m.Attribute(value=m.Name("jnp"), attr=m.Name("transpose")), args=[m.Arg(m.Name()), m.Arg(m.Tuple())])
+    for statement in translated:
+        for call in m.findall(statement, moved):
+            name = call.args[0].value.value
+            try:
+                perm = tuple(int(e.value.value) for e in call.args[1].value.elements)
+            except (AttributeError, ValueError):
+                continue
+            if name in carried and perm in perms and moves.setdefault(name, perms[perm]) != perms[perm]:
+                moves[name] = 0  # moved at two ranks: left alone
+    return {name: rank for name, rank in moves.items() if rank}
+
+
+def literal_slice(node: cst.Slice) -> slice | None:
+    """``1:``, ``:-1``, ``::-1`` as a slice, None unless each bound is an integer literal or absent."""
+    bounds = [None if part is None else integer_literal(part) for part in (node.lower, node.upper, node.step)]
+    if any(part is not None and bound is None for part, bound in zip((node.lower, node.upper, node.step), bounds)):
+        return None
+    return slice(*bounds)
+
+
+def sliced_container(container: ContainerAttr, bounds: slice) -> ContainerAttr | None:
+    """The elements of a list or Sequential that ``bounds`` selects, in order (all its kinds when they are
+    known only at run time); None for a dict."""
+    if container.kind == "dict":
+        return None
+    if container.elements is None:
+        return container
+    keys = list(container.elements)[bounds]
+    return ContainerAttr(container.kind, {i: container.elements[key] for i, key in enumerate(keys)})
+
+
+def read_before_bound(statements) -> set[str]:
+    """Names a loop body may read before it binds them (their value from the previous pass): every name read
+    before a plain assignment at the body's top level binds it (a bind inside a branch may not happen)."""
+    bound: set[str] = set()
+    carried: set[str] = set()
+    for statement in statements:
+        carried |= set(name_reads(statement)) - bound
+        for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
+            if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name) and small.target.value not in bound:
+                carried.add(small.target.value)
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else []
+            for target in targets:
+                items = [e.value for e in target.elements] if isinstance(target, (cst.Tuple, cst.List)) else [target]
+                bound |= {item.value for item in items if isinstance(item, cst.Name)}
+    return carried
+
 
 def ends_in_jump(statements) -> bool:
     """Whether a block's last statement leaves it (``continue``, ``break``, ``return``, ``raise``)."""

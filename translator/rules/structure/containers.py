@@ -32,7 +32,10 @@ class TorchContainers(Rule):
             "channels-last). A Sequential whose layout changes inside (a convolution then a Flatten) keeps a\n"
             "method `_run_<attr>` of its own, its runs of layers still folded into `run_sequential(self.encoder[:4], x)`;\n"
             "one built differently in branches of `__init__` is chosen by its length. Loops over a ModuleList stay\n"
-            "loops. Flax freezes a list once it is assigned in `setup()`, so a container built empty and grown\n"
+            "loops (also over a slice with literal bounds, `self.blocks[1:]`, or `reversed(self.blocks)`), and a\n"
+            "loop that torch.fx unrolled while tracing a built model (`self.blocks[0](x)`, `self.blocks[1](...)`)\n"
+            "is written back as one when its passes are the same statements (translator/instance/loops.py).\n"
+            "Flax freezes a list once it is assigned in `setup()`, so a container built empty and grown\n"
             "(`self.layers.append(...)`, `+=`) is grown in a local list and assigned once, after its last change."
         ),
         example=Example(
