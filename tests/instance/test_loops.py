@@ -13,6 +13,7 @@ from translator.equivalence.specs import parse_spec
 from translator.instance.loops import reroll_container_loops
 from translator.instance.trace import trace_forward
 from translator.instance.translate import build_model, translate_built
+from translator.instance.variants import argument_name, repeated_elements
 
 
 class Holder(nn.Module):
@@ -70,9 +71,9 @@ def test_containers_read_together_are_zipped_and_a_pass_may_start_before_its_fir
         def forward(self, x):
             for block, norm in zip(self.blocks, self.norms):
                 mul = x * 2
-                blocks = block(mul)
-                norms = norm(blocks)
-                x = x + norms
+                block_out = block(mul)
+                norm_out = norm(block_out)
+                x = x + norm_out
             return x
         """)
 
@@ -87,10 +88,10 @@ def test_a_start_value_read_after_the_loop_is_copied_into_a_name_of_its_own():
             return add
         """) == textwrap.dedent("""
         def forward(self, x):
-            blocks = x
+            block_out = x
             for block in self.blocks:
-                blocks = block(blocks)
-            add = x + blocks
+                block_out = block(block_out)
+            add = x + block_out
             return add
         """)
 
@@ -106,8 +107,8 @@ def test_an_element_of_a_container_inside_each_element_follows_the_loop_variable
         """) == textwrap.dedent("""
         def forward(self, x):
             for pair in self.pairs:
-                pairs_0 = pair[0](x)
-                x = pair[1](pairs_0)
+                pair_0 = pair[0](x)
+                x = pair[1](pair_0)
             return x
         """)
 
@@ -182,3 +183,25 @@ def test_a_trace_of_a_loop_over_a_built_list_of_sequentials_translates_as_a_loop
     report = check(SUBCLASSES, None, [parse_spec("float32[2,3,8,8]")], examples=2, stages=("spec", "numeric"),
                    build="LoopedBlocks()")
     assert report.verdict == "pass", report.failure
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("self.blocks = nn.ModuleList([Unit(cin=4), Unit(cin=4), Unit(cin=4)])",
+     "self.blocks = nn.ModuleList([Unit(cin=4) for _ in range(3)])"),
+    # elements that differ, a Sequential, a single element: as they are
+    ("self.blocks = nn.ModuleList([Unit(cin=4), Unit(cin=8)])", None),
+    ("self.net = nn.Sequential(nn.ReLU(), nn.ReLU())", None),
+    ("self.blocks = nn.ModuleList([Unit(cin=4)])", None),
+])
+def test_a_list_of_elements_written_alike_is_a_comprehension(line, expected):
+    assert repeated_elements(line) == (expected or line)
+    if expected:
+        assert argument_name(expected.split("range(")[0] + "range(") == "num_blocks"
+
+
+def test_a_rerolled_trace_of_a_built_list_reads_as_its_source():
+    """The regenerated `__init__` builds identical blocks by a comprehension, and `forward` loops over them."""
+    model = build_model(SUBCLASSES, None, build="LoopedBlocks()")
+    translation = translate_built(model, str(SUBCLASSES), examples=(torch.zeros(2, 3, 8, 8),)).translation
+    setup = translation.code.split("class LoopedBlocks(", 1)[1].split("def __call__", 1)[0]
+    assert "for _ in range(3)" in setup and setup.count("TorchBatchNorm()") == 1, setup

@@ -323,20 +323,32 @@ def write_loops(function: cst.FunctionDef, pieces: list[Piece], loops: list[Loop
         second_binds = [name for piece in second for name in piece.binds]
         last_binds = [name for piece in loop.run(pieces, loop.passes - 1) for name in piece.binds]
         later_reads = [rename(name) for piece in pieces[loop.start + loop.length:] for name in piece.reads]
+        elements = [fresh(element_name(c)) for c in loop.containers]
+        # fx names an element's output after its path (`blocks_0`, `pairs_0_1`): in the loop, after the loop
+        # variable (`block_out`, `pair_1`)
+        prefixes = [(f"{fx_name(c)}_0", e) for c, e in zip(loop.containers, elements)]
+
+        def local(name: str, prefixes=prefixes) -> str:
+            for prefix, element in prefixes:
+                if name == prefix:
+                    return fresh(f"{element}_out")
+                if name.startswith(f"{prefix}_"):
+                    return fresh(f"{element}{name[len(prefix):]}")
+            return fresh(local_name(name)) if local_name(name) != name else name
+
         names: dict[int, str] = {}
         for i, start_value in sorted(loop.carried.items()):
             start = rename(start_value)
             if start not in later_reads and start not in names.values():
                 names[i] = start  # `for block in self.blocks: x = block(x)`: the carried value keeps its name
                 continue
-            names[i] = fresh(local_name(first_binds[i]))
+            names[i] = local(first_binds[i])
             statements.append(cst.SimpleStatementLine(body=[cst.Assign(
                 targets=[cst.AssignTarget(cst.Name(names[i]))], value=cst.Name(start))]))
             origins[id(statements[-1])] = first_bind(first[0])
         for i, name in enumerate(first_binds):
             if i not in names:
-                names[i] = fresh(local_name(name)) if local_name(name) != name else name
-        elements = [fresh(element_name(c)) for c in loop.containers]
+                names[i] = local(name)
         in_loop = {**{name: names[i] for i, name in enumerate(first_binds)},
                    **{name: names[i] for i, name in enumerate(second_binds)}}
         renamer = _Renamer(lambda name, in_loop=in_loop: in_loop.get(name, rename(name)),
@@ -367,6 +379,11 @@ def local_name(name: str) -> str:
     """fx's name of a value of the first pass without the index it added (``blocks_0`` -> ``blocks``)."""
     match = re.fullmatch(r"(\w+?)_0", name)
     return match.group(1) if match else name
+
+
+def fx_name(container: str) -> str:
+    """The name fx gives a call of a submodule at ``container`` (``self.down[1].blocks`` -> ``down_1_blocks``)."""
+    return re.sub(r"\W+", "_", container.removeprefix("self.")).strip("_")
 
 
 def element_name(container: str) -> str:

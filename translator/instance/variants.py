@@ -22,6 +22,9 @@ import textwrap
 import tokenize
 from dataclasses import dataclass, field
 
+import libcst as cst
+import libcst.matchers as m
+
 #: a child instance inside an ``__init__`` line, resolved to its class's call once that is known
 TOKEN = "\u27e6{}\u27e7"
 TOKEN_PATTERN = re.compile("\u27e6(\\d+)\u27e7")
@@ -69,7 +72,8 @@ def write_classes(instances: list[Instance]) -> tuple[list[WrittenClass], dict[i
     for level in sorted({height(i.index) for i in instances}):
         groups: dict[tuple, list[tuple[Instance, list[str], list[list[str]]]]] = {}
         for instance in (i for i in instances if heights[i.index] == level):
-            lines = [TOKEN_PATTERN.sub(lambda match: calls[int(match.group(1))], line) for line in instance.init_lines]
+            lines = [repeated_elements(TOKEN_PATTERN.sub(lambda match: calls[int(match.group(1))], line))
+                     for line in instance.init_lines]
             templates, values = zip(*(holes(line) for line in lines)) if lines else ((), ())
             key = (instance.base, tuple(templates), instance.forward)
             groups.setdefault(key, []).append((instance, list(templates), [list(v) for v in values]))
@@ -85,6 +89,33 @@ def write_classes(instances: list[Instance]) -> tuple[list[WrittenClass], dict[i
                 arguments = [(p.name, values[p.line][p.position]) for p in parameters]
                 calls[instance.index] = f"{name}({', '.join(f'{k}={v}' for k, v in arguments)})"
     return written, calls
+
+
+def repeated_elements(line: str) -> str:
+    """``line`` with each ``nn.ModuleList([E, E, E])`` of one element written alike as ``nn.ModuleList([E for _ in
+    range(3)])``, as its source most likely wrote it: each pass builds a module of its own, as each written
+    element does, so the list is the same."""
+    try:
+        statement = cst.parse_statement(line)
+    except cst.ParserSyntaxError:
+        return line
+    return cst.Module([]).code_for_node(statement.visit(_RepeatedElements())).rstrip("\n")
+
+
+class _RepeatedElements(cst.CSTTransformer):
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        if not m.matches(updated, m.Call(func=m.Attribute(value=m.Name("nn"), attr=m.Name("ModuleList")),
+                                         args=[m.Arg(value=m.List(), keyword=None, star="")])):
+            return updated
+        elements = updated.args[0].value.elements
+        if len(elements) < 2 or any(not isinstance(e, cst.Element) for e in elements):
+            return updated
+        codes = {cst.Module([]).code_for_node(e.value) for e in elements}
+        if len(codes) != 1:
+            return updated
+        repeated = cst.ListComp(elt=elements[0].value, for_in=cst.CompFor(
+            target=cst.Name("_"), iter=cst.Call(cst.Name("range"), [cst.Arg(cst.Integer(str(len(elements))))])))
+        return updated.with_changes(args=[cst.Arg(repeated)])
 
 
 def holes(line: str) -> tuple[str, list[str]]:
@@ -145,6 +176,9 @@ def argument_name(before: str) -> str:
         return match.group(1)
     if re.search(r"torch\.(zeros|ones|empty)\(\(?[^()]*$", before):
         return "size"
+    match = re.search(r"self\.(\w+) = nn\.ModuleList\(\[.* for _ in range\($", before)
+    if match:  # how many elements a list written alike holds: num_blocks
+        return f"num_{match.group(1)}"
     return "value"
 
 
