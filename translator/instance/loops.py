@@ -33,6 +33,8 @@ import libcst.matchers as m
 from libcst.metadata import MetadataWrapper, ScopeProvider
 from torch import nn
 
+from translator.rewrite.context import code_of
+
 #: containers whose elements a traced program reaches by integer index
 INDEXED_CONTAINERS = (nn.ModuleList, nn.Sequential)
 #: an element of a container: ``<owner>[<integer>]``
@@ -58,10 +60,6 @@ def structure(module: nn.Module) -> tuple:
     if isinstance(module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
         return (type(module), tuple((name, structure(child)) for name, child in module.named_children()))
     return (type(module),)
-
-
-def code_of(node: cst.CSTNode) -> str:
-    return cst.Module(body=[]).code_for_node(node)
 
 
 @dataclass

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import libcst as cst
 import libcst.matchers as m
 
+from translator.rewrite.context import code_of
+
 #: a child instance inside an ``__init__`` line, resolved to its class's call once that is known
 TOKEN = "\u27e6{}\u27e7"
 TOKEN_PATTERN = re.compile("\u27e6(\\d+)\u27e7")
@@ -99,7 +101,7 @@ def repeated_elements(line: str) -> str:
         statement = cst.parse_statement(line)
     except cst.ParserSyntaxError:
         return line
-    return cst.Module([]).code_for_node(statement.visit(_RepeatedElements())).rstrip("\n")
+    return code_of(statement.visit(_RepeatedElements())).rstrip("\n")
 
 
 class _RepeatedElements(cst.CSTTransformer):
@@ -110,7 +112,7 @@ class _RepeatedElements(cst.CSTTransformer):
         elements = updated.args[0].value.elements
         if len(elements) < 2 or any(not isinstance(e, cst.Element) for e in elements):
             return updated
-        codes = {cst.Module([]).code_for_node(e.value) for e in elements}
+        codes = {code_of(e.value) for e in elements}
         if len(codes) != 1:
             return updated
         repeated = cst.ListComp(elt=elements[0].value, for_in=cst.CompFor(

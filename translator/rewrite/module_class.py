@@ -352,7 +352,7 @@ class SetupExpressions(cst.CSTTransformer):
             values = []
         elements = {i: self.kind_of(v) for i, v in enumerate(values)}
         expr = cst.List([cst.Element(self.placeholder_free(v, elements[i])) for i, v in enumerate(values)])
-        self.built[expr] = ContainerAttr(kind, elements, source=cst.Module([]).code_for_node(original))
+        self.built[expr] = ContainerAttr(kind, elements, source=code_of(original))
         return expr
 
     @staticmethod
