@@ -25,6 +25,7 @@ from translator.rewrite.context import (
     bind_arguments,
     code_of,
 )
+from translator.rewrite.decorators import read_decorators, stop_returned_gradients
 from translator.rewrite.identity import ByIdentity
 from translator.rewrite.init_forms import normalise_init
 from translator.rewrite.initialisation import (
@@ -813,7 +814,8 @@ def translate_method(
     is_forward = method.name.value == "forward"
     params = tuple(p.name.value for p in [*method.params.params, *method.params.kwonly_params] if p.name.value != "self")
     submodule = info.submodule_classes is None or cls.name in info.submodule_classes
-    names = planned_inputs(method) if is_forward and submodule else None
+    decorators = read_decorators(method, file)
+    names = planned_inputs(method.with_changes(decorators=decorators.kept)) if is_forward and submodule else None
     start = Snapshot.take(file, info, cls) if names is not None else None
     translator, translated_params, body = translate_body(method, file, info, cls, params, is_forward)
     ranks = input_ranks(method, names, translator.param_ranks) if start is not None else None
@@ -830,6 +832,8 @@ def translate_method(
         else:
             tried.restore(file, info, cls)
             rank_out = None
+    if decorators.stops_gradient:
+        body = stop_returned_gradients(body)
     if is_forward:
         cls.returns_alias, cls.forward_params, cls.forward_mutates = translator.returns_alias, params, translator.mutated_params
     params = translated_params
@@ -846,7 +850,7 @@ def translate_method(
                     ),
                 ]
             )
-    leading = list(method.leading_lines)
+    leading = [*method.leading_lines, *decorators.comments]
     if is_forward:
         file.note(FORWARD, "forward -> __call__" + (
             "; `train` selects dropout/batch-norm behaviour (PyTorch's model.train()/eval())" if cls.needs_train else ""
@@ -863,6 +867,7 @@ def translate_method(
         file.note(LAYOUT_CODE, "forward, channels-last in and out: no transpose at either end")
         inner = method.with_changes(
             name=cst.Name(name),
+            decorators=decorators.kept,
             params=params,
             body=method.body.with_changes(body=body),
             leading_lines=[*(cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in file.take_notes())],
@@ -872,6 +877,7 @@ def translate_method(
         leading += [cst.EmptyLine(comment=cst.Comment(f"# {n}")) for n in file.take_notes()]
     return file.mark(method.with_changes(
         name=cst.Name("__call__") if is_forward else method.name,
+        decorators=decorators.kept,
         params=params,
         body=method.body.with_changes(body=body),
         leading_lines=leading,

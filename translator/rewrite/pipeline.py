@@ -26,6 +26,7 @@ from translator.rewrite.body import BodyTranslator
 from translator.rewrite.containers import container_kind
 from translator.rewrite.context import FileContext, RedundantArgumentParens, code_of
 from translator.rewrite.custom_gradients import translate_custom_gradient
+from translator.rewrite.decorators import read_decorators, stop_returned_gradients
 from translator.rewrite.line_map import LineMarks, MappedBlock, mapped_code
 from translator.rewrite.local_imports import LOCAL_IMPORTS, merge_local_imports
 from translator.rewrite.model import ClassInfo, FileInfo
@@ -192,10 +193,14 @@ def report_leftover_torch(out: cst.Module, source: cst.Module, file: FileContext
     first such reference, unless a diagnostic already stands on that line (code kept under its TODO)."""
     if any(m.matches(s, m.SimpleStatementLine(body=[m.Import() | m.ImportFrom()])) and imports_torch(s) for s in out.body):
         return
-    left = {node.attr.value for node in m.findall(out, m.Attribute(value=m.Name("torch"), attr=m.Name()))}
+    torch_attribute = m.Attribute(value=m.Name("torch"), attr=m.Name())
+    left = {node.attr.value for node in m.findall(out, torch_attribute)}
+    first_use: dict[str, cst.Attribute] = {}
+    for node in m.findall(source, torch_attribute):  # one walk: in source order, so the first per name
+        first_use.setdefault(node.attr.value, node)
     reported_lines = {d.line for d in file.diagnostics}
     for name in sorted(left):
-        origin = next(iter(m.findall(source, m.Attribute(value=m.Name("torch"), attr=m.Name(name)))), None)
+        origin = first_use.get(name)
         if origin is None or origin not in file.resolved.positions:
             continue
         if file.resolved.position(origin)[0] in reported_lines:
@@ -368,9 +373,14 @@ def translate_factory(node: cst.FunctionDef, file: FileContext, info: FileInfo) 
 
 
 def translate_function(node: cst.FunctionDef, file: FileContext, info: FileInfo) -> cst.FunctionDef:
+    decorators = read_decorators(node, file)
     translator = BodyTranslator(file, info, None)
     params = translator.parameters(node.params)
-    return file.mark(node.with_changes(params=params, body=node.body.with_changes(body=translator.block(node.body.body))), node)
+    body = translator.block(node.body.body)
+    if decorators.stops_gradient:
+        body = stop_returned_gradients(body)
+    return file.mark(node.with_changes(decorators=decorators.kept, params=params, body=node.body.with_changes(body=body),
+                                       leading_lines=[*node.leading_lines, *decorators.comments]), node)
 
 
 def imports_torch(statement: cst.SimpleStatementLine) -> bool:

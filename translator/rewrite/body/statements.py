@@ -30,6 +30,7 @@ from translator.rewrite.body.common import (
     integer_literal,
 )
 from translator.rewrite.context import code_of, parse_expr, transpose
+from translator.rewrite.decorators import stop_returned_gradients
 from translator.rewrite.layout_plan import transposes
 from translator.rewrite.model import ContainerAttr
 from translator.rules.base import (
@@ -344,6 +345,9 @@ class StatementTranslation:
         if contexts[0] == "torch.enable_grad":
             return body
         self.file.note(NO_GRAD, "torch.no_grad(): no gradient flows through values computed here -> jax.lax.stop_gradient")
+        body = stop_returned_gradients(body)  # `return` inside the block: what leaves it carries no gradient
+        if ends_in_jump(node.body.body):
+            return body  # nothing after the block runs: its names need no stopping
         assigned = []
         for target in m.findall(node.body, m.AssignTarget(target=m.Name()) | m.AugAssign(target=m.Name())):
             name = target.target.value
