@@ -433,7 +433,7 @@ def check(
     if weights is not None:
         report.state = str(weights)
     started = time.perf_counter()
-    with on_device(device), CompileCounter() as compiles:
+    with on_device(device), eager_pytorch(), CompileCounter() as compiles:
         try:
             run_stages(report, stages, recipe, source, class_name, specs, kwargs, flax_source, examples, seed,
                        tolerance, train, steps, learning_rate, device, weights, build)
@@ -445,6 +445,15 @@ def check(
     if report.stages["numeric"].status == "failed" and report.recipe is not None:
         report.reproduce = reproduce_command(source, class_name, specs, kwargs, flax_source, tolerance, train, device, report.recipe)
     return report
+
+
+def eager_pytorch():
+    """The reference is PyTorch's eager run: a ``@torch.compile``'d forward runs as written inside this context
+    (its compiled form may round differently, its tensors would meet the checker's recorders inside dynamo, and
+    compiling needs a C++ toolchain); the translation drops the decorator (rule S018)."""
+    import torch._dynamo
+
+    return torch._dynamo.config.patch(disable=True)
 
 
 def run_stages(report, stages, recipe, source, class_name, specs, kwargs, flax_source, examples, seed,

@@ -103,3 +103,12 @@ def test_decorator_spellings(decorator):
     stops = "compile" not in decorator
     assert ("return jax.lax.stop_gradient(self.fc(x))" in translation.code) == stops, translation.code
     assert "\n    @" not in translation.code, translation.code
+
+
+def test_check_runs_a_compiled_forward_eagerly(tmp_path):
+    """`@torch.compile` on the PyTorch side: the check's reference is the eager run (no inductor build)."""
+    path = tmp_path / "compiled.py"
+    path.write_text(MODEL.replace("    @torch.jit.ignore\n    def forward", "    @torch.compile\n    def forward"))
+    assert "@torch.compile" in path.read_text()
+    report = check(str(path), "Net", [parse_spec("float32[2,4]")], examples=1)
+    assert report.ok, report.to_json()
