@@ -198,6 +198,11 @@ def merge_local_imports(source: str, path: str) -> MergedSource:
     seen: set[int] = set()
     own_names = {n for s in tree.body if not isinstance(s, ast.ImportFrom) for n in defined_names(s)}
     brought_names: dict[str, str] = {}
+    # a library's modules import one another many times over: each file is parsed once, each (file, names)
+    # followed once, and the docstring lists each module once with every name brought from it
+    modules: dict[Path, _Module] = {}
+    followed: set[tuple[Path, frozenset[str] | None]] = set()
+    brought: dict[str, set[str]] = {}
 
     def bring(node: ast.ImportFrom, file: Path, importer: str, stack: tuple[Path, ...]) -> None:
         if file in stack:
@@ -207,9 +212,15 @@ def merge_local_imports(source: str, path: str) -> MergedSource:
             merged.problems.append(
                 (importer, node.lineno, f"{', '.join(renamed)}: a local import renamed with `as` is not followed; import the name itself")
             )
-        module = _read(file)
         star = any(alias.name == "*" for alias in node.names)
         names = None if star else {alias.name for alias in node.names if alias.name not in renamed}
+        key = (file, None if names is None else frozenset(names))
+        if key in followed:
+            return
+        followed.add(key)
+        if file not in modules:
+            modules[file] = _read(file)
+        module = modules[file]
         statements = needed_statements(module, names)
         missing = sorted((names or set()) - {n for s in statements for n in defined_names(s)})
         if missing:
@@ -238,7 +249,7 @@ def merge_local_imports(source: str, path: str) -> MergedSource:
             first, last = statement_lines(statement)
             emit(["", ""], str(file), first)  # spacing, mapped to the statement for simplicity
             emit(module.lines[first - 1 : last], str(file), first)
-        merged.brought.append((str(file), tuple(sorted(names or {n for s in statements for n in defined_names(s)}))))
+        brought.setdefault(str(file), set()).update(names or {n for s in statements for n in defined_names(s)})
 
     for node, file in local:
         bring(node, file, path, (main_path.resolve(),))
@@ -250,6 +261,7 @@ def merge_local_imports(source: str, path: str) -> MergedSource:
     emit(rest, path, head_end + 1)
     merged.text = "\n".join(out) + "\n"
     merged.chunks = chunks
+    merged.brought = [(module_path, tuple(sorted(names))) for module_path, names in brought.items()]
     return merged
 
 
