@@ -129,3 +129,30 @@ def test_a_package_directory_is_translated_file_by_file(project, tmp_path, capsy
     assert written == ["blocks.py", "heads.py", "net.py"]  # __init__.py has no model
     assert "class Broken" not in (out_dir / "net.py").read_text()
     assert "class ResBlock" in (out_dir / "net.py").read_text()
+
+
+def test_a_module_imported_by_several_files_is_brought_once(tmp_path):
+    """Two project files import the same helper module: it is read and listed once, its code spliced once."""
+    package = tmp_path / "t2f_shared_helper"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "common.py").write_text("import torch\n\n\ndef act(x):\n    return torch.tanh(x) * 2.0\n")
+    (package / "left.py").write_text(
+        "import torch.nn as nn\nfrom .common import act\n\n\nclass Left(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 4)\n\n"
+        "    def forward(self, x):\n        return act(self.fc(x))\n"
+    )
+    (package / "right.py").write_text(
+        "import torch.nn as nn\nfrom .common import act\n\n\nclass Right(nn.Module):\n"
+        "    def forward(self, x):\n        return act(x) + 1.0\n"
+    )
+    net = package / "net.py"
+    net.write_text(
+        "import torch.nn as nn\nfrom .left import Left\nfrom .right import Right\nfrom .common import act\n\n\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.left = Left()\n"
+        "        self.right = Right()\n\n    def forward(self, x):\n        return act(self.right(self.left(x)))\n"
+    )
+    translation = translate_source(net.read_text(), str(net))
+    assert translation.ok, translation.diagnostics
+    assert translation.code.count("from common.py") == 1, translation.code
+    assert translation.code.count("def act(") == 1, translation.code
