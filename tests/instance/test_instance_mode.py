@@ -271,21 +271,25 @@ def test_a_submodule_the_example_run_never_calls_is_kept_and_raises_if_called(tm
     assert code == 1 and "WindowMixer.forward" in err  # without example inputs nothing says it is never called
 
 
-def test_a_class_clean_in_a_file_whose_translation_does_not_import_is_checked_from_the_built_model(tmp_path):
-    """looped_vit: a module-level helper under `@torch.no_grad()` that does not translate stays in the output as
-    written, so the file's translation fails at import; the class itself is clean, so check uses the built
-    model's translation (only what the class uses) and says which methods it traced."""
+@pytest.mark.parametrize(("decorator", "traced"), [
+    ("@torch.autocast('cpu', enabled=False)", ["FeedForward.forward"]),
+    ("@torch.no_grad()", []),  # S018: the decorator goes, the file's own translation imports and is used
+])
+def test_a_class_clean_in_a_file_whose_translation_does_not_import_is_checked_from_the_built_model(tmp_path, decorator, traced):
+    """looped_vit: a module-level helper under a decorator no rule translates stays in the output as written,
+    so the file's translation fails at import; the class itself is clean, so check uses the built model's
+    translation (only what the class uses) and says which methods it traced."""
     path = tmp_path / "looped.py"
     path.write_text(
         "import torch\nimport torch.nn as nn\n\n\n"
         "class FeedForward(nn.Module):\n    def __init__(self, dim=8):\n        super().__init__()\n"
         "        self.net = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim), nn.GELU())\n\n"
         "    def forward(self, x):\n        return self.net(x)\n\n\n"
-        "@torch.no_grad()\ndef exit_targets(logits):\n    return torch.multinomial(logits.softmax(-1), 1)\n"
+        f"{decorator}\ndef exit_targets(logits):\n    return torch.multinomial(logits.softmax(-1), 1)\n"
     )
     report = check(path, "FeedForward", [parse_spec("float32[2,8]")], examples=1, stages=("spec", "numeric"))
     assert report.verdict == "pass", report.failure
-    assert report.traced == ["FeedForward.forward"]
+    assert report.traced == traced
 
 
 def test_a_size_the_trace_decided_is_asserted_where_the_translation_runs(tmp_path):
