@@ -3,6 +3,8 @@
 TorchScript and ``torch.compile`` decorators go: the whole translated step is compiled by ``jax.jit``.
 ``@torch.no_grad()`` / ``@torch.inference_mode()`` run the whole body without recording gradients: the
 body is translated as it is and every value it returns is passed through ``jax.lax.stop_gradient``.
+``@torch.autocast(..., enabled=False)`` (or with dtype float32) computes the body in float32 as written: it
+goes too, and so does the ``with`` block of the same context (S012, :func:`autocast_off`).
 Any other decorator is kept as written (a ``torch.*`` one is then reported as leftover torch, X001).
 """
 
@@ -27,6 +29,24 @@ COMPILE_DECORATORS = frozenset({
 })
 #: decorators that run the whole body in a gradient context (S012's `with` blocks)
 GRAD_DECORATORS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.enable_grad"})
+#: mixed-precision contexts (as decorators or `with` blocks); the device-specific ones take `enabled` first
+AUTOCAST_CONTEXTS = frozenset({"torch.autocast", "torch.amp.autocast", "torch.cuda.amp.autocast", "torch.cpu.amp.autocast"})
+
+
+def autocast_off(call: cst.BaseExpression, resolved) -> bool:
+    """``torch.autocast(..., enabled=False)``, or one whose dtype is ``torch.float32``: on a float32 model the
+    body computes exactly as written (the idiom that keeps rotary embeddings and norms in float32)."""
+    if not isinstance(call, cst.Call):
+        return False
+    name = library_name(resolved, call.func)
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+    device_specific = name in ("torch.cuda.amp.autocast", "torch.cpu.amp.autocast")  # (enabled, dtype, ...)
+    enabled = keywords.get("enabled", positional[0] if device_specific and positional else None)
+    if enabled is not None:
+        return m.matches(enabled, m.Name("False"))
+    dtype = keywords.get("dtype", positional[0 if device_specific else 1] if len(positional) > (0 if device_specific else 1) else None)
+    return dtype is not None and library_name(resolved, dtype) == "torch.float32"
 
 
 @dataclass(frozen=True)
@@ -58,11 +78,13 @@ def decorator_name(decorator: cst.Decorator, file) -> str | None:
 def read_decorators(function: cst.FunctionDef, file) -> ReadDecorators:
     """Sort ``function``'s decorators (see the module docstring), with notes of what goes and why."""
     file.take_notes()  # nothing pending belongs to this definition
-    kept, dropped, context = [], [], None
+    kept, dropped, context, float32 = [], [], None, None
     for decorator in function.decorators:
         name = decorator_name(decorator, file)
         if name in COMPILE_DECORATORS:
             dropped.append(name)
+        elif name in AUTOCAST_CONTEXTS and autocast_off(decorator.decorator, file.resolved):
+            float32 = name
         elif name in GRAD_DECORATORS and context is None:
             context = name
         else:
@@ -70,6 +92,8 @@ def read_decorators(function: cst.FunctionDef, file) -> ReadDecorators:
     if dropped:
         file.note(DECORATORS, f"@{', @'.join(dropped)} -> removed: it picks how PyTorch compiles this function; "
                               "jax.jit compiles the whole step")
+    if float32 is not None:
+        file.note(DECORATORS, f"@{float32}(...) with autocast off -> removed: the body computes in float32 as written")
     if context in ("torch.no_grad", "torch.inference_mode"):
         file.note(NO_GRAD, f"@{context}(): no gradient flows through what this returns -> jax.lax.stop_gradient")
     comments = tuple(cst.EmptyLine(comment=cst.Comment(f"# {note}")) for note in file.take_notes())

@@ -112,3 +112,50 @@ def test_check_runs_a_compiled_forward_eagerly(tmp_path):
     assert "@torch.compile" in path.read_text()
     report = check(str(path), "Net", [parse_spec("float32[2,4]")], examples=1)
     assert report.ok, report.to_json()
+
+
+AUTOCAST_OFF = [
+    'torch.autocast("cuda", enabled=False)',
+    'torch.amp.autocast("cuda", enabled=False)',
+    "torch.autocast(device_type=x.device.type, enabled=False)",
+    "torch.cuda.amp.autocast(False)",
+    "torch.autocast(x.device.type, torch.float32)",
+]
+
+
+def autocast_source(form: str, context: str) -> str:
+    head = "import torch\nimport torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 3)\n\n"
+    if form == "with":
+        return head + f"    def forward(self, x):\n        with {context}:\n            y = self.fc(x).float()\n        return y * 2.0\n"
+    return head + f"    @{context}\n    def forward(self, x):\n        return self.fc(x) * 2.0\n"
+
+
+@pytest.mark.parametrize("form", ["with", "decorator"])
+@pytest.mark.parametrize("context", AUTOCAST_OFF)
+def test_autocast_off_keeps_the_body(form, context):
+    """Autocast switched off (the float32 idiom of rotary embeddings and norms): the body as written, no leftover."""
+    from translator.rewrite.pipeline import translate_source
+
+    if form == "decorator" and "x.device" in context:
+        context = context.replace("x.device.type", '"cpu"')  # a decorator cannot read the input
+    translation = translate_source(autocast_source(form, context), "net.py")
+    assert translation.ok, translation.diagnostics
+    code_lines = [line for line in translation.code.splitlines() if not line.strip().startswith("#")]
+    assert not [line for line in code_lines if "torch." in line or "autocast" in line], translation.code
+    assert "autocast off" in translation.code  # the note says why it went
+
+
+@pytest.mark.parametrize("context", ['torch.autocast("cpu", dtype=torch.bfloat16)', 'torch.autocast("cuda")'])
+def test_autocast_on_is_reported(context):
+    """Mixed precision changes the numbers: not translated, reported at its line."""
+    from translator.rewrite.pipeline import translate_source
+
+    translation = translate_source(autocast_source("with", context), "net.py")
+    assert not translation.ok and any(d.line == 11 and d.code == "X001" for d in translation.errors), translation.diagnostics
+
+
+def test_check_passes_with_autocast_off(tmp_path):
+    path = tmp_path / "autocast_off.py"
+    path.write_text(autocast_source("with", AUTOCAST_OFF[2]))
+    report = check(str(path), "Net", [parse_spec("float32[2,4]")], examples=1, stages=("spec", "numeric"))
+    assert report.ok, report.to_json()

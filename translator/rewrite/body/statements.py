@@ -30,7 +30,7 @@ from translator.rewrite.body.common import (
     integer_literal,
 )
 from translator.rewrite.context import code_of, parse_expr, transpose
-from translator.rewrite.decorators import stop_returned_gradients
+from translator.rewrite.decorators import AUTOCAST_CONTEXTS, autocast_off, stop_returned_gradients
 from translator.rewrite.layout_plan import transposes
 from translator.rewrite.model import ContainerAttr
 from translator.rules.base import (
@@ -335,9 +335,16 @@ class StatementTranslation:
     def with_statement(self, node: cst.With) -> list[cst.BaseStatement]:
         """``with torch.no_grad():`` -> the body, then ``stop_gradient`` on every name it assigned."""
         contexts = [library_name(self.file.resolved, item.item.func) if isinstance(item.item, cst.Call) else None for item in node.items]
+        # (a note made after the body: each statement of the body drops the notes pending when it starts)
         if len(contexts) == 1 and contexts[0] in KERNEL_CONTEXTS and node.items[0].asname is None:
+            body = self.block(node.body.body)
             self.file.note(NO_GRAD, f"`{contexts[0]}` only picks PyTorch's attention kernel: the body is kept, XLA picks its own")
-            return self.block(node.body.body)
+            return body
+        if (len(contexts) == 1 and contexts[0] in AUTOCAST_CONTEXTS and node.items[0].asname is None
+                and autocast_off(node.items[0].item, self.file.resolved)):
+            body = self.block(node.body.body)
+            self.file.note(NO_GRAD, f"`{contexts[0]}` with autocast off: the body computes in float32 as written; kept")
+            return body
         if len(contexts) != 1 or contexts[0] not in GRAD_CONTEXTS or node.items[0].asname is not None:
             self.unsupported(UNSUPPORTED, f"`with {code_of(node.items[0].item)}` is not translated", node)
             return [node]

@@ -30,7 +30,8 @@ class TorchDecorators(Rule):
             "Decorators of functions and methods that PyTorch gives meaning: the TorchScript and compiler\n"
             "ones (`@torch.jit.script`, `@torch.jit.export`, `@torch.jit.ignore`, `@torch.jit.unused`,\n"
             "`@torch.jit.interface`, `@torch.compile`, `@torch.compiler.disable`), and the gradient contexts\n"
-            "used as decorators (`@torch.no_grad()`, `@torch.inference_mode()`, `@torch.enable_grad()`).\n"
+            "used as decorators (`@torch.no_grad()`, `@torch.inference_mode()`, `@torch.enable_grad()`), and\n"
+            "`@torch.autocast(..., enabled=False)` (or dtype float32), which keeps a float32 body as written.\n"
             "Other decorators (`@staticmethod`, `@property`, the project's own) are kept as written."
         ),
         why=(

@@ -84,7 +84,8 @@ class TorchNoGrad(Rule):
     doc = RuleDoc(
         what=(
             "`with torch.no_grad():` and `with torch.inference_mode():` blocks (and `torch.enable_grad()`) in `forward`;\n"
-            "also `with sdpa_kernel(...)` (torch.nn.attention), which only picks PyTorch's attention kernel."
+            "also `with sdpa_kernel(...)` (torch.nn.attention), which only picks PyTorch's attention kernel, and\n"
+            "`with torch.autocast(..., enabled=False):` (or dtype float32), which keeps a float32 body as written."
         ),
         why=(
             "PyTorch records operations for autograd unless told not to; JAX differentiates a\n"
@@ -106,7 +107,8 @@ class TorchNoGrad(Rule):
             width = draw(st.integers(2, 5))
             stat = draw(st.sampled_from(["x.mean()", "x.abs().amax() + 1.0", "x.sum(dim=1, keepdim=True)"]))
             # (inference_mode tensors may not enter autograd at all in PyTorch, so only no_grad is drawn)
-            context = draw(st.sampled_from(["torch.no_grad()", "torch.nn.attention.sdpa_kernel([torch.nn.attention.SDPBackend.MATH])"]))
+            context = draw(st.sampled_from(["torch.no_grad()", "torch.nn.attention.sdpa_kernel([torch.nn.attention.SDPBackend.MATH])",
+                                             "torch.autocast(device_type=x.device.type, enabled=False)"]))
             prelude = f"def normalise(x):\n    with {context}:\n        s = {stat}\n    return x * s\n"
             return RuleCase(None, "normalise(x)", (2, width), prelude=prelude)
 
