@@ -31,6 +31,7 @@ from translator.rewrite.body.common import (
 )
 from translator.rewrite.context import code_of, parse_expr, transpose
 from translator.rewrite.decorators import AUTOCAST_CONTEXTS, autocast_off, stop_returned_gradients
+from translator.rewrite.eager_tests import decided_branch
 from translator.rewrite.layout_plan import transposes
 from translator.rewrite.model import ContainerAttr
 from translator.rules.base import (
@@ -45,6 +46,7 @@ from translator.rules.base import (
 #: context managers whose body is translated: no_grad/inference_mode stop gradients, enable_grad is a no-op
 GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.enable_grad"})
 #: contexts that choose how PyTorch computes, not what: the body is kept as is
+EAGER_TESTS = "T061"  # tests eager PyTorch decides (translator.rules.tensor_ops.scripting_queries)
 KERNEL_CONTEXTS = frozenset({"torch.nn.attention.sdpa_kernel", "torch.backends.cuda.sdp_kernel"})
 
 
@@ -79,7 +81,13 @@ class StatementTranslation:
             if not self.loop_writes:  # outside loops, a statement's reads are over once it has run
                 self.storage_tracker.consume(node)
         elif isinstance(node, cst.If):
-            translated = [self.if_statement(node)]
+            branch = decided_branch(node, self.file.resolved)
+            if isinstance(branch, list):  # decided by `torch.jit.is_scripting()` and its kin (rule T061)
+                translated = self.block(branch) if branch else []
+                self.file.note(EAGER_TESTS, "an `if` decided by whether PyTorch is compiling or scripting (never, "
+                                            "when run eagerly): only the branch eager PyTorch runs is kept")
+            else:
+                translated = [self.if_statement(branch or node)]
         elif isinstance(node, (cst.For, cst.While)):
             translated = self.loop(node)
         elif isinstance(node, cst.With):
