@@ -103,8 +103,11 @@ class TorchLSTM(nn.Module):
                     return (h, c), h
 
                 index = layer * directions + direction
+                # up to 8 steps unrolled: XLA fuses across steps (a loop pays per iteration); longer
+                # sequences loop, as an unrolled program grows with the length (and its compile time)
+                unroll = x.shape[0] <= 8
                 carry, out = jax.lax.scan(
-                    step, (h0[index], c0[index]), x_proj, reverse=direction == 1
+                    step, (h0[index], c0[index]), x_proj, reverse=direction == 1, unroll=unroll
                 )
                 outputs.append(out)
                 finals.append(carry)

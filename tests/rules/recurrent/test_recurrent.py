@@ -83,6 +83,31 @@ def test_gru_and_rnn_with_initial_state(tmp_path, init, x_shape, state_shape):
     compare(tmp_path, init, "x, h0", "self.layer(x, h0)", [x_shape, state_shape])
 
 
+# sequences longer than 8 steps run as a loop (lax.scan); shorter ones above are unrolled
+LONG = [
+    ("nn.LSTM(3, 4, num_layers=2, batch_first=True, bidirectional=True)", "x, h0, c0", "self.layer(x, (h0, c0))",
+     [(2, 12, 3), (4, 2, 4), (4, 2, 4)]),
+    ("nn.GRU(3, 4, bidirectional=True)", "x, h0", "self.layer(x, h0)", [(9, 2, 3), (2, 2, 4)]),
+    ("nn.RNN(3, 4, nonlinearity='relu')", "x, h0", "self.layer(x, h0)", [(10, 3), (1, 4)]),  # unbatched
+]
+
+
+@pytest.mark.parametrize("init, signature, body, shapes", LONG)
+def test_long_sequences_loop_over_time(tmp_path, init, signature, body, shapes):
+    compare(tmp_path, init, signature, body, shapes)
+
+
+@pytest.mark.parametrize("length, loops", [(8, False), (9, True)])
+def test_short_sequences_are_unrolled(length, loops):
+    """At most 8 steps: no loop in the compiled program (XLA fuses across steps); above, one per layer."""
+    translation = translate("nn.LSTM(3, 4, num_layers=2)", "self.layer(x)[0]")
+    model = module_from_code(translation.code, f"unroll_{length}_flax").Model()
+    x = jnp.ones((length, 2, 3))
+    variables = model.init(jax.random.PRNGKey(0), x)
+    program = jax.jit(model.apply).lower(variables, x).as_text()
+    assert ("while" in program) == loops
+
+
 CELLS = [
     ("nn.LSTMCell(3, 4)", "x, h, c", "self.layer(x, (h, c))", [(2, 3), (2, 4), (2, 4)]),
     ("nn.LSTMCell(3, 4, bias=False)", "x, h, c", "self.layer(x, (h, c))", [(3,), (4,), (4,)]),

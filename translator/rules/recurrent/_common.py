@@ -118,7 +118,10 @@ class @NAME@(nn.Module):
 @STEP@
 
                 index = layer * directions + direction
-                carry, out = jax.lax.scan(step, @CARRY0@, x_proj, reverse=direction == 1)
+                # up to 8 steps unrolled: XLA fuses across steps (a loop pays per iteration); longer
+                # sequences loop, as an unrolled program grows with the length (and its compile time)
+                unroll = x.shape[0] <= 8
+                carry, out = jax.lax.scan(step, @CARRY0@, x_proj, reverse=direction == 1, unroll=unroll)
                 outputs.append(out)
                 finals.append(carry)
             x = jnp.concatenate(outputs, axis=-1)  # [forward, backward] features

@@ -37,7 +37,7 @@ class TorchGRU(Rule):
             "The translation emits a `TorchGRU` module that keeps PyTorch's parameters as they are\n"
             "(weight_ih_l{k}[_reverse] (3H, in), weight_hh_l{k} (3H, H), bias_ih_l{k}, bias_hh_l{k}): the\n"
             "port is the identity, bit-exact both ways. Each layer and direction is a `jax.lax.scan` over\n"
-            "time (time-major inside); inter-layer dropout uses nn.Dropout when `deterministic=False`.\n"
+            "time (time-major inside; up to 8 steps unrolled); inter-layer dropout uses nn.Dropout when `deterministic=False`.\n"
             "The Flax-native form, for a 1-layer unidirectional GRU, is\n"
             "    nn.RNN(nn.GRUCell(H), time_major=not batch_first)(x, initial_carry=h0[0])\n"
             "with i{r,z}/kernel = W_ih[rows].T, i{r,z}/bias = b_ih[rows] + b_hh[rows],\n"

@@ -41,7 +41,7 @@ class TorchRNN(Rule):
             "PyTorch biases summed into one. The translation emits a `TorchRNN` module that keeps PyTorch's\n"
             "parameters as they are (weight_ih_l{k}[_reverse] (H, in), weight_hh_l{k} (H, H), bias_ih_l{k},\n"
             "bias_hh_l{k}), so the port is the identity and bit-exact both ways, and runs each layer and\n"
-            "direction as a `jax.lax.scan` over time. `nonlinearity='relu'` uses nn.relu (gradient 0 at 0,\n"
+            "direction as a `jax.lax.scan` over time (up to 8 steps unrolled). `nonlinearity='relu'` uses nn.relu (gradient 0 at 0,\n"
             "as PyTorch). The Flax-native form, for one layer and direction, is\n"
             "    nn.RNN(nn.SimpleCell(H), time_major=not batch_first)(x, initial_carry=h0[0])\n"
             "with i/kernel = W_ih.T, h/kernel = W_hh.T, h/bias = b_ih + b_hh (SimpleCell is tanh by default;\n"
