@@ -63,3 +63,23 @@ def test_decided_tests_keep_the_eager_branch(form, tmp_path):
 def test_an_undecided_test_is_left_alone():
     translation = translate_source(source("if self.checkpointing:\n    x = x * 2.0\nreturn self.fc(x)"), "net.py")
     assert "if self.checkpointing:" in translation.code
+
+
+NOTE = "# T061: an `if` decided by whether PyTorch is compiling or scripting"
+
+
+@pytest.mark.parametrize("body, above", [
+    # the kept branch is empty: the note goes above the next statement that emits code
+    ("if torch.jit.is_scripting():\n    x = x.frobnicate()\nreturn self.fc(x)", "return self.fc(x)"),
+    # the last statement of a loop's body: above the loop
+    ("for _ in range(2):\n    x = x * 2.0\n    if torch.jit.is_tracing():\n        x = x.frobnicate()\nreturn self.fc(x)",
+     "for _ in range(2):"),
+    # nothing else in the loop's body: above the `pass` that stands for it
+    ("for _ in range(2):\n    if torch.jit.is_tracing():\n        x = x.frobnicate()\nreturn self.fc(x)", "pass"),
+])
+def test_the_note_of_a_branch_left_empty_is_kept(body, above):
+    translation = translate_source(source(body), "net.py")
+    assert translation.ok, translation.diagnostics
+    lines = [line.strip() for line in translation.code.split("def __call__", 1)[1].splitlines()]
+    note = next(i for i, line in enumerate(lines) if line.startswith(NOTE))
+    assert lines[note + 1] == above and "frobnicate" not in translation.code

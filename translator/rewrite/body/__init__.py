@@ -82,6 +82,8 @@ class BodyTranslator(StatementTranslation, ExpressionTranslation, CallTranslatio
     loop_live: list[set[str] | None] = field(default_factory=list)
     #: for each enclosing block, the statements after the one being translated
     following: list[list[cst.BaseStatement]] = field(default_factory=list)
+    #: see StatementTranslation.block: notes of statements that emitted no code, placed above the next that does
+    orphan_comments: list[cst.EmptyLine] = field(default_factory=list)
     flagged_writes: set[int] = field(default_factory=set)
     #: locals holding a Python list (``outs = []``): ``outs.append(x)`` is plain Python
     lists: set[str] = field(default_factory=set)

@@ -50,6 +50,15 @@ EAGER_TESTS = "T061"  # tests eager PyTorch decides (translator.rules.tensor_ops
 KERNEL_CONTEXTS = frozenset({"torch.nn.attention.sdpa_kernel", "torch.backends.cuda.sdp_kernel"})
 
 
+def with_comments_above(statement: cst.BaseStatement, comments: list[cst.EmptyLine]) -> cst.BaseStatement:
+    """``statement`` with ``comments`` before its own comments (after its blank lines)."""
+    if not comments:
+        return statement
+    leading = list(statement.leading_lines)
+    first_comment = next((i for i, line in enumerate(leading) if line.comment is not None), len(leading))
+    return statement.with_changes(leading_lines=[*leading[:first_comment], *comments, *leading[first_comment:]])
+
+
 class StatementTranslation:
     """Statements of a function body (a part of ``BodyTranslator``)."""
 
@@ -61,13 +70,21 @@ class StatementTranslation:
             tracker.caller_checked = frozenset(self.params) if self.caller_checks_params else frozenset()
         out: list[cst.BaseStatement] = []
         for index, statement in enumerate(statements):
+            # the notes of a statement that translated to nothing go above the next one that emits code
+            waiting, self.orphan_comments = self.orphan_comments, []
             self.following.append(list(statements[index + 1:]))
             try:
-                out.extend(self.statement(statement))
+                emitted = self.statement(statement)
             finally:
                 self.following.pop()
+            if emitted:
+                emitted = [with_comments_above(emitted[0], waiting), *emitted[1:]]
+            else:
+                self.orphan_comments = [*waiting, *self.orphan_comments]
+            out.extend(emitted)
         if statements and not out:  # every statement translated to nothing (identity layers)
-            out = [cst.SimpleStatementLine(body=[cst.Pass()])]
+            out = [with_comments_above(cst.SimpleStatementLine(body=[cst.Pass()]), self.orphan_comments)]
+            self.orphan_comments = []
         return out
 
     def statement(self, node: cst.BaseStatement) -> list[cst.BaseStatement]:
@@ -102,10 +119,13 @@ class StatementTranslation:
         comments = [f"# {note}" for note in self.file.take_notes()]
         for diagnostic in self.file.diagnostics[before:]:
             comments.append(f"# TODO(torch2flax): {diagnostic.code} {diagnostic.message}")
-        if not statements:
-            return statements
-        first = statements[0]
         lines = [cst.EmptyLine(comment=cst.Comment(c)) for c in comments]
+        if not statements:  # the block places them (see `block`)
+            self.orphan_comments.extend(lines)
+            return statements
+        lines = [*self.orphan_comments, *lines]  # left over from a nested block that emitted nothing after them
+        self.orphan_comments = []
+        first = statements[0]
         if lines:
             first = first.with_changes(leading_lines=[*first.leading_lines, *lines])
         return [self.file.mark(first, original), *statements[1:]]
