@@ -70,9 +70,16 @@ def with_marker(statement: cst.BaseStatement, marker: cst.EmptyLine) -> cst.Base
 
     Black keeps a comment that stands alone on its line where it is; placing the marker after the
     blank lines keeps black's spacing of the statement the same with or without it."""
+    return with_lines_before_comments(statement, [marker])
+
+
+def with_lines_before_comments(statement: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseStatement:
+    """``statement`` with ``lines`` among its leading lines: after its blank lines, before its comments."""
+    if not lines:
+        return statement
     leading = list(statement.leading_lines)
     first_comment = next((i for i, line in enumerate(leading) if line.comment is not None), len(leading))
-    return statement.with_changes(leading_lines=[*leading[:first_comment], marker, *leading[first_comment:]])
+    return statement.with_changes(leading_lines=[*leading[:first_comment], *lines, *leading[first_comment:]])
 
 
 def source_span(positions, node: cst.CSTNode, source_lines: list[str]) -> LineSpan | None:

@@ -33,6 +33,7 @@ from translator.rewrite.context import code_of, parse_expr, transpose
 from translator.rewrite.decorators import AUTOCAST_CONTEXTS, autocast_off, stop_returned_gradients
 from translator.rewrite.eager_tests import decided_branch
 from translator.rewrite.layout_plan import transposes
+from translator.rewrite.line_map import with_lines_before_comments
 from translator.rewrite.model import ContainerAttr
 from translator.rules.base import (
     PLAIN,
@@ -48,15 +49,6 @@ GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.enabl
 #: contexts that choose how PyTorch computes, not what: the body is kept as is
 EAGER_TESTS = "T061"  # tests eager PyTorch decides (translator.rules.tensor_ops.scripting_queries)
 KERNEL_CONTEXTS = frozenset({"torch.nn.attention.sdpa_kernel", "torch.backends.cuda.sdp_kernel"})
-
-
-def with_comments_above(statement: cst.BaseStatement, comments: list[cst.EmptyLine]) -> cst.BaseStatement:
-    """``statement`` with ``comments`` before its own comments (after its blank lines)."""
-    if not comments:
-        return statement
-    leading = list(statement.leading_lines)
-    first_comment = next((i for i, line in enumerate(leading) if line.comment is not None), len(leading))
-    return statement.with_changes(leading_lines=[*leading[:first_comment], *comments, *leading[first_comment:]])
 
 
 class StatementTranslation:
@@ -78,12 +70,12 @@ class StatementTranslation:
             finally:
                 self.following.pop()
             if emitted:
-                emitted = [with_comments_above(emitted[0], waiting), *emitted[1:]]
+                emitted = [with_lines_before_comments(emitted[0], waiting), *emitted[1:]]
             else:
                 self.orphan_comments = [*waiting, *self.orphan_comments]
             out.extend(emitted)
         if statements and not out:  # every statement translated to nothing (identity layers)
-            out = [with_comments_above(cst.SimpleStatementLine(body=[cst.Pass()]), self.orphan_comments)]
+            out = [with_lines_before_comments(cst.SimpleStatementLine(body=[cst.Pass()]), self.orphan_comments)]
             self.orphan_comments = []
         return out
 
