@@ -56,23 +56,46 @@ def test_float64_agreement_settles_errors_within_the_quantitys_float32_floor_and
     assert error_of(sharp, reference, None, exact, TOL, actual_float64=wide).failing == 1
 
 
-def test_a_batch_norm_gradient_float32_cannot_decide_is_settled_by_float64_and_a_wrong_epsilon_is_not(tmp_path):
-    """MobileNetV2 in train mode, batch norms over 16 values: XLA's float32 gradients differ from PyTorch's by
-    1e-2, more than PyTorch's own float32 error; run in float64 the two agree to 1e-12."""
-    from reference_models import CATALOGUE
+#: MobileNetV2's end at 64x64 (where the suite's MobileNetV2 check at batch 4 needs float64), shrunk: 24
+#: depthwise-pointwise blocks whose batch norms each see 4 values (batch 4, a 1x1 map), so a few float32
+#: roundings in the input gradient are amplified far past the cap, differently in XLA and in PyTorch
+BATCH_NORM_TAIL = textwrap.dedent(
+    """
+    import torch.nn as nn
 
-    model = next(m for m in CATALOGUE if m.class_name == "MobileNetV2")
-    specs = [parse_spec("float32[4,3,64,64]")]  # batch 4: the suite's train check uses batch 8, better conditioned
-    recipe = "B=4;g=2;w=1;in0=s2"
-    report = check(model.path, model.class_name, specs, model.kwargs, train=True, stages="spec,numeric", replay=recipe)
+
+    class Tail(nn.Module):
+        def __init__(self, width=16, depth=24):
+            super().__init__()
+            layers = [nn.Conv2d(3, width, 3, stride=2, padding=1), nn.BatchNorm2d(width), nn.ReLU6()]
+            for _ in range(depth):
+                layers += [nn.Conv2d(width, width, 3, padding=1, groups=width), nn.BatchNorm2d(width), nn.ReLU6(),
+                           nn.Conv2d(width, width, 1), nn.BatchNorm2d(width), nn.ReLU6()]
+            self.features = nn.Sequential(*layers)
+            self.head = nn.Linear(width, 10)
+
+        def forward(self, x):
+            return self.head(self.features(x).mean((2, 3)))
+    """
+)
+
+
+def test_a_batch_norm_gradient_float32_cannot_decide_is_settled_by_float64_and_a_wrong_epsilon_is_not(tmp_path):
+    """In train mode, batch norms over 4 values: XLA's float32 input gradient differs from PyTorch's by far
+    more than the cap (PyTorch's own float32 error is as large); run in float64 the two agree to 1e-10."""
+    source = tmp_path / "tail.py"
+    source.write_text(BATCH_NORM_TAIL)
+    specs = [parse_spec("float32[4,3,2,2]")]
+    recipe = "B=4;g=2;w=2;in0=s2"
+    report = check(source, "Tail", specs, train=True, stages="spec,numeric", replay=recipe)
     assert report.verdict == "pass", report.to_json()
     assert report.errors["grad_input"].max_rel > 1e-2 and report.errors["grad_input"].settled > 0
     assert report.relaxed_json()["grad_input"]["float64_settled"]["float64_gap"] < 1e-9
-    wrong = tmp_path / "mobilenet_v2_flax.py"  # batch norm's epsilon 1.2e-5 instead of 1e-5
-    wrong.write_text(translate_source(model.path.read_text(), str(model.path)).code.replace(
-        "epsilon: float = 1e-5", "epsilon: float = 1.2e-5"))
-    report = check(model.path, model.class_name, specs, model.kwargs, flax_source=wrong, train=True,
-                   stages="spec,numeric", replay=recipe)
+    wrong = tmp_path / "tail_flax.py"  # batch norm's epsilon 1.2e-5 instead of 1e-5
+    code = translate_source(BATCH_NORM_TAIL, str(source)).code
+    assert "epsilon: float = 1e-5" in code
+    wrong.write_text(code.replace("epsilon: float = 1e-5", "epsilon: float = 1.2e-5"))
+    report = check(source, "Tail", specs, flax_source=wrong, train=True, stages="spec,numeric", replay=recipe)
     assert report.verdict == "fail" and report.errors["grad_input"].settled == 0
 
 
