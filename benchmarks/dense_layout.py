@@ -31,8 +31,10 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from jax.experimental.layout import Format, Layout  # noqa: E402
 
-#: (batch, in, out) of the linear layers whose models sit at or above torchax's time in the README's table
-DENSE_SHAPES = [(4, 4096, 128), (32, 4096, 128), (16, 16, 48), (128, 16, 64), (32, 784, 256)]
+#: (rows, in, out) of reference models' linear layers at the catalogue batch and 8x: SimpleCNN's fc1, MLP's
+#: fc1, GPT's c_attn and c_fc (rows = batch x 8 tokens)
+DENSE_SHAPES = [(4, 4096, 128), (32, 4096, 128), (8, 784, 128), (64, 784, 128), (16, 16, 48), (128, 16, 48),
+                (128, 16, 64)]
 
 
 def matmul_in_out(x, kernel):
